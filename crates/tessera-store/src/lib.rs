@@ -1,0 +1,23 @@
+//! The state of every Tessera token and session.
+//!
+//! # Layout
+//! - [`store`]: the [`StateStore`] trait — the one contract both backends keep, method by
+//!   method, including what is atomic and what a concurrent caller sees.
+//! - [`model`]: the values that cross the trait (new sessions, rotation requests, outcomes).
+//! - [`error`]: [`StoreError`], which separates "the store is unreachable" (answer 503) from
+//!   everything else.
+//! - [`memory`]: the in-process backend (the embedded default), same semantics as Redis.
+//! - [`redis`]: the production backend: standalone or Cluster, every atomic change one Lua
+//!   script under `redis/scripts/`, every key of one user under the hash tag `{u:<user-id>}`.
+//!
+//! Time is always passed in (`now`), never read here, so tests control it.
+
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod redis;
+pub mod store;
+
+pub use error::StoreError;
+pub use model::*;
+pub use store::StateStore;

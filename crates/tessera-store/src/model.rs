@@ -1,0 +1,157 @@
+//! Values that cross the [`StateStore`](crate::StateStore) trait.
+
+use std::time::Duration;
+
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::{SuccessorSeed, TokenHash};
+use tessera_core::time::Timestamp;
+
+/// How access tokens are checked for revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RevocationMode {
+    /// A token's `jti` must be registered with its live session. Losing store data signs
+    /// people out; it never revives a revoked token. The default.
+    #[default]
+    Allowlist,
+    /// A revoked `jti` is recorded until the token would have expired. Session liveness and
+    /// token version are checked too.
+    Denylist,
+}
+
+/// One access token as the store tracks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// The token's `jti`.
+    pub jti: Jti,
+    /// The token's `exp`; the store forgets the grant after it.
+    pub expires_at: Timestamp,
+}
+
+/// Lifetimes of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// The session dies when not refreshed for this long.
+    pub idle_timeout: Duration,
+    /// The session dies at this instant whatever happens (absolute lifetime).
+    pub absolute_expiry: Timestamp,
+}
+
+/// Everything needed to open a session at sign-in.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// Owner.
+    pub user: UserId,
+    /// The new session's id.
+    pub session: SessionId,
+    /// Hash of the first refresh token of the family.
+    pub refresh: TokenHash,
+    /// The first access token.
+    pub access: AccessGrant,
+    /// The user's durable token version as SQL knows it. The store's version is raised to it
+    /// if lower (or missing, after data loss), never lowered.
+    pub token_version: u64,
+    /// Lifetimes.
+    pub limits: SessionLimits,
+    /// `Some(n)`: after this session is added, the user's oldest sessions beyond `n` are
+    /// revoked in the same atomic step.
+    pub max_sessions: Option<u32>,
+    /// Opaque description of the device (JSON written by the server); returned as is by
+    /// [`SessionRecord::attributes`]. At most a few hundred bytes.
+    pub attributes: String,
+}
+
+/// Result of [`StateStore::create_session`](crate::StateStore::create_session).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedSession {
+    /// The token version to put in the access token's `ver` claim.
+    pub token_version: u64,
+    /// Sessions revoked to honour `max_sessions` (oldest first).
+    pub evicted: Vec<SessionId>,
+}
+
+/// A refresh request: the presented token's hash and the successor the server prepared.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// Owner (from the token's routing data).
+    pub user: UserId,
+    /// Session (from the token's routing data).
+    pub session: SessionId,
+    /// Hash of the presented refresh token.
+    pub presented: TokenHash,
+    /// Hash of the successor the server derived with `seed`.
+    pub successor: TokenHash,
+    /// Seed the successor was derived with; kept so a grace replay can re-derive it.
+    pub seed: SuccessorSeed,
+    /// The new access token to register (in both the rotated and the grace-replay case).
+    pub access: AccessGrant,
+    /// How long after a rotation the previous token is still accepted as a benign race.
+    /// Zero disables the grace window.
+    pub grace: Duration,
+    /// Idle timeout to extend the session by.
+    pub idle_timeout: Duration,
+}
+
+/// What a refresh did. Every variant is a result the caller must act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The presented token was the current one: the successor is now current, the presented
+    /// one is the previous, the access grant is registered.
+    Rotated {
+        /// `ver` for the new access token.
+        token_version: u64,
+    },
+    /// The presented token was the previous one, replayed inside the grace window: nothing
+    /// about the family changed; the caller re-derives the successor from `seed` (it is the
+    /// current token) and the new access grant is registered.
+    GraceReplay {
+        /// Seed that the current token was derived with.
+        seed: SuccessorSeed,
+        /// `ver` for the new access token.
+        token_version: u64,
+    },
+    /// The previous token replayed after the grace window (or while a later rotation already
+    /// happened): theft. The session and all its access tokens are revoked.
+    Reused,
+    /// No live session, or a hash that is neither current nor previous. Nothing changed.
+    Invalid,
+}
+
+/// The claims of an access token that the revocation check needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessCheck {
+    /// `sub`.
+    pub user: UserId,
+    /// `sid`.
+    pub session: SessionId,
+    /// `jti`.
+    pub jti: Jti,
+    /// `ver`.
+    pub token_version: u64,
+}
+
+/// Result of a revocation check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessStatus {
+    /// Session alive, token version current, and the jti allowed (allowlist) / not denied
+    /// (denylist).
+    Active,
+    /// Anything else.
+    Revoked,
+}
+
+/// A live session as listed for its user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Id.
+    pub session: SessionId,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// Last sign-in or refresh.
+    pub last_seen_at: Timestamp,
+    /// When it dies if not refreshed again: `min(last_seen_at + idle, absolute expiry)`.
+    pub expires_at: Timestamp,
+    /// Absolute expiry.
+    pub absolute_expiry: Timestamp,
+    /// What [`NewSession::attributes`] held.
+    pub attributes: String,
+}

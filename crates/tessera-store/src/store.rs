@@ -1,0 +1,95 @@
+//! The [`StateStore`] trait.
+
+use async_trait::async_trait;
+use tessera_core::ids::{SessionId, UserId};
+use tessera_core::time::Timestamp;
+
+use crate::error::StoreError;
+use crate::model::*;
+
+/// Token and session state. Implemented by [`MemoryStore`](crate::memory::MemoryStore) and
+/// [`RedisStore`](crate::redis::RedisStore) with identical semantics; one conformance suite
+/// (`tests/conformance.rs`) holds both to it.
+///
+/// Every method is **one atomic step**: a concurrent caller sees the state before or after
+/// it, never a mix (on Redis: one Lua script on one hash slot). A session is *alive* at `now`
+/// when it exists, `now < last_seen + idle_timeout` and `now < absolute_expiry`; a dead
+/// session behaves exactly like a missing one everywhere. Everything stored expires by itself
+/// (TTL) except the per-user token version, an intentional durable counter.
+///
+/// Errors: [`StoreError::Unavailable`] when the backend cannot be reached — nothing can be
+/// assumed about whether the step happened; never for "not found" (that is a result).
+#[async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    /// Opens a session with its first refresh-token hash and its first access token, adds it
+    /// to the user's session index, raises the user's token version to
+    /// `new.token_version` if lower, and — with `max_sessions` — revokes the oldest sessions
+    /// beyond the limit (by `created_at`), all atomically. Creating an id that exists
+    /// replaces it (ids are random UUIDv7s: not expected).
+    async fn create_session(
+        &self,
+        new: NewSession,
+        now: Timestamp,
+    ) -> Result<CreatedSession, StoreError>;
+
+    /// Rotates a refresh token; see [`RotationOutcome`] for each case. Concurrent calls with
+    /// the same presented token: exactly one gets `Rotated`; the others get `GraceReplay`
+    /// (inside the window, with the seed of that one successor) — so the family never forks
+    /// and no false theft is reported. A successful rotation moves `last_seen` to `now`.
+    async fn rotate_refresh(
+        &self,
+        rotation: Rotation,
+        now: Timestamp,
+    ) -> Result<RotationOutcome, StoreError>;
+
+    /// The revocation check of one access token: one round trip.
+    async fn check_access(
+        &self,
+        check: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError>;
+
+    /// Revokes one session: its refresh family, its access tokens and its index entry.
+    /// Returns whether a live session was there.
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every session of the user and increments the token version (so every access
+    /// token issued before stops working in either mode). Returns the new version, which the
+    /// caller writes to durable storage.
+    async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Revokes one access token of a session, leaving the session alive. `expires_at` is the
+    /// token's `exp` (how long a denylist entry must live). Returns whether the token was
+    /// active before.
+    async fn revoke_access_token(
+        &self,
+        user: UserId,
+        session: SessionId,
+        grant: AccessGrant,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The user's live sessions, oldest first. Never lists a dead session.
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// The user's current token version (0 when none is recorded).
+    async fn token_version(&self, user: UserId) -> Result<u64, StoreError>;
+
+    /// Cheap liveness probe for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Short name of the backend for health output: `"memory"` or `"redis"`.
+    fn backend(&self) -> &'static str;
+}
+
