@@ -70,8 +70,16 @@ mod tests {
         let t = Timestamp::from_millis(1_999);
         assert_eq!(t.as_secs(), 1);
         assert_eq!(t.plus(Duration::from_secs(1)).as_millis(), 2_999);
-        assert_eq!(Timestamp::from_millis(i64::MAX).plus(Duration::from_secs(5)).as_millis(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX)
+                .plus(Duration::from_secs(5))
+                .as_millis(),
+            i64::MAX
+        );
         assert_eq!(t.until(Timestamp::from_millis(1_000)), Duration::ZERO);
-        assert_eq!(Timestamp::from_millis(1_000).until(t), Duration::from_millis(999));
+        assert_eq!(
+            Timestamp::from_millis(1_000).until(t),
+            Duration::from_millis(999)
+        );
     }
 }

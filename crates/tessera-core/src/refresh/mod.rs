@@ -122,7 +122,11 @@ impl RefreshToken {
     pub fn generate(user: UserId, session: SessionId) -> Self {
         let mut secret = [0u8; 32];
         rand::fill(&mut secret);
-        Self { user, session, secret }
+        Self {
+            user,
+            session,
+            secret,
+        }
     }
 
     /// Parses the wire form. Never panics; refuses anything that is not exactly a token.
@@ -197,7 +201,11 @@ impl RefreshToken {
             }
             Err(_) => return RefreshToken::generate(self.user, self.session),
         };
-        Self { user: self.user, session: self.session, secret }
+        Self {
+            user: self.user,
+            session: self.session,
+            secret,
+        }
     }
 }
 
@@ -241,7 +249,11 @@ mod tests {
             "tsr_!!!!",
             "tsr_ünïcödé",
         ] {
-            assert_eq!(RefreshToken::parse(bad), Err(RefreshTokenError::Malformed), "{bad}");
+            assert_eq!(
+                RefreshToken::parse(bad),
+                Err(RefreshTokenError::Malformed),
+                "{bad}"
+            );
         }
     }
 
@@ -253,8 +265,14 @@ mod tests {
         let a = t.successor(&k, &seed);
         assert_eq!(a.encode(), t.successor(&k, &seed).encode());
         assert_ne!(a.encode(), t.encode());
-        assert_ne!(a.encode(), t.successor(&k, &SuccessorSeed::random()).encode());
-        assert_ne!(a.encode(), t.successor(&RefreshKey::generate(), &seed).encode());
+        assert_ne!(
+            a.encode(),
+            t.successor(&k, &SuccessorSeed::random()).encode()
+        );
+        assert_ne!(
+            a.encode(),
+            t.successor(&RefreshKey::generate(), &seed).encode()
+        );
         assert_eq!(a.session(), t.session());
     }
 
