@@ -1,0 +1,265 @@
+//! The memory backend's data and rules. Every function here is one atomic step of the
+//! [`StateStore`](crate::StateStore) contract; it mirrors the Lua script of the same name
+//! under `redis/scripts/` rule for rule, so the conformance suite can hold both to one
+//! behaviour.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::{SuccessorSeed, TokenHash};
+use tessera_core::time::Timestamp;
+
+use crate::model::*;
+
+/// Everything the memory store holds.
+#[derive(Default)]
+pub(super) struct State {
+    /// Durable per-user token versions (never swept, like the Redis `ver` key).
+    versions: HashMap<UserId, u64>,
+    /// Sessions per user (the user's session index is the inner map's key set).
+    sessions: HashMap<UserId, HashMap<SessionId, Session>>,
+    /// Denylist-mode revoked jtis and the instant they may be forgotten (the token's `exp`).
+    denied: HashMap<(UserId, Jti), Timestamp>,
+    /// Calls since creation; drives the periodic sweep.
+    pub(super) calls: u64,
+}
+
+/// One session record and its refresh family.
+struct Session {
+    created_at: Timestamp,
+    last_seen: Timestamp,
+    idle: Duration,
+    absolute_expiry: Timestamp,
+    /// The token version when the session was opened: the session dies when the user's
+    /// version moves past it (`revoke_user`).
+    generation: u64,
+    current: TokenHash,
+    previous: Option<TokenHash>,
+    rotated_at: Timestamp,
+    seed: Option<SuccessorSeed>,
+    attributes: String,
+    /// Allowlisted access tokens of this session and their `exp`.
+    access: HashMap<Jti, Timestamp>,
+}
+
+impl Session {
+    /// `min(last_seen + idle, absolute_expiry)`.
+    fn deadline(&self) -> Timestamp {
+        self.last_seen.plus(self.idle).min(self.absolute_expiry)
+    }
+
+    /// Alive at `now` under the user's current token version `ver`.
+    fn alive(&self, now: Timestamp, ver: Option<u64>) -> bool {
+        matches!(ver, Some(v) if self.generation >= v) && now < self.deadline()
+    }
+
+    /// Drops expired grants and registers `grant` unless it has already expired.
+    fn register(&mut self, grant: AccessGrant, now: Timestamp) {
+        self.access.retain(|_, exp| *exp > now);
+        if grant.expires_at > now {
+            self.access.insert(grant.jti, grant.expires_at);
+        }
+    }
+
+    fn record(&self, id: SessionId) -> SessionRecord {
+        SessionRecord {
+            session: id,
+            created_at: self.created_at,
+            last_seen_at: self.last_seen,
+            expires_at: self.deadline(),
+            absolute_expiry: self.absolute_expiry,
+            attributes: self.attributes.clone(),
+        }
+    }
+}
+
+impl State {
+    /// Drops dead sessions, expired grants, expired denylist entries and empty users.
+    pub(super) fn sweep(&mut self, now: Timestamp) {
+        let versions = &self.versions;
+        self.sessions.retain(|user, sessions| {
+            let ver = versions.get(user).copied();
+            sessions.retain(|_, s| s.alive(now, ver));
+            for s in sessions.values_mut() {
+                s.access.retain(|_, exp| *exp > now);
+            }
+            !sessions.is_empty()
+        });
+        self.denied.retain(|_, exp| *exp > now);
+    }
+
+    pub(super) fn stored_sessions(&self) -> usize {
+        self.sessions.values().map(HashMap::len).sum()
+    }
+
+    /// The live session `id` of `user`, if any.
+    fn live_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> Option<&mut Session> {
+        let ver = self.versions.get(&user).copied();
+        self.sessions
+            .get_mut(&user)?
+            .get_mut(&id)
+            .filter(|s| s.alive(now, ver))
+    }
+
+    fn remove_session(&mut self, user: UserId, id: SessionId) -> Option<Session> {
+        let sessions = self.sessions.get_mut(&user)?;
+        let removed = sessions.remove(&id);
+        if sessions.is_empty() {
+            self.sessions.remove(&user);
+        }
+        removed
+    }
+
+    pub(super) fn create_session(&mut self, new: NewSession, now: Timestamp) -> CreatedSession {
+        let ver = self.versions.entry(new.user).or_insert(0);
+        *ver = (*ver).max(new.token_version);
+        let ver = *ver;
+        let mut session = Session {
+            created_at: now,
+            last_seen: now,
+            idle: new.limits.idle_timeout,
+            absolute_expiry: new.limits.absolute_expiry,
+            generation: ver,
+            current: new.refresh,
+            previous: None,
+            rotated_at: now,
+            seed: None,
+            attributes: new.attributes,
+            access: HashMap::new(),
+        };
+        self.remove_session(new.user, new.session);
+        if session.deadline() <= now {
+            // Dead at birth: nothing to keep.
+            return CreatedSession { token_version: ver, evicted: Vec::new() };
+        }
+        session.register(new.access, now);
+        let sessions = self.sessions.entry(new.user).or_default();
+        sessions.retain(|_, s| s.alive(now, Some(ver)));
+        sessions.insert(new.session, session);
+
+        let mut evicted = Vec::new();
+        if let Some(max) = new.max_sessions {
+            let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+            let mut others: Vec<(Timestamp, SessionId)> = sessions
+                .iter()
+                .filter(|(id, _)| **id != new.session)
+                .map(|(id, s)| (s.created_at, *id))
+                .collect();
+            others.sort();
+            let excess = (others.len() + 1).saturating_sub(max);
+            for (_, id) in others.into_iter().take(excess) {
+                sessions.remove(&id);
+                evicted.push(id);
+            }
+        }
+        CreatedSession { token_version: ver, evicted }
+    }
+
+    pub(super) fn rotate_refresh(&mut self, r: Rotation, now: Timestamp) -> RotationOutcome {
+        let Some(ver) = self.versions.get(&r.user).copied() else {
+            return RotationOutcome::Invalid;
+        };
+        let Some(s) = self.live_session(r.user, r.session, now) else {
+            return RotationOutcome::Invalid;
+        };
+        if s.current.ct_eq(&r.presented) {
+            if now.plus(r.idle_timeout).min(s.absolute_expiry) <= now {
+                return RotationOutcome::Invalid;
+            }
+            s.previous = Some(s.current);
+            s.current = r.successor;
+            s.seed = Some(r.seed);
+            s.rotated_at = now;
+            s.last_seen = now;
+            s.idle = r.idle_timeout;
+            s.register(r.access, now);
+            return RotationOutcome::Rotated { token_version: ver };
+        }
+        if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
+            let in_grace = !r.grace.is_zero() && s.rotated_at.plus(r.grace) >= now;
+            if let (true, Some(seed)) = (in_grace, s.seed) {
+                s.register(r.access, now);
+                return RotationOutcome::GraceReplay { seed, token_version: ver };
+            }
+            self.remove_session(r.user, r.session);
+            return RotationOutcome::Reused;
+        }
+        RotationOutcome::Invalid
+    }
+
+    pub(super) fn check_access(
+        &mut self,
+        c: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> AccessStatus {
+        let ver = self.versions.get(&c.user).copied();
+        let denied = self.denied.get(&(c.user, c.jti)).is_some_and(|exp| *exp > now);
+        let Some(s) = self.live_session(c.user, c.session, now) else {
+            return AccessStatus::Revoked;
+        };
+        let version_ok = ver.is_some_and(|v| c.token_version >= v);
+        let jti_ok = match mode {
+            RevocationMode::Allowlist => s.access.get(&c.jti).is_some_and(|exp| *exp > now),
+            RevocationMode::Denylist => !denied,
+        };
+        if version_ok && jti_ok { AccessStatus::Active } else { AccessStatus::Revoked }
+    }
+
+    pub(super) fn revoke_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> bool {
+        let was_alive = self.live_session(user, id, now).is_some();
+        self.remove_session(user, id);
+        was_alive
+    }
+
+    pub(super) fn revoke_user(&mut self, user: UserId) -> u64 {
+        self.sessions.remove(&user);
+        let ver = self.versions.entry(user).or_insert(0);
+        *ver = ver.saturating_add(1);
+        *ver
+    }
+
+    pub(super) fn revoke_access_token(
+        &mut self,
+        user: UserId,
+        id: SessionId,
+        grant: AccessGrant,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> bool {
+        let denied = self.denied.get(&(user, grant.jti)).is_some_and(|exp| *exp > now);
+        let Some(s) = self.live_session(user, id, now) else {
+            return false;
+        };
+        let allowed = s.access.remove(&grant.jti).is_some_and(|exp| exp > now);
+        match mode {
+            RevocationMode::Allowlist => allowed,
+            RevocationMode::Denylist => {
+                let live = grant.expires_at > now;
+                if live {
+                    self.denied.insert((user, grant.jti), grant.expires_at);
+                }
+                live && !denied
+            }
+        }
+    }
+
+    pub(super) fn list_sessions(&mut self, user: UserId, now: Timestamp) -> Vec<SessionRecord> {
+        let ver = self.versions.get(&user).copied();
+        let Some(sessions) = self.sessions.get_mut(&user) else {
+            return Vec::new();
+        };
+        sessions.retain(|_, s| s.alive(now, ver));
+        let mut out: Vec<SessionRecord> = sessions.iter().map(|(id, s)| s.record(*id)).collect();
+        if sessions.is_empty() {
+            self.sessions.remove(&user);
+        }
+        out.sort_by(|a, b| (a.created_at, a.session).cmp(&(b.created_at, b.session)));
+        out
+    }
+
+    pub(super) fn token_version(&self, user: UserId) -> u64 {
+        self.versions.get(&user).copied().unwrap_or(0)
+    }
+}

@@ -1,0 +1,98 @@
+//! One connection handle for standalone and Cluster: [`Conn`].
+//!
+//! ## Behaviour when Redis goes away
+//! - **Standalone**: a [`ConnectionManager`] — one multiplexed connection per process, shared
+//!   by clones (not a pool). The call that finds a dead socket fails; the manager reconnects
+//!   in the background (a few quick attempts per trigger, each bounded by the connect
+//!   timeout) and every later call triggers a new attempt, so service resumes by itself when
+//!   Redis is back.
+//! - **Cluster**: a [`ClusterConnection`], which keeps one multiplexed connection per node,
+//!   follows `MOVED`/`ASK`, refreshes its slot map and reconnects on its own.
+//! - Both have connect and response timeouts; on top of that every store call is bounded by
+//!   the operation timeout, so no call hangs.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use super::config::RedisConfig;
+use super::error::{ConfigError, map_redis_error};
+use crate::error::StoreError;
+
+/// Reconnect attempts per trigger (standalone).
+const RECONNECT_ATTEMPTS: usize = 2;
+/// Smallest pause between reconnect attempts (standalone).
+const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
+
+/// A standalone or Cluster connection. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// Connects and waits for the first connection (fails with
+    /// [`StoreError::Unavailable`] when Redis cannot be reached now).
+    pub(crate) async fn connect(config: &RedisConfig) -> Result<Self, StoreError> {
+        let bad = |m: &str| StoreError::Unavailable(Box::new(ConfigError(m.to_owned())));
+        if config.urls.is_empty() {
+            return Err(bad("no redis url given"));
+        }
+        if config.cluster {
+            let client = ClusterClientBuilder::new(config.urls.clone())
+                .connection_timeout(config.connect_timeout)
+                .response_timeout(config.response_timeout)
+                .retries(2)
+                .build()
+                .map_err(map_redis_error)?;
+            let conn = client.get_async_connection().await.map_err(map_redis_error)?;
+            return Ok(Conn::Cluster(conn));
+        }
+        let [url] = config.urls.as_slice() else {
+            return Err(bad("a standalone redis takes exactly one url"));
+        };
+        let client = redis::Client::open(url.as_str()).map_err(map_redis_error)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(RECONNECT_ATTEMPTS)
+            .set_min_delay(RECONNECT_MIN_DELAY)
+            .set_max_delay(config.connect_timeout);
+        let manager = ConnectionManager::new_with_config(client, manager_config)
+            .await
+            .map_err(map_redis_error)?;
+        Ok(Conn::Standalone(manager))
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Standalone(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}

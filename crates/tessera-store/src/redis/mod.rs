@@ -1,0 +1,68 @@
+//! The production backend: Redis standalone or Cluster, over redis-rs.
+//!
+//! # Layout
+//! - `config`: [`RedisConfig`] (URLs, cluster flag, key prefix, timeouts; `Debug` redacts
+//!   passwords).
+//! - `conn`: one connection enum over `ConnectionManager` (standalone) and
+//!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
+//! - `keys`: key names. `scripts` + `scripts/*.lua`: one Lua script per atomic change.
+//! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation.
+//! - `reply` and `error`: decoding replies, mapping driver errors onto
+//!   [`StoreError`](crate::StoreError).
+//!
+//! # Key schema
+//!
+//! `P` is the configured prefix (default `ts:`); `UID`, `SID`, `JTI` are hyphenated UUIDs.
+//! Every key of one user carries the hash tag `{u:UID}`, so every key a script touches is in
+//! one slot and the scripts run unchanged on Redis Cluster. Some scripts build further keys
+//! of the same user from a prefix argument (e.g. `revoke_user` deletes every session key
+//! named by the index): intentional, and safe on Cluster because of that shared tag.
+//!
+//! | key | type | TTL | content | scripts |
+//! |---|---|---|---|---|
+//! | `P{u:UID}:ver` | string | none — the one durable counter | token version | all but `revoke_user`'s reads: `create_session` (raise, never lower), `revoke_user` (INCR), `rotate_refresh`, `check_access`, `revoke_session`, `revoke_access_token`, `list_sessions` (read); plain `GET` for `token_version` |
+//! | `P{u:UID}:sessions` | zset | the latest member score − now | member SID, score = that session's deadline `min(last_seen + idle, absolute)` (ms); members whose score ≤ now are pruned (`ZREMRANGEBYSCORE`) by every script that writes it | `create_session`, `rotate_refresh`, `revoke_session`, `revoke_user`, `list_sessions` |
+//! | `P{u:UID}:s:SID` | hash | deadline − now, renewed on rotation | session record, refresh family and access allowlist (fields below) | `create_session`, `rotate_refresh`, `check_access`, `revoke_session`, `revoke_user`, `revoke_access_token`, `list_sessions` |
+//! | `P{u:UID}:deny:JTI` | string `1` | the token's `exp` − now | denylist-mode revoked access token | `revoke_access_token` (write), `check_access` (read) |
+//!
+//! Session hash fields (one-letter names keep the hash small; all times are ms since the
+//! epoch):
+//!
+//! | field | value |
+//! |---|---|
+//! | `c` | created_at |
+//! | `l` | last_seen (sign-in or last rotation) |
+//! | `i` | idle timeout (ms) |
+//! | `x` | absolute expiry |
+//! | `g` | generation: the token version when the session was opened; the session is dead once `ver` > `g` (so `revoke_user` holds even for a session the index lost) |
+//! | `h` | current refresh-token hash (32 raw bytes) |
+//! | `p` | previous refresh-token hash (32 raw bytes; absent before the first rotation) |
+//! | `r` | rotated_at (creation time before the first rotation) |
+//! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
+//! | `a` | attributes (opaque JSON from the server) |
+//! | *JTI (16 raw bytes)* | an allowlisted access token of this session; value = its `exp`. Expired ones are dropped whenever the script registers a new one. |
+//!
+//! The access allowlist lives inside the session hash rather than in a key of its own: one
+//! key per session instead of two saves about 150 bytes per session (key name, expiry entry,
+//! object headers), a revoked or expired session takes its tokens with it in one `DEL`/TTL,
+//! and `check_access` reads one hash. Keep attributes under 64 bytes to let Redis keep the
+//! hash in its compact listpack encoding (default `hash-max-listpack-value 64`).
+//!
+//! A session is *alive* at `now` when its hash exists, `now < min(l + i, x)`, and `g ≥ ver`
+//! (a missing `ver` means revoked). Every script compares against the caller's `now`, not
+//! Redis's clock: TTLs only reclaim memory.
+//!
+//! # TLS
+//! `rediss://` URLs use rustls; the process must have installed its rustls crypto provider
+//! (the server does at startup).
+
+mod config;
+mod conn;
+mod error;
+mod keys;
+mod reply;
+pub mod scripts;
+mod store;
+
+pub use config::RedisConfig;
+pub use store::RedisStore;

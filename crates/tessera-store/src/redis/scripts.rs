@@ -1,0 +1,50 @@
+//! The Lua scripts, each built once (its SHA-1 computed once) and run with `EVALSHA`
+//! through [`redis::Script::invoke_async`], which loads the script and retries when the
+//! server answers `NOSCRIPT` (after a restart, failover or `SCRIPT FLUSH`). On Cluster the
+//! `EVALSHA` is routed by its first key and `SCRIPT LOAD` goes to every primary.
+//!
+//! Each script is `scripts/prelude.lua` (shared helpers) followed by `scripts/<name>.lua`,
+//! whose header names its KEYS, ARGV and reply.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("scripts/prelude.lua"),
+                include_str!(concat!("scripts/", $file))
+            ))
+        })
+    };
+}
+
+/// `create_session.lua`.
+pub(crate) static CREATE_SESSION: LazyLock<Script> = script!("create_session.lua");
+/// `rotate_refresh.lua`.
+pub(crate) static ROTATE_REFRESH: LazyLock<Script> = script!("rotate_refresh.lua");
+/// `check_access.lua`.
+pub(crate) static CHECK_ACCESS: LazyLock<Script> = script!("check_access.lua");
+/// `revoke_session.lua`.
+pub(crate) static REVOKE_SESSION: LazyLock<Script> = script!("revoke_session.lua");
+/// `revoke_user.lua`.
+pub(crate) static REVOKE_USER: LazyLock<Script> = script!("revoke_user.lua");
+/// `revoke_access_token.lua`.
+pub(crate) static REVOKE_ACCESS_TOKEN: LazyLock<Script> = script!("revoke_access_token.lua");
+/// `list_sessions.lua`.
+pub(crate) static LIST_SESSIONS: LazyLock<Script> = script!("list_sessions.lua");
+
+/// Every script with its name, e.g. for preloading or for a health report.
+pub fn all() -> [(&'static str, &'static Script); 7] {
+    [
+        ("create_session", &CREATE_SESSION),
+        ("rotate_refresh", &ROTATE_REFRESH),
+        ("check_access", &CHECK_ACCESS),
+        ("revoke_session", &REVOKE_SESSION),
+        ("revoke_user", &REVOKE_USER),
+        ("revoke_access_token", &REVOKE_ACCESS_TOKEN),
+        ("list_sessions", &LIST_SESSIONS),
+    ]
+}

@@ -1,0 +1,28 @@
+-- list_sessions.lua: a user's live sessions; prunes dead index entries on the way.
+--
+-- KEYS[1] ts:{u:UID}:sessions   session index
+-- KEYS[2] ts:{u:UID}:ver        token version
+-- ARGV[1] now (ms)   ARGV[2] session key prefix ts:{u:UID}:s:
+-- Returns a flat array, 6 entries per live session, in index order:
+-- SID, created_at, last_seen, deadline, absolute expiry (ms), attributes.
+--
+-- Reads (and deletes, when dead) the session keys named by the index, building them from
+-- ARGV[2]: intentional, they share the hash tag and so the slot of KEYS.
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local ver = redis.call('GET', KEYS[2])
+local out = {}
+for _, m in ipairs(members) do
+  local f = redis.call('HMGET', ARGV[2] .. m, 'l', 'i', 'x', 'g', 'c', 'a')
+  local d = live_deadline(f[1], f[2], f[3], f[4], ver, now)
+  if d then
+    for _, v in ipairs({m, f[5], f[1], int(d), f[3], f[6] or ''}) do
+      table.insert(out, v)
+    end
+  else
+    redis.call('DEL', ARGV[2] .. m)
+    redis.call('ZREM', KEYS[1], m)
+  end
+end
+return out

@@ -1,0 +1,47 @@
+-- rotate_refresh.lua: rotate a refresh token, replay inside grace, or detect reuse.
+--
+-- KEYS[1] ts:{u:UID}:s:SID      session record
+-- KEYS[2] ts:{u:UID}:sessions   session index
+-- KEYS[3] ts:{u:UID}:ver        token version
+-- ARGV[1] now (ms)   ARGV[2] SID   ARGV[3] presented hash (32 bytes)
+-- ARGV[4] successor hash (32 bytes)   ARGV[5] successor seed (16 bytes)
+-- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
+-- ARGV[9] idle timeout (ms)
+-- Returns {0} invalid (nothing changed), {1, ver} rotated, {2, ver, seed} grace replay,
+-- {3} reused (session deleted).
+local now = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's')
+local ver = redis.call('GET', KEYS[3])
+if not live_deadline(f[1], f[2], f[3], f[4], ver, now) then
+  return {0}
+end
+ver = tonumber(ver)
+local presented = ARGV[3]
+
+if ct_eq(presented, f[5]) then
+  local idle = tonumber(ARGV[9])
+  local deadline = math.min(now + idle, tonumber(f[3]))
+  if deadline <= now then
+    return {0}
+  end
+  redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'r', int(now),
+    'l', int(now), 'i', int(idle))
+  register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
+  redis.call('PEXPIRE', KEYS[1], int(deadline - now))
+  redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
+  refresh_index_ttl(KEYS[2], now)
+  return {1, ver}
+end
+
+if ct_eq(presented, f[6]) then
+  local grace = tonumber(ARGV[8])
+  if grace > 0 and f[8] and now - tonumber(f[7]) <= grace then
+    register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
+    return {2, ver, f[8]}
+  end
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return {3}
+end
+
+return {0}
