@@ -1,1 +1,20 @@
-//! x
+//! The Tessera server: HTTP API, accounts, configuration and the `tessera` binary.
+//!
+//! # Layout
+//! - [`config`]: file + environment configuration, validated into [`config::Settings`].
+//! - [`accounts`]: users in SQL (SQLite or PostgreSQL), password hashing, email rules.
+//! - [`keys`]: the key file on disk and the live, reloadable key ring.
+//! - [`auth`]: the sign-in and token flows ([`auth::AuthService`]).
+//! - [`http`]: axum routes, extractors and the error → problem+json table.
+//! - [`app`]: assembling all of it from settings; [`serve`]: running it.
+//! - [`cli`]: the command line; [`telemetry`]: logging.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod serve;
+pub mod telemetry;

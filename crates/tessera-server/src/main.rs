@@ -1,1 +1,54 @@
-fn main() {}
+//! `tessera`: serve, keys.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tessera_server::cli::{self, Cli, Command};
+use tessera_server::config::RawConfig;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let settings = match cli::settings(&cli, listen) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tessera: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    tessera_server::telemetry::init(settings.log_format);
+    let unknown = RawConfig::unknown_env_keys();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            ?unknown,
+            "ignoring TESSERA_* variables that are not settings"
+        );
+    }
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("rustls crypto provider already installed");
+    }
+    let result = match &cli.command {
+        Command::Serve { .. } => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(tessera_server::serve::serve(settings)),
+            Err(e) => Err(e.into()),
+        },
+        Command::Keys { action } => cli::keys(&settings, action),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("tessera: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The `users` table.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use tessera_core::ids::UserId;
+use tessera_core::time::Timestamp;
+
+use super::db::{Database, DbError};
+use super::email::Email;
+
+/// A user account as stored.
+#[derive(Clone)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Normalised email.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Durable token version (the state store's may be ahead until written back).
+    pub token_version: u64,
+    /// Set while the account is banned.
+    pub disabled_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("token_version", &self.token_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user to create.
+pub struct NewUser {
+    /// Id.
+    pub id: UserId,
+    /// Normalised email.
+    pub email: Email,
+    /// Display name.
+    pub name: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Creating a user failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// The email belongs to an account already.
+    #[error("email taken")]
+    EmailTaken,
+    /// Database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Access to the `users` table.
+#[derive(Clone, Debug)]
+pub struct Users {
+    db: Database,
+}
+
+macro_rules! select_user {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, email, name, password_hash, token_version, disabled_at, created_at FROM users WHERE ",
+            $where
+        )
+    };
+}
+
+impl Users {
+    /// Over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Inserts a user; a duplicate email is [`CreateUserError::EmailTaken`] (decided by the
+    /// unique index, so two concurrent registrations cannot both win).
+    pub async fn create(&self, new: NewUser, now: Timestamp) -> Result<User, CreateUserError> {
+        let res = sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, token_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, $5)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.email.as_str().to_owned())
+        .bind(new.name.clone())
+        .bind(new.password_hash.clone())
+        .bind(now.as_secs())
+        .execute(self.db.pool())
+        .await;
+        match res {
+            Ok(_) => Ok(User {
+                id: new.id,
+                email: new.email.as_str().to_owned(),
+                name: new.name,
+                password_hash: new.password_hash,
+                token_version: 0,
+                disabled_at: None,
+                created_at: Timestamp::from_secs(now.as_secs()),
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(CreateUserError::EmailTaken)
+            }
+            Err(e) => Err(CreateUserError::Db(e.into())),
+        }
+    }
+
+    /// The user with this (normalised) email.
+    pub async fn by_email(&self, email: &Email) -> Result<Option<User>, DbError> {
+        let row = sqlx::query(select_user!("email = $1"))
+            .bind(email.as_str().to_owned())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(from_row).transpose()
+    }
+
+    /// The user with this id.
+    pub async fn by_id(&self, id: UserId) -> Result<Option<User>, DbError> {
+        let row = sqlx::query(select_user!("id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(from_row).transpose()
+    }
+
+    /// Raises the durable token version to `version` (never lowers it).
+    pub async fn raise_token_version(
+        &self,
+        id: UserId,
+        version: u64,
+        now: Timestamp,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE users SET token_version = $1, updated_at = $2 WHERE id = $3 AND token_version < $1",
+        )
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+fn from_row(row: AnyRow) -> Result<User, DbError> {
+    let corrupt = |what: &str| DbError::Query(sqlx::Error::Decode(format!("users.{what}").into()));
+    let id: String = row.try_get("id")?;
+    let token_version: i64 = row.try_get("token_version")?;
+    let disabled_at: Option<i64> = row.try_get("disabled_at")?;
+    let created_at: i64 = row.try_get("created_at")?;
+    Ok(User {
+        id: id.parse().map_err(|_| corrupt("id"))?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        token_version: u64::try_from(token_version).map_err(|_| corrupt("token_version"))?,
+        disabled_at: disabled_at.map(Timestamp::from_secs),
+        created_at: Timestamp::from_secs(created_at),
+    })
+}

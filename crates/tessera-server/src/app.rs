@@ -1,0 +1,160 @@
+//! Assembling the server from its settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::time::Timestamp;
+use tessera_core::token::{TokenIssuer, Verifier};
+use tessera_store::StateStore;
+use tessera_store::memory::MemoryStore;
+use tessera_store::redis::{RedisConfig, RedisStore};
+
+use crate::accounts::password::PasswordHasher;
+use crate::accounts::{Database, Users};
+use crate::auth::{AuthService, SessionPolicy};
+use crate::config::{Settings, StateStoreSettings};
+use crate::keys::{KeyFile, LiveKeys};
+
+/// Shared by every handler.
+pub type AppState = Arc<App>;
+
+/// The running server's parts.
+pub struct App {
+    /// Sign-in and tokens.
+    pub auth: AuthService,
+    /// Accounts database.
+    pub db: Database,
+    /// Signing keys.
+    pub keys: Arc<LiveKeys>,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+}
+
+/// Leeway the verifier allows for clock skew.
+pub const LEEWAY: Duration = Duration::from_secs(30);
+
+/// How long a retired signing key keeps verifying: every token it signed has expired by then.
+pub fn key_retention(access_ttl: Duration) -> Duration {
+    access_ttl + LEEWAY + Duration::from_secs(60)
+}
+
+/// Startup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Data directory.
+    #[error("data directory {0}: {1}")]
+    DataDir(String, #[source] std::io::Error),
+    /// Keys.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyFileError),
+    /// Database.
+    #[error("database: {0}")]
+    Database(#[from] crate::accounts::DbError),
+    /// State store.
+    #[error("state store: {0}")]
+    StateStore(#[from] tessera_store::StoreError),
+    /// Password hasher.
+    #[error(transparent)]
+    Hasher(#[from] crate::accounts::password::HashError),
+}
+
+impl App {
+    /// Creates the data directory, loads (or generates) keys, connects and migrates the
+    /// database, connects the state store.
+    pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        Self::build_with(
+            settings,
+            PasswordHasher::new(settings.password_hash_concurrency)?,
+        )
+        .await
+    }
+
+    /// As [`App::build`] with a given hasher (tests use a cheap one).
+    pub async fn build_with(
+        settings: &Settings,
+        hasher: PasswordHasher,
+    ) -> Result<Self, StartError> {
+        let now = Timestamp::now();
+        create_private_dir(&settings.data_dir)
+            .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
+        let retention = key_retention(settings.access_token_ttl);
+        let key_file =
+            KeyFile::load_or_create(&settings.data_dir, settings.signing_alg, retention, now)?;
+        let key_path = KeyFile::path(&settings.data_dir);
+        let ring = key_file.ring(
+            settings.signing_key_file.as_deref(),
+            settings.signing_alg,
+            retention,
+            now,
+        )?;
+        let refresh_key = key_file.refresh_key(&key_path)?;
+        tracing::info!(kid = %ring.active_kid(), alg = %ring.active_alg(), "signing key loaded");
+        let keys = LiveKeys::new(
+            ring,
+            key_path,
+            settings.signing_key_file.clone(),
+            settings.signing_alg,
+            retention,
+        );
+
+        let db = Database::connect(&settings.database_url).await?;
+        tracing::info!(engine = db.engine().as_str(), "database ready");
+
+        let store: Arc<dyn StateStore> = match &settings.state_store {
+            StateStoreSettings::Memory => Arc::new(MemoryStore::new()),
+            StateStoreSettings::Redis { urls, cluster } => {
+                let config = if *cluster {
+                    RedisConfig::cluster(urls.iter().cloned())
+                } else {
+                    RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
+                };
+                Arc::new(RedisStore::connect(config).await?)
+            }
+        };
+        tracing::info!(backend = store.backend(), "state store ready");
+
+        let issuer = TokenIssuer {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            client_id: settings.audience.clone(),
+            ttl: settings.access_token_ttl,
+        };
+        let verifier =
+            Verifier::new(settings.issuer.clone(), settings.audience.clone()).with_leeway(LEEWAY);
+        let policy = SessionPolicy {
+            absolute_lifetime: settings.refresh_token_ttl,
+            idle_timeout: settings.session_idle_timeout,
+            reuse_grace: settings.refresh_reuse_grace,
+            max_sessions: settings.max_sessions_per_user,
+            revocation_mode: settings.revocation_mode,
+            fail_mode: settings.fail_mode,
+        };
+        let auth = AuthService::new(
+            Users::new(db.clone()),
+            hasher,
+            store,
+            Arc::clone(&keys),
+            issuer,
+            verifier,
+            refresh_key,
+            policy,
+        );
+        Ok(App {
+            auth,
+            db,
+            keys,
+            max_body_bytes: settings.max_body_bytes,
+        })
+    }
+}
+
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+}

@@ -1,0 +1,43 @@
+//! Authenticating an access token.
+
+use tessera_core::time::Timestamp;
+use tessera_core::token::AccessClaims;
+use tessera_store::{AccessCheck, AccessStatus};
+
+use super::error::AuthError;
+use super::service::AuthService;
+use crate::config::FailMode;
+
+impl AuthService {
+    /// Verifies the token (signature, header rules, claims, time) and then asks the state
+    /// store, in one round trip, whether it is still live (session, token version, jti).
+    /// With the store unreachable: 503 ([`AuthError::StateStore`]) unless fail-open is
+    /// configured, in which case a verified token is accepted and a warning logged.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, AuthError> {
+        let ring = self.keys.current();
+        let claims = self.verifier.verify(&*ring, token, now)?;
+        let check = AccessCheck {
+            user: claims.sub,
+            session: claims.sid,
+            jti: claims.jti,
+            token_version: claims.ver,
+        };
+        match self
+            .store
+            .check_access(check, self.policy.revocation_mode, now)
+            .await
+        {
+            Ok(AccessStatus::Active) => Ok(claims),
+            Ok(AccessStatus::Revoked) => Err(AuthError::TokenRevoked),
+            Err(e) if e.is_unavailable() && self.policy.fail_mode == FailMode::Open => {
+                tracing::warn!(error = %e, "state store unavailable: accepting a verified token (fail-open)");
+                Ok(claims)
+            }
+            Err(e) => Err(AuthError::StateStore(e)),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Outcomes of the auth flows that are not success.
+
+use tessera_core::token::VerifyError;
+use tessera_store::StoreError;
+
+use crate::accounts::DbError;
+use crate::accounts::password::{HashError, WeakPassword};
+
+/// Every way a sign-in or token flow can fail. The HTTP layer maps each to one status and
+/// one stable `code` (see `http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Registration with an email that has an account.
+    #[error("email taken")]
+    EmailTaken,
+    /// Not a plausible email address.
+    #[error("invalid email")]
+    InvalidEmail,
+    /// Password refused by the policy.
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    /// Unknown email or wrong password: deliberately one outcome.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is banned.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// No bearer token.
+    #[error("missing token")]
+    MissingToken,
+    /// The token failed verification.
+    #[error("invalid token: {0}")]
+    InvalidToken(VerifyError),
+    /// The token is past `exp`.
+    #[error("token expired")]
+    TokenExpired,
+    /// The token verified but its session, version or jti is revoked.
+    #[error("token revoked")]
+    TokenRevoked,
+    /// Unknown, malformed or dead refresh token.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// A refresh token replayed outside the grace window: the session is now revoked.
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    /// The state store is unreachable.
+    #[error("state store unavailable")]
+    StateStore(#[source] StoreError),
+    /// The database failed.
+    #[error("database")]
+    Database(#[from] DbError),
+    /// Something that should not happen (key ring empty, hashing pool gone).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::StateStore(e)
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(e: HashError) -> Self {
+        AuthError::Internal(e.to_string())
+    }
+}
+
+impl From<VerifyError> for AuthError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Expired => AuthError::TokenExpired,
+            other => AuthError::InvalidToken(other),
+        }
+    }
+}

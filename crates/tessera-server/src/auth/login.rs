@@ -1,0 +1,93 @@
+//! `POST /v1/auth/login`.
+
+use tessera_core::ids::SessionId;
+use tessera_core::refresh::RefreshToken;
+use tessera_core::time::Timestamp;
+use tessera_store::{AccessGrant, NewSession, SessionLimits};
+use zeroize::Zeroizing;
+
+use super::client::ClientInfo;
+use super::error::AuthError;
+use super::pair::TokenPair;
+use super::service::AuthService;
+use crate::accounts::User;
+use crate::accounts::email::Email;
+
+impl AuthService {
+    /// Checks the password and opens a session. Unknown email and wrong password are one
+    /// outcome, [`AuthError::InvalidCredentials`], and cost the same (a hash is verified in
+    /// both cases). A banned account is only revealed to someone who knows its password.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: Zeroizing<String>,
+        client: ClientInfo,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
+        let user = match Email::parse(email) {
+            Some(e) => self.users.by_email(&e).await?,
+            None => None,
+        };
+        let matched = self
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
+        let user = match user {
+            Some(u) if matched => u,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if user.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
+        self.open_session(&user, client, now).await
+    }
+
+    /// Opens a session for an authenticated user and mints its first token pair.
+    pub(crate) async fn open_session(
+        &self,
+        user: &User,
+        client: ClientInfo,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
+        let session = SessionId::new();
+        let refresh = RefreshToken::generate(user.id, session);
+        let grant = self.issuer.grant(now);
+        let absolute_expiry = now.plus(self.policy.absolute_lifetime);
+        let created = self
+            .store
+            .create_session(
+                NewSession {
+                    user: user.id,
+                    session,
+                    refresh: refresh.hash(),
+                    access: AccessGrant {
+                        jti: grant.0,
+                        expires_at: grant.1,
+                    },
+                    token_version: user.token_version,
+                    limits: SessionLimits {
+                        idle_timeout: self.policy.idle_timeout,
+                        absolute_expiry,
+                    },
+                    max_sessions: self.policy.max_sessions,
+                    attributes: client.to_attributes(),
+                },
+                now,
+            )
+            .await?;
+        for evicted in &created.evicted {
+            tracing::info!(user = %user.id, session = %evicted, "session evicted: session limit reached");
+        }
+        let access = self.sign_access(user.id, session, created.token_version, grant, now)?;
+        let refresh_deadline = now.plus(self.policy.idle_timeout).min(absolute_expiry);
+        tracing::info!(user = %user.id, session = %session, "signed in");
+        Ok(TokenPair {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: now.until(grant.1).as_secs(),
+            refresh_token: refresh.encode(),
+            refresh_expires_in: now.until(refresh_deadline).as_secs(),
+            session_id: session,
+        })
+    }
+}

@@ -1,0 +1,23 @@
+//! Sign-in and tokens: the domain behind `/v1/auth/*` and `/v1/me`.
+//!
+//! - [`service`]: [`AuthService`], everything the handlers call, with its policy.
+//! - [`error`]: [`AuthError`], one variant per outcome a client must be told about.
+//! - [`register`], [`login`], [`refresh`], [`logout`]: one flow each.
+//! - [`access`]: authenticating an access token (signature, claims, revocation check).
+//! - [`pair`]: [`TokenPair`] and minting it for a session.
+//! - [`client`]: [`ClientInfo`], what a request tells about the device.
+
+pub mod access;
+pub mod client;
+pub mod error;
+pub mod login;
+pub mod logout;
+pub mod pair;
+pub mod refresh;
+pub mod register;
+pub mod service;
+
+pub use client::ClientInfo;
+pub use error::AuthError;
+pub use pair::TokenPair;
+pub use service::{AuthService, SessionPolicy};

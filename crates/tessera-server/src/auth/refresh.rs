@@ -1,0 +1,71 @@
+//! `POST /v1/auth/refresh`.
+
+use tessera_core::refresh::{RefreshToken, SuccessorSeed};
+use tessera_core::time::Timestamp;
+use tessera_store::{AccessGrant, Rotation, RotationOutcome};
+
+use super::error::AuthError;
+use super::pair::TokenPair;
+use super::service::AuthService;
+
+impl AuthService {
+    /// Rotates a refresh token. The successor is derived from the presented token, the refresh
+    /// key and a fresh seed; the store decides atomically what the presentation means:
+    /// - current token: the successor becomes current and is returned;
+    /// - previous token inside the grace window (a concurrent-refresh race): the *same*
+    ///   successor as the winning call is re-derived from the stored seed and returned, so
+    ///   the family never forks;
+    /// - previous token later: theft; the store has revoked the session;
+    /// - anything else: invalid, nothing changes.
+    ///
+    /// Every success also mints a fresh access token registered with the session.
+    pub async fn refresh(&self, presented: &str, now: Timestamp) -> Result<TokenPair, AuthError> {
+        let token = RefreshToken::parse(presented).map_err(|_| AuthError::InvalidRefreshToken)?;
+        let seed = SuccessorSeed::random();
+        let successor = token.successor(&self.refresh_key, &seed);
+        let grant = self.issuer.grant(now);
+        let outcome = self
+            .store
+            .rotate_refresh(
+                Rotation {
+                    user: token.user(),
+                    session: token.session(),
+                    presented: token.hash(),
+                    successor: successor.hash(),
+                    seed,
+                    access: AccessGrant {
+                        jti: grant.0,
+                        expires_at: grant.1,
+                    },
+                    grace: self.policy.reuse_grace,
+                    idle_timeout: self.policy.idle_timeout,
+                },
+                now,
+            )
+            .await?;
+        let (next, token_version) = match outcome {
+            RotationOutcome::Rotated { token_version } => (successor, token_version),
+            RotationOutcome::GraceReplay {
+                seed,
+                token_version,
+            } => (token.successor(&self.refresh_key, &seed), token_version),
+            RotationOutcome::Reused => {
+                tracing::warn!(
+                    user = %token.user(), session = %token.session(),
+                    "refresh token reused after rotation: session revoked (possible theft)"
+                );
+                return Err(AuthError::RefreshTokenReused);
+            }
+            RotationOutcome::Invalid => return Err(AuthError::InvalidRefreshToken),
+        };
+        let access = self.sign_access(token.user(), token.session(), token_version, grant, now)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: now.until(grant.1).as_secs(),
+            refresh_token: next.encode(),
+            refresh_expires_in: self.policy.idle_timeout.as_secs(),
+            session_id: token.session(),
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! The auth service and its policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::RefreshKey;
+use tessera_core::time::Timestamp;
+use tessera_core::token::{IssuedToken, TokenIssuer, TokenRequest, Verifier};
+use tessera_store::{RevocationMode, StateStore};
+
+use super::error::AuthError;
+use crate::accounts::Users;
+use crate::accounts::password::PasswordHasher;
+use crate::config::FailMode;
+use crate::keys::LiveKeys;
+
+/// Session and revocation policy (from configuration).
+#[derive(Clone, Debug)]
+pub struct SessionPolicy {
+    /// Absolute session lifetime.
+    pub absolute_lifetime: Duration,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Refresh grace window (zero disables).
+    pub reuse_grace: Duration,
+    /// Session limit per user.
+    pub max_sessions: Option<u32>,
+    /// Revocation mode.
+    pub revocation_mode: RevocationMode,
+    /// Behaviour when the state store is down.
+    pub fail_mode: FailMode,
+}
+
+/// Everything the sign-in and token handlers need.
+#[derive(Clone)]
+pub struct AuthService {
+    pub(crate) users: Users,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) keys: Arc<LiveKeys>,
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) verifier: Verifier,
+    pub(crate) refresh_key: RefreshKey,
+    pub(crate) policy: SessionPolicy,
+}
+
+impl AuthService {
+    /// Assembles the service.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        users: Users,
+        hasher: PasswordHasher,
+        store: Arc<dyn StateStore>,
+        keys: Arc<LiveKeys>,
+        issuer: TokenIssuer,
+        verifier: Verifier,
+        refresh_key: RefreshKey,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self {
+            users,
+            hasher,
+            store,
+            keys,
+            issuer,
+            verifier,
+            refresh_key,
+            policy,
+        }
+    }
+
+    /// The accounts table.
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// Signs an access token for a grant the store has registered.
+    pub(crate) fn sign_access(
+        &self,
+        user: UserId,
+        session: SessionId,
+        token_version: u64,
+        (jti, expires_at): (Jti, Timestamp),
+        now: Timestamp,
+    ) -> Result<IssuedToken, AuthError> {
+        let ring = self.keys.current();
+        let req = TokenRequest {
+            user,
+            session,
+            token_version,
+            amr: vec!["pwd".to_owned()],
+            fingerprint_hash: None,
+        };
+        self.issuer
+            .sign(&ring, req, jti, expires_at, now)
+            .map_err(|e| AuthError::Internal(e.to_string()))
+    }
+}

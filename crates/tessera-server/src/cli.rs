@@ -1,0 +1,94 @@
+//! The `tessera` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tessera_core::keys::SigningAlg;
+use tessera_core::time::Timestamp;
+
+use crate::app::key_retention;
+use crate::config::{RawConfig, Settings};
+use crate::keys::KeyFile;
+use crate::keys::file::rotate_in_place;
+
+/// Tessera: revocable JWT access tokens and rotating refresh tokens.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// TOML configuration file (also `TESSERA_CONFIG`); the environment overrides it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on (overrides `TESSERA_LISTEN`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage signing keys.
+    Keys {
+        /// Key action.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// `tessera keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Add a new active signing key; the old one keeps verifying until its tokens expire.
+    /// A running server picks the change up within seconds.
+    Rotate {
+        /// Algorithm of the new key (default: the configured one).
+        #[arg(long)]
+        alg: Option<SigningAlg>,
+    },
+    /// List the keys in the key file.
+    List,
+}
+
+/// Reads configuration, applying command-line overrides.
+pub fn settings(cli: &Cli, listen: Option<String>) -> anyhow::Result<Settings> {
+    let mut raw = RawConfig::load(cli.config.as_deref())?;
+    if listen.is_some() {
+        raw.listen = listen;
+    }
+    Ok(Settings::from_raw(raw, std::io::stderr().is_terminal())?)
+}
+
+/// Runs a `keys` action; prints to stdout.
+pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let retention = key_retention(settings.access_token_ttl);
+    std::fs::create_dir_all(&settings.data_dir)?;
+    match action {
+        KeysAction::Rotate { alg } => {
+            let alg = alg.unwrap_or(settings.signing_alg);
+            let kid = rotate_in_place(&settings.data_dir, alg, retention, now)?;
+            println!(
+                "new signing key {kid} ({alg}); previous keys verify for another {}",
+                humantime::format_duration(retention)
+            );
+        }
+        KeysAction::List => {
+            let file =
+                KeyFile::load_or_create(&settings.data_dir, settings.signing_alg, retention, now)?;
+            for k in &file.signing_keys {
+                let state = match k.retired_at {
+                    None => "active".to_owned(),
+                    Some(r) => format!("retired {}s ago", now.as_secs() - r.as_secs()),
+                };
+                println!("{}\t{}\t{}", k.kid, k.alg, state);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! The configuration as written by operators: TOML file keys and `TESSERA_*` variables.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting. Each TOML key `name` is also the environment variable `TESSERA_NAME`
+/// (`database_url` and `redis_url` are read from `DATABASE_URL` and `REDIS_URL`); the
+/// environment wins over the file. Durations are human strings (`15m`, `10s`, `30d`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Address to serve HTTP on. Default `127.0.0.1:8080`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub listen: Option<String>,
+    /// Directory for the embedded SQLite file, generated keys and the mail outbox.
+    /// Default `./tessera-data`.
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`. Default: SQLite file `tessera.db` in the data dir.
+    #[serde(deserialize_with = "lenient_string")]
+    pub database_url: Option<String>,
+    /// `redis://` / `rediss://` URL, or comma-separated seeds with `redis_cluster`.
+    /// Default: unset, the in-process memory store.
+    #[serde(deserialize_with = "lenient_string")]
+    pub redis_url: Option<String>,
+    /// Treat `redis_url` as Redis Cluster seeds. Default `false`.
+    pub redis_cluster: Option<bool>,
+    /// `iss` claim and metadata issuer. Default `http://<listen>`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub issuer: Option<String>,
+    /// `aud` claim. Default `tessera`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub audience: Option<String>,
+    /// `EdDSA`, `ES256`, `RS256` or `HS256`. Default `EdDSA`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub signing_alg: Option<String>,
+    /// PKCS#8 PEM private key to sign with instead of generated keys (share it between
+    /// instances). Default: unset.
+    pub signing_key_file: Option<PathBuf>,
+    /// Access-token lifetime. Default `15m`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub access_token_ttl: Option<String>,
+    /// Absolute session lifetime. Default `30d`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub refresh_token_ttl: Option<String>,
+    /// A session dies when not refreshed for this long. Default `7d`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub session_idle_timeout: Option<String>,
+    /// Concurrent-refresh grace window; `0s` disables. Default `10s`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub refresh_reuse_grace: Option<String>,
+    /// `allowlist` or `denylist`. Default `allowlist`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub revocation_mode: Option<String>,
+    /// `closed` (503 when the state store is down) or `open`. Default `closed`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub fail_mode: Option<String>,
+    /// Oldest session evicted beyond this many; `0` = no limit. Default `0`.
+    pub max_sessions_per_user: Option<u32>,
+    /// `body`, `cookie` or `both`. Default `body`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub token_transport: Option<String>,
+    /// `on` binds access tokens to a hardened cookie. Default `off`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub fingerprint: Option<String>,
+    /// Bearer secret for `/v1/admin/*`. Default: unset (admin API disabled).
+    #[serde(deserialize_with = "lenient_string")]
+    pub admin_token: Option<String>,
+    /// `smtp://host:port` or `smtps://user:pass@host`. Default: mail written to the outbox.
+    #[serde(deserialize_with = "lenient_string")]
+    pub smtp_url: Option<String>,
+    /// Front-end page receiving `?token=` from the reset mail. Default `<issuer>/reset-password`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub password_reset_url: Option<String>,
+    /// `id:secret` pairs (comma-separated) for `/oauth2/introspect` and `/oauth2/revoke`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub introspection_clients: Option<String>,
+    /// `off` disables rate limiting and lockout (benchmarks only). Default `on`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub rate_limit: Option<String>,
+    /// `pretty` or `json`. Default `pretty` on a terminal, else `json`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub log_format: Option<String>,
+    /// Largest accepted request body in bytes. Default `65536`.
+    pub max_body_bytes: Option<usize>,
+    /// Concurrent Argon2 hashes; default: the number of CPUs.
+    pub password_hash_concurrency: Option<usize>,
+}
+
+/// Environment values arrive parsed (`12345` as a number, `true` as a boolean); a string
+/// setting takes them back as the text that was written.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|v| match v {
+        Scalar::S(s) => s,
+        Scalar::I(i) => i.to_string(),
+        Scalar::U(u) => u.to_string(),
+        Scalar::F(f) => f.to_string(),
+        Scalar::B(b) => b.to_string(),
+    }))
+}
+
+/// Keys read from `TESSERA_<KEY>` (uppercase). Others with the prefix are ignored (and named
+/// in a warning), so unrelated variables such as `TESSERA_REQUIRE_SERVICES` never break start.
+pub const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "redis_cluster",
+    "issuer",
+    "audience",
+    "signing_alg",
+    "signing_key_file",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "session_idle_timeout",
+    "refresh_reuse_grace",
+    "revocation_mode",
+    "fail_mode",
+    "max_sessions_per_user",
+    "token_transport",
+    "fingerprint",
+    "admin_token",
+    "smtp_url",
+    "password_reset_url",
+    "introspection_clients",
+    "rate_limit",
+    "log_format",
+    "max_body_bytes",
+    "password_hash_concurrency",
+];
+
+/// Environment variables outside the `TESSERA_` prefix that are part of the contract.
+pub const BARE_ENV_KEYS: &[&str] = &["DATABASE_URL", "REDIS_URL"];
+
+/// Why configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl RawConfig {
+    /// File (if any) then environment. `TESSERA_CONFIG` names the file when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
+        let from_env = std::env::var_os("TESSERA_CONFIG").map(PathBuf::from);
+        if let Some(p) = path.map(Path::to_path_buf).or(from_env) {
+            fig = fig.merge(Toml::file_exact(p));
+        }
+        Self::with_env(fig)
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    fn with_env(fig: Figment) -> Figment {
+        // Values stay strings: `TESSERA_ADMIN_TOKEN=12345` is a string, not a number. Numeric
+        // and boolean keys are parsed by figment's lenient deserializer.
+        fig.merge(
+            Env::prefixed("TESSERA_")
+                .filter(|k| ENV_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())),
+        )
+        .merge(Env::raw().only(BARE_ENV_KEYS))
+    }
+
+    /// `TESSERA_*` variables that are set but not configuration keys.
+    pub fn unknown_env_keys() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(k, _)| k.strip_prefix("TESSERA_").map(str::to_lowercase))
+            .filter(|k| !ENV_KEYS.contains(&k.as_str()) && k != "config")
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_and_keeps_strings_as_strings() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tessera.toml",
+                "listen = \"127.0.0.1:9000\"\naudience = \"from-file\"\nmax_sessions_per_user = 3\n",
+            )?;
+            jail.set_env("TESSERA_LISTEN", "127.0.0.1:9100");
+            jail.set_env("TESSERA_ADMIN_TOKEN", "12345");
+            jail.set_env("TESSERA_REQUIRE_SERVICES", "1");
+            jail.set_env("REDIS_URL", "redis://127.0.0.1:6390");
+            let raw = RawConfig::load(Some(Path::new("tessera.toml"))).unwrap();
+            assert_eq!(raw.listen.as_deref(), Some("127.0.0.1:9100"));
+            assert_eq!(raw.audience.as_deref(), Some("from-file"));
+            assert_eq!(raw.max_sessions_per_user, Some(3));
+            assert_eq!(raw.admin_token.as_deref(), Some("12345"));
+            assert_eq!(raw.redis_url.as_deref(), Some("redis://127.0.0.1:6390"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listn = \"127.0.0.1:9000\"\n")?;
+            let err = RawConfig::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(err.to_string().contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,377 @@
+//! The validated runtime configuration.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tessera_core::keys::SigningAlg;
+use tessera_store::RevocationMode;
+
+use super::file::RawConfig;
+
+/// Behaviour when the state store cannot be reached during a revocation check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// Refuse with 503 (default): a revoked token is never accepted.
+    Closed,
+    /// Accept a token whose signature and claims verify; logged as a warning each time.
+    Open,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where token and session state lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StateStoreSettings {
+    /// In-process memory (the embedded default; single instance only).
+    Memory,
+    /// Redis standalone (`cluster: false`, one URL) or Cluster (seed URLs).
+    Redis {
+        /// Connection URLs (may hold passwords: never logged).
+        urls: Vec<String>,
+        /// Cluster mode.
+        cluster: bool,
+    },
+}
+
+impl fmt::Debug for StateStoreSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateStoreSettings::Memory => f.write_str("Memory"),
+            StateStoreSettings::Redis { urls, cluster } => f
+                .debug_struct("Redis")
+                .field("nodes", &urls.len())
+                .field("cluster", cluster)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Everything the server needs, validated.
+#[derive(Debug)]
+pub struct Settings {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// SQL database URL (secret: may hold a password).
+    pub database_url: SecretString,
+    /// State store.
+    pub state_store: StateStoreSettings,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Signing algorithm for generated keys.
+    pub signing_alg: SigningAlg,
+    /// Configured PEM key, if any.
+    pub signing_key_file: Option<PathBuf>,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Absolute session lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Session idle timeout.
+    pub session_idle_timeout: Duration,
+    /// Refresh grace window (zero disables).
+    pub refresh_reuse_grace: Duration,
+    /// Revocation mode.
+    pub revocation_mode: RevocationMode,
+    /// Fail mode.
+    pub fail_mode: FailMode,
+    /// Session limit per user.
+    pub max_sessions_per_user: Option<u32>,
+    /// Admin bearer secret.
+    pub admin_token: Option<SecretString>,
+    /// Rate limiting on.
+    pub rate_limit: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Concurrent password hashes.
+    pub password_hash_concurrency: usize,
+}
+
+/// A setting with a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {key}: {reason}")]
+pub struct InvalidSetting {
+    /// The key (TOML name).
+    pub key: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> InvalidSetting {
+    InvalidSetting {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn duration(
+    key: &'static str,
+    v: &Option<String>,
+    default: &str,
+) -> Result<Duration, InvalidSetting> {
+    let s = v.as_deref().unwrap_or(default).trim();
+    humantime::parse_duration(s).map_err(|e| invalid(key, format!("{s:?}: {e}")))
+}
+
+fn on_off(key: &'static str, v: &Option<String>, default: bool) -> Result<bool, InvalidSetting> {
+    match v.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => Err(invalid(key, format!("{other:?}: expected on or off"))),
+    }
+}
+
+impl Settings {
+    /// Validates a raw configuration. `is_tty` picks the default log format.
+    pub fn from_raw(raw: RawConfig, is_tty: bool) -> Result<Self, InvalidSetting> {
+        let listen_s = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen_s
+            .parse()
+            .map_err(|e| invalid("listen", format!("{listen_s:?}: {e}")))?;
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./tessera-data"));
+        let database_url = raw
+            .database_url
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("tessera.db").display()
+                )
+            });
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database_url", "expected sqlite:// or postgres://"));
+        }
+        let state_store = match raw.redis_url.as_deref().map(str::trim) {
+            None | Some("") => StateStoreSettings::Memory,
+            Some(urls) => {
+                let urls: Vec<String> = urls
+                    .split(',')
+                    .map(|u| u.trim().to_owned())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                let cluster = raw.redis_cluster.unwrap_or(false);
+                if let Some(bad) = urls
+                    .iter()
+                    .find(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+                {
+                    let scheme = bad.split("://").next().unwrap_or("");
+                    return Err(invalid(
+                        "redis_url",
+                        format!("unsupported scheme {scheme:?}: expected redis:// or rediss://"),
+                    ));
+                }
+                if urls.len() > 1 && !cluster {
+                    return Err(invalid(
+                        "redis_url",
+                        "several URLs need TESSERA_REDIS_CLUSTER=true",
+                    ));
+                }
+                StateStoreSettings::Redis { urls, cluster }
+            }
+        };
+        let issuer = raw
+            .issuer
+            .map(|s| s.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let signing_alg = raw
+            .signing_alg
+            .as_deref()
+            .unwrap_or("EdDSA")
+            .parse()
+            .map_err(|e: tessera_core::keys::alg::UnknownAlg| {
+                invalid("signing_alg", e.to_string())
+            })?;
+        let access_token_ttl = duration("access_token_ttl", &raw.access_token_ttl, "15m")?;
+        if access_token_ttl < Duration::from_secs(10)
+            || access_token_ttl > Duration::from_secs(86_400)
+        {
+            return Err(invalid("access_token_ttl", "must be between 10s and 24h"));
+        }
+        let refresh_token_ttl = duration("refresh_token_ttl", &raw.refresh_token_ttl, "30d")?;
+        let session_idle_timeout =
+            duration("session_idle_timeout", &raw.session_idle_timeout, "7d")?;
+        if refresh_token_ttl.is_zero() || session_idle_timeout.is_zero() {
+            return Err(invalid(
+                "refresh_token_ttl",
+                "session lifetimes must be positive",
+            ));
+        }
+        let refresh_reuse_grace = duration("refresh_reuse_grace", &raw.refresh_reuse_grace, "10s")?;
+        if refresh_reuse_grace > Duration::from_secs(300) {
+            return Err(invalid("refresh_reuse_grace", "at most 5m"));
+        }
+        let revocation_mode = match raw.revocation_mode.as_deref().map(str::trim) {
+            None | Some("allowlist") => RevocationMode::Allowlist,
+            Some("denylist") => RevocationMode::Denylist,
+            Some(o) => {
+                return Err(invalid(
+                    "revocation_mode",
+                    format!("{o:?}: expected allowlist or denylist"),
+                ));
+            }
+        };
+        let fail_mode = match raw.fail_mode.as_deref().map(str::trim) {
+            None | Some("closed") => FailMode::Closed,
+            Some("open") => FailMode::Open,
+            Some(o) => {
+                return Err(invalid(
+                    "fail_mode",
+                    format!("{o:?}: expected closed or open"),
+                ));
+            }
+        };
+        let log_format = match raw.log_format.as_deref().map(str::trim) {
+            None => {
+                if is_tty {
+                    LogFormat::Pretty
+                } else {
+                    LogFormat::Json
+                }
+            }
+            Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(o) => {
+                return Err(invalid(
+                    "log_format",
+                    format!("{o:?}: expected pretty or json"),
+                ));
+            }
+        };
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Settings {
+            listen,
+            data_dir,
+            database_url: SecretString::from(database_url),
+            state_store,
+            issuer,
+            audience: raw.audience.unwrap_or_else(|| "tessera".to_owned()),
+            signing_alg,
+            signing_key_file: raw.signing_key_file,
+            access_token_ttl,
+            refresh_token_ttl,
+            session_idle_timeout,
+            refresh_reuse_grace,
+            revocation_mode,
+            fail_mode,
+            max_sessions_per_user: raw.max_sessions_per_user.filter(|n| *n > 0),
+            admin_token: raw
+                .admin_token
+                .filter(|s| !s.is_empty())
+                .map(SecretString::from),
+            rate_limit: on_off("rate_limit", &raw.rate_limit, true)?,
+            log_format,
+            max_body_bytes: raw
+                .max_body_bytes
+                .unwrap_or(64 * 1024)
+                .clamp(1024, 16 * 1024 * 1024),
+            password_hash_concurrency: raw.password_hash_concurrency.unwrap_or(cpus).max(1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn empty_configuration_gives_the_documented_defaults() {
+        let s = Settings::from_raw(RawConfig::default(), false).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.audience, "tessera");
+        assert_eq!(s.signing_alg, SigningAlg::EdDSA);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(s.revocation_mode, RevocationMode::Allowlist);
+        assert_eq!(s.fail_mode, FailMode::Closed);
+        assert_eq!(s.state_store, StateStoreSettings::Memory);
+        assert_eq!(s.max_sessions_per_user, None);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.rate_limit);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (raw, key) in [
+            (
+                RawConfig {
+                    listen: Some("nowhere".into()),
+                    ..Default::default()
+                },
+                "listen",
+            ),
+            (
+                RawConfig {
+                    access_token_ttl: Some("soon".into()),
+                    ..Default::default()
+                },
+                "access_token_ttl",
+            ),
+            (
+                RawConfig {
+                    revocation_mode: Some("maybe".into()),
+                    ..Default::default()
+                },
+                "revocation_mode",
+            ),
+            (
+                RawConfig {
+                    signing_alg: Some("none".into()),
+                    ..Default::default()
+                },
+                "signing_alg",
+            ),
+            (
+                RawConfig {
+                    redis_url: Some("memcached://x".into()),
+                    ..Default::default()
+                },
+                "redis_url",
+            ),
+            (
+                RawConfig {
+                    database_url: Some("mysql://x".into()),
+                    ..Default::default()
+                },
+                "database_url",
+            ),
+        ] {
+            assert_eq!(Settings::from_raw(raw, false).unwrap_err().key, key);
+        }
+    }
+
+    #[test]
+    fn redis_urls_are_not_in_debug_output() {
+        let raw = RawConfig {
+            redis_url: Some("redis://:hunter2@127.0.0.1:6379".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_raw(raw, false).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Extractors. Each rejects with an [`ApiError`](super::ApiError), so every failure is
+//! problem+json.
+//!
+//! - [`json`]: [`ApiJson`], a JSON body with 400/413/415/422 problems.
+//! - [`bearer`]: [`Authenticated`], the verified, live access token of the caller.
+//! - [`client`]: [`Client`], user agent and peer address.
+
+pub mod bearer;
+pub mod client;
+pub mod json;
+
+pub use bearer::Authenticated;
+pub use client::Client;
+pub use json::ApiJson;

@@ -1,0 +1,16 @@
+//! The HTTP API (axum).
+//!
+//! - [`error`]: [`ApiError`] → RFC 9457 problem details; the one table from errors to
+//!   statuses and `code`s.
+//! - [`extract`]: request extractors (JSON body, bearer authentication, client info), each
+//!   with its rejection.
+//! - [`routes`]: thin handlers, one file per area.
+//! - [`router`]: [`router`] assembles routes and layers.
+
+pub mod error;
+pub mod extract;
+pub mod router;
+pub mod routes;
+
+pub use error::ApiError;
+pub use router::router;

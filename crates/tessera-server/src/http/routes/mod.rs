@@ -1,0 +1,6 @@
+//! Handlers, one file per area. Each parses, calls the domain, and maps the result.
+
+pub mod auth;
+pub mod health;
+pub mod jwks;
+pub mod me;
