@@ -92,4 +92,3 @@ pub trait StateStore: Send + Sync + 'static {
     /// Short name of the backend for health output: `"memory"` or `"redis"`.
     fn backend(&self) -> &'static str;
 }
-

@@ -51,7 +51,7 @@ impl MemoryStore {
     fn lock(&self, now: Timestamp) -> MutexGuard<'_, State> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         guard.calls = guard.calls.wrapping_add(1);
-        if guard.calls % SWEEP_EVERY == 0 {
+        if guard.calls.is_multiple_of(SWEEP_EVERY) {
             guard.sweep(now);
         }
         guard

@@ -94,7 +94,12 @@ impl State {
     }
 
     /// The live session `id` of `user`, if any.
-    fn live_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> Option<&mut Session> {
+    fn live_session(
+        &mut self,
+        user: UserId,
+        id: SessionId,
+        now: Timestamp,
+    ) -> Option<&mut Session> {
         let ver = self.versions.get(&user).copied();
         self.sessions
             .get_mut(&user)?
@@ -131,7 +136,10 @@ impl State {
         self.remove_session(new.user, new.session);
         if session.deadline() <= now {
             // Dead at birth: nothing to keep.
-            return CreatedSession { token_version: ver, evicted: Vec::new() };
+            return CreatedSession {
+                token_version: ver,
+                evicted: Vec::new(),
+            };
         }
         session.register(new.access, now);
         let sessions = self.sessions.entry(new.user).or_default();
@@ -153,7 +161,10 @@ impl State {
                 evicted.push(id);
             }
         }
-        CreatedSession { token_version: ver, evicted }
+        CreatedSession {
+            token_version: ver,
+            evicted,
+        }
     }
 
     pub(super) fn rotate_refresh(&mut self, r: Rotation, now: Timestamp) -> RotationOutcome {
@@ -180,7 +191,10 @@ impl State {
             let in_grace = !r.grace.is_zero() && s.rotated_at.plus(r.grace) >= now;
             if let (true, Some(seed)) = (in_grace, s.seed) {
                 s.register(r.access, now);
-                return RotationOutcome::GraceReplay { seed, token_version: ver };
+                return RotationOutcome::GraceReplay {
+                    seed,
+                    token_version: ver,
+                };
             }
             self.remove_session(r.user, r.session);
             return RotationOutcome::Reused;
@@ -195,7 +209,10 @@ impl State {
         now: Timestamp,
     ) -> AccessStatus {
         let ver = self.versions.get(&c.user).copied();
-        let denied = self.denied.get(&(c.user, c.jti)).is_some_and(|exp| *exp > now);
+        let denied = self
+            .denied
+            .get(&(c.user, c.jti))
+            .is_some_and(|exp| *exp > now);
         let Some(s) = self.live_session(c.user, c.session, now) else {
             return AccessStatus::Revoked;
         };
@@ -204,7 +221,11 @@ impl State {
             RevocationMode::Allowlist => s.access.get(&c.jti).is_some_and(|exp| *exp > now),
             RevocationMode::Denylist => !denied,
         };
-        if version_ok && jti_ok { AccessStatus::Active } else { AccessStatus::Revoked }
+        if version_ok && jti_ok {
+            AccessStatus::Active
+        } else {
+            AccessStatus::Revoked
+        }
     }
 
     pub(super) fn revoke_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> bool {
@@ -228,7 +249,10 @@ impl State {
         mode: RevocationMode,
         now: Timestamp,
     ) -> bool {
-        let denied = self.denied.get(&(user, grant.jti)).is_some_and(|exp| *exp > now);
+        let denied = self
+            .denied
+            .get(&(user, grant.jti))
+            .is_some_and(|exp| *exp > now);
         let Some(s) = self.live_session(user, id, now) else {
             return false;
         };
@@ -255,7 +279,7 @@ impl State {
         if sessions.is_empty() {
             self.sessions.remove(&user);
         }
-        out.sort_by(|a, b| (a.created_at, a.session).cmp(&(b.created_at, b.session)));
+        out.sort_by_key(|s| (s.created_at, s.session));
         out
     }
 

@@ -49,7 +49,10 @@ impl Conn {
                 .retries(2)
                 .build()
                 .map_err(map_redis_error)?;
-            let conn = client.get_async_connection().await.map_err(map_redis_error)?;
+            let conn = client
+                .get_async_connection()
+                .await
+                .map_err(map_redis_error)?;
             return Ok(Conn::Cluster(conn));
         }
         let [url] = config.urls.as_slice() else {

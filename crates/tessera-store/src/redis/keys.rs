@@ -12,7 +12,9 @@ pub(crate) struct UserKeys {
 
 impl UserKeys {
     pub(crate) fn new(prefix: &str, user: UserId) -> Self {
-        Self { base: format!("{prefix}{{u:{user}}}:") }
+        Self {
+            base: format!("{prefix}{{u:{user}}}:"),
+        }
     }
 
     /// `…:ver` — the token version (durable counter, no TTL).
@@ -50,7 +52,12 @@ mod tests {
         let user = UserId::new();
         let k = UserKeys::new("ts:", user);
         let tag = format!("{{u:{user}}}");
-        for key in [k.version(), k.index(), k.session(SessionId::new()), k.denied(Jti::new())] {
+        for key in [
+            k.version(),
+            k.index(),
+            k.session(SessionId::new()),
+            k.denied(Jti::new()),
+        ] {
             assert!(key.starts_with(&format!("ts:{tag}:")), "{key}");
             assert_eq!(key.matches('{').count(), 1, "{key}");
         }

@@ -39,7 +39,9 @@ pub(crate) fn int(v: &Value) -> Result<i64, StoreError> {
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| protocol("expected a decimal integer")),
-        other => Err(protocol(format!("expected an integer reply, got {other:?}"))),
+        other => Err(protocol(format!(
+            "expected an integer reply, got {other:?}"
+        ))),
     }
 }
 

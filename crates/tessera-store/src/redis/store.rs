@@ -102,10 +102,7 @@ impl RedisStore {
     /// [`run`](Self::run) for scripts that may safely run twice: when the first attempt
     /// finds a dropped connection (the manager then reconnects), it is retried once, within
     /// the same operation timeout.
-    async fn run_idempotent(
-        &self,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<Value, StoreError> {
+    async fn run_idempotent(&self, invocation: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
         let mut conn = self.conn.clone();
         self.bounded(async {
             match invocation.invoke_async::<Value>(&mut conn).await {
@@ -153,7 +150,10 @@ impl StateStore for RedisStore {
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let token_version = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let evicted = items.map(reply::parsed).collect::<Result<_, _>>()?;
-        Ok(CreatedSession { token_version, evicted })
+        Ok(CreatedSession {
+            token_version,
+            evicted,
+        })
     }
 
     async fn rotate_refresh(
@@ -183,7 +183,9 @@ impl StateStore for RedisStore {
         };
         Ok(match status {
             0 => RotationOutcome::Invalid,
-            1 => RotationOutcome::Rotated { token_version: ver()? },
+            1 => RotationOutcome::Rotated {
+                token_version: ver()?,
+            },
             2 => {
                 let token_version = ver()?;
                 let seed = items.next().ok_or_else(|| protocol("missing seed"))?;
@@ -296,7 +298,7 @@ impl StateStore for RedisStore {
                 attributes: reply::string(a)?,
             });
         }
-        out.sort_by(|a, b| (a.created_at, a.session).cmp(&(b.created_at, b.session)));
+        out.sort_by_key(|s| (s.created_at, s.session));
         Ok(out)
     }
 

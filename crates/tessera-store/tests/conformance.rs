@@ -1,0 +1,116 @@
+//! The conformance suite: one behaviour, every backend.
+//!
+//! Every case in `suite/` runs against the memory store, a private standalone
+//! `redis-server` and a private 3-master Redis Cluster (started on free loopback ports and
+//! killed when the test process ends). Without `redis-server` the Redis runs print a loud
+//! notice and pass — unless `TESSERA_REQUIRE_SERVICES=1`, which makes them fail.
+//!
+//! DO NOT add more test binaries for the store: add cases to `suite/` (each binary is a slow
+//! link).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test modules share items with `pub`; nothing here is exported.
+#![allow(unreachable_pub)]
+
+mod suite;
+mod support;
+
+/// For each backend: one `#[tokio::test]` per suite case.
+macro_rules! cases {
+    ($make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(backend) = $make().await else { return };
+                crate::suite::$case(backend.store.clone()).await;
+            }
+        )*
+    };
+}
+
+macro_rules! redis_cases {
+    ($make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(backend) = $make().await else { return };
+                let redis = backend.redis.expect("a redis backend");
+                crate::suite::redis_only::$case(redis).await;
+            }
+        )*
+    };
+}
+
+macro_rules! conformance {
+    ($make:path) => {
+        cases!($make;
+            create_then_access_is_active_and_listed,
+            rotation_makes_successor_current_and_registers_access,
+            grace_replay_returns_same_seed_and_registers_access,
+            replay_after_grace_is_reuse_and_revokes_family,
+            zero_grace_disables_replay,
+            concurrent_rotations_yield_one_rotated_and_grace_replays,
+            unknown_hash_is_invalid_and_session_survives,
+            rotation_of_dead_session_is_invalid,
+            access_check_refuses_wrong_session_user_and_expired_tokens,
+            denylist_mode_checks_session_version_and_denied_jtis,
+            revoke_access_token_in_allowlist_mode_kills_only_that_jti,
+            revoke_access_token_in_denylist_mode_kills_only_that_jti,
+            token_version_is_raised_never_lowered_on_create,
+            revoke_session_kills_its_tokens_and_leaves_others,
+            revoke_user_kills_all_sessions_and_bumps_version,
+            idle_timeout_kills_session_unless_refreshed,
+            absolute_lifetime_kills_session_even_when_refreshed,
+            max_sessions_evicts_oldest_and_their_tokens_die,
+            list_sessions_is_oldest_first_and_never_lists_dead_sessions,
+            session_dead_at_birth_is_not_stored,
+        );
+    };
+}
+
+mod memory {
+    use crate::support::memory;
+    conformance!(memory);
+
+    #[tokio::test]
+    async fn sweep_drops_dead_sessions_without_being_asked() {
+        use tessera_core::ids::UserId;
+        use tessera_core::time::Timestamp;
+        use tessera_store::StateStore;
+        use tessera_store::memory::{MemoryStore, SWEEP_EVERY};
+        let store = MemoryStore::new();
+        let t0 = Timestamp::now();
+        for _ in 0..10 {
+            crate::support::fixtures::open_default(&store, UserId::new(), t0).await;
+        }
+        assert_eq!(store.stored_sessions(), 10);
+        let later = t0.plus(crate::support::fixtures::LIFETIME);
+        for _ in 0..SWEEP_EVERY {
+            store.token_version(UserId::new()).await.unwrap();
+            store.list_sessions(UserId::new(), later).await.unwrap();
+        }
+        assert_eq!(store.stored_sessions(), 0);
+    }
+}
+
+mod redis_standalone {
+    use crate::support::redis_standalone;
+    conformance!(redis_standalone);
+    redis_cases!(redis_standalone;
+        every_key_has_a_ttl_except_the_version,
+        keys_of_one_user_share_one_slot,
+        flushed_scripts_are_reloaded_transparently,
+        redis_ttls_reclaim_dead_state_without_cleanup,
+    );
+}
+
+mod redis_cluster {
+    use crate::support::redis_cluster;
+    conformance!(redis_cluster);
+    redis_cases!(redis_cluster;
+        every_key_has_a_ttl_except_the_version,
+        keys_of_one_user_share_one_slot,
+        flushed_scripts_are_reloaded_transparently,
+        redis_ttls_reclaim_dead_state_without_cleanup,
+    );
+}

@@ -1,0 +1,12 @@
+//! The behaviour every backend must show. Each case takes the store under test; the macro
+//! in `conformance.rs` runs every case against every backend.
+
+pub mod access;
+pub mod outage;
+pub mod redis_only;
+pub mod refresh;
+pub mod sessions;
+
+pub use access::*;
+pub use refresh::*;
+pub use sessions::*;

@@ -1,0 +1,121 @@
+//! Builders for the values that cross the trait, with realistic defaults.
+
+use std::time::Duration;
+
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::{RefreshToken, SuccessorSeed, TokenHash};
+use tessera_core::time::Timestamp;
+use tessera_store::*;
+
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// A fresh random refresh-token hash.
+pub fn hash() -> TokenHash {
+    RefreshToken::generate(UserId::new(), SessionId::new()).hash()
+}
+
+/// A fresh access grant expiring `ACCESS_TTL` after `now`.
+pub fn grant(now: Timestamp) -> AccessGrant {
+    AccessGrant {
+        jti: Jti::new(),
+        expires_at: now.plus(ACCESS_TTL),
+    }
+}
+
+/// A live session being built: its ids, current refresh hash and first access grant.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub user: UserId,
+    pub session: SessionId,
+    pub refresh: TokenHash,
+    pub access: AccessGrant,
+    pub token_version: u64,
+}
+
+/// A `NewSession` with default limits for `user` at `now`.
+pub fn new_session(user: UserId, now: Timestamp) -> NewSession {
+    NewSession {
+        user,
+        session: SessionId::new(),
+        refresh: hash(),
+        access: grant(now),
+        token_version: 0,
+        limits: SessionLimits {
+            idle_timeout: IDLE,
+            absolute_expiry: now.plus(LIFETIME),
+        },
+        max_sessions: None,
+        attributes: r#"{"ua":"Firefox / Linux","ip":"127.0.0.1"}"#.to_owned(),
+    }
+}
+
+/// Opens `new` and returns what the caller keeps.
+pub async fn open(store: &dyn StateStore, new: NewSession, now: Timestamp) -> Opened {
+    let created = store
+        .create_session(new.clone(), now)
+        .await
+        .expect("create_session");
+    Opened {
+        user: new.user,
+        session: new.session,
+        refresh: new.refresh,
+        access: new.access,
+        token_version: created.token_version,
+    }
+}
+
+/// Opens a default session for `user`.
+pub async fn open_default(store: &dyn StateStore, user: UserId, now: Timestamp) -> Opened {
+    open(store, new_session(user, now), now).await
+}
+
+/// A rotation of `presented` for session `o` with a fresh successor, seed and grant.
+pub fn rotation(o: &Opened, presented: TokenHash, now: Timestamp) -> Rotation {
+    Rotation {
+        user: o.user,
+        session: o.session,
+        presented,
+        successor: hash(),
+        seed: SuccessorSeed::random(),
+        access: grant(now),
+        grace: GRACE,
+        idle_timeout: IDLE,
+    }
+}
+
+/// The revocation-check input of `grant` in session `o` with version `ver`.
+pub fn check(o: &Opened, grant: AccessGrant, ver: u64) -> AccessCheck {
+    AccessCheck {
+        user: o.user,
+        session: o.session,
+        jti: grant.jti,
+        token_version: ver,
+    }
+}
+
+/// `check_access` in allowlist mode.
+pub async fn status(store: &dyn StateStore, c: AccessCheck, now: Timestamp) -> AccessStatus {
+    store
+        .check_access(c, RevocationMode::Allowlist, now)
+        .await
+        .expect("check_access")
+}
+
+/// `check_access` in both modes, asserting they agree, and returning the status.
+pub async fn status_both(store: &dyn StateStore, c: AccessCheck, now: Timestamp) -> AccessStatus {
+    let a = status(store, c, now).await;
+    let d = store
+        .check_access(c, RevocationMode::Denylist, now)
+        .await
+        .expect("check_access");
+    assert_eq!(a, d, "allowlist and denylist disagree on {c:?}");
+    a
+}
+
+/// Adds `d` to a timestamp (readability).
+pub fn at(base: Timestamp, d: Duration) -> Timestamp {
+    base.plus(d)
+}

@@ -1,0 +1,105 @@
+//! Shared helpers of the conformance suite: backends to run it against, private Redis
+//! processes, and fixtures.
+
+pub mod cluster;
+pub mod fixtures;
+pub mod server;
+
+use std::sync::{Arc, OnceLock};
+
+use tessera_store::StateStore;
+use tessera_store::memory::MemoryStore;
+use tessera_store::redis::{RedisConfig, RedisStore};
+
+use cluster::RedisCluster;
+use server::{RedisServer, TempDir, free_port, redis_available};
+
+/// A store under test, plus raw access when it is Redis.
+pub struct Backend {
+    pub store: Arc<dyn StateStore>,
+    pub redis: Option<RedisAccess>,
+}
+
+/// How a test reaches the Redis behind a [`RedisStore`] directly.
+#[derive(Clone)]
+pub struct RedisAccess {
+    /// Ports of every node (one for standalone, the masters for Cluster).
+    pub ports: Vec<u16>,
+    pub cluster: bool,
+    pub store: RedisStore,
+}
+
+impl RedisAccess {
+    /// `redis-cli` on every node.
+    pub fn cli_all(&self, args: &[&str]) -> Vec<String> {
+        self.ports.iter().map(|p| server::cli(*p, args)).collect()
+    }
+}
+
+pub async fn memory() -> Option<Backend> {
+    Some(Backend {
+        store: Arc::new(MemoryStore::new()),
+        redis: None,
+    })
+}
+
+struct Standalone {
+    server: RedisServer,
+    _dir: TempDir,
+}
+
+/// One private standalone server shared by the tests of this binary (it dies with the
+/// process: see [`server`]).
+fn shared_standalone() -> Option<&'static Standalone> {
+    static SERVER: OnceLock<Option<Standalone>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            redis_available().then(|| {
+                let dir = TempDir::new("standalone");
+                let server = RedisServer::start(free_port(), dir.path(), &[]);
+                Standalone { server, _dir: dir }
+            })
+        })
+        .as_ref()
+}
+
+fn shared_cluster() -> Option<&'static RedisCluster> {
+    static CLUSTER: OnceLock<Option<RedisCluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| redis_available().then(RedisCluster::start))
+        .as_ref()
+}
+
+pub async fn redis_standalone() -> Option<Backend> {
+    let s = tokio::task::spawn_blocking(shared_standalone)
+        .await
+        .expect("join")?;
+    let store = RedisStore::connect(RedisConfig::standalone(s.server.url()))
+        .await
+        .expect("connect to standalone redis");
+    Some(Backend {
+        store: Arc::new(store.clone()),
+        redis: Some(RedisAccess {
+            ports: vec![s.server.port()],
+            cluster: false,
+            store,
+        }),
+    })
+}
+
+pub async fn redis_cluster() -> Option<Backend> {
+    let c = tokio::task::spawn_blocking(shared_cluster)
+        .await
+        .expect("join")?;
+    let store = RedisStore::connect(RedisConfig::cluster(c.urls()))
+        .await
+        .expect("connect to redis cluster");
+    Some(Backend {
+        store: Arc::new(store.clone()),
+        redis: Some(RedisAccess {
+            ports: c.nodes.iter().map(RedisServer::port).collect(),
+            cluster: true,
+            store,
+        }),
+    })
+}
