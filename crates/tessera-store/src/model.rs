@@ -53,7 +53,8 @@ pub struct NewSession {
     /// Lifetimes.
     pub limits: SessionLimits,
     /// `Some(n)`: after this session is added, the user's oldest sessions beyond `n` are
-    /// revoked in the same atomic step.
+    /// revoked in the same atomic step (oldest by `created_at`, ties by session id). The new
+    /// session itself is never evicted, so `Some(0)` acts as `Some(1)`.
     pub max_sessions: Option<u32>,
     /// Opaque description of the device (JSON written by the server); returned as is by
     /// [`SessionRecord::attributes`]. At most a few hundred bytes.
@@ -109,8 +110,9 @@ pub enum RotationOutcome {
         /// `ver` for the new access token.
         token_version: u64,
     },
-    /// The previous token replayed after the grace window (or while a later rotation already
-    /// happened): theft. The session and all its access tokens are revoked.
+    /// The previous token replayed after the grace window (or with a zero grace): theft. The
+    /// session and all its access tokens are revoked. Only the current and the previous hash
+    /// are kept, so a token older than the previous one is unknown: `Invalid`.
     Reused,
     /// No live session, or a hash that is neither current nor previous. Nothing changed.
     Invalid,

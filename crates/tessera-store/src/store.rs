@@ -13,8 +13,11 @@ use crate::model::*;
 ///
 /// Every method is **one atomic step**: a concurrent caller sees the state before or after
 /// it, never a mix (on Redis: one Lua script on one hash slot). A session is *alive* at `now`
-/// when it exists, `now < last_seen + idle_timeout` and `now < absolute_expiry`; a dead
-/// session behaves exactly like a missing one everywhere. Everything stored expires by itself
+/// when it exists, `now < last_seen + idle_timeout`, `now < absolute_expiry`, and the user's
+/// token version has not moved past the version the session was opened under (so
+/// [`revoke_user`](Self::revoke_user) kills every session even if an index entry was lost; a
+/// missing version counts as revoked); a dead session behaves exactly like a missing one
+/// everywhere. Everything stored expires by itself
 /// (TTL) except the per-user token version, an intentional durable counter.
 ///
 /// Errors: [`StoreError::Unavailable`] when the backend cannot be reached — nothing can be
@@ -25,7 +28,8 @@ pub trait StateStore: Send + Sync + 'static {
     /// to the user's session index, raises the user's token version to
     /// `new.token_version` if lower, and — with `max_sessions` — revokes the oldest sessions
     /// beyond the limit (by `created_at`), all atomically. Creating an id that exists
-    /// replaces it (ids are random UUIDv7s: not expected).
+    /// replaces it (ids are random UUIDv7s: not expected). A session already dead at `now`
+    /// (absolute expiry or idle timeout reached) is not stored; the version is still raised.
     async fn create_session(
         &self,
         new: NewSession,
@@ -42,7 +46,9 @@ pub trait StateStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<RotationOutcome, StoreError>;
 
-    /// The revocation check of one access token: one round trip.
+    /// The revocation check of one access token: one round trip, read only. `Active` only
+    /// when the session is alive, `check.token_version` ≥ the stored version, and the jti is
+    /// registered and unexpired (allowlist) / not denied (denylist).
     async fn check_access(
         &self,
         check: AccessCheck,
@@ -61,12 +67,15 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Revokes every session of the user and increments the token version (so every access
     /// token issued before stops working in either mode). Returns the new version, which the
-    /// caller writes to durable storage.
+    /// caller writes to durable storage — as `max(durable, returned)`: a store that lost its
+    /// version restarts the count at 1.
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Revokes one access token of a session, leaving the session alive. `expires_at` is the
-    /// token's `exp` (how long a denylist entry must live). Returns whether the token was
-    /// active before.
+    /// token's `exp` (how long a denylist entry must live). In both modes the jti leaves the
+    /// session's allowlist; in denylist mode it is also denied until `exp`. Returns whether
+    /// the token was active before (session alive and: allowlisted / not yet denied and not
+    /// expired); nothing is written for a dead session.
     async fn revoke_access_token(
         &self,
         user: UserId,

@@ -52,6 +52,18 @@
 //! (a missing `ver` means revoked). Every script compares against the caller's `now`, not
 //! Redis's clock: TTLs only reclaim memory.
 //!
+//! # Memory (measured, Redis 7.0, 64-bit, jemalloc)
+//!
+//! One session after one rotation (so with a refresh family: `h`, `p`, `s`), two
+//! allowlisted jtis and 41 bytes of attributes: the session hash is a 12-field listpack,
+//! `MEMORY USAGE` 456 bytes, of which ~180 are per-key overhead (82-byte key name, object
+//! header, dict and expiry entries). Growth of `used_memory` per session, everything
+//! included: **≈ 600 bytes** with 10 sessions per user, **≈ 890 bytes** with one session per
+//! user (then the user's `ver` and `sessions` keys are paid by that one session). The
+//! ≤ 300-byte target is not met by this schema; the levers, largest first: fewer keys per
+//! user, shorter key names (compact id encoding instead of 36-char UUIDs), truncated stored
+//! hashes.
+//!
 //! # TLS
 //! `rediss://` URLs use rustls; the process must have installed its rustls crypto provider
 //! (the server does at startup).

@@ -29,10 +29,15 @@ pub fn redis_available() -> bool {
         if std::env::var(REQUIRE_SERVICES).as_deref() == Ok("1") {
             panic!("redis-server/redis-cli not found but {REQUIRE_SERVICES}=1");
         }
-        eprintln!(
-            "\n!!!!!!!! SKIPPING REDIS TESTS: redis-server/redis-cli not installed \
-             (set {REQUIRE_SERVICES}=1 to make this a failure) !!!!!!!!\n"
-        );
+        // Straight to stderr (not `eprintln!`, which the test harness captures), once.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!! SKIPPING REDIS TESTS: redis-server/redis-cli not installed \
+                 (set {REQUIRE_SERVICES}=1 to make this a failure) !!!!!!!!\n"
+            );
+        });
     }
     ok
 }
