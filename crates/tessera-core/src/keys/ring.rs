@@ -142,7 +142,7 @@ pub fn rotate(
 ) -> Result<String, KeyError> {
     let new = StoredKey::generate(alg, now)?;
     let kid = new.kid.clone();
-    stored.retain(|k| !k.retired_at.is_some_and(|r| r.plus(retention) <= now));
+    stored.retain(|k| k.retired_at.is_none_or(|r| r.plus(retention) > now));
     for k in stored.iter_mut() {
         if k.retired_at.is_none() {
             k.retired_at = Some(now);

@@ -8,7 +8,7 @@ use tessera_store::redis::{RedisConfig, RedisStore};
 use tessera_store::*;
 
 use crate::support::fixtures::*;
-use crate::support::server::{RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_redis_is_down_and_recover_when_it_is_back() {

@@ -30,7 +30,7 @@ fn user_keys(redis: &RedisAccess, user: UserId) -> Vec<(usize, String)> {
 
 fn pttl(redis: &RedisAccess, node: usize, key: &str) -> i64 {
     let port = redis.ports[node];
-    crate::support::server::cli(port, &["PTTL", key])
+    tessera_testkit::cli(port, &["PTTL", key])
         .trim()
         .parse()
         .expect("PTTL reply")

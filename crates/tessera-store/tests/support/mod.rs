@@ -1,9 +1,7 @@
 //! Shared helpers of the conformance suite: backends to run it against, private Redis
 //! processes, and fixtures.
 
-pub mod cluster;
 pub mod fixtures;
-pub mod server;
 
 use std::sync::{Arc, OnceLock};
 
@@ -11,8 +9,7 @@ use tessera_store::StateStore;
 use tessera_store::memory::MemoryStore;
 use tessera_store::redis::{RedisConfig, RedisStore};
 
-use cluster::RedisCluster;
-use server::{RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::{RedisCluster, RedisServer, TempDir, free_port, redis_available};
 
 /// A store under test, plus raw access when it is Redis.
 pub struct Backend {
@@ -32,7 +29,10 @@ pub struct RedisAccess {
 impl RedisAccess {
     /// `redis-cli` on every node.
     pub fn cli_all(&self, args: &[&str]) -> Vec<String> {
-        self.ports.iter().map(|p| server::cli(*p, args)).collect()
+        self.ports
+            .iter()
+            .map(|p| tessera_testkit::cli(*p, args))
+            .collect()
     }
 }
 
@@ -49,7 +49,7 @@ struct Standalone {
 }
 
 /// One private standalone server shared by the tests of this binary (it dies with the
-/// process: see [`server`]).
+/// process: see `tessera_testkit::redis_server`).
 fn shared_standalone() -> Option<&'static Standalone> {
     static SERVER: OnceLock<Option<Standalone>> = OnceLock::new();
     SERVER

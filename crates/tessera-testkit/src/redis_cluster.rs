@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::server::{RedisServer, TempDir, cli, free_port};
+use crate::redis_server::{RedisServer, TempDir, cli, free_port};
 
 /// Three `redis-server --cluster-enabled yes` processes joined by
 /// `redis-cli --cluster create`; all killed (and their config dir removed) on drop.

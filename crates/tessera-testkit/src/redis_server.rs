@@ -11,9 +11,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Env var that turns "redis-server is missing" from a skip into a failure.
-pub const REQUIRE_SERVICES: &str = "TESSERA_REQUIRE_SERVICES";
-
 /// True when `redis-server` and `redis-cli` can be run. When they cannot, prints a loud
 /// message — or panics when `TESSERA_REQUIRE_SERVICES=1`.
 pub fn redis_available() -> bool {
@@ -26,18 +23,7 @@ pub fn redis_available() -> bool {
             .is_ok_and(|s| s.success())
     });
     if !ok {
-        if std::env::var(REQUIRE_SERVICES).as_deref() == Ok("1") {
-            panic!("redis-server/redis-cli not found but {REQUIRE_SERVICES}=1");
-        }
-        // Straight to stderr (not `eprintln!`, which the test harness captures), once.
-        static WARNED: std::sync::Once = std::sync::Once::new();
-        WARNED.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!! SKIPPING REDIS TESTS: redis-server/redis-cli not installed \
-                 (set {REQUIRE_SERVICES}=1 to make this a failure) !!!!!!!!\n"
-            );
-        });
+        crate::services::missing("redis-server/redis-cli");
     }
     ok
 }
@@ -64,7 +50,7 @@ impl TempDir {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let dir =
-            std::env::temp_dir().join(format!("tessera-store-{tag}-{}-{n}", std::process::id()));
+            std::env::temp_dir().join(format!("tessera-test-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         Self(dir)
     }
@@ -74,14 +60,14 @@ impl TempDir {
     }
 }
 
-/// Removes `tessera-store-<tag>-<pid>-<n>` directories whose process is gone.
+/// Removes `tessera-test-<tag>-<pid>-<n>` directories whose process is gone.
 fn remove_stale_dirs() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix("tessera-store-") else {
+        let Some(rest) = name.strip_prefix("tessera-test-") else {
             continue;
         };
         let pid = rest.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());

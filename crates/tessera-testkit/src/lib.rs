@@ -1,0 +1,18 @@
+//! Test support shared by every crate's integration tests.
+//!
+//! - [`services`]: the rule for missing services: a loud skip, or a failure when
+//!   `TESSERA_REQUIRE_SERVICES=1` (as `.ci/run` sets).
+//! - [`redis_server`]: private `redis-server` processes on free loopback ports (never the
+//!   shared 6379), killed with the test process.
+//! - [`redis_cluster`]: a private 3-master Redis Cluster.
+//! - [`postgres`]: a throwaway PostgreSQL database per test run, from the admin URL in
+//!   `DATABASE_URL`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod postgres;
+pub mod redis_cluster;
+pub mod redis_server;
+pub mod services;
+
+pub use redis_cluster::RedisCluster;
+pub use redis_server::{RedisServer, TempDir, cli, free_port, redis_available};
