@@ -7,7 +7,7 @@ use tessera_core::time::Timestamp;
 use tessera_core::token::{TokenIssuer, Verifier};
 use tessera_store::StateStore;
 use tessera_store::memory::MemoryStore;
-use tessera_store::redis::{RedisConfig, RedisStore};
+use tessera_store::redis::{ConnectingStore, RedisConfig};
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
@@ -50,9 +50,6 @@ pub enum StartError {
     /// Database.
     #[error("database: {0}")]
     Database(#[from] crate::accounts::DbError),
-    /// State store.
-    #[error("state store: {0}")]
-    StateStore(#[from] tessera_store::StoreError),
     /// Password hasher.
     #[error(transparent)]
     Hasher(#[from] crate::accounts::password::HashError),
@@ -108,7 +105,7 @@ impl App {
                 } else {
                     RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
                 };
-                Arc::new(RedisStore::connect(config).await?)
+                ConnectingStore::connect(config).await
             }
         };
         tracing::info!(backend = store.backend(), "state store ready");
@@ -128,6 +125,7 @@ impl App {
             max_sessions: settings.max_sessions_per_user,
             revocation_mode: settings.revocation_mode,
             fail_mode: settings.fail_mode,
+            clock_leeway: LEEWAY,
         };
         let auth = AuthService::new(
             Users::new(db.clone()),

@@ -68,7 +68,30 @@ pub fn settings(cli: &Cli, listen: Option<String>) -> anyhow::Result<Settings> {
 pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let retention = key_retention(settings.access_token_ttl);
-    std::fs::create_dir_all(&settings.data_dir)?;
+    if let Some(pem) = &settings.signing_key_file {
+        // The configured PEM is the signing key: there is nothing here to rotate or list
+        // but that one key.
+        let ring = KeyFile {
+            signing_keys: Vec::new(),
+            refresh_key: String::new(),
+        }
+        .ring(Some(pem), settings.signing_alg, retention, now)?;
+        return match action {
+            KeysAction::Rotate { .. } => anyhow::bail!(
+                "the signing key comes from signing_key_file ({}): rotate it by deploying a new PEM file",
+                pem.display()
+            ),
+            KeysAction::List => {
+                println!(
+                    "{}\t{}\tactive (from {})",
+                    ring.active_kid(),
+                    ring.active_alg(),
+                    pem.display()
+                );
+                Ok(())
+            }
+        };
+    }
     match action {
         KeysAction::Rotate { alg } => {
             let alg = alg.unwrap_or(settings.signing_alg);
@@ -79,8 +102,13 @@ pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
             );
         }
         KeysAction::List => {
-            let file =
-                KeyFile::load_or_create(&settings.data_dir, settings.signing_alg, retention, now)?;
+            let path = KeyFile::path(&settings.data_dir);
+            let Some(file) = KeyFile::read(&path)? else {
+                anyhow::bail!(
+                    "no key file at {} (it is created by the first `tessera serve`)",
+                    path.display()
+                );
+            };
             for k in &file.signing_keys {
                 let state = match k.retired_at {
                     None => "active".to_owned(),

@@ -12,8 +12,8 @@ use crate::http::router;
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(App::build(&settings).await?);
     app.keys.spawn_watcher(Duration::from_secs(5));
-    if !settings.rate_limit {
-        tracing::warn!("rate limiting is off (TESSERA_RATE_LIMIT=off): for benchmarks only");
+    if !settings.not_implemented.is_empty() {
+        tracing::warn!(settings = ?settings.not_implemented, "these settings are not implemented yet and have no effect");
     }
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %settings.listen, issuer = %settings.issuer, "serving");

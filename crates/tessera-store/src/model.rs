@@ -100,6 +100,8 @@ pub enum RotationOutcome {
     Rotated {
         /// `ver` for the new access token.
         token_version: u64,
+        /// When the session (and so the successor) dies if not refreshed again.
+        session_expires_at: Timestamp,
     },
     /// The presented token was the previous one, replayed inside the grace window: nothing
     /// about the family changed; the caller re-derives the successor from `seed` (it is the
@@ -109,6 +111,8 @@ pub enum RotationOutcome {
         seed: SuccessorSeed,
         /// `ver` for the new access token.
         token_version: u64,
+        /// When the session dies if not refreshed again.
+        session_expires_at: Timestamp,
     },
     /// The previous token replayed after the grace window (or with a zero grace): theft. The
     /// session and all its access tokens are revoked. Only the current and the previous hash

@@ -221,6 +221,16 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_key_gets_the_same_kid_every_time_it_is_loaded() {
+        let now = Timestamp::from_secs(1);
+        for alg in [SigningAlg::EdDSA, SigningAlg::HS256] {
+            let k = StoredKey::generate(alg, now).unwrap();
+            let again = StoredKey::from_material(alg, k.material.clone(), now).unwrap();
+            assert_eq!(k.kid, again.kid, "{alg}");
+        }
+    }
+
+    #[test]
     fn ring_without_active_key_is_refused() {
         let t0 = Timestamp::from_secs(1_000);
         let mut k = StoredKey::generate(SigningAlg::EdDSA, t0).unwrap();

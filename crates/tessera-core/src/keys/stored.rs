@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::alg::SigningAlg;
@@ -119,10 +120,16 @@ impl StoredKey {
             Some(jwk) => jwk
                 .thumbprint(ThumbprintHash::SHA256)
                 .map_err(|source| KeyError::Invalid { alg, source })?,
+            // An HMAC key is never published, and its kid must not depend on anything but the
+            // secret (so every instance loading the same secret agrees): a labelled hash.
             None => {
-                let mut id = [0u8; 12];
-                rand::fill(&mut id);
-                format!("hs-{}", URL_SAFE_NO_PAD.encode(id))
+                let KeyMaterial::HmacSecret(secret) = &key.material else {
+                    return Err(KeyError::WeakSecret);
+                };
+                let mut h = Sha256::new();
+                h.update(b"tessera/hs256-kid/v1");
+                h.update(secret.trim().as_bytes());
+                format!("hs-{}", &URL_SAFE_NO_PAD.encode(h.finalize())[..22])
             }
         };
         Ok(key)

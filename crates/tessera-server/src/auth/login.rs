@@ -3,7 +3,7 @@
 use tessera_core::ids::SessionId;
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
-use tessera_store::{AccessGrant, NewSession, SessionLimits};
+use tessera_store::{NewSession, SessionLimits};
 use zeroize::Zeroizing;
 
 use super::client::ClientInfo;
@@ -60,10 +60,7 @@ impl AuthService {
                     user: user.id,
                     session,
                     refresh: refresh.hash(),
-                    access: AccessGrant {
-                        jti: grant.0,
-                        expires_at: grant.1,
-                    },
+                    access: self.store_grant(grant),
                     token_version: user.token_version,
                     limits: SessionLimits {
                         idle_timeout: self.policy.idle_timeout,

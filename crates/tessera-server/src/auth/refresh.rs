@@ -2,7 +2,7 @@
 
 use tessera_core::refresh::{RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
-use tessera_store::{AccessGrant, Rotation, RotationOutcome};
+use tessera_store::{Rotation, RotationOutcome};
 
 use super::error::AuthError;
 use super::pair::TokenPair;
@@ -33,22 +33,27 @@ impl AuthService {
                     presented: token.hash(),
                     successor: successor.hash(),
                     seed,
-                    access: AccessGrant {
-                        jti: grant.0,
-                        expires_at: grant.1,
-                    },
+                    access: self.store_grant(grant),
                     grace: self.policy.reuse_grace,
                     idle_timeout: self.policy.idle_timeout,
                 },
                 now,
             )
             .await?;
-        let (next, token_version) = match outcome {
-            RotationOutcome::Rotated { token_version } => (successor, token_version),
+        let (next, token_version, session_expires_at) = match outcome {
+            RotationOutcome::Rotated {
+                token_version,
+                session_expires_at,
+            } => (successor, token_version, session_expires_at),
             RotationOutcome::GraceReplay {
                 seed,
                 token_version,
-            } => (token.successor(&self.refresh_key, &seed), token_version),
+                session_expires_at,
+            } => (
+                token.successor(&self.refresh_key, &seed),
+                token_version,
+                session_expires_at,
+            ),
             RotationOutcome::Reused => {
                 tracing::warn!(
                     user = %token.user(), session = %token.session(),
@@ -64,7 +69,7 @@ impl AuthService {
             token_type: "Bearer",
             expires_in: now.until(grant.1).as_secs(),
             refresh_token: next.encode(),
-            refresh_expires_in: self.policy.idle_timeout.as_secs(),
+            refresh_expires_in: now.until(session_expires_at).as_secs(),
             session_id: token.session(),
         })
     }

@@ -7,7 +7,7 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshKey;
 use tessera_core::time::Timestamp;
 use tessera_core::token::{IssuedToken, TokenIssuer, TokenRequest, Verifier};
-use tessera_store::{RevocationMode, StateStore};
+use tessera_store::{AccessGrant, RevocationMode, StateStore};
 
 use super::error::AuthError;
 use crate::accounts::Users;
@@ -30,6 +30,10 @@ pub struct SessionPolicy {
     pub revocation_mode: RevocationMode,
     /// Behaviour when the state store is down.
     pub fail_mode: FailMode,
+    /// Clock-skew leeway of the verifier. The store keeps an access grant this much past the
+    /// token's `exp`, so a token the verifier still accepts is not reported revoked (and a
+    /// denylisted one stays denied) while the leeway runs.
+    pub clock_leeway: Duration,
 }
 
 /// Everything the sign-in and token handlers need.
@@ -83,6 +87,14 @@ impl AuthService {
     /// The policy.
     pub fn policy(&self) -> &SessionPolicy {
         &self.policy
+    }
+
+    /// The grant the store tracks for a token with this `jti` and `exp`.
+    pub(crate) fn store_grant(&self, (jti, exp): (Jti, Timestamp)) -> AccessGrant {
+        AccessGrant {
+            jti,
+            expires_at: exp.plus(self.policy.clock_leeway),
+        }
     }
 
     /// Signs an access token for a grant the store has registered.

@@ -99,6 +99,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent password hashes.
     pub password_hash_concurrency: usize,
+    /// Settings that were given but whose feature is not built yet (warned about at start).
+    pub not_implemented: Vec<&'static str>,
 }
 
 /// A setting with a value that cannot be used.
@@ -257,6 +259,23 @@ impl Settings {
                 ));
             }
         };
+        let not_implemented = [
+            (
+                "token_transport",
+                raw.token_transport.as_deref().is_some_and(|v| v != "body"),
+            ),
+            (
+                "fingerprint",
+                raw.fingerprint.as_deref().is_some_and(|v| v != "off"),
+            ),
+            ("admin_token", raw.admin_token.is_some()),
+            ("smtp_url", raw.smtp_url.is_some()),
+            ("password_reset_url", raw.password_reset_url.is_some()),
+            ("introspection_clients", raw.introspection_clients.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -287,6 +306,7 @@ impl Settings {
                 .unwrap_or(64 * 1024)
                 .clamp(1024, 16 * 1024 * 1024),
             password_hash_concurrency: raw.password_hash_concurrency.unwrap_or(cpus).max(1),
+            not_implemented,
         })
     }
 }

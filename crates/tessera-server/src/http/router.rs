@@ -13,8 +13,9 @@ use super::error::problem;
 use super::routes::{auth, health, jwks, me};
 use crate::app::AppState;
 
-/// The whole API. Layers: body limit (413), panic → 500 problem, request tracing that logs
-/// method, matched route, status and latency — never headers, query strings or bodies.
+/// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
+/// method and matched route; status and latency at debug level) — never headers, query
+/// strings or bodies.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
     Router::new()

@@ -185,6 +185,10 @@ pub fn rotate_in_place(
     retention: Duration,
     now: Timestamp,
 ) -> Result<String, KeyFileError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| KeyFileError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
     let mut file = KeyFile::load_or_create(data_dir, alg, retention, now)?;
     let kid = rotate(&mut file.signing_keys, alg, retention, now)?;
     file.write(&KeyFile::path(data_dir))?;

@@ -185,7 +185,10 @@ impl State {
             s.last_seen = now;
             s.idle = r.idle_timeout;
             s.register(r.access, now);
-            return RotationOutcome::Rotated { token_version: ver };
+            return RotationOutcome::Rotated {
+                token_version: ver,
+                session_expires_at: s.deadline(),
+            };
         }
         if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
             let in_grace = !r.grace.is_zero() && s.rotated_at.plus(r.grace) >= now;
@@ -194,6 +197,7 @@ impl State {
                 return RotationOutcome::GraceReplay {
                     seed,
                     token_version: ver,
+                    session_expires_at: s.deadline(),
                 };
             }
             self.remove_session(r.user, r.session);

@@ -70,6 +70,7 @@
 
 mod config;
 mod conn;
+mod connecting;
 mod error;
 mod keys;
 mod reply;
@@ -77,4 +78,5 @@ pub mod scripts;
 mod store;
 
 pub use config::RedisConfig;
+pub use connecting::ConnectingStore;
 pub use store::RedisStore;

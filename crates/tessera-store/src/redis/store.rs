@@ -178,20 +178,25 @@ impl StateStore for RedisStore {
         let items = reply::array(self.run(&inv).await?)?;
         let mut items = items.into_iter();
         let status = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
-        let mut ver = || -> Result<u64, StoreError> {
-            reply::uint(&items.next().ok_or_else(|| protocol("missing version"))?)
+        let mut next = |what: &str| {
+            items
+                .next()
+                .ok_or_else(|| protocol(format!("missing {what}")))
         };
         Ok(match status {
             0 => RotationOutcome::Invalid,
             1 => RotationOutcome::Rotated {
-                token_version: ver()?,
+                token_version: reply::uint(&next("version")?)?,
+                session_expires_at: Timestamp::from_millis(reply::int(&next("deadline")?)?),
             },
             2 => {
-                let token_version = ver()?;
-                let seed = items.next().ok_or_else(|| protocol("missing seed"))?;
+                let token_version = reply::uint(&next("version")?)?;
+                let session_expires_at = Timestamp::from_millis(reply::int(&next("deadline")?)?);
+                let seed = next("seed")?;
                 RotationOutcome::GraceReplay {
                     seed: SuccessorSeed(reply::fixed::<16>(seed)?),
                     token_version,
+                    session_expires_at,
                 }
             }
             3 => RotationOutcome::Reused,

@@ -40,7 +40,13 @@ pub async fn rotation_makes_successor_current_and_registers_access(store: Arc<dy
     let t1 = at(t0, Duration::from_secs(60));
     let r1 = rotation(&o, o.refresh, t1);
     let out = store.rotate_refresh(r1.clone(), t1).await.unwrap();
-    assert_eq!(out, RotationOutcome::Rotated { token_version: 0 });
+    assert_eq!(
+        out,
+        RotationOutcome::Rotated {
+            token_version: 0,
+            session_expires_at: t1.plus(IDLE)
+        }
+    );
     // The new access token is registered; the old one stays valid until its exp.
     assert_eq!(
         status(store, check(&o, r1.access, 0), t1).await,
@@ -59,7 +65,10 @@ pub async fn rotation_makes_successor_current_and_registers_access(store: Arc<dy
     let r2 = rotation(&o, r1.successor, t2);
     assert_eq!(
         store.rotate_refresh(r2, t2).await.unwrap(),
-        RotationOutcome::Rotated { token_version: 0 }
+        RotationOutcome::Rotated {
+            token_version: 0,
+            session_expires_at: t2.plus(IDLE)
+        }
     );
 }
 
@@ -79,7 +88,8 @@ pub async fn grace_replay_returns_same_seed_and_registers_access(store: Arc<dyn 
         out,
         RotationOutcome::GraceReplay {
             seed: r1.seed,
-            token_version: 0
+            token_version: 0,
+            session_expires_at: t0.plus(IDLE)
         }
     );
     assert_eq!(

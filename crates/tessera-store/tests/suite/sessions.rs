@@ -86,7 +86,10 @@ pub async fn revoke_user_kills_all_sessions_and_bumps_version(store: Arc<dyn Sta
             .rotate_refresh(rotation(&c, c.refresh, t0), t0)
             .await
             .unwrap(),
-        RotationOutcome::Rotated { token_version: 3 }
+        RotationOutcome::Rotated {
+            token_version: 3,
+            session_expires_at: t0.plus(IDLE)
+        }
     );
     // Other users are untouched.
     assert_eq!(

@@ -7,12 +7,14 @@
 -- ARGV[4] successor hash (32 bytes)   ARGV[5] successor seed (16 bytes)
 -- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
 -- ARGV[9] idle timeout (ms)
--- Returns {0} invalid (nothing changed), {1, ver} rotated, {2, ver, seed} grace replay,
+-- Returns {0} invalid (nothing changed), {1, ver, deadline} rotated,
+-- {2, ver, deadline, seed} grace replay (deadline: ms when the session dies unless refreshed),
 -- {3} reused (session deleted).
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's')
 local ver = redis.call('GET', KEYS[3])
-if not live_deadline(f[1], f[2], f[3], f[4], ver, now) then
+local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
+if not live then
   return {0}
 end
 ver = tonumber(ver)
@@ -30,14 +32,14 @@ if ct_eq(presented, f[5]) then
   redis.call('PEXPIRE', KEYS[1], int(deadline - now))
   redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
   refresh_index_ttl(KEYS[2], now)
-  return {1, ver}
+  return {1, ver, int(deadline)}
 end
 
 if ct_eq(presented, f[6]) then
   local grace = tonumber(ARGV[8])
   if grace > 0 and f[8] and now - tonumber(f[7]) <= grace then
     register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
-    return {2, ver, f[8]}
+    return {2, ver, int(live), f[8]}
   end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])

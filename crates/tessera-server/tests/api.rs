@@ -1,0 +1,12 @@
+//! End-to-end tests of the HTTP API: one behaviour suite run against every backend
+//! combination (memory or Redis standalone or Redis Cluster state store, SQLite or PostgreSQL
+//! accounts), plus tests of the real `tessera` binary (embedded default, Redis outage, key
+//! rotation, third-party verification).
+//!
+//! One test binary on purpose: each `tests/*.rs` is a separate slow link. Add cases to
+//! `cases/`, not new files here.
+
+#![allow(unreachable_pub)]
+
+mod cases;
+mod common;

@@ -1,0 +1,258 @@
+//! The real `tessera` binary: embedded default, persistence, Redis outage, key rotation,
+//! third-party verification, secrets kept out of logs.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
+
+use super::signin::decode;
+use crate::common::binary::{Binary, command};
+use crate::common::{PW, Session, email};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_default_serves_in_an_empty_directory_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default issuer is derived from the listen address, which differs between the two
+    // runs (free ports): pin it, as any deployment does.
+    let issuer = [("TESSERA_ISSUER", "http://tessera.test")];
+    let mut srv = Binary::serve(dir.path(), &issuer).await;
+    let ready = srv.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
+    assert_eq!(ready.body["state_store"]["backend"], "memory");
+    assert_eq!(ready.body["database"]["backend"], "sqlite");
+    let e = email("embedded");
+    let first = srv.signed_up(&e).await;
+    assert_eq!(srv.me(&first.access).await.status, StatusCode::OK);
+    let kid = decode(&first.access).0["kid"].clone();
+    srv.stop();
+
+    let data = dir.path().join("tessera-data");
+    assert!(
+        data.join("tessera.db").exists(),
+        "SQLite file in the default data dir"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("keys.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "key file private to its owner");
+    }
+
+    let srv = Binary::serve(dir.path(), &issuer).await;
+    let again = Session::from(&srv.login(&e, PW).await);
+    assert_eq!(
+        decode(&again.access).0["kid"],
+        kid,
+        "the signing key persisted"
+    );
+    let jwks = srv
+        .call(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    assert_eq!(jwks.body["keys"][0]["kid"], kid);
+    assert_eq!(jwks.body["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks.body["keys"][0]["crv"], "Ed25519");
+    // The memory store was lost with the process: the old session is gone (fail safe).
+    assert_eq!(srv.me(&first.access).await.code(), Some("token_revoked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_fail_closed_and_service_resumes_without_restart() {
+    if !redis_available() {
+        return;
+    }
+    let redis_dir = TempDir::new("api-outage");
+    let port = free_port();
+    let mut redis = RedisServer::start(port, redis_dir.path(), &[]);
+    let url = redis.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Binary::serve(dir.path(), &[("REDIS_URL", &url)]).await;
+    let e = email("outage");
+    let before = srv.signed_up(&e).await;
+    assert_eq!(srv.me(&before.access).await.status, StatusCode::OK);
+
+    redis.stop();
+    let started = Instant::now();
+    let me = srv.me(&before.access).await;
+    assert_eq!(
+        (me.status, me.code()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("state_store_unavailable")
+        )
+    );
+    assert!(me.is_problem());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast, took {:?}",
+        started.elapsed()
+    );
+    let ready = srv.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["state_store"]["status"], "down");
+    let r = srv.refresh(&before.refresh).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "refresh fails closed too"
+    );
+    assert!(srv.running(), "no crash");
+
+    let _redis = RedisServer::start(port, redis_dir.path(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if srv.call(Method::GET, "/readyz", None, None).await.status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready again: {}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Redis came back empty: the old token is refused (allowlist), never revived.
+    assert_eq!(srv.me(&before.access).await.code(), Some("token_revoked"));
+    let after = Session::from(&srv.login(&e, PW).await);
+    assert_eq!(srv.me(&after.access).await.status, StatusCode::OK);
+    assert_eq!(srv.refresh(&after.refresh).await.status, StatusCode::OK);
+    let logs = srv.logs();
+    for secret in [
+        PW,
+        before.access.as_str(),
+        before.refresh.as_str(),
+        after.refresh.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_serves_not_ready_then_connects() {
+    if !redis_available() {
+        return;
+    }
+    let redis_dir = TempDir::new("api-late-redis");
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Binary::serve(dir.path(), &[("REDIS_URL", &url)]).await;
+    let ready = srv.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    let e = email("late");
+    assert_eq!(
+        srv.register(&e, PW).await.status,
+        StatusCode::CREATED,
+        "accounts need no Redis"
+    );
+    let login = srv.login(&e, PW).await;
+    assert_eq!(
+        (login.status, login.code()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("state_store_unavailable")
+        )
+    );
+
+    let _redis = RedisServer::start(port, redis_dir.path(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while srv.call(Method::GET, "/readyz", None, None).await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "never connected: {}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let s = Session::from(&srv.login(&e, PW).await);
+    assert_eq!(srv.me(&s.access).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_takes_effect_without_restart_and_old_tokens_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Binary::serve(dir.path(), &[]).await;
+    let old = srv.signed_up(&email("rotate")).await;
+    let old_kid = decode(&old.access).0["kid"].as_str().unwrap().to_owned();
+
+    let out = command(&["keys", "rotate"], dir.path(), &[])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(printed.contains("new signing key"), "{printed}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut refresh = old.refresh.clone();
+    let new_kid = loop {
+        let fresh = Session::from(&srv.refresh(&refresh).await);
+        refresh = fresh.refresh.clone();
+        let kid = decode(&fresh.access).0["kid"].as_str().unwrap().to_owned();
+        if kid != old_kid {
+            assert_eq!(srv.me(&fresh.access).await.status, StatusCode::OK);
+            break kid;
+        }
+        assert!(Instant::now() < deadline, "rotation not picked up");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let jwks = srv
+        .call(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
+    assert_eq!(
+        srv.me(&old.access).await.status,
+        StatusCode::OK,
+        "token signed by the old key still verifies"
+    );
+
+    let list = command(&["keys", "list"], dir.path(), &[])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains(&old_kid) && listed.contains("retired") && listed.contains("active"),
+        "{listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyjwt_verifies_our_tokens_from_our_jwks() {
+    let has_pyjwt = Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_pyjwt {
+        tessera_testkit::services::missing("python3 with PyJWT[crypto]");
+        return;
+    }
+    for alg in ["EdDSA", "ES256", "RS256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let srv = Binary::serve(dir.path(), &[("TESSERA_SIGNING_ALG", alg)]).await;
+        let session = srv.signed_up(&email("pyjwt")).await;
+        let issuer = format!("http://127.0.0.1:{}", srv.port);
+        let script = "import jwt,sys\n\
+            c=jwt.PyJWKClient(sys.argv[1]+'/.well-known/jwks.json')\n\
+            k=c.get_signing_key_from_jwt(sys.argv[2])\n\
+            d=jwt.decode(sys.argv[2],k.key,algorithms=[sys.argv[4]],audience='tessera',issuer=sys.argv[3])\n\
+            print('ok',d['sub'],jwt.get_unverified_header(sys.argv[2])['typ'])\n";
+        let out = Command::new("python3")
+            .args(["-c", script, &srv.base, &session.access, &issuer, alg])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok") && stdout.contains("at+jwt"),
+            "{alg}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

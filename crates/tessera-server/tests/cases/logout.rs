@@ -1,0 +1,99 @@
+//! Logout, logout-all, revocation modes.
+
+use reqwest::StatusCode;
+
+use crate::common::{Backend, PW, Session, TestServer, email};
+
+pub async fn logout_revokes_only_that_session(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let e = email("out");
+    let a = s.signed_up(&e).await;
+    let other = Session::from(&s.login(&e, PW).await);
+    let a2 = Session::from(&s.refresh(&a.refresh).await);
+
+    assert_eq!(s.logout(&a2.access).await.status, StatusCode::NO_CONTENT);
+    for at in [&a.access, &a2.access] {
+        let me = s.me(at).await;
+        assert_eq!(
+            (me.status, me.code()),
+            (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+        );
+    }
+    assert_eq!(
+        s.refresh(&a2.refresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.me(&other.access).await.status,
+        StatusCode::OK,
+        "other session untouched"
+    );
+    assert_eq!(s.refresh(&other.refresh).await.status, StatusCode::OK);
+    let again = s.logout(&a2.access).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token cannot log out again"
+    );
+}
+
+pub async fn logout_all_revokes_every_session_and_bumps_the_version(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let e = email("all");
+    let a = s.signed_up(&e).await;
+    let b2 = Session::from(&s.login(&e, PW).await);
+    let c = Session::from(&s.login(&e, PW).await);
+    let stranger = s.signed_up(&email("stranger")).await;
+
+    assert_eq!(s.logout_all(&c.access).await.status, StatusCode::NO_CONTENT);
+    for sess in [&a, &b2, &c] {
+        let me = s.me(&sess.access).await;
+        assert_eq!(
+            (me.status, me.code()),
+            (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+        );
+        assert_eq!(
+            s.refresh(&sess.refresh).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        s.me(&stranger.access).await.status,
+        StatusCode::OK,
+        "other users untouched"
+    );
+
+    let d = Session::from(&s.login(&e, PW).await);
+    let me = s.me(&d.access).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(
+        me.body["token_version"], 1,
+        "version bumped and carried by new tokens"
+    );
+    let (_, claims) = super::signin::decode(&d.access);
+    assert_eq!(claims["ver"], 1);
+}
+
+pub async fn denylist_mode_revokes_like_allowlist(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.revocation_mode = Some("denylist".into())).await
+    else {
+        return;
+    };
+    let e = email("deny");
+    let a = s.signed_up(&e).await;
+    let other = Session::from(&s.login(&e, PW).await);
+    let a2 = Session::from(&s.refresh(&a.refresh).await);
+    assert_eq!(s.me(&a2.access).await.status, StatusCode::OK);
+    assert_eq!(s.logout(&a2.access).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(s.me(&a.access).await.code(), Some("token_revoked"));
+    assert_eq!(s.me(&other.access).await.status, StatusCode::OK);
+    assert_eq!(
+        s.logout_all(&other.access).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(s.me(&other.access).await.code(), Some("token_revoked"));
+}

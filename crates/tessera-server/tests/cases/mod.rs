@@ -1,0 +1,45 @@
+//! The behaviour suite. Every case in `suite!` runs once per backend combination; the cases
+//! in [`binary`] drive the real executable.
+
+mod bad_input;
+mod binary;
+mod forged;
+mod logout;
+mod refresh;
+mod signin;
+
+/// Declares each case once per backend: `memory_sqlite::case`, `redis_sqlite::case`, …
+macro_rules! suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        suite!(@backend memory_sqlite, MemorySqlite, $($module::$case),*);
+        suite!(@backend redis_sqlite, RedisSqlite, $($module::$case),*);
+        suite!(@backend cluster_sqlite, ClusterSqlite, $($module::$case),*);
+        suite!(@backend memory_postgres, MemoryPostgres, $($module::$case),*);
+        suite!(@backend redis_postgres, RedisPostgres, $($module::$case),*);
+    };
+    (@backend $name:ident, $variant:ident, $($module:ident :: $case:ident),*) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$module::$case(crate::common::Backend::$variant).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    signin::register_normalises_email_and_refuses_duplicates_and_bad_input,
+    signin::unknown_email_and_wrong_password_are_indistinguishable,
+    signin::login_returns_a_token_pair_that_me_accepts,
+    refresh::refresh_rotates_and_grace_replay_returns_the_same_successor,
+    refresh::replay_after_grace_revokes_the_session,
+    refresh::concurrent_refreshes_yield_one_successor_and_no_theft,
+    refresh::unknown_and_malformed_refresh_tokens_are_refused,
+    logout::logout_revokes_only_that_session,
+    logout::logout_all_revokes_every_session_and_bumps_the_version,
+    logout::denylist_mode_revokes_like_allowlist,
+    forged::forged_and_out_of_policy_tokens_are_refused,
+    bad_input::bad_requests_get_problem_json_never_5xx,
+);

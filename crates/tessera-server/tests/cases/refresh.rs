@@ -1,0 +1,137 @@
+//! Refresh rotation, grace window, theft detection, races.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::common::{Backend, Session, TestServer, email};
+
+pub async fn refresh_rotates_and_grace_replay_returns_the_same_successor(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let first = s.signed_up(&email("rot")).await;
+    let r = s.refresh(&first.refresh).await;
+    let second = Session::from(&r);
+    assert_ne!(
+        second.refresh, first.refresh,
+        "new refresh token every time"
+    );
+    assert_ne!(second.access, first.access);
+    assert_eq!(second.id, first.id, "same session");
+    assert_eq!(s.me(&second.access).await.status, StatusCode::OK);
+    assert_eq!(
+        s.me(&first.access).await.status,
+        StatusCode::OK,
+        "earlier access token stays valid until exp"
+    );
+
+    let replay = Session::from(&s.refresh(&first.refresh).await);
+    assert_eq!(
+        replay.refresh, second.refresh,
+        "grace replay gets the same successor (no fork)"
+    );
+    assert_ne!(replay.access, second.access, "and a fresh access token");
+    assert_eq!(s.me(&replay.access).await.status, StatusCode::OK);
+
+    let third = Session::from(&s.refresh(&second.refresh).await);
+    assert_eq!(s.me(&third.access).await.status, StatusCode::OK);
+}
+
+pub async fn replay_after_grace_revokes_the_session(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.refresh_reuse_grace = Some("1s".into())).await else {
+        return;
+    };
+    let e = email("theft");
+    let first = s.signed_up(&e).await;
+    let other = crate::common::Session::from(&s.login(&e, crate::common::PW).await);
+    let second = Session::from(&s.refresh(&first.refresh).await);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+
+    let stolen = s.refresh(&first.refresh).await;
+    assert_eq!(
+        (stolen.status, stolen.code()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_token_reused"))
+    );
+    let me = s.me(&second.access).await;
+    assert_eq!(
+        (me.status, me.code()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
+    assert_eq!(s.me(&first.access).await.status, StatusCode::UNAUTHORIZED);
+    let succ = s.refresh(&second.refresh).await;
+    assert_eq!(
+        succ.status,
+        StatusCode::UNAUTHORIZED,
+        "the successor dies with the family"
+    );
+    assert_eq!(
+        s.me(&other.access).await.status,
+        StatusCode::OK,
+        "other sessions untouched"
+    );
+
+    // Zero grace: even an immediate replay is theft.
+    let Some(s) = TestServer::start(b, |c| c.refresh_reuse_grace = Some("0s".into())).await else {
+        return;
+    };
+    let first = s.signed_up(&email("nograce")).await;
+    Session::from(&s.refresh(&first.refresh).await);
+    assert_eq!(
+        s.refresh(&first.refresh).await.code(),
+        Some("refresh_token_reused")
+    );
+}
+
+pub async fn concurrent_refreshes_yield_one_successor_and_no_theft(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let first = s.signed_up(&email("race")).await;
+    let replies = futures::future::join_all((0..16).map(|_| s.refresh(&first.refresh))).await;
+    let mut successors = HashSet::new();
+    for r in &replies {
+        assert_eq!(r.status, StatusCode::OK, "no false theft report: {r:?}");
+        successors.insert(r.str("refresh_token"));
+    }
+    assert_eq!(successors.len(), 1, "exactly one successor");
+    let successor = successors.into_iter().next().unwrap();
+    for r in &replies {
+        assert_eq!(s.me(&r.str("access_token")).await.status, StatusCode::OK);
+    }
+    let next = s.refresh(&successor).await;
+    assert_eq!(
+        next.status,
+        StatusCode::OK,
+        "the family continues from the one successor"
+    );
+}
+
+pub async fn unknown_and_malformed_refresh_tokens_are_refused(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let real = s.signed_up(&email("unk")).await;
+    // Right routing ids, wrong secret: invalid, and the session must survive it (no DoS by
+    // anyone who knows a session id).
+    let mut chars: Vec<char> = real.refresh.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = chars.into_iter().collect();
+    for bad in [
+        forged.as_str(),
+        "tsr_0123456789abcdef",
+        "",
+        "x".repeat(5000).as_str(),
+        "a.b.c",
+    ] {
+        let r = s.refresh(bad).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")),
+            "{bad:.40}"
+        );
+    }
+    assert_eq!(s.refresh(&real.refresh).await.status, StatusCode::OK);
+}

@@ -1,0 +1,71 @@
+//! The server under test, in process, on a free loopback port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tessera_server::accounts::password::PasswordHasher;
+use tessera_server::app::App;
+use tessera_server::config::{RawConfig, Settings};
+use tessera_server::http::router;
+use tessera_testkit::postgres::TempDatabase;
+
+use super::backend::Backend;
+use super::http::Http;
+
+/// A running server with its own data directory (and database, for PostgreSQL).
+pub struct TestServer {
+    pub http: Http,
+    pub data_dir: tempfile::TempDir,
+    pub issuer: String,
+    task: tokio::task::JoinHandle<()>,
+    _database: Option<TempDatabase>,
+}
+
+impl TestServer {
+    /// Starts a server on `backend` with default settings changed by `configure`. `None` when
+    /// the backend's services are missing (see [`Backend::resources`]).
+    pub async fn start(backend: Backend, configure: impl FnOnce(&mut RawConfig)) -> Option<Self> {
+        let resources = backend.resources().await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut raw = RawConfig {
+            listen: Some(addr.to_string()),
+            data_dir: Some(data_dir.path().to_path_buf()),
+            redis_url: resources.redis_url.clone(),
+            redis_cluster: Some(resources.cluster),
+            database_url: resources.database.as_ref().map(|d| d.url().to_owned()),
+            ..Default::default()
+        };
+        configure(&mut raw);
+        let settings = Settings::from_raw(raw, false).unwrap();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // A cheap hash keeps the suite fast; the OWASP cost is the binary's default.
+        let hasher = PasswordHasher::with_params(4, 1024, 1).unwrap();
+        let app = Arc::new(App::build_with(&settings, hasher).await.unwrap());
+        let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        });
+        Some(Self {
+            http: Http::new(format!("http://{addr}")),
+            data_dir,
+            issuer: settings.issuer.clone(),
+            task,
+            _database: resources.database,
+        })
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}

@@ -1,0 +1,131 @@
+//! Starting without Redis: a store that connects in the background.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tessera_core::ids::{SessionId, UserId};
+use tessera_core::time::Timestamp;
+
+use super::config::RedisConfig;
+use super::store::RedisStore;
+use crate::error::StoreError;
+use crate::model::*;
+use crate::store::StateStore;
+
+/// Redis has not been reached since start.
+#[derive(Debug, thiserror::Error)]
+#[error("not connected to Redis yet")]
+struct NotConnectedYet;
+
+/// A [`StateStore`] for a Redis that was unreachable at start: every call answers
+/// [`StoreError::Unavailable`] (so requests fail closed and `/readyz` says not ready) while a
+/// background task retries the connection with exponential backoff (0.5 s doubling to 10 s);
+/// once connected, calls go to the [`RedisStore`], which from then on reconnects by itself.
+#[derive(Clone)]
+pub struct ConnectingStore {
+    inner: Arc<OnceLock<RedisStore>>,
+}
+
+impl ConnectingStore {
+    /// Connects now if Redis answers, else starts the background retries.
+    pub async fn connect(config: RedisConfig) -> Arc<dyn StateStore> {
+        match RedisStore::connect(config.clone()).await {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                tracing::error!(error = %e, "Redis unreachable at start; retrying in the background");
+                let inner = Arc::new(OnceLock::new());
+                let cell = Arc::clone(&inner);
+                tokio::spawn(async move {
+                    let mut wait = Duration::from_millis(500);
+                    loop {
+                        tokio::time::sleep(wait).await;
+                        match RedisStore::connect(config.clone()).await {
+                            Ok(store) => {
+                                let _ = cell.set(store);
+                                tracing::info!("connected to Redis");
+                                return;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, retry_in = ?wait, "Redis still unreachable");
+                                wait = (wait * 2).min(Duration::from_secs(10));
+                            }
+                        }
+                    }
+                });
+                Arc::new(ConnectingStore { inner })
+            }
+        }
+    }
+
+    fn store(&self) -> Result<&RedisStore, StoreError> {
+        self.inner
+            .get()
+            .ok_or_else(|| StoreError::Unavailable(Box::new(NotConnectedYet)))
+    }
+}
+
+#[async_trait]
+impl StateStore for ConnectingStore {
+    async fn create_session(
+        &self,
+        new: NewSession,
+        now: Timestamp,
+    ) -> Result<CreatedSession, StoreError> {
+        self.store()?.create_session(new, now).await
+    }
+    async fn rotate_refresh(
+        &self,
+        r: Rotation,
+        now: Timestamp,
+    ) -> Result<RotationOutcome, StoreError> {
+        self.store()?.rotate_refresh(r, now).await
+    }
+    async fn check_access(
+        &self,
+        c: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError> {
+        self.store()?.check_access(c, mode, now).await
+    }
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store()?.revoke_session(user, session, now).await
+    }
+    async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
+        self.store()?.revoke_user(user, now).await
+    }
+    async fn revoke_access_token(
+        &self,
+        user: UserId,
+        session: SessionId,
+        grant: AccessGrant,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store()?
+            .revoke_access_token(user, session, grant, mode, now)
+            .await
+    }
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.store()?.list_sessions(user, now).await
+    }
+    async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
+        self.store()?.token_version(user).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store()?.ping().await
+    }
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
