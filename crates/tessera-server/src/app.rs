@@ -28,6 +28,8 @@ pub struct App {
     pub keys: Arc<LiveKeys>,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// The validated settings the server runs with.
+    pub settings: Arc<Settings>,
 }
 
 /// Leeway the verifier allows for clock skew.
@@ -142,6 +144,7 @@ impl App {
             db,
             keys,
             max_body_bytes: settings.max_body_bytes,
+            settings: Arc::new(settings.clone()),
         })
     }
 }

@@ -8,4 +8,4 @@ pub mod file;
 pub mod settings;
 
 pub use file::RawConfig;
-pub use settings::{FailMode, LogFormat, Settings, StateStoreSettings};
+pub use settings::{ClientCredential, FailMode, LogFormat, Settings, StateStoreSettings, TokenTransport};

@@ -29,6 +29,44 @@ pub enum LogFormat {
     Json,
 }
 
+/// How token pairs travel to the client (API.md "Browser clients").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenTransport {
+    /// JSON body only (default).
+    Body,
+    /// Hardened cookies only; token strings left out of the body.
+    Cookie,
+    /// Both.
+    Both,
+}
+
+impl TokenTransport {
+    /// Whether cookies are set.
+    pub fn cookies(self) -> bool {
+        matches!(self, TokenTransport::Cookie | TokenTransport::Both)
+    }
+
+    /// Whether tokens appear in JSON bodies.
+    pub fn body(self) -> bool {
+        matches!(self, TokenTransport::Body | TokenTransport::Both)
+    }
+}
+
+/// A client allowed to call `/oauth2/introspect` and `/oauth2/revoke`.
+#[derive(Clone)]
+pub struct ClientCredential {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret`.
+    pub secret: SecretString,
+}
+
+impl fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredential").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
 /// Where token and session state lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StateStoreSettings {
@@ -57,7 +95,7 @@ impl fmt::Debug for StateStoreSettings {
 }
 
 /// Everything the server needs, validated.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// HTTP listen address.
     pub listen: SocketAddr,
@@ -89,8 +127,14 @@ pub struct Settings {
     pub fail_mode: FailMode,
     /// Session limit per user.
     pub max_sessions_per_user: Option<u32>,
-    /// Admin bearer secret.
+    /// Admin bearer secret (at least 16 characters).
     pub admin_token: Option<SecretString>,
+    /// Clients of the RFC 7662 / RFC 7009 endpoints.
+    pub introspection_clients: Vec<ClientCredential>,
+    /// Token transport.
+    pub token_transport: TokenTransport,
+    /// Fingerprint binding of access tokens (OWASP token sidejacking defence).
+    pub fingerprint: bool,
     /// Rate limiting on.
     pub rate_limit: bool,
     /// Log format.
@@ -259,19 +303,45 @@ impl Settings {
                 ));
             }
         };
+        let token_transport = match raw.token_transport.as_deref().map(str::trim) {
+            None | Some("body") => TokenTransport::Body,
+            Some("cookie") => TokenTransport::Cookie,
+            Some("both") => TokenTransport::Both,
+            Some(o) => {
+                return Err(invalid(
+                    "token_transport",
+                    format!("{o:?}: expected body, cookie or both"),
+                ));
+            }
+        };
+        let admin_token = raw.admin_token.filter(|s| !s.is_empty());
+        if admin_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
+            return Err(invalid("admin_token", "must be at least 16 characters"));
+        }
+        let mut introspection_clients = Vec::new();
+        for pair in raw.introspection_clients.as_deref().unwrap_or("").split(',') {
+            let pair = pair.trim();
+            if pair.is_empty() {
+                continue;
+            }
+            match pair.split_once(':') {
+                Some((id, secret)) if !id.is_empty() && secret.len() >= 8 => {
+                    introspection_clients.push(ClientCredential {
+                        id: id.to_owned(),
+                        secret: SecretString::from(secret.to_owned()),
+                    })
+                }
+                _ => {
+                    return Err(invalid(
+                        "introspection_clients",
+                        "expected comma-separated id:secret pairs, secrets of at least 8 characters",
+                    ));
+                }
+            }
+        }
         let not_implemented = [
-            (
-                "token_transport",
-                raw.token_transport.as_deref().is_some_and(|v| v != "body"),
-            ),
-            (
-                "fingerprint",
-                raw.fingerprint.as_deref().is_some_and(|v| v != "off"),
-            ),
-            ("admin_token", raw.admin_token.is_some()),
             ("smtp_url", raw.smtp_url.is_some()),
             ("password_reset_url", raw.password_reset_url.is_some()),
-            ("introspection_clients", raw.introspection_clients.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -295,10 +365,10 @@ impl Settings {
             revocation_mode,
             fail_mode,
             max_sessions_per_user: raw.max_sessions_per_user.filter(|n| *n > 0),
-            admin_token: raw
-                .admin_token
-                .filter(|s| !s.is_empty())
-                .map(SecretString::from),
+            admin_token: admin_token.map(SecretString::from),
+            introspection_clients,
+            token_transport,
+            fingerprint: on_off("fingerprint", &raw.fingerprint, false)?,
             rate_limit: on_off("rate_limit", &raw.rate_limit, true)?,
             log_format,
             max_body_bytes: raw

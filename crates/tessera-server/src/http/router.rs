@@ -10,7 +10,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
-use super::routes::{auth, health, jwks, me};
+use super::routes::{auth, health, jwks, me, metadata, oauth2};
 use crate::app::AppState;
 
 /// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
@@ -26,6 +26,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/logout-all", post(auth::logout_all))
         .route("/v1/me", get(me::me))
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::authorization_server),
+        )
+        .route("/oauth2/introspect", post(oauth2::introspect))
+        .route("/oauth2/revoke", post(oauth2::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

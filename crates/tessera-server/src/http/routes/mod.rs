@@ -4,3 +4,5 @@ pub mod auth;
 pub mod health;
 pub mod jwks;
 pub mod me;
+pub mod metadata;
+pub mod oauth2;
