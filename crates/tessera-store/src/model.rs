@@ -1,5 +1,6 @@
 //! Values that cross the [`StateStore`](crate::StateStore) trait.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
@@ -59,6 +60,10 @@ pub struct NewSession {
     /// Opaque description of the device (JSON written by the server); returned as is by
     /// [`SessionRecord::attributes`]. At most a few hundred bytes.
     pub attributes: String,
+    /// `Some(h)`: the session is bound to a client fingerprint (OWASP token-sidejacking
+    /// defence; `h` is the hash of the fingerprint). Every later rotation must present the
+    /// same hash in [`Rotation::binding`], else it is [`RotationOutcome::Invalid`].
+    pub binding: Option<TokenHash>,
 }
 
 /// Result of [`StateStore::create_session`](crate::StateStore::create_session).
@@ -90,6 +95,11 @@ pub struct Rotation {
     pub grace: Duration,
     /// Idle timeout to extend the session by.
     pub idle_timeout: Duration,
+    /// Hash of the fingerprint the client presented with this refresh. When the session was
+    /// created with a [`NewSession::binding`], a missing or different value (constant-time
+    /// compare) makes the rotation [`RotationOutcome::Invalid`] and changes nothing — no
+    /// rotation, no access grant, no theft verdict. Ignored for an unbound session.
+    pub binding: Option<TokenHash>,
 }
 
 /// What a refresh did. Every variant is a result the caller must act on.
@@ -102,6 +112,8 @@ pub enum RotationOutcome {
         token_version: u64,
         /// When the session (and so the successor) dies if not refreshed again.
         session_expires_at: Timestamp,
+        /// The session's [`NewSession::attributes`], as stored.
+        attributes: String,
     },
     /// The presented token was the previous one, replayed inside the grace window: nothing
     /// about the family changed; the caller re-derives the successor from `seed` (it is the
@@ -113,6 +125,8 @@ pub enum RotationOutcome {
         token_version: u64,
         /// When the session dies if not refreshed again.
         session_expires_at: Timestamp,
+        /// The session's [`NewSession::attributes`], as stored.
+        attributes: String,
     },
     /// The previous token replayed after the grace window (or with a zero grace): theft. The
     /// session and all its access tokens are revoked. Only the current and the previous hash
@@ -160,4 +174,43 @@ pub struct SessionRecord {
     pub absolute_expiry: Timestamp,
     /// What [`NewSession::attributes`] held.
     pub attributes: String,
+}
+
+/// Store-wide statistics (see [`StateStore::stats`](crate::StateStore::stats)).
+///
+/// On the memory backend the numbers are exact. On Redis they are maintained counters,
+/// best-effort: exact right after the operations that change them, corrected by the
+/// background reconciliation for state that expired silently (see
+/// [`RedisStore::spawn_stats_reconciler`](crate::redis::RedisStore::spawn_stats_reconciler)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Live sessions.
+    pub sessions_active: u64,
+    /// Unexpired access grants registered with live sessions (in both revocation modes every
+    /// issued access token is registered).
+    pub access_tokens_active: u64,
+    /// Monotonic count of access tokens revoked: live grants removed by a revocation
+    /// (revoke one token, revoke a session, revoke the user, theft, eviction) plus denylist
+    /// entries written; one token counts once.
+    pub revoked_tokens: u64,
+    /// Backend-specific figures, e.g. `used_memory` and `keys` on Redis.
+    pub backend: BTreeMap<String, String>,
+}
+
+/// How long recent security events are kept in the state store.
+pub const EVENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// At most this many recent security events are kept per user (the oldest are trimmed).
+pub const EVENT_MAX_PER_USER: usize = 500;
+
+/// One security event of a user, as kept in the state store
+/// ([`StateStore::push_event`](crate::StateStore::push_event)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEventRecord {
+    /// Unique id chosen by the writer (e.g. a UUID). Pushing the same id twice keeps both.
+    pub id: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Opaque JSON written by the server.
+    pub payload: String,
 }

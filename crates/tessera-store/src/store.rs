@@ -1,7 +1,7 @@
 //! The [`StateStore`] trait.
 
 use async_trait::async_trait;
-use tessera_core::ids::{SessionId, UserId};
+use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
 use crate::error::StoreError;
@@ -91,6 +91,42 @@ pub trait StateStore: Send + Sync + 'static {
         user: UserId,
         now: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Which live session of `user` holds the live (unexpired) access grant `jti`, and the
+    /// grant's expiry. Grants are registered in both revocation modes, so this works in
+    /// either. `None` for an unknown or expired jti, a jti of another user, or a dead
+    /// session. One round trip, read only; the work is bounded by the user's session count.
+    async fn find_access_token(
+        &self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Result<Option<(SessionId, Timestamp)>, StoreError>;
+
+    /// Store-wide statistics. Never an O(N) scan over user data: the memory backend counts
+    /// its own maps; Redis reads maintained counters plus `INFO`/`DBSIZE` (see
+    /// [`StoreStats`]).
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError>;
+
+    /// Records a recent security event of `user`. Events are kept [`EVENT_RETENTION`] and at
+    /// most [`EVENT_MAX_PER_USER`] per user (the oldest are dropped), in one atomic step.
+    async fn push_event(
+        &self,
+        user: UserId,
+        event: SecurityEventRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The user's recent security events, newest first (ties: the later pushed first), at
+    /// most `limit`, only those strictly before `before` when given, never older than
+    /// [`EVENT_RETENTION`] at `now`.
+    async fn recent_events(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError>;
 
     /// The user's current token version (0 when none is recorded).
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError>;

@@ -15,7 +15,7 @@ mod state;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use tessera_core::ids::{SessionId, UserId};
+use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
 use crate::error::StoreError;
@@ -101,7 +101,7 @@ impl StateStore for MemoryStore {
     }
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.lock(now).revoke_user(user))
+        Ok(self.lock(now).revoke_user(user, now))
     }
 
     async fn revoke_access_token(
@@ -123,6 +123,39 @@ impl StateStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(self.lock(now).list_sessions(user, now))
+    }
+
+    async fn find_access_token(
+        &self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
+        Ok(self.lock(now).find_access_token(user, jti, now))
+    }
+
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        Ok(self.lock(now).stats(now))
+    }
+
+    async fn push_event(
+        &self,
+        user: UserId,
+        event: SecurityEventRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.lock(now).push_event(user, event, now);
+        Ok(())
+    }
+
+    async fn recent_events(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError> {
+        Ok(self.lock(now).recent_events(user, limit, before, now))
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {

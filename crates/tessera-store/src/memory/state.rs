@@ -3,7 +3,7 @@
 //! under `redis/scripts/` rule for rule, so the conformance suite can hold both to one
 //! behaviour.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
@@ -21,6 +21,10 @@ pub(super) struct State {
     sessions: HashMap<UserId, HashMap<SessionId, Session>>,
     /// Denylist-mode revoked jtis and the instant they may be forgotten (the token's `exp`).
     denied: HashMap<(UserId, Jti), Timestamp>,
+    /// Recent security events per user, oldest first (ordered by `(at, id, payload)`).
+    events: HashMap<UserId, Vec<SecurityEventRecord>>,
+    /// Access tokens revoked so far (monotonic, see [`StoreStats::revoked_tokens`]).
+    revoked_tokens: u64,
     /// Calls since creation; drives the periodic sweep.
     pub(super) calls: u64,
 }
@@ -39,6 +43,8 @@ struct Session {
     rotated_at: Timestamp,
     seed: Option<SuccessorSeed>,
     attributes: String,
+    /// Hash of the client fingerprint the session is bound to.
+    binding: Option<TokenHash>,
     /// Allowlisted access tokens of this session and their `exp`.
     access: HashMap<Jti, Timestamp>,
 }
@@ -60,6 +66,11 @@ impl Session {
         if grant.expires_at > now {
             self.access.insert(grant.jti, grant.expires_at);
         }
+    }
+
+    /// Number of grants still unexpired at `now`.
+    fn live_grants(&self, now: Timestamp) -> u64 {
+        self.access.values().filter(|exp| **exp > now).count() as u64
     }
 
     fn record(&self, id: SessionId) -> SessionRecord {
@@ -87,6 +98,11 @@ impl State {
             !sessions.is_empty()
         });
         self.denied.retain(|_, exp| *exp > now);
+        let oldest = event_horizon(now);
+        self.events.retain(|_, events| {
+            events.retain(|e| e.at > oldest);
+            !events.is_empty()
+        });
     }
 
     pub(super) fn stored_sessions(&self) -> usize {
@@ -131,6 +147,7 @@ impl State {
             rotated_at: now,
             seed: None,
             attributes: new.attributes,
+            binding: new.binding,
             access: HashMap::new(),
         };
         self.remove_session(new.user, new.session);
@@ -157,7 +174,9 @@ impl State {
             others.sort();
             let excess = (others.len() + 1).saturating_sub(max);
             for (_, id) in others.into_iter().take(excess) {
-                sessions.remove(&id);
+                if let Some(gone) = sessions.remove(&id) {
+                    self.revoked_tokens += gone.live_grants(now);
+                }
                 evicted.push(id);
             }
         }
@@ -174,6 +193,11 @@ impl State {
         let Some(s) = self.live_session(r.user, r.session, now) else {
             return RotationOutcome::Invalid;
         };
+        if let Some(bound) = s.binding {
+            if !r.binding.is_some_and(|b| b.ct_eq(&bound)) {
+                return RotationOutcome::Invalid;
+            }
+        }
         if s.current.ct_eq(&r.presented) {
             if now.plus(r.idle_timeout).min(s.absolute_expiry) <= now {
                 return RotationOutcome::Invalid;
@@ -188,6 +212,7 @@ impl State {
             return RotationOutcome::Rotated {
                 token_version: ver,
                 session_expires_at: s.deadline(),
+                attributes: s.attributes.clone(),
             };
         }
         if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
@@ -198,9 +223,12 @@ impl State {
                     seed,
                     token_version: ver,
                     session_expires_at: s.deadline(),
+                    attributes: s.attributes.clone(),
                 };
             }
-            self.remove_session(r.user, r.session);
+            if let Some(gone) = self.remove_session(r.user, r.session) {
+                self.revoked_tokens += gone.live_grants(now);
+            }
             return RotationOutcome::Reused;
         }
         RotationOutcome::Invalid
@@ -234,12 +262,23 @@ impl State {
 
     pub(super) fn revoke_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> bool {
         let was_alive = self.live_session(user, id, now).is_some();
-        self.remove_session(user, id);
+        if let Some(gone) = self.remove_session(user, id) {
+            if was_alive {
+                self.revoked_tokens += gone.live_grants(now);
+            }
+        }
         was_alive
     }
 
-    pub(super) fn revoke_user(&mut self, user: UserId) -> u64 {
-        self.sessions.remove(&user);
+    pub(super) fn revoke_user(&mut self, user: UserId, now: Timestamp) -> u64 {
+        let old = self.versions.get(&user).copied();
+        if let Some(gone) = self.sessions.remove(&user) {
+            self.revoked_tokens += gone
+                .values()
+                .filter(|s| s.alive(now, old))
+                .map(|s| s.live_grants(now))
+                .sum::<u64>();
+        }
         let ver = self.versions.entry(user).or_insert(0);
         *ver = ver.saturating_add(1);
         *ver
@@ -261,7 +300,7 @@ impl State {
             return false;
         };
         let allowed = s.access.remove(&grant.jti).is_some_and(|exp| exp > now);
-        match mode {
+        let result = match mode {
             RevocationMode::Allowlist => allowed,
             RevocationMode::Denylist => {
                 let live = grant.expires_at > now;
@@ -270,7 +309,11 @@ impl State {
                 }
                 live && !denied
             }
+        };
+        if allowed || result {
+            self.revoked_tokens += 1;
         }
+        result
     }
 
     pub(super) fn list_sessions(&mut self, user: UserId, now: Timestamp) -> Vec<SessionRecord> {
@@ -287,7 +330,98 @@ impl State {
         out
     }
 
+    pub(super) fn find_access_token(
+        &mut self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Option<(SessionId, Timestamp)> {
+        let ver = self.versions.get(&user).copied();
+        self.sessions
+            .get(&user)?
+            .iter()
+            .filter(|(_, s)| s.alive(now, ver))
+            .find_map(|(id, s)| {
+                s.access
+                    .get(&jti)
+                    .filter(|exp| **exp > now)
+                    .map(|exp| (*id, *exp))
+            })
+    }
+
+    pub(super) fn stats(&self, now: Timestamp) -> StoreStats {
+        let mut sessions_active = 0u64;
+        let mut access_tokens_active = 0u64;
+        for (user, sessions) in &self.sessions {
+            let ver = self.versions.get(user).copied();
+            for s in sessions.values().filter(|s| s.alive(now, ver)) {
+                sessions_active += 1;
+                access_tokens_active += s.live_grants(now);
+            }
+        }
+        let count = |n: usize| n.to_string();
+        let backend = BTreeMap::from([
+            ("users".to_owned(), count(self.versions.len())),
+            ("stored_sessions".to_owned(), count(self.stored_sessions())),
+            ("denied_tokens".to_owned(), count(self.denied.len())),
+            (
+                "stored_events".to_owned(),
+                count(self.events.values().map(Vec::len).sum()),
+            ),
+        ]);
+        StoreStats {
+            sessions_active,
+            access_tokens_active,
+            revoked_tokens: self.revoked_tokens,
+            backend,
+        }
+    }
+
+    pub(super) fn push_event(&mut self, user: UserId, event: SecurityEventRecord, now: Timestamp) {
+        let events = self.events.entry(user).or_default();
+        let pos = events.partition_point(|e| event_order(e) <= event_order(&event));
+        events.insert(pos, event);
+        let oldest = event_horizon(now);
+        events.retain(|e| e.at > oldest);
+        let excess = events.len().saturating_sub(EVENT_MAX_PER_USER);
+        events.drain(..excess);
+        if events.is_empty() {
+            self.events.remove(&user);
+        }
+    }
+
+    pub(super) fn recent_events(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Vec<SecurityEventRecord> {
+        let oldest = event_horizon(now);
+        let Some(events) = self.events.get(&user) else {
+            return Vec::new();
+        };
+        events
+            .iter()
+            .rev()
+            .filter(|e| e.at > oldest && before.is_none_or(|b| e.at < b))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     pub(super) fn token_version(&self, user: UserId) -> u64 {
         self.versions.get(&user).copied().unwrap_or(0)
     }
+}
+
+/// Events at or before this instant are past [`EVENT_RETENTION`] at `now`.
+fn event_horizon(now: Timestamp) -> Timestamp {
+    now.minus(EVENT_RETENTION)
+}
+
+/// The order events are kept in (oldest first), the same as the Redis zset's: by time, then
+/// by id, then by payload.
+fn event_order(e: &SecurityEventRecord) -> (Timestamp, &str, &str) {
+    (e.at, e.id.as_str(), e.payload.as_str())
 }

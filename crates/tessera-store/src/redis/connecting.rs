@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tessera_core::ids::{SessionId, UserId};
+use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
 use super::config::RedisConfig;
@@ -118,6 +118,34 @@ impl StateStore for ConnectingStore {
         now: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         self.store()?.list_sessions(user, now).await
+    }
+    async fn find_access_token(
+        &self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
+        self.store()?.find_access_token(user, jti, now).await
+    }
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        self.store()?.stats(now).await
+    }
+    async fn push_event(
+        &self,
+        user: UserId,
+        event: SecurityEventRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store()?.push_event(user, event, now).await
+    }
+    async fn recent_events(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError> {
+        self.store()?.recent_events(user, limit, before, now).await
     }
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
         self.store()?.token_version(user).await

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{ScriptInvocation, Value};
-use tessera_core::ids::{SessionId, UserId};
-use tessera_core::refresh::SuccessorSeed;
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 
 use super::config::RedisConfig;
@@ -116,6 +116,11 @@ impl RedisStore {
     }
 }
 
+/// A session binding as script argument: the 32 raw bytes, or empty for none.
+fn binding_arg(b: Option<&TokenHash>) -> &[u8] {
+    b.map_or(&[], |h| h.as_bytes().as_slice())
+}
+
 fn mode_arg(mode: RevocationMode) -> &'static str {
     match mode {
         RevocationMode::Allowlist => "a",
@@ -146,7 +151,8 @@ impl StateStore for RedisStore {
             .arg(ts_arg(new.limits.absolute_expiry))
             .arg(max)
             .arg(k.session_prefix())
-            .arg(new.attributes.as_bytes());
+            .arg(new.attributes.as_bytes())
+            .arg(binding_arg(new.binding.as_ref()));
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let token_version = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let evicted = items.map(reply::parsed).collect::<Result<_, _>>()?;
@@ -174,7 +180,8 @@ impl StateStore for RedisStore {
             .arg(r.access.jti.as_bytes().as_slice())
             .arg(ts_arg(r.access.expires_at))
             .arg(dur_arg(r.grace))
-            .arg(dur_arg(r.idle_timeout));
+            .arg(dur_arg(r.idle_timeout))
+            .arg(binding_arg(r.binding.as_ref()));
         let items = reply::array(self.run(&inv).await?)?;
         let mut items = items.into_iter();
         let status = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
@@ -188,15 +195,18 @@ impl StateStore for RedisStore {
             1 => RotationOutcome::Rotated {
                 token_version: reply::uint(&next("version")?)?,
                 session_expires_at: Timestamp::from_millis(reply::int(&next("deadline")?)?),
+                attributes: reply::string(next("attributes")?)?,
             },
             2 => {
                 let token_version = reply::uint(&next("version")?)?;
                 let session_expires_at = Timestamp::from_millis(reply::int(&next("deadline")?)?);
+                let attributes = reply::string(next("attributes")?)?;
                 let seed = next("seed")?;
                 RotationOutcome::GraceReplay {
                     seed: SuccessorSeed(reply::fixed::<16>(seed)?),
                     token_version,
                     session_expires_at,
+                    attributes,
                 }
             }
             3 => RotationOutcome::Reused,
@@ -305,6 +315,38 @@ impl StateStore for RedisStore {
         }
         out.sort_by_key(|s| (s.created_at, s.session));
         Ok(out)
+    }
+
+    async fn find_access_token(
+        &self,
+        _user: UserId,
+        _jti: Jti,
+        _now: Timestamp,
+    ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
+        Err(protocol("find_access_token: not implemented yet"))
+    }
+
+    async fn stats(&self, _now: Timestamp) -> Result<StoreStats, StoreError> {
+        Err(protocol("stats: not implemented yet"))
+    }
+
+    async fn push_event(
+        &self,
+        _user: UserId,
+        _event: SecurityEventRecord,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
+        Err(protocol("push_event: not implemented yet"))
+    }
+
+    async fn recent_events(
+        &self,
+        _user: UserId,
+        _limit: usize,
+        _before: Option<Timestamp>,
+        _now: Timestamp,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError> {
+        Err(protocol("recent_events: not implemented yet"))
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {

@@ -44,7 +44,8 @@ pub async fn rotation_makes_successor_current_and_registers_access(store: Arc<dy
         out,
         RotationOutcome::Rotated {
             token_version: 0,
-            session_expires_at: t1.plus(IDLE)
+            session_expires_at: t1.plus(IDLE),
+            attributes: ATTRS.to_owned(),
         }
     );
     // The new access token is registered; the old one stays valid until its exp.
@@ -67,7 +68,8 @@ pub async fn rotation_makes_successor_current_and_registers_access(store: Arc<dy
         store.rotate_refresh(r2, t2).await.unwrap(),
         RotationOutcome::Rotated {
             token_version: 0,
-            session_expires_at: t2.plus(IDLE)
+            session_expires_at: t2.plus(IDLE),
+            attributes: ATTRS.to_owned(),
         }
     );
 }
@@ -89,7 +91,8 @@ pub async fn grace_replay_returns_same_seed_and_registers_access(store: Arc<dyn 
         RotationOutcome::GraceReplay {
             seed: r1.seed,
             token_version: 0,
-            session_expires_at: t0.plus(IDLE)
+            session_expires_at: t0.plus(IDLE),
+            attributes: ATTRS.to_owned(),
         }
     );
     assert_eq!(

@@ -88,7 +88,8 @@ pub async fn revoke_user_kills_all_sessions_and_bumps_version(store: Arc<dyn Sta
             .unwrap(),
         RotationOutcome::Rotated {
             token_version: 3,
-            session_expires_at: t0.plus(IDLE)
+            session_expires_at: t0.plus(IDLE),
+            attributes: ATTRS.to_owned(),
         }
     );
     // Other users are untouched.

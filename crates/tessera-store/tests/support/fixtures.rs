@@ -12,6 +12,9 @@ pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// The attributes every default session is created with.
+pub const ATTRS: &str = r#"{"ua":"Firefox / Linux","ip":"127.0.0.1"}"#;
+
 /// A fresh random refresh-token hash.
 pub fn hash() -> TokenHash {
     RefreshToken::generate(UserId::new(), SessionId::new()).hash()
@@ -48,7 +51,8 @@ pub fn new_session(user: UserId, now: Timestamp) -> NewSession {
             absolute_expiry: now.plus(LIFETIME),
         },
         max_sessions: None,
-        attributes: r#"{"ua":"Firefox / Linux","ip":"127.0.0.1"}"#.to_owned(),
+        attributes: ATTRS.to_owned(),
+        binding: None,
     }
 }
 
@@ -83,6 +87,7 @@ pub fn rotation(o: &Opened, presented: TokenHash, now: Timestamp) -> Rotation {
         access: grant(now),
         grace: GRACE,
         idle_timeout: IDLE,
+        binding: None,
     }
 }
 

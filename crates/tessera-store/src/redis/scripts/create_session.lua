@@ -7,6 +7,7 @@
 -- ARGV[4] jti (16 bytes)  ARGV[5] jti exp (ms)         ARGV[6] token version from SQL
 -- ARGV[7] idle (ms)       ARGV[8] absolute expiry (ms) ARGV[9] max sessions (0 = no limit)
 -- ARGV[10] session key prefix ts:{u:UID}:s:            ARGV[11] attributes
+-- ARGV[12] binding: fingerprint hash (32 bytes), or '' for an unbound session
 -- Returns {ver, evicted SID, ...}: the token version and the sessions evicted to honour
 -- max sessions, oldest first.
 --
@@ -37,6 +38,9 @@ if deadline <= now then
 end
 redis.call('HSET', KEYS[3], 'c', int(now), 'l', int(now), 'i', int(idle), 'x', int(absx),
   'g', int(ver), 'h', ARGV[3], 'r', int(now), 'a', ARGV[11])
+if ARGV[12] ~= '' then
+  redis.call('HSET', KEYS[3], 'b', ARGV[12])
+end
 register_access(KEYS[3], ARGV[4], tonumber(ARGV[5]), now)
 redis.call('PEXPIRE', KEYS[3], int(deadline - now))
 redis.call('ZADD', KEYS[2], int(deadline), sid)
