@@ -214,3 +214,12 @@ pub struct SecurityEventRecord {
     /// Opaque JSON written by the server.
     pub payload: String,
 }
+
+/// The stored form of an event (a Redis zset member), which also orders events of the same
+/// instant, identically on every backend: `len(id) ':' id payload`, so any id and payload
+/// round-trip.
+pub(crate) fn event_member(e: &SecurityEventRecord) -> Vec<u8> {
+    let mut out = format!("{}:{}", e.id.len(), e.id).into_bytes();
+    out.extend_from_slice(e.payload.as_bytes());
+    out
+}

@@ -21,7 +21,8 @@ pub(super) struct State {
     sessions: HashMap<UserId, HashMap<SessionId, Session>>,
     /// Denylist-mode revoked jtis and the instant they may be forgotten (the token's `exp`).
     denied: HashMap<(UserId, Jti), Timestamp>,
-    /// Recent security events per user, oldest first (ordered by `(at, id, payload)`).
+    /// Recent security events per user, oldest first (ordered by `at`, then by the stored
+    /// form, like the Redis zset).
     events: HashMap<UserId, Vec<SecurityEventRecord>>,
     /// Access tokens revoked so far (monotonic, see [`StoreStats::revoked_tokens`]).
     revoked_tokens: u64,
@@ -379,7 +380,8 @@ impl State {
 
     pub(super) fn push_event(&mut self, user: UserId, event: SecurityEventRecord, now: Timestamp) {
         let events = self.events.entry(user).or_default();
-        let pos = events.partition_point(|e| event_order(e) <= event_order(&event));
+        let key = event_order(&event);
+        let pos = events.partition_point(|e| event_order(e) <= key);
         events.insert(pos, event);
         let oldest = event_horizon(now);
         events.retain(|e| e.at > oldest);
@@ -421,7 +423,7 @@ fn event_horizon(now: Timestamp) -> Timestamp {
 }
 
 /// The order events are kept in (oldest first), the same as the Redis zset's: by time, then
-/// by id, then by payload.
-fn event_order(e: &SecurityEventRecord) -> (Timestamp, &str, &str) {
-    (e.at, e.id.as_str(), e.payload.as_str())
+/// by stored form.
+fn event_order(e: &SecurityEventRecord) -> (Timestamp, Vec<u8>) {
+    (e.at, event_member(e))
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::config::RedisConfig;
 use super::error::{ConfigError, map_redis_error};
@@ -69,6 +70,76 @@ impl Conn {
             .await
             .map_err(map_redis_error)?;
         Ok(Conn::Standalone(manager))
+    }
+}
+
+/// One primary to send a node-level command (`SCAN`, `INFO`, `DBSIZE`) to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Node {
+    /// The one standalone server.
+    Standalone,
+    /// A Cluster primary by address.
+    Primary { host: String, port: u16 },
+}
+
+impl Conn {
+    /// Every primary: the standalone server, or each Cluster primary as the driver's current
+    /// slot map knows it.
+    pub(crate) async fn primaries(&self) -> RedisResult<Vec<Node>> {
+        let Conn::Cluster(c) = self else {
+            return Ok(vec![Node::Standalone]);
+        };
+        let mut c = c.clone();
+        let reply = c
+            .route_command(
+                redis::cmd("PING"),
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?;
+        let Value::Map(entries) = reply else {
+            return Err(RedisError::from((
+                ErrorKind::UnexpectedReturnType,
+                "PING to all primaries did not answer a map",
+            )));
+        };
+        let mut nodes = Vec::with_capacity(entries.len());
+        for (addr, _) in entries {
+            let addr: String = redis::from_redis_value(addr)?;
+            let parsed = addr
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)));
+            let Some((host, port)) = parsed else {
+                return Err(RedisError::from((
+                    ErrorKind::UnexpectedReturnType,
+                    "primary address is not host:port",
+                )));
+            };
+            nodes.push(Node::Primary { host, port });
+        }
+        nodes.sort();
+        Ok(nodes)
+    }
+
+    /// Runs `cmd` on one node (not routed by key).
+    pub(crate) async fn on_node(&self, node: &Node, cmd: Cmd) -> RedisResult<Value> {
+        match (self, node) {
+            (Conn::Cluster(c), Node::Primary { host, port }) => {
+                let mut c = c.clone();
+                let routing = SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                };
+                c.route_command(cmd, RoutingInfo::SingleNode(routing)).await
+            }
+            (Conn::Standalone(c), Node::Standalone) => {
+                let mut c = c.clone();
+                cmd.query_async(&mut c).await
+            }
+            _ => Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "node kind does not match the connection",
+            ))),
+        }
     }
 }
 

@@ -41,6 +41,36 @@ impl UserKeys {
     pub(crate) fn denied(&self, jti: Jti) -> String {
         format!("{}deny:{jti}", self.base)
     }
+
+    /// `…:ev` — the user's recent security events.
+    pub(crate) fn events(&self) -> String {
+        format!("{}ev", self.base)
+    }
+}
+
+/// `<prefix>stats` — the global statistics hash (durable counters, no TTL; no hash tag).
+pub(crate) fn stats_key(prefix: &str) -> String {
+    format!("{prefix}stats")
+}
+
+/// The `SCAN MATCH` pattern of every session index under `prefix`: `<prefix>{u:*}:sessions`,
+/// with glob metacharacters of the prefix escaped.
+pub(crate) fn index_pattern(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 16);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("{u:*}:sessions");
+    out
+}
+
+/// For a session index key `<base>sessions`, the user's version key and session-key prefix.
+pub(crate) fn from_index(index: &str) -> Option<(String, String)> {
+    let base = index.strip_suffix("sessions")?;
+    Some((format!("{base}ver"), format!("{base}s:")))
 }
 
 #[cfg(test)]
@@ -57,10 +87,24 @@ mod tests {
             k.index(),
             k.session(SessionId::new()),
             k.denied(Jti::new()),
+            k.events(),
         ] {
             assert!(key.starts_with(&format!("ts:{tag}:")), "{key}");
             assert_eq!(key.matches('{').count(), 1, "{key}");
         }
         assert!(k.session(SessionId::new()).starts_with(&k.session_prefix()));
+        assert_eq!(
+            from_index(&k.index()),
+            Some((k.version(), k.session_prefix()))
+        );
+    }
+
+    #[test]
+    fn index_pattern_escapes_glob_characters() {
+        assert_eq!(index_pattern("ts:"), "ts:{u:*}:sessions");
+        assert_eq!(
+            index_pattern("a*b?[c]\\:"),
+            "a\\*b\\?\\[c\\]\\\\:{u:*}:sessions"
+        );
     }
 }

@@ -75,8 +75,9 @@ mod error;
 mod keys;
 mod reply;
 pub mod scripts;
+mod stats;
 mod store;
 
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
-pub use store::RedisStore;
+pub use store::{Reconciled, RedisStore};

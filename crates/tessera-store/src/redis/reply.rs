@@ -45,6 +45,22 @@ pub(crate) fn int(v: &Value) -> Result<i64, StoreError> {
     }
 }
 
+/// A zset score (`WITHSCORES`: a double, as a bulk string on RESP2) as whole milliseconds.
+pub(crate) fn score(v: Value) -> Result<i64, StoreError> {
+    let f = match v {
+        Value::Double(f) => f,
+        other => string(other)?
+            .parse::<f64>()
+            .map_err(|_| protocol("expected a score"))?,
+    };
+    if f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_MS as f64 {
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(f as i64)
+    } else {
+        Err(protocol("expected a whole-millisecond score"))
+    }
+}
+
 /// A non-negative integer reply.
 pub(crate) fn uint(v: &Value) -> Result<u64, StoreError> {
     u64::try_from(int(v)?).map_err(|_| protocol("expected a non-negative integer"))

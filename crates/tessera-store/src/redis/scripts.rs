@@ -35,9 +35,15 @@ pub(crate) static REVOKE_USER: LazyLock<Script> = script!("revoke_user.lua");
 pub(crate) static REVOKE_ACCESS_TOKEN: LazyLock<Script> = script!("revoke_access_token.lua");
 /// `list_sessions.lua`.
 pub(crate) static LIST_SESSIONS: LazyLock<Script> = script!("list_sessions.lua");
+/// `find_access_token.lua`.
+pub(crate) static FIND_ACCESS_TOKEN: LazyLock<Script> = script!("find_access_token.lua");
+/// `count_sessions.lua` (background statistics reconciliation).
+pub(crate) static COUNT_SESSIONS: LazyLock<Script> = script!("count_sessions.lua");
+/// `push_event.lua`.
+pub(crate) static PUSH_EVENT: LazyLock<Script> = script!("push_event.lua");
 
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 7] {
+pub fn all() -> [(&'static str, &'static Script); 10] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
@@ -46,5 +52,8 @@ pub fn all() -> [(&'static str, &'static Script); 7] {
         ("revoke_user", &REVOKE_USER),
         ("revoke_access_token", &REVOKE_ACCESS_TOKEN),
         ("list_sessions", &LIST_SESSIONS),
+        ("find_access_token", &FIND_ACCESS_TOKEN),
+        ("count_sessions", &COUNT_SESSIONS),
+        ("push_event", &PUSH_EVENT),
     ]
 }

@@ -12,9 +12,10 @@ use tessera_core::time::Timestamp;
 use super::config::RedisConfig;
 use super::conn::Conn;
 use super::error::{ConfigError, OperationTimeout, map_redis_error, protocol};
-use super::keys::UserKeys;
+use super::keys::{UserKeys, from_index, index_pattern, stats_key};
 use super::reply::{self, dur_arg, ts_arg};
 use super::scripts;
+use super::stats;
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
@@ -92,6 +93,30 @@ impl RedisStore {
         }
     }
 
+    /// Adds a script's statistics changes to the global stats hash: one round trip, only when
+    /// something changed. Best-effort: a failure is logged and ignored (the counters are
+    /// statistics, and the reconciliation corrects them).
+    async fn count(&self, d: Delta) {
+        if d == Delta::default() {
+            return;
+        }
+        let key = stats_key(&self.prefix);
+        let mut pipe = redis::pipe();
+        for (field, by) in [
+            (stats::SESSIONS, d.sessions),
+            (stats::GRANTS, d.grants),
+            (stats::REVOKED, d.revoked),
+        ] {
+            if by != 0 {
+                pipe.cmd("HINCRBY").arg(&key).arg(field).arg(by).ignore();
+            }
+        }
+        let mut conn = self.conn.clone();
+        if let Err(e) = self.bounded(pipe.query_async::<()>(&mut conn)).await {
+            tracing::warn!(error = %e, "statistics counters not updated");
+        }
+    }
+
     /// One script call (`EVALSHA`, reloading the script on `NOSCRIPT`).
     async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
         let mut conn = self.conn.clone();
@@ -116,9 +141,165 @@ impl RedisStore {
     }
 }
 
+/// Changes to the global statistics reported by a script (see `prelude.lua`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Delta {
+    sessions: i64,
+    grants: i64,
+    revoked: i64,
+}
+
+impl Delta {
+    /// The reply carries sessions, grants and revoked tokens.
+    const SGR: (bool, bool, bool) = (true, true, true);
+    /// The reply carries grants and revoked tokens.
+    const GR: (bool, bool, bool) = (false, true, true);
+    /// The reply carries sessions and grants.
+    const SG: (bool, bool, bool) = (true, true, false);
+
+    /// Reads the fields named by `which` (in the order sessions, grants, revoked).
+    fn read(
+        items: &mut impl Iterator<Item = Value>,
+        which: (bool, bool, bool),
+    ) -> Result<Self, StoreError> {
+        let mut field = |present: bool| -> Result<i64, StoreError> {
+            if !present {
+                return Ok(0);
+            }
+            let v = items
+                .next()
+                .ok_or_else(|| protocol("missing statistics change"))?;
+            reply::int(&v)
+        };
+        Ok(Self {
+            sessions: field(which.0)?,
+            grants: field(which.1)?,
+            revoked: field(which.2)?,
+        })
+    }
+}
+
+fn decode_event(member: Vec<u8>, at: i64) -> Result<SecurityEventRecord, StoreError> {
+    let bad = || protocol("malformed event member");
+    let colon = member.iter().position(|b| *b == b':').ok_or_else(bad)?;
+    let len: usize = std::str::from_utf8(&member[..colon])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let rest = member.get(colon + 1..).ok_or_else(bad)?;
+    let id = rest.get(..len).ok_or_else(bad)?;
+    let payload = rest.get(len..).ok_or_else(bad)?;
+    Ok(SecurityEventRecord {
+        id: String::from_utf8(id.to_vec()).map_err(|_| bad())?,
+        at: Timestamp::from_millis(at),
+        payload: String::from_utf8(payload.to_vec()).map_err(|_| bad())?,
+    })
+}
+
 /// A session binding as script argument: the 32 raw bytes, or empty for none.
 fn binding_arg(b: Option<&TokenHash>) -> &[u8] {
     b.map_or(&[], |h| h.as_bytes().as_slice())
+}
+
+/// Pause between two `SCAN` batches of the statistics reconciliation.
+const RECONCILE_PAUSE: Duration = Duration::from_millis(20);
+/// `SCAN … COUNT` of the statistics reconciliation.
+const RECONCILE_SCAN_COUNT: u32 = 200;
+
+/// What one reconciliation pass counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Session indexes (users with sessions) visited.
+    pub users: u64,
+    /// Live sessions counted.
+    pub sessions: u64,
+    /// Unexpired access grants of live sessions counted.
+    pub grants: u64,
+}
+
+impl RedisStore {
+    /// One statistics reconciliation pass at `now`: walks every session index on every
+    /// primary with `SCAN MATCH <prefix>{u:*}:sessions COUNT 200` (pausing 20 ms between
+    /// batches), runs `count_sessions.lua` on each (which prunes that user's dead sessions
+    /// and counts the live ones and their unexpired grants), and writes the totals to the
+    /// stats hash (`s`, `g`, `t`). Background work only: O(all sessions) overall, but
+    /// never more than one user's sessions per script and never a blocking command. On an
+    /// error the pass stops and writes nothing.
+    ///
+    /// Approximate by nature: changes made while the pass runs may be counted or not, and
+    /// are fixed by the next pass. On Cluster a resharding during the pass may make SCAN skip
+    /// or repeat keys.
+    pub async fn reconcile_stats(&self, now: Timestamp) -> Result<Reconciled, StoreError> {
+        let pattern = index_pattern(&self.prefix);
+        let nodes = self.bounded(self.conn.primaries()).await?;
+        let mut total = Reconciled::default();
+        for node in &nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(RECONCILE_SCAN_COUNT);
+                let page = self.bounded(self.conn.on_node(node, scan)).await?;
+                let mut page = reply::array(page)?.into_iter();
+                let next = reply::uint(&page.next().ok_or_else(|| protocol("SCAN reply"))?)?;
+                let keys = reply::array(page.next().ok_or_else(|| protocol("SCAN reply"))?)?;
+                for key in keys {
+                    let index = reply::string(key)?;
+                    let Some((version, sessions)) = from_index(&index) else {
+                        continue;
+                    };
+                    let mut inv = scripts::COUNT_SESSIONS.prepare_invoke();
+                    inv.key(&index).key(version).arg(ts_arg(now)).arg(sessions);
+                    let counted = reply::array(self.run(&inv).await?)?;
+                    let [s, g] = counted.as_slice() else {
+                        return Err(protocol("count_sessions reply"));
+                    };
+                    total.users += 1;
+                    total.sessions += reply::uint(s)?;
+                    total.grants += reply::uint(g)?;
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+                tokio::time::sleep(RECONCILE_PAUSE).await;
+            }
+        }
+        let mut hset = redis::cmd("HSET");
+        hset.arg(stats_key(&self.prefix))
+            .arg(stats::SESSIONS)
+            .arg(total.sessions)
+            .arg(stats::GRANTS)
+            .arg(total.grants)
+            .arg(stats::RECONCILED_AT)
+            .arg(ts_arg(now));
+        let mut conn = self.conn.clone();
+        self.bounded(hset.query_async::<()>(&mut conn)).await?;
+        Ok(total)
+    }
+
+    /// Starts the background statistics reconciliation: a [`reconcile_stats`]
+    /// (Self::reconcile_stats) pass right away and then every `every` (measured from the end
+    /// of one pass to the start of the next), with the wall clock as `now`. A failed pass is
+    /// logged and retried at the next tick. The task runs until the returned handle is
+    /// aborted (or the runtime shuts down); [`connect`](Self::connect) does not start it —
+    /// the server starts one per process. Several processes reconciling is harmless (each
+    /// pass writes totals), only wasteful.
+    pub fn spawn_stats_reconciler(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match store.reconcile_stats(Timestamp::now()).await {
+                    Ok(r) => tracing::debug!(?r, "statistics reconciled"),
+                    Err(e) => tracing::warn!(error = %e, "statistics reconciliation failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
 }
 
 fn mode_arg(mode: RevocationMode) -> &'static str {
@@ -155,7 +336,9 @@ impl StateStore for RedisStore {
             .arg(binding_arg(new.binding.as_ref()));
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let token_version = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
         let evicted = items.map(reply::parsed).collect::<Result<_, _>>()?;
+        self.count(delta).await;
         Ok(CreatedSession {
             token_version,
             evicted,
@@ -185,6 +368,8 @@ impl StateStore for RedisStore {
         let items = reply::array(self.run(&inv).await?)?;
         let mut items = items.into_iter();
         let status = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
+        self.count(delta).await;
         let mut next = |what: &str| {
             items
                 .next()
@@ -249,14 +434,25 @@ impl StateStore for RedisStore {
             .key(k.version())
             .arg(ts_arg(now))
             .arg(session.to_string());
-        Ok(reply::int(&self.run(&inv).await?)? == 1)
+        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
+        let alive = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == 1;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
+        self.count(delta).await;
+        Ok(alive)
     }
 
-    async fn revoke_user(&self, user: UserId, _now: Timestamp) -> Result<u64, StoreError> {
+    async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         let k = self.keys(user);
         let mut inv = scripts::REVOKE_USER.prepare_invoke();
-        inv.key(k.version()).key(k.index()).arg(k.session_prefix());
-        reply::uint(&self.run(&inv).await?)
+        inv.key(k.version())
+            .key(k.index())
+            .arg(k.session_prefix())
+            .arg(ts_arg(now));
+        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
+        let ver = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
+        self.count(delta).await;
+        Ok(ver)
     }
 
     async fn revoke_access_token(
@@ -276,7 +472,11 @@ impl StateStore for RedisStore {
             .arg(grant.jti.as_bytes().as_slice())
             .arg(ts_arg(grant.expires_at))
             .arg(mode_arg(mode));
-        Ok(reply::int(&self.run(&inv).await?)? == 1)
+        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
+        let active = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == 1;
+        let delta = Delta::read(&mut items, Delta::GR)?;
+        self.count(delta).await;
+        Ok(active)
     }
 
     async fn list_sessions(
@@ -290,12 +490,13 @@ impl StateStore for RedisStore {
             .key(k.version())
             .arg(ts_arg(now))
             .arg(k.session_prefix());
-        let items = reply::array(self.run_idempotent(&inv).await?)?;
+        let mut items = reply::array(self.run_idempotent(&inv).await?)?.into_iter();
+        let delta = Delta::read(&mut items, Delta::SG)?;
+        self.count(delta).await;
         if items.len() % 6 != 0 {
             return Err(protocol("session list is not made of 6-tuples"));
         }
         let mut out = Vec::with_capacity(items.len() / 6);
-        let mut items = items.into_iter();
         while let (Some(id), Some(c), Some(l), Some(d), Some(x), Some(a)) = (
             items.next(),
             items.next(),
@@ -319,34 +520,82 @@ impl StateStore for RedisStore {
 
     async fn find_access_token(
         &self,
-        _user: UserId,
-        _jti: Jti,
-        _now: Timestamp,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
-        Err(protocol("find_access_token: not implemented yet"))
+        let k = self.keys(user);
+        let mut inv = scripts::FIND_ACCESS_TOKEN.prepare_invoke();
+        inv.key(k.index())
+            .key(k.version())
+            .arg(ts_arg(now))
+            .arg(k.session_prefix())
+            .arg(jti.as_bytes().as_slice());
+        let mut items = reply::array(self.run_idempotent(&inv).await?)?.into_iter();
+        match (items.next(), items.next()) {
+            (Some(sid), Some(exp)) => Ok(Some((
+                reply::parsed(sid)?,
+                Timestamp::from_millis(reply::int(&exp)?),
+            ))),
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(protocol("find_access_token: lone session id")),
+        }
     }
 
     async fn stats(&self, _now: Timestamp) -> Result<StoreStats, StoreError> {
-        Err(protocol("stats: not implemented yet"))
+        self.bounded(stats::read(&self.conn, &self.prefix)).await
     }
 
     async fn push_event(
         &self,
-        _user: UserId,
-        _event: SecurityEventRecord,
-        _now: Timestamp,
+        user: UserId,
+        event: SecurityEventRecord,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        Err(protocol("push_event: not implemented yet"))
+        let mut inv = scripts::PUSH_EVENT.prepare_invoke();
+        inv.key(self.keys(user).events())
+            .arg(ts_arg(now))
+            .arg(ts_arg(event.at))
+            .arg(event_member(&event))
+            .arg(dur_arg(EVENT_RETENTION))
+            .arg(EVENT_MAX_PER_USER);
+        reply::int(&self.run(&inv).await?)?;
+        Ok(())
     }
 
     async fn recent_events(
         &self,
-        _user: UserId,
-        _limit: usize,
-        _before: Option<Timestamp>,
-        _now: Timestamp,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
-        Err(protocol("recent_events: not implemented yet"))
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let max = before.map_or_else(|| "+inf".to_owned(), |b| format!("({}", ts_arg(b)));
+        let min = format!("({}", ts_arg(now.minus(EVENT_RETENTION)));
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(self.keys(user).events())
+            .arg(max)
+            .arg(min)
+            .arg("BYSCORE")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .arg("WITHSCORES");
+        let mut conn = self.conn.clone();
+        let items = reply::array(self.bounded(cmd.query_async::<Value>(&mut conn)).await?)?;
+        let mut out = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        while let Some(member) = items.next() {
+            let score = items
+                .next()
+                .ok_or_else(|| protocol("event without score"))?;
+            out.push(decode_event(reply::bytes(member)?, reply::score(score)?)?);
+        }
+        Ok(out)
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {

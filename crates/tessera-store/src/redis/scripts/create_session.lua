@@ -8,8 +8,9 @@
 -- ARGV[7] idle (ms)       ARGV[8] absolute expiry (ms) ARGV[9] max sessions (0 = no limit)
 -- ARGV[10] session key prefix ts:{u:UID}:s:            ARGV[11] attributes
 -- ARGV[12] binding: fingerprint hash (32 bytes), or '' for an unbound session
--- Returns {ver, evicted SID, ...}: the token version and the sessions evicted to honour
--- max sessions, oldest first.
+-- Returns {ver, dS, dG, dR, evicted SID, ...}: the token version, the statistics changes
+-- (sessions, unexpired grants, revoked tokens) and the sessions evicted to honour max
+-- sessions, oldest first.
 --
 -- Eviction reads and deletes other sessions of the same user, building their keys from
 -- ARGV[10]: intentional, they share the hash tag and so the slot of KEYS.
@@ -29,23 +30,27 @@ else
   ver = tonumber(ver)
 end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
+local ds, dg = prune_index(KEYS[2], prefix, now)
+ds, dg = -ds, -dg
+local dr = 0
+dg = dg - live_grants(KEYS[3], now)
 redis.call('DEL', KEYS[3])
-redis.call('ZREM', KEYS[2], sid)
+ds = ds - redis.call('ZREM', KEYS[2], sid)
 local deadline = math.min(now + idle, absx)
 if deadline <= now then
-  return {ver}
+  return {ver, ds, dg, dr}
 end
 redis.call('HSET', KEYS[3], 'c', int(now), 'l', int(now), 'i', int(idle), 'x', int(absx),
   'g', int(ver), 'h', ARGV[3], 'r', int(now), 'a', ARGV[11])
 if ARGV[12] ~= '' then
   redis.call('HSET', KEYS[3], 'b', ARGV[12])
 end
-register_access(KEYS[3], ARGV[4], tonumber(ARGV[5]), now)
+dg = dg + register_access(KEYS[3], ARGV[4], tonumber(ARGV[5]), now)
 redis.call('PEXPIRE', KEYS[3], int(deadline - now))
 redis.call('ZADD', KEYS[2], int(deadline), sid)
+ds = ds + 1
 
-local out = {ver}
+local evicted = {}
 if max > 0 then
   local members = redis.call('ZRANGE', KEYS[2], 0, -1)
   if #members > max then
@@ -56,8 +61,9 @@ if max > 0 then
         if live_deadline(f[1], f[2], f[3], f[4], ver, now) then
           table.insert(others, {tonumber(f[5]), m})
         else
+          dg = dg - live_grants(prefix .. m, now)
           redis.call('DEL', prefix .. m)
-          redis.call('ZREM', KEYS[2], m)
+          ds = ds - redis.call('ZREM', KEYS[2], m)
         end
       end
     end
@@ -68,11 +74,17 @@ if max > 0 then
     local excess = #others + 1 - max
     for k = 1, excess do
       local m = others[k][2]
+      local lg = live_grants(prefix .. m, now)
+      dg, dr = dg - lg, dr + lg
       redis.call('DEL', prefix .. m)
-      redis.call('ZREM', KEYS[2], m)
-      table.insert(out, m)
+      ds = ds - redis.call('ZREM', KEYS[2], m)
+      table.insert(evicted, m)
     end
   end
 end
 refresh_index_ttl(KEYS[2], now)
+local out = {ver, ds, dg, dr}
+for _, m in ipairs(evicted) do
+  table.insert(out, m)
+end
 return out

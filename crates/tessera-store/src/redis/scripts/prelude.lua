@@ -5,6 +5,11 @@
 -- hash, p previous refresh hash, r rotated_at (ms), s successor seed, a attributes; every
 -- field whose name is 16 bytes long is an allowlisted access-token jti whose value is its exp.
 --
+-- Statistics: every script that changes sessions or grants reports the change (sessions
+-- opened minus ended, unexpired grants added minus removed, tokens revoked) in its reply;
+-- the caller adds it to the global stats hash right after (a different slot on Cluster, so
+-- it cannot be done atomically here).
+--
 -- Time is ARGV now (ms) from the caller, never the Redis clock: TTLs only reclaim memory,
 -- every decision compares against now.
 
@@ -43,6 +48,8 @@ local function live_deadline(l, i, x, g, ver, now)
 end
 
 -- Drops the session's expired access grants, then registers jti until exp (if exp > now).
+-- Returns the change of the live-grant count: 1 when a new unexpired grant was added, else 0
+-- (expired grants were never live at now, so dropping them changes nothing).
 local function register_access(key, jti, exp, now)
   local all = redis.call('HGETALL', key)
   for k = 1, #all, 2 do
@@ -51,8 +58,37 @@ local function register_access(key, jti, exp, now)
     end
   end
   if exp > now then
-    redis.call('HSET', key, jti, int(exp))
+    return redis.call('HSET', key, jti, int(exp))
   end
+  return 0
+end
+
+-- Number of the session's access grants still unexpired at now (0 for a missing key).
+local function live_grants(key, now)
+  local all = redis.call('HGETALL', key)
+  local n = 0
+  for k = 1, #all, 2 do
+    if #all[k] == 16 and tonumber(all[k + 1]) > now then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- Deletes the index entries whose deadline (score) is <= now and their session keys (built
+-- from prefix). Returns the number of sessions removed and of their unexpired grants, for
+-- the statistics counters.
+local function prune_index(index, prefix, now)
+  local dead = redis.call('ZRANGE', index, '-inf', int(now), 'BYSCORE')
+  local grants = 0
+  for _, m in ipairs(dead) do
+    grants = grants + live_grants(prefix .. m, now)
+    redis.call('DEL', prefix .. m)
+  end
+  if #dead > 0 then
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', int(now))
+  end
+  return #dead, grants
 end
 
 -- Sets the index TTL to its latest deadline (members' scores), or lets it go when empty.

@@ -7,9 +7,11 @@
 -- ARGV[4] successor hash (32 bytes)   ARGV[5] successor seed (16 bytes)
 -- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
 -- ARGV[9] idle timeout (ms)   ARGV[10] presented binding (32 bytes, '' = none)
--- Returns {0} invalid (nothing changed), {1, ver, deadline, attributes} rotated,
--- {2, ver, deadline, attributes, seed} grace replay (deadline: ms when the session dies
--- unless refreshed), {3} reused (session deleted).
+-- Returns {status, dS, dG, dR, ...}: the status, then the statistics changes (sessions,
+-- unexpired grants, revoked tokens), then per status:
+-- {0, 0, 0, 0} invalid (nothing changed); {1, dS, dG, dR, ver, deadline, attributes}
+-- rotated; {2, dS, dG, dR, ver, deadline, attributes, seed} grace replay (deadline: ms when
+-- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted).
 --
 -- A session with a binding (field b) requires ARGV[10] to equal it (constant time); a
 -- missing or different one is invalid before anything else is looked at: no rotation, no
@@ -19,10 +21,10 @@ local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's', '
 local ver = redis.call('GET', KEYS[3])
 local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if not live then
-  return {0}
+  return {0, 0, 0, 0}
 end
 if f[9] and not ct_eq(ARGV[10], f[9]) then
-  return {0}
+  return {0, 0, 0, 0}
 end
 local attrs = f[10] or ''
 ver = tonumber(ver)
@@ -32,26 +34,27 @@ if ct_eq(presented, f[5]) then
   local idle = tonumber(ARGV[9])
   local deadline = math.min(now + idle, tonumber(f[3]))
   if deadline <= now then
-    return {0}
+    return {0, 0, 0, 0}
   end
   redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'r', int(now),
     'l', int(now), 'i', int(idle))
-  register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
+  local dg = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
   redis.call('PEXPIRE', KEYS[1], int(deadline - now))
   redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
   refresh_index_ttl(KEYS[2], now)
-  return {1, ver, int(deadline), attrs}
+  return {1, 0, dg, 0, ver, int(deadline), attrs}
 end
 
 if ct_eq(presented, f[6]) then
   local grace = tonumber(ARGV[8])
   if grace > 0 and f[8] and now - tonumber(f[7]) <= grace then
-    register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
-    return {2, ver, int(live), attrs, f[8]}
+    local dg = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
+    return {2, 0, dg, 0, ver, int(live), attrs, f[8]}
   end
+  local lg = live_grants(KEYS[1], now)
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  return {3}
+  local ds = redis.call('ZREM', KEYS[2], ARGV[2])
+  return {3, -ds, -lg, lg}
 end
 
-return {0}
+return {0, 0, 0, 0}
