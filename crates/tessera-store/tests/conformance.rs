@@ -64,6 +64,14 @@ macro_rules! conformance {
             max_sessions_evicts_oldest_and_their_tokens_die,
             list_sessions_is_oldest_first_and_never_lists_dead_sessions,
             session_dead_at_birth_is_not_stored,
+            binding_mismatch_or_missing_is_invalid_and_changes_nothing,
+            unbound_session_ignores_the_presented_binding,
+            grace_replay_checks_the_binding_too,
+            rotation_returns_the_session_attributes,
+            find_access_token_finds_only_own_live_grants,
+            stats_follow_creates_revocations_evictions_theft_and_logout_all,
+            events_are_newest_first_paged_and_per_user,
+            events_are_trimmed_to_500_and_90_days,
         );
     };
 }
@@ -101,6 +109,9 @@ mod redis_standalone {
         keys_of_one_user_share_one_slot,
         flushed_scripts_are_reloaded_transparently,
         redis_ttls_reclaim_dead_state_without_cleanup,
+        reconciliation_drops_expired_but_unpruned_sessions,
+        background_reconciler_writes_totals,
+        stats_report_backend_figures,
     );
 }
 
@@ -112,5 +123,8 @@ mod redis_cluster {
         keys_of_one_user_share_one_slot,
         flushed_scripts_are_reloaded_transparently,
         redis_ttls_reclaim_dead_state_without_cleanup,
+        reconciliation_drops_expired_but_unpruned_sessions,
+        background_reconciler_writes_totals,
+        stats_report_backend_figures,
     );
 }

@@ -194,10 +194,10 @@ impl State {
         let Some(s) = self.live_session(r.user, r.session, now) else {
             return RotationOutcome::Invalid;
         };
-        if let Some(bound) = s.binding {
-            if !r.binding.is_some_and(|b| b.ct_eq(&bound)) {
-                return RotationOutcome::Invalid;
-            }
+        if let Some(bound) = s.binding
+            && !r.binding.is_some_and(|b| b.ct_eq(&bound))
+        {
+            return RotationOutcome::Invalid;
         }
         if s.current.ct_eq(&r.presented) {
             if now.plus(r.idle_timeout).min(s.absolute_expiry) <= now {
@@ -263,10 +263,10 @@ impl State {
 
     pub(super) fn revoke_session(&mut self, user: UserId, id: SessionId, now: Timestamp) -> bool {
         let was_alive = self.live_session(user, id, now).is_some();
-        if let Some(gone) = self.remove_session(user, id) {
-            if was_alive {
-                self.revoked_tokens += gone.live_grants(now);
-            }
+        if let Some(gone) = self.remove_session(user, id)
+            && was_alive
+        {
+            self.revoked_tokens += gone.live_grants(now);
         }
         was_alive
     }

@@ -583,7 +583,11 @@ impl StateStore for RedisStore {
             .arg("REV")
             .arg("LIMIT")
             .arg(0)
-            .arg(limit)
+            .arg(
+                u64::try_from(limit)
+                    .unwrap_or(u64::MAX)
+                    .min(i64::MAX as u64),
+            )
             .arg("WITHSCORES");
         let mut conn = self.conn.clone();
         let items = reply::array(self.bounded(cmd.query_async::<Value>(&mut conn)).await?)?;

@@ -2,11 +2,19 @@
 //! in `conformance.rs` runs every case against every backend.
 
 pub mod access;
+pub mod binding;
+pub mod events;
+pub mod find;
 pub mod outage;
 pub mod redis_only;
 pub mod refresh;
 pub mod sessions;
+pub mod stats;
 
 pub use access::*;
+pub use binding::*;
+pub use events::*;
+pub use find::*;
 pub use refresh::*;
 pub use sessions::*;
+pub use stats::*;

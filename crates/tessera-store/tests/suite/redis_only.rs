@@ -30,10 +30,11 @@ fn user_keys(redis: &RedisAccess, user: UserId) -> Vec<(usize, String)> {
 
 fn pttl(redis: &RedisAccess, node: usize, key: &str) -> i64 {
     let port = redis.ports[node];
-    tessera_testkit::cli(port, &["PTTL", key])
-        .trim()
-        .parse()
-        .expect("PTTL reply")
+    let out = tessera_testkit::cli(port, &["PTTL", key]);
+    if out.starts_with("MOVED") {
+        return -2; // another Cluster node holds it
+    }
+    out.trim().parse().expect("PTTL reply")
 }
 
 /// Writes every kind of key for `user`: version, index, sessions (one rotated, so it has a
@@ -55,6 +56,12 @@ async fn populate(store: &dyn StateStore, user: UserId, now: Timestamp) {
         .await
         .unwrap();
     let _ = g;
+    store.push_event(user, event("e1", now), now).await.unwrap();
+}
+
+/// The global statistics hash of `redis`'s store: `(node, key)`.
+fn stats_key(redis: &RedisAccess) -> String {
+    format!("{}stats", redis.store.key_prefix())
 }
 
 pub async fn every_key_has_a_ttl_except_the_version(redis: RedisAccess) {
@@ -72,7 +79,7 @@ pub async fn every_key_has_a_ttl_except_the_version(redis: RedisAccess) {
         .collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["deny", "s", "sessions", "ver"]),
+        BTreeSet::from(["deny", "ev", "s", "sessions", "ver"]),
         "{keys:?}"
     );
     for (node, key) in &keys {
@@ -83,14 +90,19 @@ pub async fn every_key_has_a_ttl_except_the_version(redis: RedisAccess) {
             assert!(ttl > 0, "{key} has no TTL ({ttl})");
         }
     }
-    // And across everything the other tests wrote to this server: only versions are durable.
+    // The statistics hash is the second intentional durable key.
+    let stats = stats_key(&redis);
+    let on: Vec<i64> = (0..redis.ports.len())
+        .map(|node| pttl(&redis, node, &stats))
+        .collect();
+    assert!(on.contains(&-1), "{stats} exists without TTL: {on:?}");
+    // And across everything the other tests wrote to this server: only versions and the
+    // statistics hashes (one per prefix) are durable.
     for (node, out) in redis.cli_all(&["--scan"]).iter().enumerate() {
         for key in out.lines().filter(|l| !l.is_empty()) {
             let ttl = pttl(&redis, node, key);
-            assert!(
-                key.ends_with(":ver") || ttl > 0 || ttl == -2,
-                "{key} has no TTL ({ttl})"
-            );
+            let durable = key.ends_with(":ver") || (key.ends_with(":stats") && !key.contains('{'));
+            assert!(durable || ttl > 0 || ttl == -2, "{key} has no TTL ({ttl})");
         }
     }
 }
@@ -127,7 +139,7 @@ pub async fn keys_of_one_user_share_one_slot(redis: RedisAccess) {
         store.revoke_user(user, now).await.unwrap();
         let left: Vec<_> = user_keys(&redis, user)
             .into_iter()
-            .filter(|(_, k)| !k.contains(":deny:"))
+            .filter(|(_, k)| !k.contains(":deny:") && !k.ends_with(":ev"))
             .map(|(_, k)| k)
             .collect();
         assert_eq!(left.len(), 1, "only the version stays: {left:?}");
@@ -144,13 +156,16 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
     let store = &redis.store;
     let now = Timestamp::now();
     let user = UserId::new();
+    // A probe script only this test loads shows the flush happened (the store's own
+    // scripts may be reloaded at once by tests running concurrently).
+    let probe = format!("return '{user}'");
+    let probe_sha = redis.cli_all(&["SCRIPT", "LOAD", &probe]);
     for out in redis.cli_all(&["SCRIPT", "FLUSH"]) {
         assert_eq!(out.trim(), "OK");
     }
-    for (name, script) in scripts::all() {
-        for out in redis.cli_all(&["SCRIPT", "EXISTS", script.get_hash()]) {
-            assert_eq!(out.trim(), "0", "{name} still loaded after SCRIPT FLUSH");
-        }
+    for (node, sha) in probe_sha.iter().enumerate() {
+        let out = tessera_testkit::cli(redis.ports[node], &["SCRIPT", "EXISTS", sha.trim()]);
+        assert_eq!(out.trim(), "0", "probe still loaded after SCRIPT FLUSH");
     }
     // Every script runs anyway (EVALSHA → NOSCRIPT → SCRIPT LOAD → EVALSHA).
     let o = open_default(store, user, now).await;
@@ -170,6 +185,15 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
             .unwrap()
     );
     assert_eq!(store.list_sessions(user, now).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .find_access_token(user, r.access.jti, now)
+            .await
+            .unwrap(),
+        Some((o.session, r.access.expires_at))
+    );
+    store.push_event(user, event("e", now), now).await.unwrap();
+    assert_eq!(store.reconcile_stats(now).await.unwrap().sessions, 1);
     assert!(store.revoke_session(user, o.session, now).await.unwrap());
     assert_eq!(store.revoke_user(user, now).await.unwrap(), 1);
     for (name, script) in scripts::all() {
@@ -218,4 +242,95 @@ pub async fn redis_ttls_reclaim_dead_state_without_cleanup(redis: RedisAccess) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn reconciliation_drops_expired_but_unpruned_sessions(redis: RedisAccess) {
+    let store = &redis.store;
+    let real = Timestamp::now();
+    // A session whose deadline has passed on the wall clock, of a user no script touches
+    // again: nothing prunes it (its keys still live: TTLs are relative to the script's `now`).
+    let past = real.minus(IDLE + Duration::from_secs(60));
+    let (quiet, busy) = (UserId::new(), UserId::new());
+    let stale = open_default(store, quiet, past).await;
+    let live = open_default(store, busy, real).await;
+    let counted = store.stats(real).await.unwrap();
+    assert_eq!(
+        (counted.sessions_active, counted.access_tokens_active),
+        (2, 2),
+        "the counters only know about the creations"
+    );
+    assert_eq!(user_keys(&redis, quiet).len(), 3, "ver, sessions, s:SID");
+
+    let r = store.reconcile_stats(real).await.unwrap();
+    assert_eq!((r.users, r.sessions, r.grants), (2, 1, 1));
+    let after = store.stats(real).await.unwrap();
+    assert_eq!((after.sessions_active, after.access_tokens_active), (1, 1));
+    assert_eq!(
+        after.backend.get("stats_reconciled_at_ms"),
+        Some(&real.as_millis().to_string())
+    );
+    // The stale session was pruned on the way, so nothing subtracts it a second time.
+    let left: Vec<_> = user_keys(&redis, quiet)
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(left.len(), 1, "only ver: {left:?}");
+    assert!(
+        !store
+            .revoke_session(quiet, stale.session, real)
+            .await
+            .unwrap()
+    );
+    assert!(store.list_sessions(quiet, real).await.unwrap().is_empty());
+    assert!(
+        store
+            .revoke_session(busy, live.session, real)
+            .await
+            .unwrap()
+    );
+    let end = store.stats(real).await.unwrap();
+    assert_eq!((end.sessions_active, end.access_tokens_active), (0, 0));
+    let r = store.reconcile_stats(real).await.unwrap();
+    assert_eq!((r.users, r.sessions, r.grants), (0, 0, 0));
+}
+
+pub async fn background_reconciler_writes_totals(redis: RedisAccess) {
+    let store = &redis.store;
+    let now = Timestamp::now();
+    // Users spread over every primary, more than one SCAN batch in total.
+    let users: Vec<UserId> = (0..30).map(|_| UserId::new()).collect();
+    for u in &users {
+        open_default(store, *u, now).await;
+    }
+    // Skew the counters as a lost HINCRBY would.
+    let key = stats_key(&redis);
+    let skew = redis.cli_all(&["HINCRBY", &key, "s", "100"]);
+    assert!(
+        skew.iter().any(|o| o.trim().parse::<i64>().is_ok()),
+        "{skew:?}"
+    );
+    assert_eq!(store.stats(now).await.unwrap().sessions_active, 130);
+    let task = store.spawn_stats_reconciler(Duration::from_secs(3600));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = store.stats(now).await.unwrap();
+        if s.backend.contains_key("stats_reconciled_at_ms") {
+            assert_eq!((s.sessions_active, s.access_tokens_active), (30, 30));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pass finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+}
+
+pub async fn stats_report_backend_figures(redis: RedisAccess) {
+    let store = &redis.store;
+    let now = Timestamp::now();
+    open_default(store, UserId::new(), now).await;
+    let s = store.stats(now).await.unwrap();
+    let num = |k: &str| -> u64 { s.backend[k].parse().unwrap() };
+    assert!(num("used_memory") > 0, "{s:?}");
+    assert!(num("keys") >= 3, "{s:?}");
+    assert_eq!(num("primaries"), redis.ports.len() as u64, "{s:?}");
 }

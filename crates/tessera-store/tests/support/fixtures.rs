@@ -124,3 +124,22 @@ pub async fn status_both(store: &dyn StateStore, c: AccessCheck, now: Timestamp)
 pub fn at(base: Timestamp, d: Duration) -> Timestamp {
     base.plus(d)
 }
+
+/// A fresh random fingerprint hash (a session binding).
+pub fn binding() -> TokenHash {
+    hash()
+}
+
+/// An event of `at` with a recognisable id and payload.
+pub fn event(id: &str, at: Timestamp) -> SecurityEventRecord {
+    SecurityEventRecord {
+        id: id.to_owned(),
+        at,
+        payload: format!(r#"{{"kind":"login","id":"{id}"}}"#),
+    }
+}
+
+/// The ids of `events`, in order.
+pub fn ids(events: &[SecurityEventRecord]) -> Vec<String> {
+    events.iter().map(|e| e.id.clone()).collect()
+}

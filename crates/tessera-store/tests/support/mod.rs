@@ -70,11 +70,19 @@ fn shared_cluster() -> Option<&'static RedisCluster> {
         .as_ref()
 }
 
+/// A key prefix of its own for each store under test, so that the global statistics (and the
+/// reconciliation's SCAN) of one test never see another test's sessions.
+fn unique_config(mut config: RedisConfig) -> RedisConfig {
+    let id = tessera_core::ids::UserId::new().to_string();
+    config.key_prefix = format!("t{}:", &id[id.len() - 8..]);
+    config
+}
+
 pub async fn redis_standalone() -> Option<Backend> {
     let s = tokio::task::spawn_blocking(shared_standalone)
         .await
         .expect("join")?;
-    let store = RedisStore::connect(RedisConfig::standalone(s.server.url()))
+    let store = RedisStore::connect(unique_config(RedisConfig::standalone(s.server.url())))
         .await
         .expect("connect to standalone redis");
     Some(Backend {
@@ -91,7 +99,7 @@ pub async fn redis_cluster() -> Option<Backend> {
     let c = tokio::task::spawn_blocking(shared_cluster)
         .await
         .expect("join")?;
-    let store = RedisStore::connect(RedisConfig::cluster(c.urls()))
+    let store = RedisStore::connect(unique_config(RedisConfig::cluster(c.urls())))
         .await
         .expect("connect to redis cluster");
     Some(Backend {
