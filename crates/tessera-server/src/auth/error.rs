@@ -43,6 +43,9 @@ pub enum AuthError {
     /// A refresh token replayed outside the grace window: the session is now revoked.
     #[error("refresh token reused")]
     RefreshTokenReused,
+    /// OAuth client authentication failed (`/oauth2/*`): no, unknown or wrong credentials.
+    #[error("invalid client")]
+    InvalidClient,
     /// The state store is unreachable.
     #[error("state store unavailable")]
     StateStore(#[source] StoreError),

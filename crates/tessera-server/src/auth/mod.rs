@@ -10,11 +10,13 @@
 pub mod access;
 pub mod client;
 pub mod error;
+pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod pair;
 pub mod refresh;
 pub mod register;
+pub mod revoke;
 pub mod service;
 
 pub use client::ClientInfo;

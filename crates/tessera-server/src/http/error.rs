@@ -109,6 +109,11 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "refresh_token_reused",
             "this refresh token was already used; the session has been revoked".into(),
         ),
+        InvalidClient => (
+            unauthorized,
+            "invalid_client",
+            "client authentication failed".into(),
+        ),
         StateStore(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "state_store_unavailable",
@@ -171,6 +176,7 @@ pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
     if status == StatusCode::UNAUTHORIZED && code != "invalid_credentials" {
         let v = match code {
             "missing_token" => "Bearer",
+            "invalid_client" => "Basic realm=\"tessera\"",
             "invalid_refresh_token" | "refresh_token_reused" => "Bearer error=\"invalid_grant\"",
             _ => "Bearer error=\"invalid_token\"",
         };

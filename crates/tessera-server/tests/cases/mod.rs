@@ -5,6 +5,7 @@ mod bad_input;
 mod binary;
 mod forged;
 mod logout;
+mod oauth2;
 mod refresh;
 mod signin;
 
@@ -42,4 +43,11 @@ suite!(
     logout::denylist_mode_revokes_like_allowlist,
     forged::forged_and_out_of_policy_tokens_are_refused,
     bad_input::bad_requests_get_problem_json_never_5xx,
+    oauth2::oauth2_introspection_reports_live_tokens_and_everything_else_inactive,
+    oauth2::oauth2_endpoints_require_client_authentication,
+    oauth2::oauth2_revoking_an_access_token_stops_only_that_token,
+    oauth2::oauth2_revoking_a_refresh_token_revokes_its_session,
+    oauth2::oauth2_a_forged_refresh_token_revokes_nothing,
+    oauth2::oauth2_revocation_answers_200_for_unknown_tokens_and_400_without_one,
+    oauth2::oauth2_metadata_describes_the_endpoints,
 );

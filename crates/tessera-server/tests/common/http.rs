@@ -104,6 +104,33 @@ impl Http {
         Self::read(req).await
     }
 
+    /// `POST path` with a form body (`application/x-www-form-urlencoded`) and, when given,
+    /// HTTP Basic client credentials (form-urlencoded inside Basic, RFC 6749 §2.3.1).
+    pub async fn form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Reply {
+        use base64::Engine;
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            let raw = format!("{}:{}", form_encode(id), form_encode(secret));
+            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+            req = req.header("authorization", format!("Basic {b64}"));
+        }
+        Self::read(req).await
+    }
+
     /// `GET path` with a literal `Authorization` header value.
     pub async fn with_authorization(&self, path: &str, value: &str) -> Reply {
         let req = self
@@ -177,4 +204,17 @@ impl Http {
         self.call(Method::POST, "/v1/auth/logout-all", None, Some(access))
             .await
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one name or value.
+pub fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 
 pub mod bearer;
 pub mod client;
+pub mod client_auth;
 pub mod json;
 
 pub use bearer::Authenticated;

@@ -1,0 +1,54 @@
+//! Token introspection (RFC 7662) for resource servers.
+
+use tessera_core::time::Timestamp;
+use tessera_core::token::AccessClaims;
+use tessera_store::{AccessCheck, AccessStatus};
+
+use super::error::AuthError;
+use super::service::AuthService;
+
+/// What introspection can say about a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Introspection {
+    /// A live access token: it verifies and the state store holds it active.
+    Active(Box<AccessClaims>),
+    /// Anything that would be refused: not a token, a refresh token, a bad signature or
+    /// claims, expired, revoked. RFC 7662 §2.2 gives no reason, and neither do we.
+    Inactive,
+}
+
+impl AuthService {
+    /// Whether `token` is an access token this server would accept right now: the verifier's
+    /// rules (signature, header, claims, time) and the state store's revocation check, as for
+    /// an authenticated request — minus the fingerprint cookie, which a resource server does
+    /// not have. Only access tokens are introspected; refresh tokens are for the client alone
+    /// and answer inactive.
+    ///
+    /// The state store unreachable is an error ([`AuthError::StateStore`], 503) in every fail
+    /// mode: introspection never claims a token active or inactive when that is unknown; the
+    /// caller applies its own policy.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Introspection, AuthError> {
+        let ring = self.keys.current();
+        let Ok(claims) = self.verifier.verify(&*ring, token, now) else {
+            return Ok(Introspection::Inactive);
+        };
+        let check = AccessCheck {
+            user: claims.sub,
+            session: claims.sid,
+            jti: claims.jti,
+            token_version: claims.ver,
+        };
+        match self
+            .store
+            .check_access(check, self.policy.revocation_mode, now)
+            .await?
+        {
+            AccessStatus::Active => Ok(Introspection::Active(Box::new(claims))),
+            AccessStatus::Revoked => Ok(Introspection::Inactive),
+        }
+    }
+}

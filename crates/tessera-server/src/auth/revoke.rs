@@ -1,0 +1,183 @@
+//! Token revocation (RFC 7009).
+
+use std::time::Duration;
+
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::{RefreshToken, SuccessorSeed};
+use tessera_core::time::Timestamp;
+use tessera_store::{AccessGrant, Rotation, RotationOutcome};
+
+use super::error::AuthError;
+use super::service::AuthService;
+
+/// Which kind of token the client says it presents (RFC 7009 §2.1). Only a hint: both kinds
+/// are tried whatever it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenTypeHint {
+    /// `access_token`.
+    AccessToken,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    /// Parses the form value; an unknown hint is ignored (`None`), as RFC 7009 allows.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access_token" => Some(TokenTypeHint::AccessToken),
+            "refresh_token" => Some(TokenTypeHint::RefreshToken),
+            _ => None,
+        }
+    }
+}
+
+/// What a revocation did. The endpoint answers 200 whatever it is (RFC 7009 §2.2: the client
+/// cannot act on the difference, and it must not learn which tokens exist).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// A genuine access token: its jti no longer works; its session lives on.
+    AccessToken {
+        /// Owner.
+        user: UserId,
+        /// Its session.
+        session: SessionId,
+        /// The token.
+        jti: Jti,
+        /// Whether it was still active before.
+        was_active: bool,
+    },
+    /// A genuine refresh token: its whole session (refresh family and access tokens) is
+    /// revoked.
+    Session {
+        /// Owner.
+        user: UserId,
+        /// The session.
+        session: SessionId,
+    },
+    /// Not a token this server issued, or one that no longer works: nothing to do.
+    Nothing,
+}
+
+impl AuthService {
+    /// Revokes `token`, an access or a refresh token (`hint` only chooses which is tried
+    /// first; the formats cannot be confused).
+    ///
+    /// - Access token: revoked only when its signature and claims verify (so nobody can
+    ///   revoke someone else's token by forging one); only that jti, the session stays. An
+    ///   access token past `exp` and the verifier's leeway is refused everywhere already and
+    ///   the store has forgotten its grant, so there is nothing left to revoke.
+    /// - Refresh token: its session is revoked only when the token is genuine — its hash is
+    ///   the session's current or previous refresh token. The routing ids inside a refresh
+    ///   token are not secret, so they alone never revoke anything.
+    ///
+    /// Errors: [`AuthError::StateStore`] when the store is unreachable (the caller must
+    /// retry: nothing can be said about whether the token was revoked).
+    pub async fn revoke_token(
+        &self,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+        now: Timestamp,
+    ) -> Result<Revocation, AuthError> {
+        let result = if hint == Some(TokenTypeHint::RefreshToken) {
+            match self.revoke_refresh(token, now).await? {
+                Revocation::Nothing => self.revoke_access(token, now).await?,
+                done => done,
+            }
+        } else {
+            match self.revoke_access(token, now).await? {
+                Revocation::Nothing => self.revoke_refresh(token, now).await?,
+                done => done,
+            }
+        };
+        match result {
+            Revocation::AccessToken {
+                user,
+                session,
+                jti,
+                was_active,
+            } => {
+                tracing::info!(%user, %session, %jti, was_active, "access token revoked (RFC 7009)");
+                // audit: access token revoked by a client (user, session, jti).
+            }
+            Revocation::Session { user, session } => {
+                tracing::info!(%user, %session, "session revoked by its refresh token (RFC 7009)");
+                // audit: session revoked by a client through its refresh token (user, session).
+            }
+            Revocation::Nothing => {}
+        }
+        Ok(result)
+    }
+
+    async fn revoke_access(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
+        let ring = self.keys.current();
+        // Refused by the verifier: not ours, forged, or expired beyond the leeway (dead
+        // everywhere, and its grant is gone from the store).
+        let Ok(claims) = self.verifier.verify(&*ring, token, now) else {
+            return Ok(Revocation::Nothing);
+        };
+        let was_active = self
+            .store
+            .revoke_access_token(
+                claims.sub,
+                claims.sid,
+                self.store_grant((claims.jti, Timestamp::from_secs(claims.exp))),
+                self.policy.revocation_mode,
+                now,
+            )
+            .await?;
+        Ok(Revocation::AccessToken {
+            user: claims.sub,
+            session: claims.sid,
+            jti: claims.jti,
+            was_active,
+        })
+    }
+
+    /// Proves the token genuine with the store's own atomic check: a rotation with no grace
+    /// window and a throwaway successor. `Rotated` (or `GraceReplay`) means the token was the
+    /// current one: the session is then revoked. `Reused` means it was the previous one: the
+    /// store has already revoked the session. `Invalid`: unknown, or the session is dead —
+    /// nothing changed.
+    async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
+        let Ok(token) = RefreshToken::parse(token) else {
+            return Ok(Revocation::Nothing);
+        };
+        let (user, session) = (token.user(), token.session());
+        // Nobody ever sees this successor; the session is revoked right after. It is derived
+        // as a refresh derives it, so if the revocation below fails the family stays
+        // consistent (a grace replay re-derives the same token) until the client retries.
+        let seed = SuccessorSeed::random();
+        let throwaway = token.successor(&self.refresh_key, &seed);
+        let outcome = self
+            .store
+            .rotate_refresh(
+                Rotation {
+                    user,
+                    session,
+                    presented: token.hash(),
+                    successor: throwaway.hash(),
+                    seed,
+                    // Already expired: the store registers no access grant for it.
+                    access: AccessGrant {
+                        jti: Jti::new(),
+                        expires_at: now,
+                    },
+                    grace: Duration::ZERO,
+                    idle_timeout: self.policy.idle_timeout,
+                    // A fingerprint-bound session cannot be proven here (the client
+                    // revoking has no fingerprint cookie): it answers `Invalid`.
+                    binding: None,
+                },
+                now,
+            )
+            .await?;
+        match outcome {
+            RotationOutcome::Rotated { .. } | RotationOutcome::GraceReplay { .. } => {
+                self.store.revoke_session(user, session, now).await?;
+                Ok(Revocation::Session { user, session })
+            }
+            RotationOutcome::Reused => Ok(Revocation::Session { user, session }),
+            RotationOutcome::Invalid => Ok(Revocation::Nothing),
+        }
+    }
+}

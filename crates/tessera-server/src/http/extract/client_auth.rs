@@ -1,0 +1,240 @@
+//! OAuth 2.0 client authentication for `/oauth2/*` (RFC 6749 §2.3.1) with a form body.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tessera_core::refresh::TokenHash;
+
+use crate::app::AppState;
+use crate::auth::AuthError;
+use crate::config::ClientCredential;
+use crate::http::ApiError;
+
+/// A form-encoded (`application/x-www-form-urlencoded`) request from an authenticated
+/// client: one of `TESSERA_INTROSPECTION_CLIENTS`, by `client_secret_basic` (HTTP Basic, id and
+/// secret form-urlencoded inside it) or `client_secret_post` (`client_id` and `client_secret`
+/// form fields). Rejections: 401 `invalid_client` (with `WWW-Authenticate: Basic`) for a
+/// missing, unknown or wrong credential, and for every call when no client is configured;
+/// 400 `invalid_request` for two authentication methods at once, a repeated parameter or an
+/// undecodable body; 415 for a non-empty body that is not a form; 413 over the body limit.
+#[derive(Debug)]
+pub struct ClientForm {
+    /// The authenticated client's id.
+    pub client_id: String,
+    /// The other form parameters (client credentials removed), each name at most once.
+    pub params: FormParams,
+}
+
+/// Decoded form parameters.
+#[derive(Debug, Default)]
+pub struct FormParams(Vec<(String, String)>);
+
+impl FormParams {
+    /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Parses a form body. Parameters must not repeat (RFC 6749 §3.1).
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let text = std::str::from_utf8(body).map_err(|_| bad_form())?;
+        let mut params: Vec<(String, String)> = Vec::new();
+        for pair in text.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (
+                form_decode(k).ok_or_else(bad_form)?,
+                form_decode(v).ok_or_else(bad_form)?,
+            );
+            if params.iter().any(|(seen, _)| *seen == k) {
+                return Err(ApiError::request(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("the parameter {k:?} is repeated"),
+                ));
+            }
+            params.push((k, v));
+        }
+        Ok(FormParams(params))
+    }
+
+    /// Removes and returns `name`.
+    fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.0.iter().position(|(k, _)| k == name)?;
+        Some(self.0.remove(i).1)
+    }
+}
+
+impl FromRequest<AppState> for ClientForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::request(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                bad_form()
+            }
+        })?;
+        let mut params = if body.is_empty() {
+            FormParams::default()
+        } else if is_form(&headers) {
+            FormParams::parse(&body)?
+        } else {
+            return Err(ApiError::request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/x-www-form-urlencoded",
+            ));
+        };
+        let posted_id = params.take("client_id");
+        let posted_secret = params.take("client_secret");
+        let (id, secret) = match (basic(&headers)?, posted_id, posted_secret) {
+            (Some(_), _, Some(_)) => {
+                return Err(ApiError::request(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                ));
+            }
+            // A `client_id` field next to Basic must name the same client.
+            (Some((id, _)), Some(posted), None) if posted != id => {
+                return Err(AuthError::InvalidClient.into());
+            }
+            (Some(credentials), _, None) => credentials,
+            (None, Some(id), Some(secret)) => (id, secret),
+            (None, _, _) => return Err(AuthError::InvalidClient.into()),
+        };
+        if !authenticate(&state.settings.introspection_clients, &id, &secret) {
+            return Err(AuthError::InvalidClient.into());
+        }
+        Ok(ClientForm {
+            client_id: id,
+            params,
+        })
+    }
+}
+
+/// Whether `id` and `secret` match a configured client. Every client is compared (no early
+/// exit), and ids and secrets are compared as SHA-256 digests in constant time, so timing
+/// tells neither which ids exist nor how much of a secret matched.
+fn authenticate(clients: &[ClientCredential], id: &str, secret: &str) -> bool {
+    use secrecy::ExposeSecret;
+    let id_hash = TokenHash::of(id.as_bytes());
+    let secret_hash = TokenHash::of(secret.as_bytes());
+    let mut found = false;
+    for c in clients {
+        let id_ok = TokenHash::of(c.id.as_bytes()).ct_eq(&id_hash);
+        let secret_ok = TokenHash::of(c.secret.expose_secret().as_bytes()).ct_eq(&secret_hash);
+        found |= id_ok & secret_ok;
+    }
+    found
+}
+
+/// `client_secret_basic` credentials: `None` without an `Authorization` header; a header
+/// that is not usable Basic is a failed authentication.
+fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::from(AuthError::InvalidClient);
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(invalid());
+    }
+    let raw = STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    let (id, secret) = text.split_once(':').ok_or_else(invalid)?;
+    // RFC 6749 §2.3.1: both are form-urlencoded before they are joined.
+    let id = form_decode(id).ok_or_else(invalid)?;
+    let secret = form_decode(secret).ok_or_else(invalid)?;
+    Ok(Some((id, secret)))
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space,
+/// `%XX` a byte; the result must be UTF-8. `None` for a bad escape or bad UTF-8.
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn bad_form() -> ApiError {
+    ApiError::request(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "the request body is not a valid form",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(form_decode("a+b%20c%3A%2b").as_deref(), Some("a b c:+"));
+        assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("%4"), None);
+        assert_eq!(form_decode("%ff"), None);
+        assert_eq!(form_decode("é").as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn params_refuse_repeats_and_treat_empty_as_absent() {
+        let p = FormParams::parse(b"token=a%2Bb&token_type_hint=&x").unwrap();
+        assert_eq!(p.get("token"), Some("a+b"));
+        assert_eq!(p.get("token_type_hint"), None);
+        assert_eq!(p.get("x"), None);
+        assert!(FormParams::parse(b"token=a&token=b").is_err());
+    }
+
+    #[test]
+    fn client_comparison() {
+        let clients = vec![ClientCredential {
+            id: "rs1".into(),
+            secret: "s3cret".to_owned().into(),
+        }];
+        assert!(authenticate(&clients, "rs1", "s3cret"));
+        assert!(!authenticate(&clients, "rs1", "s3cre"));
+        assert!(!authenticate(&clients, "rs2", "s3cret"));
+        assert!(!authenticate(&[], "rs1", "s3cret"));
+    }
+}
