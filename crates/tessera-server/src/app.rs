@@ -11,6 +11,7 @@ use tessera_store::redis::{ConnectingStore, RedisConfig};
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
+use crate::audit::AuditTrail;
 use crate::auth::{AuthService, SessionPolicy};
 use crate::config::{Settings, StateStoreSettings};
 use crate::keys::{KeyFile, LiveKeys};
@@ -128,7 +129,9 @@ impl App {
             revocation_mode: settings.revocation_mode,
             fail_mode: settings.fail_mode,
             clock_leeway: LEEWAY,
+            fingerprint: settings.fingerprint,
         };
+        let audit = AuditTrail::new(Arc::clone(&store), db.clone());
         let auth = AuthService::new(
             Users::new(db.clone()),
             hasher,
@@ -138,6 +141,7 @@ impl App {
             verifier,
             refresh_key,
             policy,
+            audit,
         );
         Ok(App {
             auth,

@@ -39,6 +39,67 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Inspect sessions.
+    Sessions {
+        /// Sessions action.
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
+    /// End access: a session, every session of a user, or one access token.
+    Revoke {
+        /// What to revoke.
+        #[command(subcommand)]
+        target: RevokeTarget,
+    },
+    /// Ban a user: every session ends, sign-in and refresh are refused until `unban`.
+    Ban {
+        /// Email or user id.
+        user: String,
+        /// Reason, kept with the ban and in the audit trail.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a ban.
+    Unban {
+        /// Email or user id.
+        user: String,
+    },
+    /// Counters from the state store and the database.
+    Stats,
+}
+
+/// `tessera sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List a user's live sessions.
+    List {
+        /// Email or user id.
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// `tessera revoke …`.
+#[derive(Debug, Subcommand)]
+pub enum RevokeTarget {
+    /// One session (device): its refresh token and access tokens die.
+    Session {
+        /// Session id.
+        id: String,
+    },
+    /// Every session of a user, and the token version is bumped.
+    User {
+        /// Email or user id.
+        user: String,
+    },
+    /// One access token: pass the token itself, or its jti with `--user`.
+    Token {
+        /// The access token (JWT) or its `jti`.
+        token: String,
+        /// Owner (email or id) when a bare jti is given.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// `tessera keys …`.

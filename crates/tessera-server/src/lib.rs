@@ -4,17 +4,21 @@
 //! - [`config`]: file + environment configuration, validated into [`config::Settings`].
 //! - [`accounts`]: users in SQL (SQLite or PostgreSQL), password hashing, email rules.
 //! - [`keys`]: the key file on disk and the live, reloadable key ring.
-//! - [`auth`]: the sign-in and token flows ([`auth::AuthService`]).
+//! - [`auth`]: the sign-in, token, session and admin flows ([`auth::AuthService`]).
+//! - [`audit`]: the security-event trail (state store + SQL).
 //! - [`http`]: axum routes, extractors and the error → problem+json table.
 //! - [`app`]: assembling all of it from settings; [`serve`]: running it.
-//! - [`cli`]: the command line; [`telemetry`]: logging.
+//! - [`cli`]: the command line; [`admin_cli`]: its operator commands; [`telemetry`]: logging.
 
 pub mod accounts;
+pub mod admin_cli;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod rfc3339;
 pub mod serve;
 pub mod telemetry;

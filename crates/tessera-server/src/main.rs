@@ -42,6 +42,13 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         Command::Keys { action } => cli::keys(&settings, action),
+        other => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(tessera_server::admin_cli::run(settings, other)),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

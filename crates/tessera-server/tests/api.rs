@@ -6,7 +6,12 @@
 //! One test binary on purpose: each `tests/*.rs` is a separate slow link. Add cases to
 //! `cases/`, not new files here.
 
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod cases;
 mod common;

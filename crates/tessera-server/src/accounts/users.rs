@@ -148,6 +148,39 @@ impl Users {
     }
 }
 
+impl Users {
+    /// Sets (`Some((when, reason))`) or clears (`None`) the ban. Returns whether the user
+    /// exists.
+    pub async fn set_disabled(
+        &self,
+        id: UserId,
+        ban: Option<(Timestamp, &str)>,
+        now: Timestamp,
+    ) -> Result<bool, DbError> {
+        let reason: Option<String> = ban.map(|(_, r)| r.chars().take(500).collect());
+        let res = sqlx::query(
+            "UPDATE users SET disabled_at = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(ban.map(|(t, _)| t.as_secs()))
+        .bind(reason)
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Number of accounts.
+    pub async fn count(&self) -> Result<u64, DbError> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(self.db.pool())
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
 fn from_row(row: AnyRow) -> Result<User, DbError> {
     let corrupt = |what: &str| DbError::Query(sqlx::Error::Decode(format!("users.{what}").into()));
     let id: String = row.try_get("id")?;

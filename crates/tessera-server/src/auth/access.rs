@@ -5,15 +5,39 @@ use tessera_core::token::AccessClaims;
 use tessera_store::{AccessCheck, AccessStatus};
 
 use super::error::AuthError;
+use super::fingerprint::Fingerprint;
 use super::service::AuthService;
 use crate::config::FailMode;
 
 impl AuthService {
-    /// Verifies the token (signature, header rules, claims, time) and then asks the state
-    /// store, in one round trip, whether it is still live (session, token version, jti).
-    /// With the store unreachable: 503 ([`AuthError::StateStore`]) unless fail-open is
-    /// configured, in which case a verified token is accepted and a warning logged.
+    /// Verifies the token (signature, header rules, claims, time), checks its fingerprint
+    /// binding, and then asks the state store, in one round trip, whether it is still live
+    /// (session, token version, jti). With binding on, a token without `fgp` or a request
+    /// without the matching cookie is refused. With the store unreachable: 503
+    /// ([`AuthError::StateStore`]) unless fail-open is configured, in which case a verified
+    /// token is accepted and a warning logged.
     pub async fn authenticate(
+        &self,
+        token: &str,
+        fingerprint: Option<&Fingerprint>,
+        now: Timestamp,
+    ) -> Result<AccessClaims, AuthError> {
+        let claims = self.verify_live(token, now).await?;
+        if self.policy.fingerprint || claims.fgp.is_some() {
+            let bound = match (&claims.fgp, fingerprint) {
+                (Some(claim), Some(cookie)) => cookie.matches(claim),
+                _ => false,
+            };
+            if !bound {
+                return Err(AuthError::FingerprintMismatch);
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Signature, claims and the store's liveness check, without fingerprint binding (what a
+    /// resource server can check: it never sees the browser's cookie).
+    pub async fn verify_live(
         &self,
         token: &str,
         now: Timestamp,

@@ -34,6 +34,18 @@ pub enum AuthError {
     /// The token is past `exp`.
     #[error("token expired")]
     TokenExpired,
+    /// Fingerprint binding is on and the request's cookie does not match the token.
+    #[error("fingerprint mismatch")]
+    FingerprintMismatch,
+    /// No live session with this id belongs to the caller.
+    #[error("session not found")]
+    SessionNotFound,
+    /// No live access token with this id belongs to the caller.
+    #[error("token not found")]
+    TokenNotFound,
+    /// No user with this id.
+    #[error("user not found")]
+    UserNotFound,
     /// The token verified but its session, version or jti is revoked.
     #[error("token revoked")]
     TokenRevoked,

@@ -1,5 +1,6 @@
 //! `POST /v1/auth/login`.
 
+use serde_json::json;
 use tessera_core::ids::SessionId;
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
@@ -8,20 +9,24 @@ use zeroize::Zeroizing;
 
 use super::client::ClientInfo;
 use super::error::AuthError;
+use super::fingerprint::Fingerprint;
 use super::pair::TokenPair;
 use super::service::AuthService;
 use crate::accounts::User;
 use crate::accounts::email::Email;
+use crate::audit::{EventKind, SecurityEvent};
 
 impl AuthService {
     /// Checks the password and opens a session. Unknown email and wrong password are one
     /// outcome, [`AuthError::InvalidCredentials`], and cost the same (a hash is verified in
     /// both cases). A banned account is only revealed to someone who knows its password.
+    /// `fingerprint`: the cookie value to bind the session to (when binding is on).
     pub async fn login(
         &self,
         email: &str,
         password: Zeroizing<String>,
         client: ClientInfo,
+        fingerprint: Option<&Fingerprint>,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
         let user = match Email::parse(email) {
@@ -34,12 +39,18 @@ impl AuthService {
             .await?;
         let user = match user {
             Some(u) if matched => u,
-            _ => return Err(AuthError::InvalidCredentials),
+            Some(u) => {
+                self.audit
+                    .record(SecurityEvent::new(EventKind::LoginFailed, u.id, now).client(&client))
+                    .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+            None => return Err(AuthError::InvalidCredentials),
         };
         if user.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
         }
-        self.open_session(&user, client, now).await
+        self.open_session(&user, client, fingerprint, now).await
     }
 
     /// Opens a session for an authenticated user and mints its first token pair.
@@ -47,12 +58,14 @@ impl AuthService {
         &self,
         user: &User,
         client: ClientInfo,
+        fingerprint: Option<&Fingerprint>,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
         let session = SessionId::new();
         let refresh = RefreshToken::generate(user.id, session);
         let grant = self.issuer.grant(now);
         let absolute_expiry = now.plus(self.policy.absolute_lifetime);
+        let fingerprint = fingerprint.filter(|_| self.policy.fingerprint);
         let created = self
             .store
             .create_session(
@@ -68,16 +81,38 @@ impl AuthService {
                     },
                     max_sessions: self.policy.max_sessions,
                     attributes: client.to_attributes(),
+                    binding: fingerprint.map(Fingerprint::binding),
                 },
                 now,
             )
             .await?;
+        let access = self.sign_access(
+            user.id,
+            session,
+            created.token_version,
+            client.amr.clone(),
+            fingerprint,
+            grant,
+            now,
+        )?;
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::Login, user.id, now)
+                    .session(session)
+                    .client(&client)
+                    .details(json!({"amr": client.amr})),
+            )
+            .await;
         for evicted in &created.evicted {
-            tracing::info!(user = %user.id, session = %evicted, "session evicted: session limit reached");
+            self.audit
+                .record(
+                    SecurityEvent::new(EventKind::SessionEvicted, user.id, now)
+                        .session(*evicted)
+                        .details(json!({"reason": "session limit reached", "by_session": session})),
+                )
+                .await;
         }
-        let access = self.sign_access(user.id, session, created.token_version, grant, now)?;
         let refresh_deadline = now.plus(self.policy.idle_timeout).min(absolute_expiry);
-        tracing::info!(user = %user.id, session = %session, "signed in");
         Ok(TokenPair {
             access_token: access.token,
             token_type: "Bearer",

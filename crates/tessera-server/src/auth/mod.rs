@@ -6,10 +6,14 @@
 //! - [`access`]: authenticating an access token (signature, claims, revocation check).
 //! - [`pair`]: [`TokenPair`] and minting it for a session.
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
+//! - [`fingerprint`]: binding tokens to a hardened cookie.
+//! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
 
 pub mod access;
+pub mod admin;
 pub mod client;
 pub mod error;
+pub mod fingerprint;
 pub mod introspect;
 pub mod login;
 pub mod logout;
@@ -18,8 +22,10 @@ pub mod refresh;
 pub mod register;
 pub mod revoke;
 pub mod service;
+pub mod sessions;
 
 pub use client::ClientInfo;
 pub use error::AuthError;
+pub use fingerprint::Fingerprint;
 pub use pair::TokenPair;
 pub use service::{AuthService, SessionPolicy};

@@ -4,9 +4,12 @@ use tessera_core::refresh::{RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
 use tessera_store::{Rotation, RotationOutcome};
 
+use super::client::ClientInfo;
 use super::error::AuthError;
+use super::fingerprint::Fingerprint;
 use super::pair::TokenPair;
 use super::service::AuthService;
+use crate::audit::{EventKind, SecurityEvent};
 
 impl AuthService {
     /// Rotates a refresh token. The successor is derived from the presented token, the refresh
@@ -16,10 +19,18 @@ impl AuthService {
     ///   successor as the winning call is re-derived from the stored seed and returned, so
     ///   the family never forks;
     /// - previous token later: theft; the store has revoked the session;
-    /// - anything else: invalid, nothing changes.
+    /// - anything else (including a session bound to a fingerprint cookie the request does
+    ///   not carry): invalid, nothing changes.
     ///
-    /// Every success also mints a fresh access token registered with the session.
-    pub async fn refresh(&self, presented: &str, now: Timestamp) -> Result<TokenPair, AuthError> {
+    /// Every success also mints a fresh access token registered with the session, carrying
+    /// the sign-in's `amr`.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        fingerprint: Option<&Fingerprint>,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
         let token = RefreshToken::parse(presented).map_err(|_| AuthError::InvalidRefreshToken)?;
         let seed = SuccessorSeed::random();
         let successor = token.successor(&self.refresh_key, &seed);
@@ -36,34 +47,62 @@ impl AuthService {
                     access: self.store_grant(grant),
                     grace: self.policy.reuse_grace,
                     idle_timeout: self.policy.idle_timeout,
+                    binding: fingerprint.map(Fingerprint::binding),
                 },
                 now,
             )
             .await?;
-        let (next, token_version, session_expires_at) = match outcome {
+        let (next, token_version, session_expires_at, attributes) = match outcome {
             RotationOutcome::Rotated {
                 token_version,
                 session_expires_at,
-            } => (successor, token_version, session_expires_at),
+                attributes,
+            } => (successor, token_version, session_expires_at, attributes),
             RotationOutcome::GraceReplay {
                 seed,
                 token_version,
                 session_expires_at,
+                attributes,
             } => (
                 token.successor(&self.refresh_key, &seed),
                 token_version,
                 session_expires_at,
+                attributes,
             ),
             RotationOutcome::Reused => {
                 tracing::warn!(
                     user = %token.user(), session = %token.session(),
                     "refresh token reused after rotation: session revoked (possible theft)"
                 );
+                self.audit
+                    .record(
+                        SecurityEvent::new(EventKind::RefreshTokenReused, token.user(), now)
+                            .session(token.session())
+                            .client(client),
+                    )
+                    .await;
                 return Err(AuthError::RefreshTokenReused);
             }
-            RotationOutcome::Invalid => return Err(AuthError::InvalidRefreshToken),
+            RotationOutcome::Invalid => {
+                // A banned account's sessions are gone; say why rather than "invalid".
+                if let Ok(Some(user)) = self.users.by_id(token.user()).await
+                    && user.disabled_at.is_some()
+                {
+                    return Err(AuthError::AccountDisabled);
+                }
+                return Err(AuthError::InvalidRefreshToken);
+            }
         };
-        let access = self.sign_access(token.user(), token.session(), token_version, grant, now)?;
+        let amr = ClientInfo::from_attributes(&attributes).amr;
+        let access = self.sign_access(
+            token.user(),
+            token.session(),
+            token_version,
+            amr,
+            fingerprint,
+            grant,
+            now,
+        )?;
         Ok(TokenPair {
             access_token: access.token,
             token_type: "Bearer",

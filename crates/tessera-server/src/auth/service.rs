@@ -10,8 +10,10 @@ use tessera_core::token::{IssuedToken, TokenIssuer, TokenRequest, Verifier};
 use tessera_store::{AccessGrant, RevocationMode, StateStore};
 
 use super::error::AuthError;
+use super::fingerprint::Fingerprint;
 use crate::accounts::Users;
 use crate::accounts::password::PasswordHasher;
+use crate::audit::AuditTrail;
 use crate::config::FailMode;
 use crate::keys::LiveKeys;
 
@@ -34,6 +36,8 @@ pub struct SessionPolicy {
     /// token's `exp`, so a token the verifier still accepts is not reported revoked (and a
     /// denylisted one stays denied) while the leeway runs.
     pub clock_leeway: Duration,
+    /// Fingerprint binding: every access token must come with its `__Secure-Fgp` cookie.
+    pub fingerprint: bool,
 }
 
 /// Everything the sign-in and token handlers need.
@@ -47,6 +51,7 @@ pub struct AuthService {
     pub(crate) verifier: Verifier,
     pub(crate) refresh_key: RefreshKey,
     pub(crate) policy: SessionPolicy,
+    pub(crate) audit: AuditTrail,
 }
 
 impl AuthService {
@@ -61,8 +66,10 @@ impl AuthService {
         verifier: Verifier,
         refresh_key: RefreshKey,
         policy: SessionPolicy,
+        audit: AuditTrail,
     ) -> Self {
         Self {
+            audit,
             users,
             hasher,
             store,
@@ -84,6 +91,11 @@ impl AuthService {
         &self.store
     }
 
+    /// The audit trail.
+    pub fn audit(&self) -> &AuditTrail {
+        &self.audit
+    }
+
     /// The policy.
     pub fn policy(&self) -> &SessionPolicy {
         &self.policy
@@ -98,11 +110,14 @@ impl AuthService {
     }
 
     /// Signs an access token for a grant the store has registered.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn sign_access(
         &self,
         user: UserId,
         session: SessionId,
         token_version: u64,
+        amr: Vec<String>,
+        fingerprint: Option<&Fingerprint>,
         (jti, expires_at): (Jti, Timestamp),
         now: Timestamp,
     ) -> Result<IssuedToken, AuthError> {
@@ -111,8 +126,10 @@ impl AuthService {
             user,
             session,
             token_version,
-            amr: vec!["pwd".to_owned()],
-            fingerprint_hash: None,
+            amr,
+            fingerprint_hash: fingerprint
+                .filter(|_| self.policy.fingerprint)
+                .map(Fingerprint::claim),
         };
         self.issuer
             .sign(&ring, req, jti, expires_at, now)

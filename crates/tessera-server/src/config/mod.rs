@@ -8,4 +8,6 @@ pub mod file;
 pub mod settings;
 
 pub use file::RawConfig;
-pub use settings::{ClientCredential, FailMode, LogFormat, Settings, StateStoreSettings, TokenTransport};
+pub use settings::{
+    ClientCredential, FailMode, LogFormat, Settings, StateStoreSettings, TokenTransport,
+};

@@ -63,7 +63,9 @@ pub struct ClientCredential {
 
 impl fmt::Debug for ClientCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCredential").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ClientCredential")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -319,18 +321,22 @@ impl Settings {
             return Err(invalid("admin_token", "must be at least 16 characters"));
         }
         let mut introspection_clients = Vec::new();
-        for pair in raw.introspection_clients.as_deref().unwrap_or("").split(',') {
+        for pair in raw
+            .introspection_clients
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+        {
             let pair = pair.trim();
             if pair.is_empty() {
                 continue;
             }
             match pair.split_once(':') {
-                Some((id, secret)) if !id.is_empty() && secret.len() >= 8 => {
-                    introspection_clients.push(ClientCredential {
+                Some((id, secret)) if !id.is_empty() && secret.len() >= 8 => introspection_clients
+                    .push(ClientCredential {
                         id: id.to_owned(),
                         secret: SecretString::from(secret.to_owned()),
-                    })
-                }
+                    }),
                 _ => {
                     return Err(invalid(
                         "introspection_clients",

@@ -99,6 +99,26 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "token_revoked",
             "the access token has been revoked".into(),
         ),
+        FingerprintMismatch => (
+            unauthorized,
+            "fingerprint_mismatch",
+            "the access token is bound to a fingerprint cookie this request does not carry".into(),
+        ),
+        SessionNotFound => (
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            "no such session".into(),
+        ),
+        TokenNotFound => (
+            StatusCode::NOT_FOUND,
+            "token_not_found",
+            "no such access token".into(),
+        ),
+        UserNotFound => (
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "no such user".into(),
+        ),
         InvalidRefreshToken => (
             unauthorized,
             "invalid_refresh_token",

@@ -2,11 +2,13 @@
 //!
 //! - [`error`]: [`ApiError`] → RFC 9457 problem details; the one table from errors to
 //!   statuses and `code`s.
+//! - [`cookies`]: token, CSRF and fingerprint cookies.
 //! - [`extract`]: request extractors (JSON body, bearer authentication, client info), each
 //!   with its rejection.
 //! - [`routes`]: thin handlers, one file per area.
 //! - [`router`]: [`router`] assembles routes and layers.
 
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod router;

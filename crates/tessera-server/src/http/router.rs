@@ -4,13 +4,13 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
-use super::routes::{auth, health, jwks, me, metadata, oauth2};
+use super::routes::{admin, auth, health, jwks, me, metadata, oauth2, sessions};
 use crate::app::AppState;
 
 /// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
@@ -25,6 +25,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/logout-all", post(auth::logout_all))
         .route("/v1/me", get(me::me))
+        .route("/v1/sessions", get(sessions::list))
+        .route("/v1/sessions/{id}", delete(sessions::end))
+        .route("/v1/tokens/{jti}", delete(sessions::revoke_token))
+        .route("/v1/devices/trusted", get(sessions::trusted_devices))
+        .route("/v1/security-events", get(sessions::security_events))
+        .route("/v1/admin/stats", get(admin::stats))
+        .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))
+        .route(
+            "/v1/admin/users/{id}/revoke-sessions",
+            post(admin::revoke_sessions),
+        )
+        .route(
+            "/v1/admin/users/{id}/ban",
+            post(admin::ban).delete(admin::unban),
+        )
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route(
             "/.well-known/oauth-authorization-server",

@@ -1,22 +1,31 @@
-//! Bearer authentication.
+//! Authentication of a request by its access token.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum_extra::extract::cookie::CookieJar;
 use tessera_core::time::Timestamp;
 use tessera_core::token::AccessClaims;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::http::ApiError;
+use crate::http::cookies;
 
-/// The caller's access token, verified and checked live against the state store. Rejects
-/// with 401 (`missing_token`, `invalid_token`, `token_expired`, `token_revoked`) or 503
+/// The caller's access token, verified, fingerprint-checked and checked live against the
+/// state store. The token comes from `Authorization: Bearer`, or — with cookie transport on
+/// and no `Authorization` header — from the `__Host-tessera_at` cookie, in which case a
+/// state-changing method (POST, PUT, PATCH, DELETE) must carry `X-CSRF-Token` equal to the
+/// `tessera_csrf` cookie (else 403 `csrf_failed`). Rejects with 401 (`missing_token`,
+/// `invalid_token`, `token_expired`, `token_revoked`, `fingerprint_mismatch`) or 503
 /// (`state_store_unavailable`).
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     /// The verified claims.
     pub claims: AccessClaims,
+    /// Whether the token came from the cookie (so logout clears the cookies).
+    pub via_cookie: bool,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -27,10 +36,49 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(AuthError::MissingToken)?;
-        let claims = state.auth.authenticate(token, Timestamp::now()).await?;
-        Ok(Authenticated { claims })
+        let jar = CookieJar::from_headers(&parts.headers);
+        let (token, via_cookie) = match bearer(parts) {
+            Some(t) => (t.to_owned(), false),
+            None => {
+                let cookie = state
+                    .settings
+                    .token_transport
+                    .cookies()
+                    .then(|| jar.get(cookies::ACCESS))
+                    .flatten()
+                    .map(|c| c.value().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .ok_or(AuthError::MissingToken)?;
+                if is_state_changing(&parts.method) && !cookies::csrf_ok(&jar, &parts.headers) {
+                    return Err(csrf_failed());
+                }
+                (cookie, true)
+            }
+        };
+        let fingerprint = cookies::fingerprint_of(&jar);
+        let claims = state
+            .auth
+            .authenticate(&token, fingerprint.as_ref(), Timestamp::now())
+            .await?;
+        Ok(Authenticated { claims, via_cookie })
     }
+}
+
+/// 403 `csrf_failed`.
+pub fn csrf_failed() -> ApiError {
+    ApiError::request(
+        StatusCode::FORBIDDEN,
+        "csrf_failed",
+        "a cookie-authenticated request must send the tessera_csrf cookie value in X-CSRF-Token",
+    )
+}
+
+/// POST, PUT, PATCH and DELETE.
+pub fn is_state_changing(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

@@ -28,6 +28,28 @@ where
     }
 }
 
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// Parses an already-read body with the same checks and rejections as the extractor.
+    pub fn from_bytes(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        let json_type = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json_type {
+            return Err(reject(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        axum::Json::<T>::from_bytes(body)
+            .map(|axum::Json(v)| ApiJson(v))
+            .map_err(reject)
+    }
+}
+
 fn reject(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::JsonDataError(e) => ApiError::request(

@@ -2,14 +2,17 @@
 //! problem+json.
 //!
 //! - [`json`]: [`ApiJson`], a JSON body with 400/413/415/422 problems.
+//! - [`admin`]: [`Admin`], the admin token.
 //! - [`bearer`]: [`Authenticated`], the verified, live access token of the caller.
 //! - [`client`]: [`Client`], user agent and peer address.
 
+pub mod admin;
 pub mod bearer;
 pub mod client;
 pub mod client_auth;
 pub mod json;
 
+pub use admin::Admin;
 pub use bearer::Authenticated;
 pub use client::Client;
 pub use json::ApiJson;

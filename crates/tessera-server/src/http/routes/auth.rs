@@ -1,17 +1,21 @@
 //! `/v1/auth/*`.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
-use crate::app::AppState;
-use crate::auth::ClientInfo;
+use crate::app::{App, AppState};
+use crate::auth::{ClientInfo, Fingerprint, TokenPair};
 use crate::http::ApiError;
+use crate::http::cookies;
+use crate::http::extract::bearer::csrf_failed;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 
 /// `POST /v1/auth/register` body.
@@ -41,7 +45,7 @@ pub async fn register(
         "id": user.id,
         "email": user.email,
         "name": user.name,
-        "created_at": rfc3339(user.created_at),
+        "created_at": crate::rfc3339::format(user.created_at),
     }});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -55,10 +59,11 @@ pub struct LoginRequest {
     device_name: Option<String>,
 }
 
-/// `POST /v1/auth/login` → 200 `TokenPair`.
+/// `POST /v1/auth/login` → 200 `TokenPair` (and cookies, per the token transport).
 pub async fn login(
     State(app): State<AppState>,
     client: Client,
+    jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let info = ClientInfo::new(
@@ -66,19 +71,22 @@ pub async fn login(
         client.ip,
         req.device_name.as_deref(),
     );
+    let fingerprint = app.settings.fingerprint.then(Fingerprint::generate);
     let pair = app
         .auth
         .login(
             &req.email,
             Zeroizing::new(req.password),
             info,
+            fingerprint.as_ref(),
             Timestamp::now(),
         )
         .await?;
-    Ok(no_store(Json(pair)))
+    Ok(token_response(&app, jar, pair, fingerprint.as_ref()))
 }
 
-/// `POST /v1/auth/refresh` body.
+/// `POST /v1/auth/refresh` body. With cookie transport the body may be empty: the refresh
+/// token then comes from the `__Secure-tessera_rt` cookie (and the CSRF header is required).
 #[derive(Deserialize)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -87,47 +95,116 @@ pub struct RefreshRequest {
 /// `POST /v1/auth/refresh` → 200 `TokenPair` with a new refresh token.
 pub async fn refresh(
     State(app): State<AppState>,
-    ApiJson(req): ApiJson<RefreshRequest>,
+    client: Client,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
+    let presented = if body.iter().all(u8::is_ascii_whitespace) {
+        let from_cookie = app
+            .settings
+            .token_transport
+            .cookies()
+            .then(|| jar.get(cookies::REFRESH))
+            .flatten()
+            .map(|c| c.value().to_owned());
+        match from_cookie {
+            Some(token) => {
+                if !cookies::csrf_ok(&jar, &headers) {
+                    return Err(csrf_failed());
+                }
+                token
+            }
+            None => {
+                return Err(ApiError::request(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "the request body does not have the expected fields: missing field `refresh_token`",
+                ));
+            }
+        }
+    } else {
+        let ApiJson(req) = ApiJson::<RefreshRequest>::from_bytes(&headers, &body)?;
+        req.refresh_token
+    };
+    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let fingerprint = cookies::fingerprint_of(&jar);
     let pair = app
         .auth
-        .refresh(&req.refresh_token, Timestamp::now())
+        .refresh(&presented, fingerprint.as_ref(), &info, Timestamp::now())
         .await?;
-    Ok(no_store(Json(pair)))
+    Ok(token_response(&app, jar, pair, None))
 }
 
-/// `POST /v1/auth/logout` → 204.
+/// `POST /v1/auth/logout` → 204; clears the token cookies.
 pub async fn logout(
     State(app): State<AppState>,
+    client: Client,
+    jar: CookieJar,
     auth: Authenticated,
-) -> Result<StatusCode, ApiError> {
-    app.auth.logout(&auth.claims, Timestamp::now()).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, ApiError> {
+    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    app.auth
+        .logout(&auth.claims, &info, Timestamp::now())
+        .await?;
+    Ok(signed_out(&app, jar))
 }
 
-/// `POST /v1/auth/logout-all` → 204.
+/// `POST /v1/auth/logout-all` → 204; clears the token cookies.
 pub async fn logout_all(
     State(app): State<AppState>,
+    client: Client,
+    jar: CookieJar,
     auth: Authenticated,
-) -> Result<StatusCode, ApiError> {
-    app.auth.logout_all(&auth.claims, Timestamp::now()).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, ApiError> {
+    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    app.auth
+        .logout_all(&auth.claims, &info, Timestamp::now())
+        .await?;
+    Ok(signed_out(&app, jar))
 }
 
-/// Token responses must not be cached (RFC 6749 §5.1).
-fn no_store(body: impl IntoResponse) -> Response {
-    let mut res = body.into_response();
-    res.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
+fn signed_out(app: &App, jar: CookieJar) -> Response {
+    if app.settings.token_transport.cookies() || app.settings.fingerprint {
+        (StatusCode::NO_CONTENT, cookies::clear_tokens(jar)).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+/// A token pair as the configured transport wants it: JSON body, cookies, or both; plus the
+/// fingerprint cookie on sign-in. Never cached (RFC 6749 §5.1).
+fn token_response(
+    app: &App,
+    jar: CookieJar,
+    pair: TokenPair,
+    fingerprint: Option<&Fingerprint>,
+) -> Response {
+    let transport = app.settings.token_transport;
+    let mut jar = jar;
+    if transport.cookies() {
+        jar = cookies::set_tokens(jar, &pair);
+    }
+    if let Some(fp) = fingerprint {
+        jar = cookies::set_fingerprint(
+            jar,
+            fp,
+            pair.refresh_expires_in
+                .max(app.settings.refresh_token_ttl.as_secs()),
+        );
+    }
+    let body: Value = if transport.body() {
+        serde_json::to_value(&pair).unwrap_or(Value::Null)
+    } else {
+        json!({
+            "token_type": pair.token_type,
+            "expires_in": pair.expires_in,
+            "refresh_expires_in": pair.refresh_expires_in,
+            "session_id": pair.session_id,
+        })
+    };
+    let mut res = (jar, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// RFC 3339 UTC rendering of a timestamp.
-pub fn rfc3339(t: Timestamp) -> String {
-    humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs().max(0) as u64),
-    )
-    .to_string()
 }

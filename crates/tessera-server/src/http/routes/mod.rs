@@ -1,8 +1,10 @@
 //! Handlers, one file per area. Each parses, calls the domain, and maps the result.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod jwks;
 pub mod me;
 pub mod metadata;
 pub mod oauth2;
+pub mod sessions;

@@ -1,0 +1,153 @@
+//! The operator commands of the CLI (`sessions`, `revoke`, `ban`, `unban`, `stats`): the same
+//! domain calls as the admin API, over the same state store and database.
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::time::Timestamp;
+use tessera_store::AccessGrant;
+
+use crate::accounts::email::Email;
+use crate::app::App;
+use crate::audit::device_label;
+use crate::auth::ClientInfo;
+use crate::cli::{Command, RevokeTarget, SessionsAction};
+use crate::config::{Settings, StateStoreSettings};
+
+/// Runs an operator command; prints the result to stdout. Errors (unknown ids, unreachable
+/// stores) come back as `Err` with a message for stderr.
+pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
+    if settings.state_store == StateStoreSettings::Memory {
+        bail!(
+            "the state store is the server's in-process memory, which no other process can reach: \\
+             configure REDIS_URL (as the server does) to use this command"
+        );
+    }
+    let app = Arc::new(App::build(&settings).await?);
+    let now = Timestamp::now();
+    let auth = &app.auth;
+    match command {
+        Command::Sessions {
+            action: SessionsAction::List { user },
+        } => {
+            let user = resolve_user(&app, user).await?;
+            let sessions = auth.user_sessions(user, now).await?;
+            if sessions.is_empty() {
+                println!("no live sessions for {user}");
+            }
+            for s in sessions {
+                let device = device_label(&ClientInfo {
+                    device_name: s.device.name.clone(),
+                    browser: s.device.browser.clone().unwrap_or_default(),
+                    os: s.device.os.clone().unwrap_or_default(),
+                    ..Default::default()
+                })
+                .unwrap_or_else(|| "unknown device".to_owned());
+                println!(
+                    "{}\\t{}\\t{}\\tcreated {}\\tlast seen {}\\texpires {}",
+                    s.id,
+                    device,
+                    s.ip.as_deref().unwrap_or("-"),
+                    s.created_at,
+                    s.last_seen_at,
+                    s.expires_at
+                );
+            }
+        }
+        Command::Revoke {
+            target: RevokeTarget::Session { id },
+        } => {
+            let session: SessionId = id
+                .parse()
+                .map_err(|_| anyhow!("{id:?} is not a session id"))?;
+            let user = auth
+                .audit()
+                .owner_of_session(&session.to_string())
+                .await?
+                .ok_or_else(|| anyhow!("no session {session}"))?;
+            if !auth.store().revoke_session(user, session, now).await? {
+                bail!("session {session} is not live (already ended or expired)");
+            }
+            println!("revoked session {session} of user {user}");
+        }
+        Command::Revoke {
+            target: RevokeTarget::User { user },
+        } => {
+            let user = resolve_user(&app, user).await?;
+            auth.admin_revoke_sessions(user, now).await?;
+            println!("revoked every session of user {user}");
+        }
+        Command::Revoke {
+            target: RevokeTarget::Token { token, user },
+        } => {
+            let (owner, jti) = if token.contains('.') {
+                let claims = auth
+                    .verifier
+                    .verify(&*app.keys.current(), token, now)
+                    .context(
+                        "not a valid Tessera access token (an expired one needs no revoking)",
+                    )?;
+                (claims.sub, claims.jti)
+            } else {
+                let jti: Jti = token
+                    .parse()
+                    .map_err(|_| anyhow!("{token:?} is neither an access token nor a jti"))?;
+                let user = user
+                    .as_deref()
+                    .ok_or_else(|| anyhow!("a bare jti needs --user EMAIL|ID"))?;
+                (resolve_user(&app, user).await?, jti)
+            };
+            let (session, expires_at) = auth
+                .store()
+                .find_access_token(owner, jti, now)
+                .await?
+                .ok_or_else(|| anyhow!("no live access token {jti} for user {owner}"))?;
+            auth.store()
+                .revoke_access_token(
+                    owner,
+                    session,
+                    AccessGrant { jti, expires_at },
+                    auth.policy().revocation_mode,
+                    now,
+                )
+                .await?;
+            println!("revoked access token {jti} (session {session})");
+        }
+        Command::Ban { user, reason } => {
+            let user = resolve_user(&app, user).await?;
+            auth.ban(user, reason, now).await?;
+            println!("banned user {user}; every session ended");
+        }
+        Command::Unban { user } => {
+            let user = resolve_user(&app, user).await?;
+            auth.unban(user, now).await?;
+            println!("unbanned user {user}");
+        }
+        Command::Stats => {
+            let s = auth.stats(now).await?;
+            println!("sessions_active\\t{}", s.store.sessions_active);
+            println!("access_tokens_active\\t{}", s.store.access_tokens_active);
+            println!("revoked_tokens\\t{}", s.store.revoked_tokens);
+            println!("users\\t{}", s.users);
+            for (k, v) in &s.store.backend {
+                println!("{}.{k}\\t{v}", auth.store().backend());
+            }
+        }
+        Command::Serve { .. } | Command::Keys { .. } => bail!("not an operator command"),
+    }
+    Ok(())
+}
+
+/// A user by id or email; an error naming the input when there is none.
+async fn resolve_user(app: &App, who: &str) -> anyhow::Result<UserId> {
+    let users = app.auth.users();
+    let found = match who.parse::<UserId>() {
+        Ok(id) => users.by_id(id).await?,
+        Err(_) => match Email::parse(who) {
+            Some(e) => users.by_email(&e).await?,
+            None => bail!("{who:?} is neither a user id nor an email address"),
+        },
+    };
+    found.map(|u| u.id).ok_or_else(|| anyhow!("no user {who}"))
+}

@@ -1,0 +1,133 @@
+//! Security events.
+
+use serde::Serialize;
+use serde_json::Value;
+use tessera_core::ids::{SessionId, UserId};
+use tessera_core::time::Timestamp;
+use uuid::Uuid;
+
+use crate::auth::ClientInfo;
+
+/// What happened. The string forms are the API's stable `type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Signed in.
+    Login,
+    /// A wrong password for this account.
+    LoginFailed,
+    /// Signed out of one session.
+    Logout,
+    /// Signed out of every session.
+    LogoutAll,
+    /// A refresh token was replayed after rotation: the session was revoked (possible theft).
+    RefreshTokenReused,
+    /// The oldest session was ended to honour the session limit.
+    SessionEvicted,
+    /// The user ended one of their sessions (a device).
+    SessionRevoked,
+    /// The user revoked one access token.
+    TokenRevoked,
+    /// An administrator ended every session.
+    SessionsRevokedByAdmin,
+    /// An administrator banned the account.
+    AccountBanned,
+    /// An administrator lifted the ban.
+    AccountUnbanned,
+}
+
+impl EventKind {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Login => "login",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::Logout => "logout",
+            EventKind::LogoutAll => "logout_all",
+            EventKind::RefreshTokenReused => "refresh_token_reused",
+            EventKind::SessionEvicted => "session_evicted",
+            EventKind::SessionRevoked => "session_revoked",
+            EventKind::TokenRevoked => "token_revoked",
+            EventKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+            EventKind::AccountBanned => "account_banned",
+            EventKind::AccountUnbanned => "account_unbanned",
+        }
+    }
+}
+
+/// One event, as stored and as listed by `GET /v1/security-events`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurityEvent {
+    /// UUIDv7 (time-ordered).
+    pub id: Uuid,
+    /// Stable event name.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Peer address of the request that caused it, if any.
+    pub ip: Option<String>,
+    /// Session concerned, if any.
+    pub session_id: Option<SessionId>,
+    /// Device label (`Firefox 128 on Linux`), if known.
+    pub device: Option<String>,
+    /// Event-specific details.
+    pub details: Value,
+    /// Whose account (not serialised: events are listed per user).
+    #[serde(skip)]
+    pub user: UserId,
+    /// Milliseconds since the epoch.
+    #[serde(skip)]
+    pub at_ms: Timestamp,
+}
+
+impl SecurityEvent {
+    /// A new event at `now`.
+    pub fn new(kind: EventKind, user: UserId, now: Timestamp) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            kind: kind.as_str(),
+            at: crate::rfc3339::format(now),
+            ip: None,
+            session_id: None,
+            device: None,
+            details: Value::Object(Default::default()),
+            user,
+            at_ms: now,
+        }
+    }
+
+    /// Sets the session.
+    pub fn session(mut self, session: SessionId) -> Self {
+        self.session_id = Some(session);
+        self
+    }
+
+    /// Sets IP and device label from a client record.
+    pub fn client(mut self, client: &ClientInfo) -> Self {
+        self.ip = client.ip.map(|ip| ip.to_string());
+        self.device = device_label(client);
+        self
+    }
+
+    /// Sets the details.
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// `Firefox 128 on Linux`, `work laptop (Firefox 128 on Linux)`, or `None` when nothing is
+/// known.
+pub fn device_label(c: &ClientInfo) -> Option<String> {
+    let agent = match (c.browser.is_empty(), c.os.is_empty()) {
+        (false, false) => Some(format!("{} on {}", c.browser, c.os)),
+        (false, true) => Some(c.browser.clone()),
+        (true, false) => Some(c.os.clone()),
+        (true, true) => None,
+    };
+    match (&c.device_name, agent) {
+        (Some(n), Some(a)) => Some(format!("{n} ({a})")),
+        (Some(n), None) => Some(n.clone()),
+        (None, a) => a,
+    }
+}

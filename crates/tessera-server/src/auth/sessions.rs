@@ -1,0 +1,146 @@
+//! A user's sessions (devices) and access tokens.
+
+use serde::Serialize;
+use serde_json::json;
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::time::Timestamp;
+use tessera_core::token::AccessClaims;
+use tessera_store::{AccessGrant, SessionRecord};
+
+use super::client::ClientInfo;
+use super::error::AuthError;
+use super::service::AuthService;
+use crate::audit::{EventKind, SecurityEvent};
+
+/// Device of a session as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceView {
+    /// Client-given name.
+    pub name: Option<String>,
+    /// Browser and major version.
+    pub browser: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// `desktop`, `mobile`, `bot` or `other`.
+    pub kind: String,
+}
+
+/// One session as listed by `GET /v1/sessions`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionView {
+    /// Id.
+    pub id: SessionId,
+    /// Device.
+    pub device: DeviceView,
+    /// Address it signed in from.
+    pub ip: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Last sign-in or refresh, RFC 3339.
+    pub last_seen_at: String,
+    /// When it ends unless refreshed, RFC 3339.
+    pub expires_at: String,
+    /// Whether it is the session of the request's token.
+    pub current: bool,
+    /// Whether the device is trusted to skip the second factor.
+    pub trusted: bool,
+}
+
+impl SessionView {
+    fn from_record(r: SessionRecord, current: Option<SessionId>) -> Self {
+        let c = ClientInfo::from_attributes(&r.attributes);
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        Self {
+            id: r.session,
+            device: DeviceView {
+                name: c.device_name,
+                browser: some(c.browser),
+                os: some(c.os),
+                kind: if c.kind.is_empty() {
+                    "other".to_owned()
+                } else {
+                    c.kind
+                },
+            },
+            ip: c.ip.map(|ip| ip.to_string()),
+            created_at: crate::rfc3339::format(r.created_at),
+            last_seen_at: crate::rfc3339::format(r.last_seen_at),
+            expires_at: crate::rfc3339::format(r.expires_at),
+            current: Some(r.session) == current,
+            trusted: false,
+        }
+    }
+}
+
+impl AuthService {
+    /// The user's live sessions, oldest first; `current` marks the caller's.
+    pub async fn sessions(
+        &self,
+        user: UserId,
+        current: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<Vec<SessionView>, AuthError> {
+        let records = self.store.list_sessions(user, now).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| SessionView::from_record(r, current))
+            .collect())
+    }
+
+    /// Signs one of the caller's devices out: its refresh token and access tokens die.
+    /// Another user's session id is [`AuthError::SessionNotFound`], like an unknown one.
+    pub async fn end_session(
+        &self,
+        caller: &AccessClaims,
+        session: SessionId,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        if !self.store.revoke_session(caller.sub, session, now).await? {
+            return Err(AuthError::SessionNotFound);
+        }
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::SessionRevoked, caller.sub, now)
+                    .session(session)
+                    .client(client)
+                    .details(json!({"by_session": caller.sid})),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Revokes one of the caller's access tokens; its session stays. Another user's jti is
+    /// [`AuthError::TokenNotFound`], like an unknown or expired one.
+    pub async fn revoke_own_token(
+        &self,
+        caller: &AccessClaims,
+        jti: Jti,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        let (session, expires_at) = self
+            .store
+            .find_access_token(caller.sub, jti, now)
+            .await?
+            .ok_or(AuthError::TokenNotFound)?;
+        self.store
+            .revoke_access_token(
+                caller.sub,
+                session,
+                AccessGrant { jti, expires_at },
+                self.policy.revocation_mode,
+                now,
+            )
+            .await?;
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::TokenRevoked, caller.sub, now)
+                    .session(session)
+                    .client(client)
+                    .details(json!({"jti": jti})),
+            )
+            .await;
+        Ok(())
+    }
+}
