@@ -18,7 +18,8 @@ use crate::model::*;
 /// [`revoke_user`](Self::revoke_user) kills every session even if an index entry was lost; a
 /// missing version counts as revoked); a dead session behaves exactly like a missing one
 /// everywhere. Everything stored expires by itself
-/// (TTL) except the per-user token version, an intentional durable counter.
+/// (TTL) except the per-user token version and the global statistics counters, intentional
+/// durable counters.
 ///
 /// Errors: [`StoreError::Unavailable`] when the backend cannot be reached — nothing can be
 /// assumed about whether the step happened; never for "not found" (that is a result).

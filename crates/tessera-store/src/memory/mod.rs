@@ -6,8 +6,9 @@
 //!   atomic step exactly as a Lua script is on Redis.
 //!
 //! Memory stays bounded without a cleanup job: every [`SWEEP_EVERY`] calls the store drops
-//! dead sessions, expired access grants and expired denylist entries (the equivalent of
-//! Redis TTLs). Nothing here survives a restart — signing everybody out, as losing Redis data
+//! dead sessions, expired access grants, expired denylist entries and security events past
+//! their retention (the equivalent of Redis TTLs). Statistics are counted exactly from these
+//! maps. Nothing here survives a restart — signing everybody out, as losing Redis data
 //! does in allowlist mode.
 
 mod state;

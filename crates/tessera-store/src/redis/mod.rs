@@ -6,7 +6,9 @@
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
 //! - `keys`: key names. `scripts` + `scripts/*.lua`: one Lua script per atomic change.
-//! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation.
+//! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
+//!   background statistics reconciliation.
+//! - `stats`: the global statistics hash and how `stats()` reads it.
 //! - `reply` and `error`: decoding replies, mapping driver errors onto
 //!   [`StoreError`](crate::StoreError).
 //!
@@ -20,10 +22,12 @@
 //!
 //! | key | type | TTL | content | scripts |
 //! |---|---|---|---|---|
-//! | `P{u:UID}:ver` | string | none — the one durable counter | token version | all but `revoke_user`'s reads: `create_session` (raise, never lower), `revoke_user` (INCR), `rotate_refresh`, `check_access`, `revoke_session`, `revoke_access_token`, `list_sessions` (read); plain `GET` for `token_version` |
-//! | `P{u:UID}:sessions` | zset | the latest member score − now | member SID, score = that session's deadline `min(last_seen + idle, absolute)` (ms); members whose score ≤ now are pruned (`ZREMRANGEBYSCORE`) by every script that writes it | `create_session`, `rotate_refresh`, `revoke_session`, `revoke_user`, `list_sessions` |
-//! | `P{u:UID}:s:SID` | hash | deadline − now, renewed on rotation | session record, refresh family and access allowlist (fields below) | `create_session`, `rotate_refresh`, `check_access`, `revoke_session`, `revoke_user`, `revoke_access_token`, `list_sessions` |
+//! | `P{u:UID}:ver` | string | none — durable counter (with `Pstats`, the only keys without TTL) | token version | all but `revoke_user`'s reads: `create_session` (raise, never lower), `revoke_user` (INCR), `rotate_refresh`, `check_access`, `revoke_session`, `revoke_access_token`, `list_sessions` (read); plain `GET` for `token_version` |
+//! | `P{u:UID}:sessions` | zset | the latest member score − now | member SID, score = that session's deadline `min(last_seen + idle, absolute)` (ms); members whose score ≤ now are pruned (`ZREMRANGEBYSCORE`) by every script that writes it | `create_session`, `rotate_refresh`, `revoke_session`, `revoke_user`, `list_sessions`, `find_access_token`, `count_sessions` |
+//! | `P{u:UID}:s:SID` | hash | deadline − now, renewed on rotation | session record, refresh family and access allowlist (fields below) | `create_session`, `rotate_refresh`, `check_access`, `revoke_session`, `revoke_user`, `revoke_access_token`, `list_sessions`, `find_access_token`, `count_sessions` |
 //! | `P{u:UID}:deny:JTI` | string `1` | the token's `exp` − now | denylist-mode revoked access token | `revoke_access_token` (write), `check_access` (read) |
+//! | `P{u:UID}:ev` | zset | newest event's `at` + 90 days − now | recent security events: score = `at` (ms), member = `len(id)` `:` id payload; at most 500, none older than 90 days (trimmed by score and rank on every push) | `push_event`; read with one plain `ZRANGE … BYSCORE REV LIMIT` |
+//! | `Pstats` | hash | none — the second intentional durable key | global statistics counters: `s` live sessions, `g` unexpired access grants, `r` revoked tokens (monotonic), `t` last reconciliation (ms) | `HINCRBY` after each script that reports a change; `HSET s g t` by the reconciliation; `HMGET` by `stats()` |
 //!
 //! Session hash fields (one-letter names keep the hash small; all times are ms since the
 //! epoch):
@@ -39,7 +43,8 @@
 //! | `p` | previous refresh-token hash (32 raw bytes; absent before the first rotation) |
 //! | `r` | rotated_at (creation time before the first rotation) |
 //! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
-//! | `a` | attributes (opaque JSON from the server) |
+//! | `a` | attributes (opaque JSON from the server; returned by rotation) |
+//! | `b` | binding: hash of the client fingerprint (32 raw bytes; absent for an unbound session); a rotation must present it |
 //! | *JTI (16 raw bytes)* | an allowlisted access token of this session; value = its `exp`. Expired ones are dropped whenever the script registers a new one. |
 //!
 //! The access allowlist lives inside the session hash rather than in a key of its own: one
@@ -51,6 +56,24 @@
 //! A session is *alive* at `now` when its hash exists, `now < min(l + i, x)`, and `g ≥ ver`
 //! (a missing `ver` means revoked). Every script compares against the caller's `now`, not
 //! Redis's clock: TTLs only reclaim memory.
+//!
+//! # Statistics
+//!
+//! `stats()` never scans user data: it reads the `Pstats` hash (one `HMGET`) and, per
+//! primary, `INFO memory` and `DBSIZE` (backend entries `used_memory`, `keys`, `primaries`,
+//! `stats_reconciled_at_ms`). Every script that opens or ends sessions or adds or removes
+//! unexpired grants returns those changes (sessions opened/ended — evicted, stolen, revoked,
+//! dead ones pruned from the index; grants registered/removed; tokens revoked), and the
+//! store adds them with one `HINCRBY` pipeline right after the script: a second round trip
+//! on write paths (never on `check_access`), not atomic with the script (on Cluster the hash
+//! is in another slot), best-effort (a failure is logged and ignored; negative values read
+//! as 0). What the counters miss: sessions and grants that expire while nobody touches the
+//! user again stay counted. [`RedisStore::spawn_stats_reconciler`] (started by the server,
+//! not by `connect`) corrects that: every period it walks `SCAN MATCH P{u:*}:sessions COUNT
+//! 200` on every primary, pausing between batches, runs `count_sessions.lua` per user (prunes
+//! that user's dead sessions, counts live sessions and their unexpired grants) and
+//! overwrites `s` and `g` with the totals. Changes made during a pass may be lost or counted
+//! twice until the next pass. `r` is a pure counter, never reconciled.
 //!
 //! # Memory (measured, Redis 7.0, 64-bit, jemalloc)
 //!

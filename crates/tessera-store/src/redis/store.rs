@@ -281,8 +281,8 @@ impl RedisStore {
         Ok(total)
     }
 
-    /// Starts the background statistics reconciliation: a [`reconcile_stats`]
-    /// (Self::reconcile_stats) pass right away and then every `every` (measured from the end
+    /// Starts the background statistics reconciliation: a
+    /// [`reconcile_stats`](Self::reconcile_stats) pass right away and then every `every` (measured from the end
     /// of one pass to the start of the next), with the wall clock as `now`. A failed pass is
     /// logged and retried at the next tick. The task runs until the returned handle is
     /// aborted (or the runtime shuts down); [`connect`](Self::connect) does not start it —
