@@ -24,7 +24,7 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
              configure REDIS_URL (as the server does) to use this command"
         );
     }
-    let app = Arc::new(App::build(&settings).await?);
+    let app = Arc::new(App::build(&settings, crate::app::Role::Operator).await?);
     let now = Timestamp::now();
     let auth = &app.auth;
     match command {

@@ -33,6 +33,11 @@ pub struct App {
     pub settings: Arc<Settings>,
 }
 
+/// How often the Redis statistics counters are recomputed by a bounded background SCAN (they
+/// are kept up to date by every write in between; this corrects sessions that expired
+/// untouched).
+pub const STATS_RECONCILE_EVERY: Duration = Duration::from_secs(300);
+
 /// Leeway the verifier allows for clock skew.
 pub const LEEWAY: Duration = Duration::from_secs(30);
 
@@ -58,13 +63,23 @@ pub enum StartError {
     Hasher(#[from] crate::accounts::password::HashError),
 }
 
+/// What the process is for: serving runs background maintenance, a CLI command does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `tessera serve`.
+    Server,
+    /// A one-shot operator command.
+    Operator,
+}
+
 impl App {
     /// Creates the data directory, loads (or generates) keys, connects and migrates the
     /// database, connects the state store.
-    pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+    pub async fn build(settings: &Settings, role: Role) -> Result<Self, StartError> {
         Self::build_with(
             settings,
             PasswordHasher::new(settings.password_hash_concurrency)?,
+            role,
         )
         .await
     }
@@ -73,6 +88,7 @@ impl App {
     pub async fn build_with(
         settings: &Settings,
         hasher: PasswordHasher,
+        role: Role,
     ) -> Result<Self, StartError> {
         let now = Timestamp::now();
         create_private_dir(&settings.data_dir)
@@ -108,7 +124,11 @@ impl App {
                 } else {
                     RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
                 };
-                ConnectingStore::connect(config).await
+                ConnectingStore::connect(
+                    config,
+                    (role == Role::Server).then_some(STATS_RECONCILE_EVERY),
+                )
+                .await
             }
         };
         tracing::info!(backend = store.backend(), "state store ready");

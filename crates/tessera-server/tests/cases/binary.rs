@@ -256,3 +256,110 @@ async fn pyjwt_verifies_our_tokens_from_our_jwks() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_operates_on_the_servers_store_and_database() {
+    if !redis_available() {
+        return;
+    }
+    let redis_dir = TempDir::new("api-cli");
+    let redis = RedisServer::start(free_port(), redis_dir.path(), &[]);
+    let url = redis.url();
+    // Server and CLI must agree on the issuer, as in any deployment (the default is derived
+    // from the listen address, which the CLI does not have).
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("TESSERA_ISSUER", "http://tessera.test"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Binary::serve(dir.path(), &env).await;
+    let e = email("cli");
+    let a = srv.signed_up(&e).await;
+    let b = Session::from(&srv.login(&e, PW).await);
+    let cli = |args: &[&str]| {
+        let out = command(args, dir.path(), &env).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (ok, out, err) = cli(&["sessions", "list", "--user", &e]);
+    assert!(
+        ok && out.contains(&a.id) && out.contains(&b.id),
+        "{out} {err}"
+    );
+    let (ok, out, _) = cli(&["revoke", "session", &b.id]);
+    assert!(ok, "{out}");
+    assert_eq!(srv.me(&b.access).await.code(), Some("token_revoked"));
+    assert_eq!(srv.me(&a.access).await.status, StatusCode::OK);
+    let (ok, _, err) = cli(&["revoke", "session", &uuid::Uuid::now_v7().to_string()]);
+    assert!(
+        !ok && !err.trim().is_empty(),
+        "unknown session: non-zero exit and a message"
+    );
+    let (ok, _, err) = cli(&["sessions", "list", "--user", "nobody@example.org"]);
+    assert!(!ok && err.contains("no user"), "{err}");
+
+    let (ok, out, err) = cli(&["revoke", "token", &a.access]);
+    assert!(ok, "{out} {err}");
+    assert_eq!(srv.me(&a.access).await.code(), Some("token_revoked"));
+    let a2 = Session::from(&srv.refresh(&a.refresh).await);
+    let jti = decode(&a2.access).1["jti"].as_str().unwrap().to_owned();
+    let (ok, _, err) = cli(&["revoke", "token", &jti]);
+    assert!(!ok && err.contains("--user"), "{err}");
+    let (ok, _, err) = cli(&["revoke", "token", &jti, "--user", &e]);
+    assert!(ok, "{err}");
+    assert_eq!(srv.me(&a2.access).await.code(), Some("token_revoked"));
+
+    let c = Session::from(&srv.login(&e, PW).await);
+    let (ok, _, err) = cli(&["revoke", "user", &e]);
+    assert!(ok, "{err}");
+    assert_eq!(srv.me(&c.access).await.code(), Some("token_revoked"));
+
+    let (ok, _, err) = cli(&["ban", &e, "--reason", "testing"]);
+    assert!(ok, "{err}");
+    assert_eq!(srv.login(&e, PW).await.code(), Some("account_disabled"));
+    let (ok, _, err) = cli(&["unban", &e]);
+    assert!(ok, "{err}");
+    let d = Session::from(&srv.login(&e, PW).await);
+    let (ok, out, err) = cli(&["stats"]);
+    assert!(
+        ok && out.contains("sessions_active") && out.contains("users"),
+        "{out} {err}"
+    );
+    assert_eq!(srv.me(&d.access).await.status, StatusCode::OK);
+
+    // The memory store lives inside the server: the CLI says so instead of acting on nothing.
+    let out = command(&["stats"], dir.path(), &[]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("REDIS_URL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_survives_a_restart_of_the_server_and_its_state_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TESSERA_ADMIN_TOKEN", "admin-secret-for-tests-0123456789")];
+    let mut srv = Binary::serve(dir.path(), &env).await;
+    let e = email("durable-ban");
+    let uid = srv.register(&e, PW).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = srv
+        .call(
+            Method::POST,
+            &format!("/v1/admin/users/{uid}/ban"),
+            Some(serde_json::json!({"reason": "x"})),
+            Some(env[0].1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    srv.stop();
+    let srv = Binary::serve(dir.path(), &env).await;
+    assert_eq!(
+        srv.login(&e, PW).await.code(),
+        Some("account_disabled"),
+        "the ban is durable (SQL)"
+    );
+}

@@ -1,12 +1,15 @@
 //! The behaviour suite. Every case in `suite!` runs once per backend combination; the cases
 //! in [`binary`] drive the real executable.
 
+mod admin;
 mod bad_input;
 mod binary;
+mod browser;
 mod forged;
 mod logout;
 mod oauth2;
 mod refresh;
+mod sessions;
 mod signin;
 
 /// Declares each case once per backend: `memory_sqlite::case`, `redis_sqlite::case`, …
@@ -43,6 +46,14 @@ suite!(
     logout::denylist_mode_revokes_like_allowlist,
     forged::forged_and_out_of_policy_tokens_are_refused,
     bad_input::bad_requests_get_problem_json_never_5xx,
+    sessions::sessions_list_parsed_devices_and_ending_one_kills_exactly_it,
+    sessions::revoking_one_access_token_leaves_its_session,
+    sessions::session_limit_evicts_the_oldest,
+    sessions::idle_timeout_and_absolute_lifetime_end_sessions,
+    browser::fingerprint_binding_refuses_a_stolen_token_without_its_cookie,
+    browser::cookie_transport_works_with_cookies_alone_and_checks_csrf,
+    admin::admin_api_needs_the_admin_token_and_bans_hold,
+    admin::security_events_are_per_user_newest_first_and_paged,
     oauth2::oauth2_introspection_reports_live_tokens_and_everything_else_inactive,
     oauth2::oauth2_endpoints_require_client_authentication,
     oauth2::oauth2_revoking_an_access_token_stops_only_that_token,

@@ -22,6 +22,20 @@ impl Reply {
         self.body[key].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Every `Set-Cookie`: name → (value, attributes lower-cased).
+    pub fn cookies(&self) -> std::collections::HashMap<String, (String, String)> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|h| {
+                let (first, attrs) = h.split_once(';').unwrap_or((h, ""));
+                let (name, value) = first.trim().split_once('=').unwrap_or((first, ""));
+                (name.to_owned(), (value.to_owned(), attrs.to_lowercase()))
+            })
+            .collect()
+    }
+
     /// Whether the body is problem+json.
     pub fn is_problem(&self) -> bool {
         self.headers
@@ -127,6 +141,24 @@ impl Http {
             let raw = format!("{}:{}", form_encode(id), form_encode(secret));
             let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
             req = req.header("authorization", format!("Basic {b64}"));
+        }
+        Self::read(req).await
+    }
+
+    /// Any request with extra headers; `body` is sent as JSON when given.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         Self::read(req).await
     }

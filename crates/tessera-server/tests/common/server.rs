@@ -42,7 +42,11 @@ impl TestServer {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         // A cheap hash keeps the suite fast; the OWASP cost is the binary's default.
         let hasher = PasswordHasher::with_params(4, 1024, 1).unwrap();
-        let app = Arc::new(App::build_with(&settings, hasher).await.unwrap());
+        let app = Arc::new(
+            App::build_with(&settings, hasher, tessera_server::app::Role::Server)
+                .await
+                .unwrap(),
+        );
         let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, service).await;

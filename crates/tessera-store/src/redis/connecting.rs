@@ -28,10 +28,20 @@ pub struct ConnectingStore {
 }
 
 impl ConnectingStore {
-    /// Connects now if Redis answers, else starts the background retries.
-    pub async fn connect(config: RedisConfig) -> Arc<dyn StateStore> {
+    /// Connects now if Redis answers, else starts the background retries. Once connected,
+    /// the statistics reconciler (when `Some`) runs every `reconcile_every` (see
+    /// [`RedisStore::spawn_stats_reconciler`]).
+    pub async fn connect(
+        config: RedisConfig,
+        reconcile_every: Option<Duration>,
+    ) -> Arc<dyn StateStore> {
         match RedisStore::connect(config.clone()).await {
-            Ok(store) => Arc::new(store),
+            Ok(store) => {
+                if let Some(every) = reconcile_every {
+                    store.spawn_stats_reconciler(every);
+                }
+                Arc::new(store)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "Redis unreachable at start; retrying in the background");
                 let inner = Arc::new(OnceLock::new());
@@ -42,6 +52,9 @@ impl ConnectingStore {
                         tokio::time::sleep(wait).await;
                         match RedisStore::connect(config.clone()).await {
                             Ok(store) => {
+                                if let Some(every) = reconcile_every {
+                                    store.spawn_stats_reconciler(every);
+                                }
                                 let _ = cell.set(store);
                                 tracing::info!("connected to Redis");
                                 return;

@@ -1,0 +1,218 @@
+//! Browser clients: fingerprint binding and the cookie transport with its CSRF check.
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::signin::decode;
+use crate::common::{Backend, PW, TestServer, email};
+
+pub async fn fingerprint_binding_refuses_a_stolen_token_without_its_cookie(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.fingerprint = Some("on".into())).await else {
+        return;
+    };
+    let e = email("fgp");
+    s.register(&e, PW).await;
+    let r = s.login(&e, PW).await;
+    let cookies = r.cookies();
+    let (fgp, attrs) = cookies
+        .get("__Secure-Fgp")
+        .cloned()
+        .expect("fingerprint cookie");
+    for a in ["httponly", "secure", "samesite=strict", "path=/"] {
+        assert!(attrs.contains(a), "{a} in {attrs}");
+    }
+    let access = r.str("access_token");
+    let refresh = r.str("refresh_token");
+    let expected =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(fgp.as_bytes()));
+    assert_eq!(
+        decode(&access).1["fgp"],
+        expected.as_str(),
+        "fgp = SHA-256 of the cookie"
+    );
+
+    let with = |cookie: &str| format!("__Secure-Fgp={cookie}");
+    let bearer = format!("Bearer {access}");
+    let stolen = s.call(Method::GET, "/v1/me", None, Some(&access)).await;
+    assert_eq!(
+        (stolen.status, stolen.code()),
+        (StatusCode::UNAUTHORIZED, Some("fingerprint_mismatch"))
+    );
+    let forged = s
+        .call_with(
+            Method::GET,
+            "/v1/me",
+            None,
+            &[("authorization", &bearer), ("cookie", &with("forged"))],
+        )
+        .await;
+    assert_eq!(forged.code(), Some("fingerprint_mismatch"));
+    let ok = s
+        .call_with(
+            Method::GET,
+            "/v1/me",
+            None,
+            &[("authorization", &bearer), ("cookie", &with(&fgp))],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+
+    // A refresh token stolen without the cookie rotates nothing.
+    let r = s.refresh(&refresh).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token"))
+    );
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/refresh",
+            Some(json!({"refresh_token": refresh})),
+            &[("cookie", &with(&fgp))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let next = r.str("access_token");
+    assert_eq!(
+        decode(&next).1["fgp"],
+        expected.as_str(),
+        "binding carried over"
+    );
+    let bearer = format!("Bearer {next}");
+    let ok = s
+        .call_with(
+            Method::GET,
+            "/v1/me",
+            None,
+            &[("authorization", &bearer), ("cookie", &with(&fgp))],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.token_transport = Some("cookie".into())).await else {
+        return;
+    };
+    let e = email("ck");
+    s.register(&e, PW).await;
+    let r = s.login(&e, PW).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.get("access_token").is_none() && r.body.get("refresh_token").is_none(),
+        "{}",
+        r.body
+    );
+    assert!(r.body.get("session_id").is_some());
+    let c = r.cookies();
+    let (at, at_attrs) = c.get("__Host-tessera_at").cloned().unwrap();
+    let (rt, rt_attrs) = c.get("__Secure-tessera_rt").cloned().unwrap();
+    let (csrf, csrf_attrs) = c.get("tessera_csrf").cloned().unwrap();
+    for a in ["httponly", "secure", "samesite=lax", "path=/", "max-age="] {
+        assert!(at_attrs.contains(a), "access cookie {a}: {at_attrs}");
+    }
+    for a in ["httponly", "secure", "samesite=strict", "path=/v1/auth"] {
+        assert!(rt_attrs.contains(a), "refresh cookie {a}: {rt_attrs}");
+    }
+    assert!(
+        !csrf_attrs.contains("httponly") && csrf_attrs.contains("secure"),
+        "{csrf_attrs}"
+    );
+
+    let jar = format!("__Host-tessera_at={at}; tessera_csrf={csrf}");
+    let me = s
+        .call_with(Method::GET, "/v1/me", None, &[("cookie", &jar)])
+        .await;
+    assert_eq!(
+        (me.status, me.body["email"].as_str()),
+        (StatusCode::OK, Some(e.as_str()))
+    );
+
+    let rjar = format!("__Secure-tessera_rt={rt}; tessera_csrf={csrf}");
+    let no_csrf = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            &[("cookie", &rjar), ("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(
+        (no_csrf.status, no_csrf.code()),
+        (StatusCode::FORBIDDEN, Some("csrf_failed"))
+    );
+    let rotated = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            &[
+                ("cookie", &rjar),
+                ("x-csrf-token", &csrf),
+                ("content-type", "application/json"),
+            ],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{rotated:?}");
+    let c2 = rotated.cookies();
+    let rt2 = &c2.get("__Secure-tessera_rt").unwrap().0;
+    assert_ne!(rt2, &rt, "refresh from the cookie rotates it");
+    let at2 = c2.get("__Host-tessera_at").unwrap().0.clone();
+    let csrf2 = c2.get("tessera_csrf").unwrap().0.clone();
+
+    let jar = format!("__Host-tessera_at={at2}; tessera_csrf={csrf2}");
+    let r = s
+        .call_with(Method::POST, "/v1/auth/logout", None, &[("cookie", &jar)])
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, Some("csrf_failed")),
+        "cookie POST without CSRF"
+    );
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            &[("cookie", &jar), ("x-csrf-token", "wrong")],
+        )
+        .await;
+    assert_eq!(r.code(), Some("csrf_failed"));
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            &[("cookie", &jar), ("x-csrf-token", &csrf2)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let cleared = r.cookies();
+    for name in ["__Host-tessera_at", "__Secure-tessera_rt", "tessera_csrf"] {
+        assert!(
+            cleared
+                .get(name)
+                .is_some_and(|(v, a)| v.is_empty() && a.contains("max-age=0")),
+            "{name}"
+        );
+    }
+    let me = s
+        .call_with(Method::GET, "/v1/me", None, &[("cookie", &jar)])
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+
+    // A bearer header needs no CSRF token, even in cookie mode.
+    let Some(s) = TestServer::start(b, |c| c.token_transport = Some("both".into())).await else {
+        return;
+    };
+    let e = email("both");
+    s.register(&e, PW).await;
+    let r = s.login(&e, PW).await;
+    assert!(r.body.get("access_token").is_some() && r.cookies().contains_key("__Host-tessera_at"));
+    assert_eq!(
+        s.logout(&r.str("access_token")).await.status,
+        StatusCode::NO_CONTENT
+    );
+}
