@@ -4,6 +4,8 @@
 //! - [`store`]: the [`StateStore`] trait — the one contract both backends keep, method by
 //!   method, including what is atomic and what a concurrent caller sees.
 //! - [`model`]: the values that cross the trait (new sessions, rotation requests, outcomes).
+//! - [`ephemeral`]: generic short-lived records for account security (values taken once,
+//!   attempt counters, GCRA throttles, per-user maps with per-entry expiry).
 //! - [`error`]: [`StoreError`], which separates "the store is unreachable" (answer 503) from
 //!   everything else.
 //! - [`memory`]: the in-process backend (the embedded default), same semantics as Redis.
@@ -12,12 +14,14 @@
 //!
 //! Time is always passed in (`now`), never read here, so tests control it.
 
+pub mod ephemeral;
 pub mod error;
 pub mod memory;
 pub mod model;
 pub mod redis;
 pub mod store;
 
+pub use ephemeral::{Attempts, EphemeralKey, Rate, Scope, Throttle};
 pub use error::StoreError;
 pub use model::*;
 pub use store::StateStore;

@@ -1,9 +1,12 @@
 //! The [`StateStore`] trait.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
+use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 
@@ -128,6 +131,106 @@ pub trait StateStore: Send + Sync + 'static {
         before: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Vec<SecurityEventRecord>, StoreError>;
+
+    // ---- Ephemeral records (account security: see [`crate::ephemeral`]) ----
+    //
+    // Each method is one atomic step (on Redis one script or one command on one slot). Names
+    // are validated first (at most 200 bytes, no `{`/`}` in tags and names): a bad one is a
+    // [`StoreError::Protocol`] and nothing is written. Every record expires by itself; a
+    // record whose expiry is at or before `now` behaves as missing. Values are binary-safe.
+    // The record kinds share one namespace per key: a counter or throttle record read with
+    // `get`/`take` shows its internal payload (decimal count / nothing); `count_attempt` on a
+    // live record that is not a counter fails with [`StoreError::Protocol`].
+
+    /// Writes `value` under `key` until `now + ttl` unless a live record is there. `true` =
+    /// written (the caller claimed the key; of concurrent callers exactly one wins). A zero
+    /// `ttl` writes nothing and returns `false`.
+    async fn put_if_absent(
+        &self,
+        key: &EphemeralKey,
+        value: &[u8],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The live value under `key`. Read only.
+    async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Atomic get + delete: the live value under `key`, which is gone afterwards. Of N
+    /// concurrent takers exactly one gets `Some`. A dead record is deleted too (`None`).
+    async fn take(&self, key: &EphemeralKey, now: Timestamp)
+    -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Deletes `key`. `true` when a record was stored — without `now` the store cannot tell
+    /// whether it was still live, so a dead record not yet reclaimed counts too.
+    async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError>;
+
+    /// Counts one attempt under `key` and returns the count. The first attempt (no live
+    /// counter) opens a window of `ttl` from `now`; later attempts add to it without
+    /// extending it (the window does not slide); once the window has passed the count
+    /// restarts at 1. `used > max` means exhausted ([`Attempts::exhausted`]); counting goes
+    /// on past `max`. Concurrent increments each get a distinct count. A zero `ttl` stores
+    /// nothing (every call answers `used: 1`).
+    async fn count_attempt(
+        &self,
+        key: &EphemeralKey,
+        max: u32,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Attempts, StoreError>;
+
+    /// GCRA rate limiting on `key` at `now`: a request of weight `cost` is allowed when the
+    /// bucket holds `cost` (see [`Rate`]), and is then counted; a refused request changes
+    /// nothing. Cost 0 peeks: it reports what a cost-1 request would see (allowed,
+    /// retry_after, remaining) and stores nothing. The record lives until the bucket is full
+    /// again. Shared by every process on the same store: that is the point. A `rate` with a
+    /// zero burst is a [`StoreError::Protocol`].
+    async fn throttle(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<Throttle, StoreError>;
+
+    /// A per-user map whose entries expire individually (trusted devices): sets `field` of
+    /// `user`'s map `map` to `value` until `expires_at`, replacing any entry, and drops the
+    /// map's expired entries. An `expires_at` at or before `now` removes the field instead.
+    /// Map names: at most 200 bytes, no `{`/`}`; fields: at most 200 bytes, any characters.
+    async fn map_put(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The live value of `field` in `user`'s map `map`. Read only.
+    async fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The live entries of `user`'s map `map` with their expiry, sorted by field (byte
+    /// order). Read only.
+    async fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError>;
+
+    /// Removes `field`. `true` when it was stored (live, or dead but not yet pruned).
+    async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError>;
+
+    /// Removes the whole map; returns how many entries were stored (live, or dead but not
+    /// yet pruned).
+    async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError>;
 
     /// The user's current token version (0 when none is recorded).
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError>;

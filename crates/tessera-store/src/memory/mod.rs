@@ -6,19 +6,27 @@
 //!   atomic step exactly as a Lua script is on Redis.
 //!
 //! Memory stays bounded without a cleanup job: every [`SWEEP_EVERY`] calls the store drops
-//! dead sessions, expired access grants, expired denylist entries and security events past
-//! their retention (the equivalent of Redis TTLs). Statistics are counted exactly from these
+//! dead sessions, expired access grants, expired denylist entries, security events past
+//! their retention, expired ephemeral records and expired map entries (the equivalent of
+//! Redis TTLs). Statistics are counted exactly from these
 //! maps. Nothing here survives a restart — signing everybody out, as losing Redis data
 //! does in allowlist mode.
+//!
+//! No revocation notices: unlike the Redis scripts (see
+//! [`redis::invalidation`](crate::redis::invalidation)), this backend publishes nothing when
+//! it revokes. It lives in one process, where no near-cache holds its answers; a
+//! `tessera-guard` in another process can only share a Redis store.
 
 mod state;
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
+use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle, check_map, dur_ms, ms};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
@@ -56,6 +64,11 @@ impl MemoryStore {
             guard.sweep(now);
         }
         guard
+    }
+
+    /// Locks the state without counting a call (methods without `now`).
+    fn lock_plain(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Number of sessions held, dead or alive (for tests of the sweep).
@@ -157,6 +170,106 @@ impl StateStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         Ok(self.lock(now).recent_events(user, limit, before, now))
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &EphemeralKey,
+        value: &[u8],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        key.validate()?;
+        let exp = ms(now).saturating_add(dur_ms(ttl));
+        Ok(self.lock(now).put_if_absent(key, value, exp, ms(now)))
+    }
+
+    async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        key.validate()?;
+        Ok(self.lock(now).get(key, ms(now)))
+    }
+
+    async fn take(
+        &self,
+        key: &EphemeralKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        key.validate()?;
+        Ok(self.lock(now).take(key, ms(now)))
+    }
+
+    async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
+        key.validate()?;
+        Ok(self.lock_plain().delete(key))
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &EphemeralKey,
+        max: u32,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Attempts, StoreError> {
+        key.validate()?;
+        let exp = ms(now).saturating_add(dur_ms(ttl));
+        self.lock(now).count_attempt(key, max, exp, ms(now))
+    }
+
+    async fn throttle(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<Throttle, StoreError> {
+        key.validate()?;
+        self.lock(now).throttle(key, rate, cost, ms(now))
+    }
+
+    async fn map_put(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        check_map(map, Some(field))?;
+        self.lock(now)
+            .map_put(user, map, field, value, ms(expires_at), ms(now));
+        Ok(())
+    }
+
+    async fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        check_map(map, Some(field))?;
+        Ok(self.lock(now).map_get(user, map, field, ms(now)))
+    }
+
+    async fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
+        check_map(map, None)?;
+        Ok(self.lock(now).map_list(user, map, ms(now)))
+    }
+
+    async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
+        check_map(map, Some(field))?;
+        Ok(self.lock_plain().map_remove(user, map, field))
+    }
+
+    async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
+        check_map(map, None)?;
+        Ok(self.lock_plain().map_clear(user, map))
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {

@@ -10,6 +10,8 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 
+use crate::ephemeral::{Attempts, EphemeralKey, Gcra, Rate, Throttle, ms};
+use crate::error::StoreError;
 use crate::model::*;
 
 /// Everything the memory store holds.
@@ -26,6 +28,11 @@ pub(super) struct State {
     events: HashMap<UserId, Vec<SecurityEventRecord>>,
     /// Access tokens revoked so far (monotonic, see [`StoreStats::revoked_tokens`]).
     revoked_tokens: u64,
+    /// Ephemeral records: expiry (ms) and payload (a value, a decimal attempt count, or
+    /// nothing for a throttle, whose expiry is its TAT) — the Redis `:e:` keys.
+    ephemeral: HashMap<EphemeralKey, (i64, Vec<u8>)>,
+    /// Per-user maps: field → (expiry (ms), value) — the Redis `:m:` hashes.
+    maps: HashMap<(UserId, String), BTreeMap<String, (i64, Vec<u8>)>>,
     /// Calls since creation; drives the periodic sweep.
     pub(super) calls: u64,
 }
@@ -103,6 +110,12 @@ impl State {
         self.events.retain(|_, events| {
             events.retain(|e| e.at > oldest);
             !events.is_empty()
+        });
+        let now_ms = ms(now);
+        self.ephemeral.retain(|_, (exp, _)| *exp > now_ms);
+        self.maps.retain(|_, entries| {
+            entries.retain(|_, (exp, _)| *exp > now_ms);
+            !entries.is_empty()
         });
     }
 
@@ -414,6 +427,160 @@ impl State {
 
     pub(super) fn token_version(&self, user: UserId) -> u64 {
         self.versions.get(&user).copied().unwrap_or(0)
+    }
+}
+
+/// Ephemeral records and per-user maps (mirroring `put_if_absent.lua`, `take.lua`,
+/// `count_attempt.lua`, `throttle.lua`, `map_put.lua`, `map_clear.lua` and the plain
+/// commands of the Redis backend). Keys and names are validated by the caller.
+impl State {
+    /// The live record under `key` at `now` (ms).
+    fn live_record(&self, key: &EphemeralKey, now: i64) -> Option<&(i64, Vec<u8>)> {
+        self.ephemeral.get(key).filter(|(exp, _)| *exp > now)
+    }
+
+    pub(super) fn put_if_absent(
+        &mut self,
+        key: &EphemeralKey,
+        value: &[u8],
+        exp: i64,
+        now: i64,
+    ) -> bool {
+        if exp <= now || self.live_record(key, now).is_some() {
+            return false;
+        }
+        self.ephemeral.insert(key.clone(), (exp, value.to_vec()));
+        true
+    }
+
+    pub(super) fn get(&self, key: &EphemeralKey, now: i64) -> Option<Vec<u8>> {
+        self.live_record(key, now).map(|(_, v)| v.clone())
+    }
+
+    pub(super) fn take(&mut self, key: &EphemeralKey, now: i64) -> Option<Vec<u8>> {
+        self.ephemeral
+            .remove(key)
+            .filter(|(exp, _)| *exp > now)
+            .map(|(_, v)| v)
+    }
+
+    pub(super) fn delete(&mut self, key: &EphemeralKey) -> bool {
+        self.ephemeral.remove(key).is_some()
+    }
+
+    pub(super) fn count_attempt(
+        &mut self,
+        key: &EphemeralKey,
+        max: u32,
+        exp: i64,
+        now: i64,
+    ) -> Result<Attempts, StoreError> {
+        let (used, exp) = match self.live_record(key, now) {
+            Some((live_exp, payload)) => {
+                let n: u64 = std::str::from_utf8(payload)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| StoreError::Protocol("not an attempt counter".into()))?;
+                (n.saturating_add(1), *live_exp)
+            }
+            None => (1, exp),
+        };
+        if exp > now {
+            self.ephemeral
+                .insert(key.clone(), (exp, used.to_string().into_bytes()));
+        } else {
+            self.ephemeral.remove(key);
+        }
+        Ok(Attempts {
+            used: u32::try_from(used).unwrap_or(u32::MAX),
+            max,
+        })
+    }
+
+    pub(super) fn throttle(
+        &mut self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: i64,
+    ) -> Result<Throttle, StoreError> {
+        let gcra = Gcra::new(rate)?;
+        let tat = self.live_record(key, now).map(|(exp, _)| *exp);
+        let (verdict, store) = gcra.step(tat, cost, now);
+        if let Some(tat) = store {
+            self.ephemeral.insert(key.clone(), (tat, Vec::new()));
+        }
+        Ok(verdict)
+    }
+
+    pub(super) fn map_put(
+        &mut self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        exp: i64,
+        now: i64,
+    ) {
+        let id = (user, map.to_owned());
+        let entries = self.maps.entry(id.clone()).or_default();
+        entries.retain(|_, (e, _)| *e > now);
+        if exp > now {
+            entries.insert(field.to_owned(), (exp, value.to_vec()));
+        } else {
+            entries.remove(field);
+        }
+        if entries.is_empty() {
+            self.maps.remove(&id);
+        }
+    }
+
+    pub(super) fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: i64,
+    ) -> Option<Vec<u8>> {
+        self.maps
+            .get(&(user, map.to_owned()))?
+            .get(field)
+            .filter(|(exp, _)| *exp > now)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(super) fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: i64,
+    ) -> Vec<(String, Vec<u8>, Timestamp)> {
+        let Some(entries) = self.maps.get(&(user, map.to_owned())) else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|(_, (exp, _))| *exp > now)
+            .map(|(f, (exp, v))| (f.clone(), v.clone(), Timestamp::from_millis(*exp)))
+            .collect()
+    }
+
+    pub(super) fn map_remove(&mut self, user: UserId, map: &str, field: &str) -> bool {
+        let id = (user, map.to_owned());
+        let Some(entries) = self.maps.get_mut(&id) else {
+            return false;
+        };
+        let removed = entries.remove(field).is_some();
+        if entries.is_empty() {
+            self.maps.remove(&id);
+        }
+        removed
+    }
+
+    pub(super) fn map_clear(&mut self, user: UserId, map: &str) -> u64 {
+        self.maps
+            .remove(&(user, map.to_owned()))
+            .map_or(0, |e| e.len() as u64)
     }
 }
 

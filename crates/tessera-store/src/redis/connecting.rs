@@ -9,6 +9,7 @@ use tessera_core::time::Timestamp;
 
 use super::config::RedisConfig;
 use super::store::RedisStore;
+use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
@@ -159,6 +160,82 @@ impl StateStore for ConnectingStore {
         now: Timestamp,
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         self.store()?.recent_events(user, limit, before, now).await
+    }
+    async fn put_if_absent(
+        &self,
+        key: &EphemeralKey,
+        value: &[u8],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store()?.put_if_absent(key, value, ttl, now).await
+    }
+    async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store()?.get(key, now).await
+    }
+    async fn take(
+        &self,
+        key: &EphemeralKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store()?.take(key, now).await
+    }
+    async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
+        self.store()?.delete(key).await
+    }
+    async fn count_attempt(
+        &self,
+        key: &EphemeralKey,
+        max: u32,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Attempts, StoreError> {
+        self.store()?.count_attempt(key, max, ttl, now).await
+    }
+    async fn throttle(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<Throttle, StoreError> {
+        self.store()?.throttle(key, rate, cost, now).await
+    }
+    async fn map_put(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store()?
+            .map_put(user, map, field, value, expires_at, now)
+            .await
+    }
+    async fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store()?.map_get(user, map, field, now).await
+    }
+    async fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
+        self.store()?.map_list(user, map, now).await
+    }
+    async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
+        self.store()?.map_remove(user, map, field).await
+    }
+    async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
+        self.store()?.map_clear(user, map).await
     }
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
         self.store()?.token_version(user).await

@@ -16,6 +16,7 @@ use super::keys::{UserKeys, from_index, index_pattern, stats_key};
 use super::reply::{self, dur_arg, ts_arg};
 use super::scripts;
 use super::stats;
+use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
@@ -600,6 +601,102 @@ impl StateStore for RedisStore {
             out.push(decode_event(reply::bytes(member)?, reply::score(score)?)?);
         }
         Ok(out)
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &EphemeralKey,
+        value: &[u8],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _ = (key, value, ttl, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = (key, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn take(
+        &self,
+        key: &EphemeralKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = (key, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
+        let _ = key;
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &EphemeralKey,
+        max: u32,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Attempts, StoreError> {
+        let _ = (key, max, ttl, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn throttle(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<Throttle, StoreError> {
+        let _ = (key, rate, cost, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn map_put(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _ = (user, map, field, value, expires_at, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = (user, map, field, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
+        let _ = (user, map, now);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
+        let _ = (user, map, field);
+        Err(protocol("not implemented yet"))
+    }
+
+    async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
+        let _ = (user, map);
+        Err(protocol("not implemented yet"))
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
