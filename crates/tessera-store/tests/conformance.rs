@@ -112,6 +112,7 @@ mod redis_standalone {
         reconciliation_drops_expired_but_unpruned_sessions,
         background_reconciler_writes_totals,
         stats_report_backend_figures,
+        every_revocation_path_publishes_a_notice,
     );
 }
 
@@ -126,5 +127,6 @@ mod redis_cluster {
         reconciliation_drops_expired_but_unpruned_sessions,
         background_reconciler_writes_totals,
         stats_report_backend_figures,
+        every_revocation_path_publishes_a_notice,
     );
 }

@@ -9,6 +9,8 @@
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
 //!   background statistics reconciliation.
 //! - `stats`: the global statistics hash and how `stats()` reads it.
+//! - [`invalidation`]: the revocation notices every revoking script publishes on
+//!   `Prevocations` for guard near-caches ([`Revocation`]).
 //! - `reply` and `error`: decoding replies, mapping driver errors onto
 //!   [`StoreError`](crate::StoreError).
 //!
@@ -28,6 +30,7 @@
 //! | `P{u:UID}:deny:JTI` | string `1` | the token's `exp` − now | denylist-mode revoked access token | `revoke_access_token` (write), `check_access` (read) |
 //! | `P{u:UID}:ev` | zset | newest event's `at` + 90 days − now | recent security events: score = `at` (ms), member = `len(id)` `:` id payload; at most 500, none older than 90 days (trimmed by score and rank on every push) | `push_event`; read with one plain `ZRANGE … BYSCORE REV LIMIT` |
 //! | `Pstats` | hash | none — the second intentional durable key | global statistics counters: `s` live sessions, `g` unexpired access grants, `r` revoked tokens (monotonic), `t` last reconciliation (ms) | `HINCRBY` after each script that reports a change; `HSET s g t` by the reconciliation; `HMGET` by `stats()` |
+//! | `Prevocations` | pub/sub channel (not a key) | — | revocation notices `u:UID`, `s:UID:SID`, `t:UID:JTI` (see [`invalidation`]); plain `PUBLISH`, so cluster-wide | published by `revoke_session`, `revoke_user`, `revoke_access_token`, `rotate_refresh` (theft), `create_session` (eviction, raised version) |
 //!
 //! Session hash fields (one-letter names keep the hash small; all times are ms since the
 //! epoch):
@@ -95,6 +98,7 @@ mod config;
 mod conn;
 mod connecting;
 mod error;
+pub mod invalidation;
 mod keys;
 mod reply;
 pub mod scripts;
@@ -103,4 +107,5 @@ mod store;
 
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
+pub use invalidation::{Revocation, revocations_channel};
 pub use store::{Reconciled, RedisStore};

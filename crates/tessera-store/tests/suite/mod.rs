@@ -6,6 +6,7 @@ pub mod binding;
 pub mod events;
 pub mod find;
 pub mod outage;
+pub mod publish;
 pub mod redis_only;
 pub mod refresh;
 pub mod sessions;

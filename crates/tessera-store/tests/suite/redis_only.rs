@@ -9,6 +9,7 @@ use tessera_core::time::Timestamp;
 use tessera_store::redis::scripts;
 use tessera_store::*;
 
+pub use crate::suite::publish::every_revocation_path_publishes_a_notice;
 use crate::support::RedisAccess;
 use crate::support::fixtures::*;
 

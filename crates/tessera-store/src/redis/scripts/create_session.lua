@@ -12,6 +12,9 @@
 -- (sessions, unexpired grants, revoked tokens) and the sessions evicted to honour max
 -- sessions, oldest first.
 --
+-- Publishes on Prevocations (see prelude.lua) 's:UID:SID' for each evicted session, and
+-- 'u:UID' when an existing token version is raised (tokens under the old one die).
+--
 -- Eviction reads and deletes other sessions of the same user, building their keys from
 -- ARGV[10]: intentional, they share the hash tag and so the slot of KEYS.
 local now = tonumber(ARGV[1])
@@ -24,6 +27,9 @@ local prefix = ARGV[10]
 
 local ver = redis.call('GET', KEYS[1])
 if not ver or tonumber(ver) < want then
+  if ver then
+    publish_revocation(KEYS[1], 'u')
+  end
   ver = want
   redis.call('SET', KEYS[1], int(ver))
 else
@@ -79,6 +85,7 @@ if max > 0 then
       redis.call('DEL', prefix .. m)
       ds = ds - redis.call('ZREM', KEYS[2], m)
       table.insert(evicted, m)
+      publish_revocation(KEYS[1], 's', m)
     end
   end
 end

@@ -99,3 +99,26 @@ local function refresh_index_ttl(index, now)
   end
 end
 
+
+-- Revocation notice for tessera-guard near-caches: PUBLISH on the channel
+-- '<prefix>revocations', prefix and user id taken from `key` (any key of the user,
+-- '<prefix>{u:UID}:...'). Messages: 'u:UID' (every session and token of the user),
+-- 's:UID:SID' (one session), 't:UID:JTI' (one access token; `id` is then the 16-byte jti,
+-- sent as a hyphenated UUID). PUBLISH is allowed in scripts and reaches every node of a
+-- Cluster. Publishing never changes the outcome of a script.
+local function publish_revocation(key, kind, id)
+  local prefix, uid = string.match(key, '^(.-){u:([^}]*)}')
+  if not prefix then
+    return
+  end
+  local msg = kind .. ':' .. uid
+  if kind == 't' then
+    local h = (string.gsub(id, '.', function(c) return string.format('%02x', string.byte(c)) end))
+    id = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
+      .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+  end
+  if id then
+    msg = msg .. ':' .. id
+  end
+  redis.call('PUBLISH', prefix .. 'revocations', msg)
+end

@@ -9,6 +9,8 @@
 -- and, in allowlist mode, allowlisted; in denylist mode not yet denied and not expired),
 -- else 0; then the statistics changes (unexpired grants, revoked tokens: 1 when an
 -- unexpired grant was removed or a new denylist entry written).
+-- Publishes 't:UID:JTI' on Prevocations (see prelude.lua) when the session is alive (a dead
+-- session's tokens are refused anyway).
 local now = tonumber(ARGV[1])
 local exp = tonumber(ARGV[3])
 local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', ARGV[2])
@@ -18,6 +20,7 @@ if not live_deadline(f[1], f[2], f[3], f[4], ver, now) then
 end
 local allowed = f[5] and tonumber(f[5]) > now
 redis.call('HDEL', KEYS[1], ARGV[2])
+publish_revocation(KEYS[1], 't', ARGV[2])
 local dg = allowed and -1 or 0
 if ARGV[4] == 'a' then
   return {allowed and 1 or 0, dg, -dg}

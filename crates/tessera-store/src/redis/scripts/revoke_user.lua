@@ -5,6 +5,7 @@
 -- ARGV[1] session key prefix ts:{u:UID}:s:   ARGV[2] now (ms)
 -- Returns {ver, dS, dG, dR}: the new token version, then the statistics changes (sessions,
 -- unexpired grants, revoked tokens: the unexpired grants of the sessions that were alive).
+-- Publishes 'u:UID' on Prevocations (see prelude.lua).
 --
 -- Deletes the session keys named by the index, building them from ARGV[1]: intentional,
 -- they share the hash tag and so the slot of KEYS. A session missing from the index dies
@@ -24,4 +25,6 @@ for _, m in ipairs(members) do
   redis.call('DEL', key)
 end
 redis.call('DEL', KEYS[2])
-return {redis.call('INCR', KEYS[1]), -#members, dg, dr}
+local new = redis.call('INCR', KEYS[1])
+publish_revocation(KEYS[1], 'u')
+return {new, -#members, dg, dr}

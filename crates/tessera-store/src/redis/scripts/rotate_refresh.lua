@@ -11,7 +11,8 @@
 -- unexpired grants, revoked tokens), then per status:
 -- {0, 0, 0, 0} invalid (nothing changed); {1, dS, dG, dR, ver, deadline, attributes}
 -- rotated; {2, dS, dG, dR, ver, deadline, attributes, seed} grace replay (deadline: ms when
--- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted).
+-- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted; publishes
+-- 's:UID:SID' on Prevocations, see prelude.lua).
 --
 -- A session with a binding (field b) requires ARGV[10] to equal it (constant time); a
 -- missing or different one is invalid before anything else is looked at: no rotation, no
@@ -54,6 +55,7 @@ if ct_eq(presented, f[6]) then
   local lg = live_grants(KEYS[1], now)
   redis.call('DEL', KEYS[1])
   local ds = redis.call('ZREM', KEYS[2], ARGV[2])
+  publish_revocation(KEYS[1], 's', ARGV[2])
   return {3, -ds, -lg, lg}
 end
 
