@@ -21,7 +21,7 @@ pub mod model;
 pub mod redis;
 pub mod store;
 
-pub use ephemeral::{Attempts, EphemeralKey, Rate, Scope, Throttle};
+pub use ephemeral::{Attempts, EphemeralKey, MAX_NAME_LEN, Rate, Scope, Throttle};
 pub use error::StoreError;
 pub use model::*;
 pub use store::StateStore;

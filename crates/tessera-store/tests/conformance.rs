@@ -72,6 +72,19 @@ macro_rules! conformance {
             stats_follow_creates_revocations_evictions_theft_and_logout_all,
             events_are_newest_first_paged_and_per_user,
             events_are_trimmed_to_500_and_90_days,
+            put_if_absent_writes_once_and_expires,
+            concurrent_put_if_absent_has_one_winner,
+            take_is_won_by_exactly_one_of_32_concurrent_takers,
+            get_and_delete,
+            invalid_names_are_refused_and_write_nothing,
+            count_attempt_counts_atomically_under_concurrency,
+            count_attempt_window_does_not_slide,
+            throttle_allows_a_burst_then_refuses_and_refills,
+            throttle_cost_zero_peeks_without_consuming,
+            concurrent_throttles_never_exceed_the_burst,
+            map_put_get_list_remove_clear,
+            map_entries_expire_individually,
+            maps_are_isolated_between_users_and_maps,
         );
     };
 }
@@ -99,6 +112,46 @@ mod memory {
         }
         assert_eq!(store.stored_sessions(), 0);
     }
+    #[tokio::test]
+    async fn sweep_drops_expired_ephemeral_records_and_map_entries() {
+        use std::time::Duration;
+        use tessera_core::ids::UserId;
+        use tessera_core::time::Timestamp;
+        use tessera_store::memory::{MemoryStore, SWEEP_EVERY};
+        use tessera_store::{EphemeralKey, Rate, StateStore};
+        let store = MemoryStore::new();
+        let t0 = Timestamp::now();
+        let minute = Duration::from_secs(60);
+        let user = UserId::new();
+        let key = |n: &str| EphemeralKey::user(user, n);
+        store
+            .put_if_absent(&key("v"), b"v", minute, t0)
+            .await
+            .unwrap();
+        store.count_attempt(&key("c"), 3, minute, t0).await.unwrap();
+        store
+            .throttle(&key("t"), Rate::new(2, minute), 1, t0)
+            .await
+            .unwrap();
+        store
+            .map_put(user, "m", "a", b"a", t0.plus(minute), t0)
+            .await
+            .unwrap();
+        store
+            .map_put(user, "m", "b", b"b", t0.plus(2 * minute), t0)
+            .await
+            .unwrap();
+        assert_eq!(store.stored_ephemeral(), 5);
+        let later = t0.plus(minute);
+        for _ in 0..SWEEP_EVERY {
+            store.get(&key("nothing"), later).await.unwrap();
+        }
+        assert_eq!(
+            store.stored_ephemeral(),
+            1,
+            "only map entry b is still live"
+        );
+    }
 }
 
 mod redis_standalone {
@@ -112,6 +165,8 @@ mod redis_standalone {
         reconciliation_drops_expired_but_unpruned_sessions,
         background_reconciler_writes_totals,
         stats_report_backend_figures,
+        ephemeral_keys_are_named_tagged_and_expire,
+        two_stores_share_one_throttle,
         every_revocation_path_publishes_a_notice,
     );
 }
@@ -127,6 +182,8 @@ mod redis_cluster {
         reconciliation_drops_expired_but_unpruned_sessions,
         background_reconciler_writes_totals,
         stats_report_backend_figures,
+        ephemeral_keys_are_named_tagged_and_expire,
+        two_stores_share_one_throttle,
         every_revocation_path_publishes_a_notice,
     );
 }

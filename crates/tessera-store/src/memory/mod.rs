@@ -71,6 +71,12 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Number of ephemeral records plus map entries held, dead or alive (for tests of the
+    /// sweep).
+    pub fn stored_ephemeral(&self) -> usize {
+        self.lock_plain().stored_ephemeral()
+    }
+
     /// Number of sessions held, dead or alive (for tests of the sweep).
     pub fn stored_sessions(&self) -> usize {
         let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());

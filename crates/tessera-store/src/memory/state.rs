@@ -14,6 +14,9 @@ use crate::ephemeral::{Attempts, EphemeralKey, Gcra, Rate, Throttle, ms};
 use crate::error::StoreError;
 use crate::model::*;
 
+/// The entries of one per-user map: field → (expiry (ms), value).
+type MapEntries = BTreeMap<String, (i64, Vec<u8>)>;
+
 /// Everything the memory store holds.
 #[derive(Default)]
 pub(super) struct State {
@@ -32,7 +35,7 @@ pub(super) struct State {
     /// nothing for a throttle, whose expiry is its TAT) — the Redis `:e:` keys.
     ephemeral: HashMap<EphemeralKey, (i64, Vec<u8>)>,
     /// Per-user maps: field → (expiry (ms), value) — the Redis `:m:` hashes.
-    maps: HashMap<(UserId, String), BTreeMap<String, (i64, Vec<u8>)>>,
+    maps: HashMap<(UserId, String), MapEntries>,
     /// Calls since creation; drives the periodic sweep.
     pub(super) calls: u64,
 }
@@ -117,6 +120,10 @@ impl State {
             entries.retain(|_, (exp, _)| *exp > now_ms);
             !entries.is_empty()
         });
+    }
+
+    pub(super) fn stored_ephemeral(&self) -> usize {
+        self.ephemeral.len() + self.maps.values().map(BTreeMap::len).sum::<usize>()
     }
 
     pub(super) fn stored_sessions(&self) -> usize {

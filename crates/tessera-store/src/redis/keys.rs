@@ -3,6 +3,8 @@
 
 use tessera_core::ids::{Jti, SessionId, UserId};
 
+use crate::ephemeral::{EphemeralKey, Scope};
+
 /// Builds the keys of one user under a configured prefix.
 #[derive(Clone, Debug)]
 pub(crate) struct UserKeys {
@@ -46,6 +48,26 @@ impl UserKeys {
     pub(crate) fn events(&self) -> String {
         format!("{}ev", self.base)
     }
+
+    /// `…:e:<name>` — an ephemeral record of the user (name validated by the caller).
+    pub(crate) fn ephemeral(&self, name: &str) -> String {
+        format!("{}e:{name}", self.base)
+    }
+
+    /// `…:m:<map>` — a per-user map with per-entry expiry (name validated by the caller).
+    pub(crate) fn map(&self, map: &str) -> String {
+        format!("{}m:{map}", self.base)
+    }
+}
+
+/// The key of an ephemeral record: `<prefix>{u:<user-id>}:e:<name>` or
+/// `<prefix>{t:<tag>}:e:<name>` (tag and name validated by the caller: no braces, so the
+/// hash tag is exactly the scope).
+pub(crate) fn ephemeral_key(prefix: &str, key: &EphemeralKey) -> String {
+    match &key.scope {
+        Scope::User(user) => UserKeys::new(prefix, *user).ephemeral(&key.name),
+        Scope::Tag(tag) => format!("{prefix}{{t:{tag}}}:e:{}", key.name),
+    }
 }
 
 /// `<prefix>stats` — the global statistics hash (durable counters, no TTL; no hash tag).
@@ -88,6 +110,9 @@ mod tests {
             k.session(SessionId::new()),
             k.denied(Jti::new()),
             k.events(),
+            k.ephemeral("totp:1"),
+            k.map("trusted"),
+            ephemeral_key("ts:", &EphemeralKey::user(user, "n")),
         ] {
             assert!(key.starts_with(&format!("ts:{tag}:")), "{key}");
             assert_eq!(key.matches('{').count(), 1, "{key}");
@@ -97,6 +122,12 @@ mod tests {
             from_index(&k.index()),
             Some((k.version(), k.session_prefix()))
         );
+    }
+
+    #[test]
+    fn tag_keys_carry_the_tag_as_hash_tag() {
+        let key = ephemeral_key("ts:", &EphemeralKey::tag("203.0.113.9", "login"));
+        assert_eq!(key, "ts:{t:203.0.113.9}:e:login");
     }
 
     #[test]

@@ -42,8 +42,21 @@ pub(crate) static COUNT_SESSIONS: LazyLock<Script> = script!("count_sessions.lua
 /// `push_event.lua`.
 pub(crate) static PUSH_EVENT: LazyLock<Script> = script!("push_event.lua");
 
+/// `put_if_absent.lua` (ephemeral records).
+pub(crate) static PUT_IF_ABSENT: LazyLock<Script> = script!("put_if_absent.lua");
+/// `take.lua` (ephemeral records).
+pub(crate) static TAKE: LazyLock<Script> = script!("take.lua");
+/// `count_attempt.lua` (ephemeral records).
+pub(crate) static COUNT_ATTEMPT: LazyLock<Script> = script!("count_attempt.lua");
+/// `throttle.lua` (ephemeral records: GCRA).
+pub(crate) static THROTTLE: LazyLock<Script> = script!("throttle.lua");
+/// `map_put.lua` (per-user maps).
+pub(crate) static MAP_PUT: LazyLock<Script> = script!("map_put.lua");
+/// `map_clear.lua` (per-user maps).
+pub(crate) static MAP_CLEAR: LazyLock<Script> = script!("map_clear.lua");
+
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 10] {
+pub fn all() -> [(&'static str, &'static Script); 16] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
@@ -55,5 +68,11 @@ pub fn all() -> [(&'static str, &'static Script); 10] {
         ("find_access_token", &FIND_ACCESS_TOKEN),
         ("count_sessions", &COUNT_SESSIONS),
         ("push_event", &PUSH_EVENT),
+        ("put_if_absent", &PUT_IF_ABSENT),
+        ("take", &TAKE),
+        ("count_attempt", &COUNT_ATTEMPT),
+        ("throttle", &THROTTLE),
+        ("map_put", &MAP_PUT),
+        ("map_clear", &MAP_CLEAR),
     ]
 }

@@ -21,6 +21,8 @@ use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
 
+mod ephemeral;
+
 /// The production [`StateStore`] over Redis (standalone or Cluster).
 ///
 /// Clones share one connection. Every method is one `EVALSHA` (or one plain read), bounded by
@@ -610,13 +612,11 @@ impl StateStore for RedisStore {
         ttl: Duration,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let _ = (key, value, ttl, now);
-        Err(protocol("not implemented yet"))
+        self.eph_put_if_absent(key, value, ttl, now).await
     }
 
     async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
-        let _ = (key, now);
-        Err(protocol("not implemented yet"))
+        self.eph_get(key, now).await
     }
 
     async fn take(
@@ -624,13 +624,11 @@ impl StateStore for RedisStore {
         key: &EphemeralKey,
         now: Timestamp,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let _ = (key, now);
-        Err(protocol("not implemented yet"))
+        self.eph_take(key, now).await
     }
 
     async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
-        let _ = key;
-        Err(protocol("not implemented yet"))
+        self.eph_delete(key).await
     }
 
     async fn count_attempt(
@@ -640,8 +638,7 @@ impl StateStore for RedisStore {
         ttl: Duration,
         now: Timestamp,
     ) -> Result<Attempts, StoreError> {
-        let _ = (key, max, ttl, now);
-        Err(protocol("not implemented yet"))
+        self.eph_count_attempt(key, max, ttl, now).await
     }
 
     async fn throttle(
@@ -651,8 +648,7 @@ impl StateStore for RedisStore {
         cost: u32,
         now: Timestamp,
     ) -> Result<Throttle, StoreError> {
-        let _ = (key, rate, cost, now);
-        Err(protocol("not implemented yet"))
+        self.eph_throttle(key, rate, cost, now).await
     }
 
     async fn map_put(
@@ -664,8 +660,8 @@ impl StateStore for RedisStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let _ = (user, map, field, value, expires_at, now);
-        Err(protocol("not implemented yet"))
+        self.eph_map_put(user, map, field, value, expires_at, now)
+            .await
     }
 
     async fn map_get(
@@ -675,8 +671,7 @@ impl StateStore for RedisStore {
         field: &str,
         now: Timestamp,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let _ = (user, map, field, now);
-        Err(protocol("not implemented yet"))
+        self.eph_map_get(user, map, field, now).await
     }
 
     async fn map_list(
@@ -685,18 +680,15 @@ impl StateStore for RedisStore {
         map: &str,
         now: Timestamp,
     ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
-        let _ = (user, map, now);
-        Err(protocol("not implemented yet"))
+        self.eph_map_list(user, map, now).await
     }
 
     async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
-        let _ = (user, map, field);
-        Err(protocol("not implemented yet"))
+        self.eph_map_remove(user, map, field).await
     }
 
     async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
-        let _ = (user, map);
-        Err(protocol("not implemented yet"))
+        self.eph_map_clear(user, map).await
     }
 
     async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {

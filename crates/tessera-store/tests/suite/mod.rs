@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod binding;
+pub mod ephemeral;
 pub mod events;
 pub mod find;
 pub mod outage;
@@ -14,6 +15,7 @@ pub mod stats;
 
 pub use access::*;
 pub use binding::*;
+pub use ephemeral::*;
 pub use events::*;
 pub use find::*;
 pub use refresh::*;

@@ -54,9 +54,8 @@ impl Subscriber {
                 continue;
             }
             let msg = Msg::from_push_info(push).unwrap();
-            return Revocation::parse(msg.get_payload_bytes()).unwrap_or_else(|| {
-                panic!("unparsable notice {:?}", msg.get_payload_bytes())
-            });
+            return Revocation::parse(msg.get_payload_bytes())
+                .unwrap_or_else(|| panic!("unparsable notice {:?}", msg.get_payload_bytes()));
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
-use tessera_store::redis::scripts;
+use tessera_store::redis::{RedisConfig, RedisStore, scripts};
 use tessera_store::*;
 
 pub use crate::suite::publish::every_revocation_path_publishes_a_notice;
@@ -197,6 +197,25 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
     assert_eq!(store.reconcile_stats(now).await.unwrap().sessions, 1);
     assert!(store.revoke_session(user, o.session, now).await.unwrap());
     assert_eq!(store.revoke_user(user, now).await.unwrap(), 1);
+    // The ephemeral-record scripts too.
+    let key = EphemeralKey::user(user, "flush");
+    assert!(
+        store
+            .put_if_absent(&key, b"v", Duration::from_secs(60), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.take(&key, now).await.unwrap(), Some(b"v".to_vec()));
+    let counted = store
+        .count_attempt(&key, 3, Duration::from_secs(60), now)
+        .await;
+    assert_eq!(counted.unwrap().used, 1);
+    let rate = Rate::new(3, Duration::from_secs(60));
+    let other = EphemeralKey::user(user, "flush-throttle");
+    assert!(store.throttle(&other, rate, 1, now).await.unwrap().allowed);
+    let exp = now.plus(Duration::from_secs(60));
+    store.map_put(user, "m", "f", b"v", exp, now).await.unwrap();
+    assert_eq!(store.map_clear(user, "m").await.unwrap(), 1);
     for (name, script) in scripts::all() {
         let loaded = redis
             .cli_all(&["SCRIPT", "EXISTS", script.get_hash()])
@@ -334,4 +353,161 @@ pub async fn stats_report_backend_figures(redis: RedisAccess) {
     assert!(num("used_memory") > 0, "{s:?}");
     assert!(num("keys") >= 3, "{s:?}");
     assert_eq!(num("primaries"), redis.ports.len() as u64, "{s:?}");
+}
+
+/// Every kind of ephemeral key has the documented name, a TTL on Redis's clock matching the
+/// record's expiry, and — for user-scoped records — the user's slot.
+pub async fn ephemeral_keys_are_named_tagged_and_expire(redis: RedisAccess) {
+    let store = &redis.store;
+    let now = Timestamp::now();
+    let user = UserId::new();
+    let p = store.key_prefix().to_owned();
+    let minute = Duration::from_secs(60);
+    open_default(store, user, now).await;
+    store
+        .put_if_absent(&EphemeralKey::user(user, "totp:1"), b"v", minute, now)
+        .await
+        .unwrap();
+    store
+        .count_attempt(&EphemeralKey::user(user, "fails"), 5, 2 * minute, now)
+        .await
+        .unwrap();
+    store
+        .throttle(
+            &EphemeralKey::user(user, "rl"),
+            Rate::new(4, 4 * minute),
+            1,
+            now,
+        )
+        .await
+        .unwrap();
+    let exp = now.plus(10 * minute);
+    store
+        .map_put(user, "trusted", "d1", b"v", exp, now)
+        .await
+        .unwrap();
+    store
+        .map_put(user, "trusted", "d2", b"v", now.plus(minute), now)
+        .await
+        .unwrap();
+    let keys: BTreeSet<String> = user_keys(&redis, user)
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    let base = format!("{p}{{u:{user}}}:");
+    for (suffix, ttl) in [
+        ("e:totp:1", minute),
+        ("e:fails", 2 * minute),
+        ("e:rl", minute),
+        ("m:trusted", 10 * minute),
+    ] {
+        let key = format!("{base}{suffix}");
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        let node = user_keys(&redis, user)
+            .into_iter()
+            .find(|(_, k)| *k == key)
+            .map(|(n, _)| n)
+            .unwrap();
+        let left = pttl(&redis, node, &key);
+        let ttl = i64::try_from(ttl.as_millis()).unwrap();
+        assert!(
+            left > ttl - 5_000 && left <= ttl,
+            "{key}: PTTL {left}, expected ≈ {ttl}"
+        );
+    }
+    // All of them in the user's one slot (one node).
+    let nodes: BTreeSet<usize> = user_keys(&redis, user)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(nodes.len(), 1);
+    // A tag record: `{t:TAG}` is its hash tag.
+    let tag = format!("challenge-{}", UserId::new());
+    let key = EphemeralKey::tag(tag.clone(), "attempts");
+    store.count_attempt(&key, 5, minute, now).await.unwrap();
+    let name = format!("{p}{{t:{tag}}}:e:attempts");
+    let found: Vec<(usize, String)> = redis
+        .cli_all(&["--scan", "--pattern", &format!("*{{t:{tag}}}*")])
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, out)| out.lines().map(|l| (n, l.to_owned())).collect::<Vec<_>>())
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, name);
+    assert!(pttl(&redis, found[0].0, &name) > 0);
+    if redis.cluster {
+        let slot = redis.cli_all(&["CLUSTER", "KEYSLOT", &name])[0]
+            .trim()
+            .to_owned();
+        let tag_slot = redis.cli_all(&["CLUSTER", "KEYSLOT", &format!("t:{tag}")])[0]
+            .trim()
+            .to_owned();
+        assert_eq!(slot, tag_slot);
+    }
+    // Taking the record and clearing the map delete their keys.
+    store
+        .take(&EphemeralKey::user(user, "totp:1"), now)
+        .await
+        .unwrap();
+    store.map_clear(user, "trusted").await.unwrap();
+    let left: BTreeSet<String> = user_keys(&redis, user)
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert!(!left.contains(&format!("{base}e:totp:1")), "{left:?}");
+    assert!(!left.contains(&format!("{base}m:trusted")), "{left:?}");
+}
+
+/// Two stores (two Tessera processes) on one Redis share one limit, one counter and one
+/// single-use record.
+pub async fn two_stores_share_one_throttle(redis: RedisAccess) {
+    let first = &redis.store;
+    let urls: Vec<String> = redis
+        .ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect();
+    let mut config = if redis.cluster {
+        RedisConfig::cluster(urls)
+    } else {
+        RedisConfig::standalone(urls[0].clone())
+    };
+    config.key_prefix = first.key_prefix().to_owned();
+    let second = RedisStore::connect(config).await.unwrap();
+    let now = Timestamp::now();
+    let key = EphemeralKey::tag(format!("198.51.100.{}", UserId::new()), "login");
+    let rate = Rate::new(4, Duration::from_secs(600));
+    let mut allowed = 0;
+    for i in 0..8 {
+        let store: &RedisStore = if i % 2 == 0 { first } else { &second };
+        if store.throttle(&key, rate, 1, now).await.unwrap().allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 4, "the burst is shared, not per process");
+    let peek = second.throttle(&key, rate, 0, now).await.unwrap();
+    assert_eq!((peek.allowed, peek.remaining), (false, 0));
+    assert_eq!(peek.retry_after, Duration::from_secs(150));
+
+    let attempts = EphemeralKey::user(UserId::new(), "mfa");
+    first
+        .count_attempt(&attempts, 5, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    let a = second
+        .count_attempt(&attempts, 5, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(a.used, 2);
+
+    let code = EphemeralKey::tag(format!("reset-{}", UserId::new()), "token");
+    assert!(
+        first
+            .put_if_absent(&code, b"u", Duration::from_secs(60), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(second.take(&code, now).await.unwrap(), Some(b"u".to_vec()));
+    assert_eq!(first.take(&code, now).await.unwrap(), None);
 }

@@ -18,6 +18,30 @@ local function int(x)
   return string.format('%d', x)
 end
 
+-- Ephemeral records (ephemeral.rs): a string whose first 8 bytes are the expiry (ms,
+-- big-endian), followed by the payload. rec_exp returns that expiry, or nil for a missing or
+-- malformed record; rec_encode builds a record.
+local function rec_exp(r)
+  if type(r) ~= 'string' or #r < 8 then
+    return nil
+  end
+  local e = 0
+  for k = 1, 8 do
+    e = e * 256 + string.byte(r, k)
+  end
+  return e
+end
+
+local function rec_encode(exp, payload)
+  local b = {}
+  local e = exp
+  for k = 8, 1, -1 do
+    b[k] = string.char(e % 256)
+    e = math.floor(e / 256)
+  end
+  return table.concat(b) .. payload
+end
+
 -- Constant-time equality of two byte strings (false when either is missing).
 local function ct_eq(a, b)
   if type(a) ~= 'string' or type(b) ~= 'string' or #a ~= #b then
