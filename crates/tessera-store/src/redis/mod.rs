@@ -7,7 +7,8 @@
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
 //! - `keys`: key names. `scripts` + `scripts/*.lua`: one Lua script per atomic change.
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
-//!   background statistics reconciliation.
+//!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
+//!   per-user-map methods (see [`crate::ephemeral`]).
 //! - `stats`: the global statistics hash and how `stats()` reads it.
 //! - [`invalidation`]: the revocation notices every revoking script publishes on
 //!   `Prevocations` for guard near-caches ([`Revocation`]).
