@@ -1,0 +1,285 @@
+//! [`Guard`]: verify a token, then ask the near-cache or Redis whether it is still live.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{HeaderMap, header};
+use tessera_core::keys::VerificationKeys;
+use tessera_core::time::Timestamp;
+use tessera_core::token::{AccessClaims, Verifier, VerifyError};
+use tessera_store::redis::{ConnectingStore, revocations_channel};
+use tessera_store::{AccessCheck, AccessStatus, RevocationMode, StateStore};
+use tokio::task::AbortHandle;
+
+use crate::cache::NearCache;
+use crate::config::{FailMode, GuardConfig, KeySource};
+use crate::error::{BuildError, GuardError};
+use crate::extract::VerifiedToken;
+use crate::keys::JwksKeys;
+use crate::layer::GuardLayer;
+use crate::subscriber::{self, Subscription};
+
+enum Keys {
+    Static(Arc<dyn VerificationKeys + Send + Sync>),
+    Jwks(Arc<JwksKeys>),
+}
+
+struct Inner {
+    verifier: Verifier,
+    keys: Keys,
+    store: Arc<dyn StateStore>,
+    mode: RevocationMode,
+    fail_mode: FailMode,
+    cache: Arc<NearCache>,
+    tasks: Vec<AbortHandle>,
+    cache_hits: AtomicU64,
+    store_checks: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Accepts Tessera access tokens. Cheap to clone (clones share everything); background
+/// tasks (revocation subscription, JWKS refresh) stop when the last clone is dropped.
+///
+/// A token is accepted when, in order:
+/// 1. it passes tessera-core's `Verifier` — the server's own rules (pinned algorithm per
+///    `kid`, no `none`/`jku`/`jwk`/`x5u`/`crit`, `typ at+jwt`, `iss`, `aud`, required claims,
+///    time with bounded leeway, size limit); an unknown `kid` triggers one rate-limited JWKS
+///    refetch and a second attempt;
+/// 2. the near-cache holds it as live (no round trip), or else the store's `check_access`
+///    script on Tessera's Redis answers *active* (one round trip) — the answer is then
+///    cached (see the near-cache invariants in the crate docs).
+///
+/// Redis unreachable: [`GuardError::Unavailable`] (503), or with [`FailMode::Open`] the
+/// verified token is accepted and a warning logged. Fingerprint binding (`fgp`) is not
+/// checked: a resource server never sees Tessera's fingerprint cookie (the server's own
+/// `verify_live` does the same).
+#[derive(Clone)]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("verifier", &self.inner.verifier)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters and state, for health pages, metrics and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardStats {
+    /// The revocation subscription is confirmed up (the near-cache is in use).
+    pub subscribed: bool,
+    /// How many times the subscription was confirmed (1 + the number of recoveries).
+    pub subscriptions: u64,
+    /// Entries in the near-cache.
+    pub cached: usize,
+    /// Requests answered from the near-cache.
+    pub cache_hits: u64,
+    /// Requests that asked Redis (`check_access` calls, failed ones included).
+    pub store_checks: u64,
+    /// JWKS fetches attempted (0 with static keys).
+    pub jwks_fetches: u64,
+}
+
+impl Guard {
+    /// Builds the guard and starts its background tasks: the Redis connection (when Redis is
+    /// unreachable the guard still starts — every check fails closed or open as configured —
+    /// and connects in the background), the revocation subscription, and with a JWKS the
+    /// first fetch (a failure is logged; the next token with an unknown `kid` retries) and
+    /// the periodic refresh. Must run inside a tokio runtime.
+    pub async fn connect(config: GuardConfig) -> Result<Self, BuildError> {
+        let redis = config.redis.clone();
+        if redis.urls.is_empty() {
+            return Err(BuildError::Redis("no redis url given".into()));
+        }
+        if redis.key_prefix.contains(['{', '}']) {
+            return Err(BuildError::Redis(
+                "key prefix must not contain '{' or '}'".into(),
+            ));
+        }
+        let store = ConnectingStore::connect(redis.clone(), None).await;
+        let mut tasks = Vec::new();
+        let keys = match &config.keys {
+            KeySource::Static(k) => Keys::Static(Arc::clone(k)),
+            KeySource::Jwks {
+                url,
+                refetch_interval,
+                refresh_every,
+                timeout,
+            } => {
+                let jwks = Arc::new(
+                    JwksKeys::new(url.clone(), *refetch_interval, *timeout)
+                        .map_err(BuildError::Keys)?,
+                );
+                if let Err(e) = jwks.refresh().await {
+                    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "initial JWKS fetch failed");
+                }
+                let every = *refresh_every;
+                let j = Arc::clone(&jwks);
+                tasks.push(
+                    tokio::spawn(async move {
+                        let mut tick = tokio::time::interval(every);
+                        tick.tick().await;
+                        loop {
+                            tick.tick().await;
+                            if let Err(e) = j.refresh().await {
+                                tracing::warn!(error = %e, "periodic JWKS refresh failed; keeping the previous keys");
+                            }
+                        }
+                    })
+                    .abort_handle(),
+                );
+                Keys::Jwks(jwks)
+            }
+        };
+        let cache = Arc::new(NearCache::new(
+            config.near_cache.capacity,
+            config.near_cache.max_age,
+        ));
+        if config.near_cache.capacity > 0 {
+            let sub = Subscription {
+                urls: redis.urls.clone(),
+                channel: revocations_channel(&redis.key_prefix),
+                connect_timeout: redis.connect_timeout,
+                ping_every: config.near_cache.ping_every,
+            };
+            tasks.push(tokio::spawn(subscriber::run(sub, Arc::clone(&cache))).abort_handle());
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                verifier: Verifier::new(config.issuer, config.audience)
+                    .with_leeway(config.leeway)
+                    .with_max_len(config.max_token_len),
+                keys,
+                store,
+                mode: config.revocation_mode,
+                fail_mode: config.fail_mode,
+                cache,
+                tasks,
+                cache_hits: AtomicU64::new(0),
+                store_checks: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// A tower layer that authenticates every request (see [`GuardLayer`]).
+    pub fn layer(&self) -> GuardLayer {
+        GuardLayer::new(self.clone())
+    }
+
+    /// Authenticates a request by its `Authorization: Bearer` header.
+    pub async fn authenticate_headers(
+        &self,
+        headers: &HeaderMap,
+        now: Timestamp,
+    ) -> Result<VerifiedToken, GuardError> {
+        let token = bearer(headers)?;
+        let claims = self.authenticate(token, now).await?;
+        Ok(VerifiedToken::new(claims, token))
+    }
+
+    /// Authenticates one token at `now` (see the type's docs for the rules).
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, GuardError> {
+        let claims = self
+            .verify(token, now)
+            .await
+            .map_err(GuardError::InvalidToken)?;
+        let inner = &*self.inner;
+        if inner.cache.hit(&claims, now) {
+            inner.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(claims);
+        }
+        let ticket = inner.cache.ticket();
+        inner.store_checks.fetch_add(1, Ordering::Relaxed);
+        let check = AccessCheck {
+            user: claims.sub,
+            session: claims.sid,
+            jti: claims.jti,
+            token_version: claims.ver,
+        };
+        match inner.store.check_access(check, inner.mode, now).await {
+            Ok(AccessStatus::Active) => {
+                if let Some(t) = ticket {
+                    inner.cache.remember(t, &claims, now);
+                }
+                Ok(claims)
+            }
+            Ok(AccessStatus::Revoked) => Err(GuardError::Revoked),
+            Err(e) if e.is_unavailable() && inner.fail_mode == FailMode::Open => {
+                tracing::warn!(error = %e, "state store unavailable: accepting a verified token (fail-open)");
+                Ok(claims)
+            }
+            Err(e) => Err(GuardError::Unavailable(e)),
+        }
+    }
+
+    /// Signature, header rules and claims only, with one rate-limited JWKS refetch on an
+    /// unknown `kid`.
+    async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, VerifyError> {
+        let verifier = &self.inner.verifier;
+        match &self.inner.keys {
+            Keys::Static(k) => verifier.verify(&**k, token, now),
+            Keys::Jwks(jwks) => {
+                let seen = jwks.current();
+                match verifier.verify(&*seen, token, now) {
+                    Err(VerifyError::UnknownKey) => match jwks.refetch_for_unknown_kid(&seen).await
+                    {
+                        Some(fresh) => verifier.verify(&*fresh, token, now),
+                        None => Err(VerifyError::UnknownKey),
+                    },
+                    other => other,
+                }
+            }
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> GuardStats {
+        let inner = &*self.inner;
+        GuardStats {
+            subscribed: inner.cache.is_live(),
+            subscriptions: inner.cache.subscriptions(),
+            cached: inner.cache.len(),
+            cache_hits: inner.cache_hits.load(Ordering::Relaxed),
+            store_checks: inner.store_checks.load(Ordering::Relaxed),
+            jwks_fetches: match &inner.keys {
+                Keys::Jwks(j) => j.fetches(),
+                Keys::Static(_) => 0,
+            },
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+/// Missing header or another scheme: [`GuardError::MissingToken`]; an empty or non-ASCII
+/// value: [`VerifyError::Malformed`].
+fn bearer(headers: &HeaderMap) -> Result<&str, GuardError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(GuardError::MissingToken);
+    };
+    let malformed = GuardError::InvalidToken(VerifyError::Malformed);
+    let value = value.to_str().map_err(|_| malformed)?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(GuardError::MissingToken);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(GuardError::InvalidToken(VerifyError::Malformed));
+    }
+    Ok(token)
+}

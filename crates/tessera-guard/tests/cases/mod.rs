@@ -1,0 +1,6 @@
+mod deps;
+mod failure;
+mod http;
+mod jwks;
+mod revocation;
+mod verification;
