@@ -12,9 +12,11 @@ use tessera_store::redis::{ConnectingStore, RedisConfig};
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
 use crate::audit::AuditTrail;
+use crate::auth::password::{Passwords, ResetPolicy};
 use crate::auth::{AuthService, SessionPolicy};
 use crate::config::{Settings, StateStoreSettings};
 use crate::keys::{KeyFile, LiveKeys};
+use crate::mail::Mailer;
 
 /// Shared by every handler.
 pub type AppState = Arc<App>;
@@ -25,6 +27,8 @@ pub struct App {
     pub auth: AuthService,
     /// Accounts database.
     pub db: Database,
+    /// Password reset by mail and password change.
+    pub passwords: Passwords,
     /// Signing keys.
     pub keys: Arc<LiveKeys>,
     /// Request body limit.
@@ -61,6 +65,9 @@ pub enum StartError {
     /// Password hasher.
     #[error(transparent)]
     Hasher(#[from] crate::accounts::password::HashError),
+    /// Mail transport.
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// What the process is for: serving runs background maintenance, a CLI command does not.
@@ -163,9 +170,24 @@ impl App {
             policy,
             audit,
         );
+        let mailer = Mailer::new(
+            settings.smtp_url.as_ref(),
+            &settings.data_dir,
+            &settings.mail_from,
+        )?;
+        tracing::info!(via = mailer.kind(), "mail ready");
+        let passwords = Passwords::new(
+            auth.clone(),
+            mailer,
+            ResetPolicy {
+                url: settings.password_reset_url.clone(),
+                ttl: settings.password_reset_ttl,
+            },
+        );
         Ok(App {
             auth,
             db,
+            passwords,
             keys,
             max_body_bytes: settings.max_body_bytes,
             settings: Arc::new(settings.clone()),

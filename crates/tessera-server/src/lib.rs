@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod rfc3339;
 pub mod serve;
 pub mod telemetry;

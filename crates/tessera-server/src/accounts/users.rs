@@ -170,6 +170,28 @@ impl Users {
         Ok(res.rows_affected() > 0)
     }
 
+    /// Replaces the password hash, but only while it is still `expected` (the hash the caller
+    /// checked against): of two concurrent changes or resets exactly one wins. Returns whether
+    /// it was replaced.
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        new_hash: &str,
+        expected: &str,
+        now: Timestamp,
+    ) -> Result<bool, DbError> {
+        let res = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+        )
+        .bind(new_hash.to_owned())
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .bind(expected.to_owned())
+        .execute(self.db.pool())
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
     /// Number of accounts.
     pub async fn count(&self) -> Result<u64, DbError> {
         use sqlx::Row;

@@ -33,6 +33,12 @@ pub enum EventKind {
     AccountBanned,
     /// An administrator lifted the ban.
     AccountUnbanned,
+    /// A password-reset mail was sent.
+    PasswordResetRequested,
+    /// The password was reset with a mailed token; every session was revoked.
+    PasswordResetCompleted,
+    /// The user changed the password; the other sessions were revoked.
+    PasswordChanged,
 }
 
 impl EventKind {
@@ -50,6 +56,9 @@ impl EventKind {
             EventKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             EventKind::AccountBanned => "account_banned",
             EventKind::AccountUnbanned => "account_unbanned",
+            EventKind::PasswordResetRequested => "password_reset_requested",
+            EventKind::PasswordResetCompleted => "password_reset_completed",
+            EventKind::PasswordChanged => "password_changed",
         }
     }
 }

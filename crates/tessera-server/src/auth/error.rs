@@ -55,6 +55,9 @@ pub enum AuthError {
     /// A refresh token replayed outside the grace window: the session is now revoked.
     #[error("refresh token reused")]
     RefreshTokenReused,
+    /// Unknown, malformed, expired or used password-reset token.
+    #[error("invalid reset token")]
+    InvalidResetToken,
     /// OAuth client authentication failed (`/oauth2/*`): no, unknown or wrong credentials.
     #[error("invalid client")]
     InvalidClient,

@@ -7,6 +7,7 @@
 //! - [`pair`]: [`TokenPair`] and minting it for a session.
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
+//! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
 //! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
 
 pub mod access;
@@ -18,8 +19,10 @@ pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod pair;
+pub mod password;
 pub mod refresh;
 pub mod register;
+pub mod reset_token;
 pub mod revoke;
 pub mod service;
 pub mod sessions;

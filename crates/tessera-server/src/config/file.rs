@@ -74,6 +74,13 @@ pub struct RawConfig {
     /// Front-end page receiving `?token=` from the reset mail. Default `<issuer>/reset-password`.
     #[serde(deserialize_with = "lenient_string")]
     pub password_reset_url: Option<String>,
+    /// Lifetime of a password-reset token. Default `15m`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub password_reset_ttl: Option<String>,
+    /// Sender of outgoing mail (`Name <address>` or `address`). Default
+    /// `Tessera <no-reply@localhost>`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub mail_from: Option<String>,
     /// `id:secret` pairs (comma-separated) for `/oauth2/introspect` and `/oauth2/revoke`.
     #[serde(deserialize_with = "lenient_string")]
     pub introspection_clients: Option<String>,
@@ -132,6 +139,8 @@ pub const ENV_KEYS: &[&str] = &[
     "admin_token",
     "smtp_url",
     "password_reset_url",
+    "password_reset_ttl",
+    "mail_from",
     "introspection_clients",
     "rate_limit",
     "log_format",

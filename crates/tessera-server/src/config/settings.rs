@@ -145,6 +145,14 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent password hashes.
     pub password_hash_concurrency: usize,
+    /// SMTP server URL (secret: may hold a password); `None` writes mail to the outbox.
+    pub smtp_url: Option<SecretString>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// Front-end page that receives `?token=` from the reset mail.
+    pub password_reset_url: String,
+    /// Lifetime of a password-reset token.
+    pub password_reset_ttl: Duration,
     /// Settings that were given but whose feature is not built yet (warned about at start).
     pub not_implemented: Vec<&'static str>,
 }
@@ -345,13 +353,46 @@ impl Settings {
                 }
             }
         }
-        let not_implemented = [
-            ("smtp_url", raw.smtp_url.is_some()),
-            ("password_reset_url", raw.password_reset_url.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
-        .collect();
+        let smtp_url = raw
+            .smtp_url
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty());
+        if let Some(url) = &smtp_url {
+            // The reason never repeats the URL: it may hold a password.
+            crate::mail::check_smtp_url(url).map_err(|_| {
+                invalid(
+                    "smtp_url",
+                    "expected smtp://host:port, smtp://host?tls=required or smtps://user:pass@host",
+                )
+            })?;
+        }
+        let mail_from = raw
+            .mail_from
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "Tessera <no-reply@localhost>".to_owned());
+        crate::mail::parse_mailbox(&mail_from).map_err(|e| invalid("mail_from", e.to_string()))?;
+        let password_reset_url = raw
+            .password_reset_url
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("{issuer}/reset-password"));
+        if !(password_reset_url.starts_with("https://")
+            || password_reset_url.starts_with("http://"))
+            || password_reset_url.contains(char::is_whitespace)
+        {
+            return Err(invalid(
+                "password_reset_url",
+                "expected an http:// or https:// URL",
+            ));
+        }
+        let password_reset_ttl = duration("password_reset_ttl", &raw.password_reset_ttl, "15m")?;
+        if password_reset_ttl < Duration::from_secs(1)
+            || password_reset_ttl > Duration::from_secs(86_400)
+        {
+            return Err(invalid("password_reset_ttl", "must be between 1s and 24h"));
+        }
+        let not_implemented: Vec<&'static str> = Vec::new();
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -382,6 +423,10 @@ impl Settings {
                 .unwrap_or(64 * 1024)
                 .clamp(1024, 16 * 1024 * 1024),
             password_hash_concurrency: raw.password_hash_concurrency.unwrap_or(cpus).max(1),
+            smtp_url: smtp_url.map(SecretString::from),
+            mail_from,
+            password_reset_url,
+            password_reset_ttl,
             not_implemented,
         })
     }
@@ -469,5 +514,53 @@ mod tests {
         };
         let s = Settings::from_raw(raw, false).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mail_settings_default_validate_and_hide_the_smtp_password() {
+        let s = Settings::from_raw(RawConfig::default(), false).unwrap();
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.password_reset_url, "http://127.0.0.1:8080/reset-password");
+        assert_eq!(s.password_reset_ttl, Duration::from_secs(900));
+        assert_eq!(s.mail_from, "Tessera <no-reply@localhost>");
+        assert!(s.not_implemented.is_empty());
+        let raw = RawConfig {
+            smtp_url: Some("smtps://mailer:hunter2@mail.example.org".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_raw(raw, false).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let raw = RawConfig {
+            smtp_url: Some("ftp://mailer:hunter2@mail.example.org".into()),
+            ..Default::default()
+        };
+        let e = Settings::from_raw(raw, false).unwrap_err();
+        assert_eq!(e.key, "smtp_url");
+        assert!(!e.to_string().contains("hunter2"));
+        for (raw, key) in [
+            (
+                RawConfig {
+                    mail_from: Some("not an address".into()),
+                    ..Default::default()
+                },
+                "mail_from",
+            ),
+            (
+                RawConfig {
+                    password_reset_url: Some("javascript:alert(1)".into()),
+                    ..Default::default()
+                },
+                "password_reset_url",
+            ),
+            (
+                RawConfig {
+                    password_reset_ttl: Some("0s".into()),
+                    ..Default::default()
+                },
+                "password_reset_ttl",
+            ),
+        ] {
+            assert_eq!(Settings::from_raw(raw, false).unwrap_err().key, key);
+        }
     }
 }

@@ -129,6 +129,11 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "refresh_token_reused",
             "this refresh token was already used; the session has been revoked".into(),
         ),
+        InvalidResetToken => (
+            StatusCode::BAD_REQUEST,
+            "invalid_reset_token",
+            "the password-reset token is not valid, has expired or was already used".into(),
+        ),
         InvalidClient => (
             unauthorized,
             "invalid_client",

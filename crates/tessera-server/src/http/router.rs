@@ -10,7 +10,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
-use super::routes::{admin, auth, health, jwks, me, metadata, oauth2, sessions};
+use super::routes::{admin, auth, health, jwks, me, metadata, oauth2, password, sessions};
 use crate::app::AppState;
 
 /// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
@@ -30,6 +30,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens/{jti}", delete(sessions::revoke_token))
         .route("/v1/devices/trusted", get(sessions::trusted_devices))
         .route("/v1/security-events", get(sessions::security_events))
+        .route("/v1/password/forgot", post(password::forgot))
+        .route("/v1/password/reset", post(password::reset))
+        .route("/v1/password/change", post(password::change))
         .route("/v1/admin/stats", get(admin::stats))
         .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))
         .route(

@@ -8,6 +8,7 @@ mod browser;
 mod forged;
 mod logout;
 mod oauth2;
+mod password;
 mod refresh;
 mod sessions;
 mod signin;
@@ -61,4 +62,10 @@ suite!(
     oauth2::oauth2_a_forged_refresh_token_revokes_nothing,
     oauth2::oauth2_revocation_answers_200_for_unknown_tokens_and_400_without_one,
     oauth2::oauth2_metadata_describes_the_endpoints,
+    password::password_reset_by_mail_sets_the_password_and_revokes_every_session,
+    password::forgot_password_answers_alike_for_known_unknown_and_malformed_emails,
+    password::reset_tokens_are_bound_to_their_user_and_refuse_forgeries,
+    password::reset_tokens_expire,
+    password::concurrent_resets_with_one_token_have_exactly_one_winner,
+    password::password_change_needs_the_current_password_and_keeps_only_the_caller,
 );

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod binary;
 pub mod http;
 pub mod server;
+pub mod smtp;
 
 pub use backend::Backend;
 pub use http::Session;

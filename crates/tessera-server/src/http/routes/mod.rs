@@ -7,4 +7,5 @@ pub mod jwks;
 pub mod me;
 pub mod metadata;
 pub mod oauth2;
+pub mod password;
 pub mod sessions;
