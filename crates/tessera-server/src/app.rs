@@ -16,7 +16,9 @@ use crate::auth::password::{Passwords, ResetPolicy};
 use crate::auth::{AuthService, SessionPolicy};
 use crate::config::{Settings, StateStoreSettings};
 use crate::keys::{KeyFile, LiveKeys};
+use crate::limits::Limits;
 use crate::mail::Mailer;
+use crate::mfa::MfaRecords;
 
 /// Shared by every handler.
 pub type AppState = Arc<App>;
@@ -157,8 +159,15 @@ impl App {
             fail_mode: settings.fail_mode,
             clock_leeway: LEEWAY,
             fingerprint: settings.fingerprint,
+            trusted_device_ttl: settings.trusted_device_ttl,
+            totp_issuer: "Tessera".to_owned(),
         };
+        let mfa = MfaRecords::new(
+            db.clone(),
+            key_file.data_key(&KeyFile::path(&settings.data_dir))?,
+        );
         let audit = AuditTrail::new(Arc::clone(&store), db.clone());
+        let limits = Limits::new(Arc::clone(&store), settings.rate_limit);
         let auth = AuthService::new(
             Users::new(db.clone()),
             hasher,
@@ -169,6 +178,8 @@ impl App {
             refresh_key,
             policy,
             audit,
+            mfa,
+            limits,
         );
         let mailer = Mailer::new(
             settings.smtp_url.as_ref(),

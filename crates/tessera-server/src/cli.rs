@@ -135,6 +135,7 @@ pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
         let ring = KeyFile {
             signing_keys: Vec::new(),
             refresh_key: String::new(),
+            data_key: None,
         }
         .ring(Some(pem), settings.signing_alg, retention, now)?;
         return match action {

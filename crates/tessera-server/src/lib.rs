@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`config`]: file + environment configuration, validated into [`config::Settings`].
 //! - [`accounts`]: users in SQL (SQLite or PostgreSQL), password hashing, email rules.
+//! - [`mfa`]: the second factor (TOTP, recovery codes, challenges, trusted devices).
+//! - [`limits`]: rate limiting and lockout in the state store.
 //! - [`keys`]: the key file on disk and the live, reloadable key ring.
 //! - [`auth`]: the sign-in, token, session and admin flows ([`auth::AuthService`]).
 //! - [`audit`]: the security-event trail (state store + SQL).
@@ -19,7 +21,9 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod mail;
+pub mod mfa;
 pub mod rfc3339;
 pub mod serve;
 pub mod telemetry;

@@ -39,6 +39,20 @@ pub enum EventKind {
     PasswordResetCompleted,
     /// The user changed the password; the other sessions were revoked.
     PasswordChanged,
+    /// TOTP confirmed: two-factor sign-in is on.
+    MfaEnabled,
+    /// TOTP removed.
+    MfaDisabled,
+    /// A wrong second-factor code on a sign-in challenge.
+    MfaFailed,
+    /// A recovery code was used (and is gone).
+    RecoveryCodeUsed,
+    /// A device became trusted to skip the second factor.
+    TrustedDeviceAdded,
+    /// A trusted device was revoked.
+    TrustedDeviceRemoved,
+    /// Failed sign-ins used up a lockout budget: further attempts wait.
+    AccountLocked,
 }
 
 impl EventKind {
@@ -56,6 +70,13 @@ impl EventKind {
             EventKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             EventKind::AccountBanned => "account_banned",
             EventKind::AccountUnbanned => "account_unbanned",
+            EventKind::MfaEnabled => "mfa_enabled",
+            EventKind::MfaDisabled => "mfa_disabled",
+            EventKind::MfaFailed => "mfa_failed",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::TrustedDeviceAdded => "trusted_device_added",
+            EventKind::TrustedDeviceRemoved => "trusted_device_removed",
+            EventKind::AccountLocked => "account_locked",
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordResetCompleted => "password_reset_completed",
             EventKind::PasswordChanged => "password_changed",

@@ -43,7 +43,16 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<AccessClaims, AuthError> {
         let ring = self.keys.current();
-        let claims = self.verifier.verify(&*ring, token, now)?;
+        // A token this process already verified under this ring skips the signature check
+        // (auth/verified.rs); the revocation check below still runs on every request.
+        let claims = match self.verified.get(&ring, token, now) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verifier.verify(&*ring, token, now)?;
+                self.verified.insert(&ring, token, &claims);
+                claims
+            }
+        };
         let check = AccessCheck {
             user: claims.sub,
             session: claims.sid,

@@ -30,6 +30,9 @@ pub struct ClientInfo {
     /// Authentication methods of the sign-in (RFC 8176), carried into refreshed tokens.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The trusted device the session was opened on (or made trusted by), if any.
+    #[serde(rename = "td", default, skip_serializing_if = "Option::is_none")]
+    pub trusted_device: Option<String>,
 }
 
 impl ClientInfo {
@@ -73,6 +76,7 @@ impl ClientInfo {
             kind,
             ip,
             amr: vec!["pwd".to_owned()],
+            trusted_device: None,
         }
     }
 

@@ -43,6 +43,33 @@ pub enum AuthError {
     /// No live access token with this id belongs to the caller.
     #[error("token not found")]
     TokenNotFound,
+    /// A wrong second-factor code; `attempts_left` on a sign-in challenge.
+    #[error("invalid code")]
+    InvalidCode {
+        /// Attempts left on the challenge, when there is one.
+        attempts_left: Option<u32>,
+    },
+    /// The sign-in challenge is unknown, expired, exhausted or already completed.
+    #[error("challenge expired")]
+    ChallengeExpired,
+    /// The challenge's attempts are used up.
+    #[error("too many attempts")]
+    TooManyAttempts,
+    /// TOTP is already confirmed for this account.
+    #[error("mfa already enabled")]
+    MfaAlreadyEnabled,
+    /// No (pending or confirmed) TOTP enrolment to act on.
+    #[error("mfa not enabled")]
+    MfaNotEnabled,
+    /// No trusted device with this id belongs to the caller.
+    #[error("device not found")]
+    DeviceNotFound,
+    /// Over a rate limit or locked out for now.
+    #[error("rate limited")]
+    RateLimited {
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// No user with this id.
     #[error("user not found")]
     UserNotFound,
@@ -70,6 +97,17 @@ pub enum AuthError {
     /// Something that should not happen (key ring empty, hashing pool gone).
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<crate::limits::LimitError> for AuthError {
+    fn from(e: crate::limits::LimitError) -> Self {
+        match e {
+            crate::limits::LimitError::Limited(l) => AuthError::RateLimited {
+                retry_after: l.retry_after,
+            },
+            crate::limits::LimitError::Store(s) => AuthError::StateStore(s),
+        }
+    }
 }
 
 impl From<StoreError> for AuthError {

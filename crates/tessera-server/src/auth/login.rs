@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::client::ClientInfo;
 use super::error::AuthError;
 use super::fingerprint::Fingerprint;
+use super::mfa::SignIn;
 use super::pair::TokenPair;
 use super::service::AuthService;
 use crate::accounts::User;
@@ -21,14 +22,21 @@ impl AuthService {
     /// outcome, [`AuthError::InvalidCredentials`], and cost the same (a hash is verified in
     /// both cases). A banned account is only revealed to someone who knows its password.
     /// `fingerprint`: the cookie value to bind the session to (when binding is on).
+    /// With a second factor enrolled the result is a challenge, unless `trust_cookie` is this
+    /// user's valid trusted-device cookie; `trust_device` asks for the device to become
+    /// trusted when the challenge is completed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn login(
         &self,
         email: &str,
         password: Zeroizing<String>,
         client: ClientInfo,
         fingerprint: Option<&Fingerprint>,
+        trust_cookie: Option<&str>,
+        trust_device: bool,
         now: Timestamp,
-    ) -> Result<TokenPair, AuthError> {
+    ) -> Result<SignIn, AuthError> {
+        self.limits.before_login(client.ip, email, now).await?;
         let user = match Email::parse(email) {
             Some(e) => self.users.by_email(&e).await?,
             None => None,
@@ -40,17 +48,31 @@ impl AuthService {
         let user = match user {
             Some(u) if matched => u,
             Some(u) => {
+                let locked = self.limits.login_failed(client.ip, email, now).await?;
                 self.audit
                     .record(SecurityEvent::new(EventKind::LoginFailed, u.id, now).client(&client))
                     .await;
+                if locked {
+                    self.audit
+                        .record(
+                            SecurityEvent::new(EventKind::AccountLocked, u.id, now)
+                                .client(&client)
+                                .details(json!({"reason": "too many failed sign-ins"})),
+                        )
+                        .await;
+                }
                 return Err(AuthError::InvalidCredentials);
             }
-            None => return Err(AuthError::InvalidCredentials),
+            None => {
+                self.limits.login_failed(client.ip, email, now).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
         };
         if user.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
         }
-        self.open_session(&user, client, fingerprint, now).await
+        self.after_password(&user, client, fingerprint, trust_cookie, trust_device, now)
+            .await
     }
 
     /// Opens a session for an authenticated user and mints its first token pair.

@@ -4,6 +4,7 @@
 //! - [`error`]: [`AuthError`], one variant per outcome a client must be told about.
 //! - [`register`], [`login`], [`refresh`], [`logout`]: one flow each.
 //! - [`access`]: authenticating an access token (signature, claims, revocation check).
+//! - [`verified`]: tokens this process already verified (skips a repeated signature check).
 //! - [`pair`]: [`TokenPair`] and minting it for a session.
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
@@ -18,6 +19,7 @@ pub mod fingerprint;
 pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod pair;
 pub mod password;
 pub mod refresh;
@@ -26,6 +28,7 @@ pub mod reset_token;
 pub mod revoke;
 pub mod service;
 pub mod sessions;
+pub mod verified;
 
 pub use client::ClientInfo;
 pub use error::AuthError;

@@ -22,8 +22,10 @@ impl AuthService {
         email: &str,
         password: Zeroizing<String>,
         name: Option<&str>,
+        ip: Option<std::net::IpAddr>,
         now: Timestamp,
     ) -> Result<User, AuthError> {
+        self.limits.before_register(ip, now).await?;
         let email = Email::parse(email).ok_or(AuthError::InvalidEmail)?;
         check_strength(&password, &[email.as_str()])?;
         let name = name.map(str::trim).filter(|n| !n.is_empty()).map(|n| {

@@ -16,6 +16,8 @@ use crate::accounts::password::PasswordHasher;
 use crate::audit::AuditTrail;
 use crate::config::FailMode;
 use crate::keys::LiveKeys;
+use crate::limits::Limits;
+use crate::mfa::MfaRecords;
 
 /// Session and revocation policy (from configuration).
 #[derive(Clone, Debug)]
@@ -38,6 +40,10 @@ pub struct SessionPolicy {
     pub clock_leeway: Duration,
     /// Fingerprint binding: every access token must come with its `__Secure-Fgp` cookie.
     pub fingerprint: bool,
+    /// How long a trusted device skips the second factor.
+    pub trusted_device_ttl: Duration,
+    /// Issuer label in `otpauth://` URIs (what authenticator apps show).
+    pub totp_issuer: String,
 }
 
 /// Everything the sign-in and token handlers need.
@@ -52,6 +58,10 @@ pub struct AuthService {
     pub(crate) refresh_key: RefreshKey,
     pub(crate) policy: SessionPolicy,
     pub(crate) audit: AuditTrail,
+    pub(crate) mfa: MfaRecords,
+    pub(crate) limits: Limits,
+    /// Tokens already verified by this process (the revocation check still runs each time).
+    pub(crate) verified: Arc<super::verified::VerifiedTokens>,
 }
 
 impl AuthService {
@@ -67,9 +77,14 @@ impl AuthService {
         refresh_key: RefreshKey,
         policy: SessionPolicy,
         audit: AuditTrail,
+        mfa: MfaRecords,
+        limits: Limits,
     ) -> Self {
         Self {
+            verified: Arc::default(),
+            limits,
             audit,
+            mfa,
             users,
             hasher,
             store,
@@ -89,6 +104,11 @@ impl AuthService {
     /// The state store.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
+    }
+
+    /// The rate limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The audit trail.

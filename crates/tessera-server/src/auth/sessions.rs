@@ -47,7 +47,11 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    fn from_record(r: SessionRecord, current: Option<SessionId>) -> Self {
+    fn from_record(
+        r: SessionRecord,
+        current: Option<SessionId>,
+        trusted: &std::collections::HashSet<String>,
+    ) -> Self {
         let c = ClientInfo::from_attributes(&r.attributes);
         let some = |s: String| (!s.is_empty()).then_some(s);
         Self {
@@ -67,7 +71,10 @@ impl SessionView {
             last_seen_at: crate::rfc3339::format(r.last_seen_at),
             expires_at: crate::rfc3339::format(r.expires_at),
             current: Some(r.session) == current,
-            trusted: false,
+            trusted: c
+                .trusted_device
+                .as_ref()
+                .is_some_and(|d| trusted.contains(d)),
         }
     }
 }
@@ -81,9 +88,19 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<Vec<SessionView>, AuthError> {
         let records = self.store.list_sessions(user, now).await?;
+        let trusted = if records.iter().any(|r| r.attributes.contains("\"td\"")) {
+            self.store
+                .map_list(user, crate::mfa::trusted::MAP, now)
+                .await?
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect()
+        } else {
+            std::collections::HashSet::new()
+        };
         Ok(records
             .into_iter()
-            .map(|r| SessionView::from_record(r, current))
+            .map(|r| SessionView::from_record(r, current, &trusted))
             .collect())
     }
 

@@ -92,6 +92,9 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// Largest accepted request body in bytes. Default `65536`.
     pub max_body_bytes: Option<usize>,
+    /// How long a trusted device skips the second factor. Default `30d`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub trusted_device_ttl: Option<String>,
     /// Concurrent Argon2 hashes; default: the number of CPUs.
     pub password_hash_concurrency: Option<usize>,
 }
@@ -146,6 +149,7 @@ pub const ENV_KEYS: &[&str] = &[
     "log_format",
     "max_body_bytes",
     "password_hash_concurrency",
+    "trusted_device_ttl",
 ];
 
 /// Environment variables outside the `TESSERA_` prefix that are part of the contract.

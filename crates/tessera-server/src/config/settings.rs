@@ -137,6 +137,8 @@ pub struct Settings {
     pub token_transport: TokenTransport,
     /// Fingerprint binding of access tokens (OWASP token sidejacking defence).
     pub fingerprint: bool,
+    /// How long a trusted device skips the second factor.
+    pub trusted_device_ttl: Duration,
     /// Rate limiting on.
     pub rate_limit: bool,
     /// Log format.
@@ -416,6 +418,7 @@ impl Settings {
             introspection_clients,
             token_transport,
             fingerprint: on_off("fingerprint", &raw.fingerprint, false)?,
+            trusted_device_ttl: duration("trusted_device_ttl", &raw.trusted_device_ttl, "30d")?,
             rate_limit: on_off("rate_limit", &raw.rate_limit, true)?,
             log_format,
             max_body_bytes: raw

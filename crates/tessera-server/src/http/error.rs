@@ -47,6 +47,8 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: String,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Status, code and client-facing detail of a domain error. The single table.
@@ -114,6 +116,37 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "token_not_found",
             "no such access token".into(),
         ),
+        RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; try again later".into(),
+        ),
+        InvalidCode { .. } => (unauthorized, "invalid_code", "the code is not valid".into()),
+        ChallengeExpired => (
+            unauthorized,
+            "challenge_expired",
+            "the sign-in challenge is unknown, expired or already used; sign in again".into(),
+        ),
+        TooManyAttempts => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong codes for this sign-in; sign in again".into(),
+        ),
+        MfaAlreadyEnabled => (
+            StatusCode::CONFLICT,
+            "mfa_already_enabled",
+            "two-factor authentication is already enabled".into(),
+        ),
+        MfaNotEnabled => (
+            StatusCode::CONFLICT,
+            "mfa_not_enabled",
+            "no two-factor enrolment to act on".into(),
+        ),
+        DeviceNotFound => (
+            StatusCode::NOT_FOUND,
+            "device_not_found",
+            "no such trusted device".into(),
+        ),
         UserNotFound => (
             StatusCode::NOT_FOUND,
             "user_not_found",
@@ -177,18 +210,47 @@ impl IntoResponse for ApiError {
                 ApiError::Request { .. } => tracing::error!(code, "request failed"),
             }
         }
-        problem(status, code, detail)
+        let mut extra = serde_json::Map::new();
+        if let ApiError::Auth(AuthError::InvalidCode {
+            attempts_left: Some(n),
+        }) = &self
+        {
+            extra.insert("attempts_left".into(), (*n).into());
+        }
+        let retry_after = match &self {
+            ApiError::Auth(AuthError::RateLimited { retry_after }) => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            ApiError::Auth(AuthError::TooManyAttempts) => {
+                Some(crate::mfa::challenge::TTL.as_secs())
+            }
+            _ => None,
+        };
+        problem_with(status, code, detail, extra, retry_after)
     }
 }
 
 /// Renders a problem+json response.
 pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
+    problem_with(status, code, detail, serde_json::Map::new(), None)
+}
+
+/// Renders a problem+json response with extension members (RFC 9457 §3.2) and, for 429 and
+/// 503, a `Retry-After` of `retry_after` seconds (1 when not given).
+pub fn problem_with(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    extra: serde_json::Map<String, serde_json::Value>,
+    retry_after: Option<u64>,
+) -> Response {
     let body = Problem {
         kind: "about:blank",
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         code,
         detail,
+        extra,
     };
     let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = (status, json).into_response();
@@ -198,17 +260,23 @@ pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
         HeaderValue::from_static("application/problem+json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED && code != "invalid_credentials" {
-        let v = match code {
-            "missing_token" => "Bearer",
-            "invalid_client" => "Basic realm=\"tessera\"",
-            "invalid_refresh_token" | "refresh_token_reused" => "Bearer error=\"invalid_grant\"",
-            _ => "Bearer error=\"invalid_token\"",
-        };
+    let challenge = match code {
+        "missing_token" => Some("Bearer"),
+        "invalid_client" => Some("Basic realm=\"tessera\""),
+        "invalid_refresh_token" | "refresh_token_reused" => Some("Bearer error=\"invalid_grant\""),
+        "invalid_token" | "token_expired" | "token_revoked" | "fingerprint_mismatch" => {
+            Some("Bearer error=\"invalid_token\"")
+        }
+        _ => None,
+    };
+    if let (StatusCode::UNAUTHORIZED, Some(v)) = (status, challenge) {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
     }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        let secs = retry_after.unwrap_or(1).max(1);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            h.insert(header::RETRY_AFTER, v);
+        }
     }
     res
 }

@@ -10,7 +10,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
-use super::routes::{admin, auth, health, jwks, me, metadata, oauth2, password, sessions};
+use super::routes::{admin, auth, health, jwks, me, metadata, mfa, oauth2, password, sessions};
 use crate::app::AppState;
 
 /// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
@@ -28,7 +28,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", get(sessions::list))
         .route("/v1/sessions/{id}", delete(sessions::end))
         .route("/v1/tokens/{jti}", delete(sessions::revoke_token))
-        .route("/v1/devices/trusted", get(sessions::trusted_devices))
+        .route("/v1/devices/trusted", get(mfa::trusted_devices))
+        .route(
+            "/v1/devices/trusted/{id}",
+            delete(mfa::remove_trusted_device),
+        )
+        .route("/v1/auth/mfa", post(mfa::complete))
+        .route("/v1/mfa/totp", post(mfa::enrol).delete(mfa::disable))
+        .route("/v1/mfa/totp/confirm", post(mfa::confirm))
         .route("/v1/security-events", get(sessions::security_events))
         .route("/v1/password/forgot", post(password::forgot))
         .route("/v1/password/reset", post(password::reset))

@@ -38,8 +38,8 @@ pub enum KeyFileError {
     /// A key inside does not load.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// The refresh key is not 32 bytes of base64url.
-    #[error("key file {0}: refresh_key must be 32 bytes of base64url")]
+    /// The refresh key or data key is not 32 bytes of base64url.
+    #[error("key file {0}: refresh_key and data_key must be 32 bytes of base64url")]
     BadRefreshKey(PathBuf),
 }
 
@@ -50,6 +50,10 @@ pub struct KeyFile {
     pub signing_keys: Vec<StoredKey>,
     /// Base64url 32-byte key for refresh-token successor derivation.
     pub refresh_key: String,
+    /// Base64url 32-byte data key: encrypts TOTP secrets at rest, keys recovery-code hashes.
+    /// Added on first load by versions that need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<String>,
 }
 
 impl KeyFile {
@@ -76,8 +80,16 @@ impl KeyFile {
                     .filter(|k| k.retired_at.is_none())
                     .max_by_key(|k| k.created_at)
                     .map(|k| k.alg);
+                let mut changed = false;
                 if active_alg != Some(alg) {
                     rotate(&mut file.signing_keys, alg, retention, now)?;
+                    changed = true;
+                }
+                if file.data_key.is_none() {
+                    file.data_key = Some(random_key());
+                    changed = true;
+                }
+                if changed {
                     file.write(&path)?;
                 }
                 Ok(file)
@@ -86,6 +98,7 @@ impl KeyFile {
                 let file = KeyFile {
                     signing_keys: vec![StoredKey::generate(alg, now)?],
                     refresh_key: URL_SAFE_NO_PAD.encode(RefreshKey::generate().as_bytes()),
+                    data_key: Some(random_key()),
                 };
                 file.write(&path)?;
                 Ok(file)
@@ -150,6 +163,17 @@ impl KeyFile {
         Ok(RefreshKey::from_bytes(bytes))
     }
 
+    /// The data key.
+    pub fn data_key(&self, path: &Path) -> Result<crate::mfa::DataKey, KeyFileError> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(self.data_key.as_deref().unwrap_or("").trim())
+            .map_err(|_| KeyFileError::BadRefreshKey(path.to_path_buf()))?;
+        let bytes: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| KeyFileError::BadRefreshKey(path.to_path_buf()))?;
+        Ok(crate::mfa::DataKey::from_bytes(bytes))
+    }
+
     /// The key ring: from the configured PEM when given, else from this file.
     pub fn ring(
         &self,
@@ -175,6 +199,12 @@ impl KeyFile {
             None => Ok(KeyRing::new(&self.signing_keys, retention, now)?),
         }
     }
+}
+
+fn random_key() -> String {
+    let mut b = [0u8; 32];
+    rand::fill(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
 }
 
 /// `tessera keys rotate`: a new active key of `alg`; the old key keeps verifying for

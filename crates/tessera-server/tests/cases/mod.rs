@@ -6,7 +6,9 @@ mod bad_input;
 mod binary;
 mod browser;
 mod forged;
+mod limits;
 mod logout;
+mod mfa;
 mod oauth2;
 mod password;
 mod refresh;
@@ -55,6 +57,13 @@ suite!(
     browser::cookie_transport_works_with_cookies_alone_and_checks_csrf,
     admin::admin_api_needs_the_admin_token_and_bans_hold,
     admin::security_events_are_per_user_newest_first_and_paged,
+    limits::failed_sign_ins_lock_the_account_from_that_address_with_retry_after,
+    limits::many_honest_sign_ins_from_one_address_are_not_limited,
+    limits::wrong_second_factor_codes_are_limited_per_user,
+    mfa::totp_enrolment_and_second_factor_sign_in,
+    mfa::concurrent_completions_of_one_challenge_open_one_session,
+    mfa::trusted_devices_skip_the_second_factor_for_their_user_only,
+    mfa::disabling_totp_needs_proof_and_clears_trusted_devices,
     oauth2::oauth2_introspection_reports_live_tokens_and_everything_else_inactive,
     oauth2::oauth2_endpoints_require_client_authentication,
     oauth2::oauth2_revoking_an_access_token_stops_only_that_token,

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod http;
 pub mod server;
 pub mod smtp;
+pub mod totp;
 
 pub use backend::Backend;
 pub use http::Session;

@@ -35,6 +35,9 @@ impl TestServer {
             redis_url: resources.redis_url.clone(),
             redis_cluster: Some(resources.cluster),
             database_url: resources.database.as_ref().map(|d| d.url().to_owned()),
+            // Every test client is 127.0.0.1 and the Redis backends share one server: rate
+            // limits are off unless a case turns them on (cases/limits.rs does).
+            rate_limit: Some("off".into()),
             ..Default::default()
         };
         configure(&mut raw);

@@ -12,11 +12,13 @@ use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::app::{App, AppState};
+use crate::auth::mfa::SignIn;
 use crate::auth::{ClientInfo, Fingerprint, TokenPair};
 use crate::http::ApiError;
 use crate::http::cookies;
 use crate::http::extract::bearer::csrf_failed;
 use crate::http::extract::{ApiJson, Authenticated, Client};
+use crate::mfa::trusted;
 
 /// `POST /v1/auth/register` body.
 #[derive(Deserialize)]
@@ -30,6 +32,7 @@ pub struct RegisterRequest {
 /// `POST /v1/auth/register` → 201 `{user:{id,email,created_at}}`.
 pub async fn register(
     State(app): State<AppState>,
+    client: Client,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     let user = app
@@ -38,6 +41,7 @@ pub async fn register(
             &req.email,
             Zeroizing::new(req.password),
             req.name.as_deref(),
+            client.ip,
             Timestamp::now(),
         )
         .await?;
@@ -57,9 +61,12 @@ pub struct LoginRequest {
     password: String,
     #[serde(default)]
     device_name: Option<String>,
+    #[serde(default)]
+    trust_device: bool,
 }
 
-/// `POST /v1/auth/login` → 200 `TokenPair` (and cookies, per the token transport).
+/// `POST /v1/auth/login` → 200 `TokenPair` (and cookies, per the token transport), or 200
+/// `{mfa_required, challenge_id, methods, expires_in}` when a second factor is due.
 pub async fn login(
     State(app): State<AppState>,
     client: Client,
@@ -72,17 +79,28 @@ pub async fn login(
         req.device_name.as_deref(),
     );
     let fingerprint = app.settings.fingerprint.then(Fingerprint::generate);
-    let pair = app
+    let trust_cookie = jar.get(trusted::COOKIE).map(|c| c.value().to_owned());
+    let outcome = app
         .auth
         .login(
             &req.email,
             Zeroizing::new(req.password),
             info,
             fingerprint.as_ref(),
+            trust_cookie.as_deref(),
+            req.trust_device,
             Timestamp::now(),
         )
         .await?;
-    Ok(token_response(&app, jar, pair, fingerprint.as_ref()))
+    match outcome {
+        SignIn::Tokens(pair) => Ok(token_response(&app, jar, pair, fingerprint.as_ref())),
+        SignIn::Mfa(challenge) => {
+            let mut res = Json(challenge).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(res)
+        }
+    }
 }
 
 /// `POST /v1/auth/refresh` body. With cookie transport the body may be empty: the refresh
@@ -174,7 +192,7 @@ fn signed_out(app: &App, jar: CookieJar) -> Response {
 
 /// A token pair as the configured transport wants it: JSON body, cookies, or both; plus the
 /// fingerprint cookie on sign-in. Never cached (RFC 6749 §5.1).
-fn token_response(
+pub(crate) fn token_response(
     app: &App,
     jar: CookieJar,
     pair: TokenPair,

@@ -18,13 +18,14 @@ pub async fn me(State(app): State<AppState>, auth: Authenticated) -> Result<Json
         .await
         .map_err(AuthError::from)?
         .ok_or(AuthError::TokenRevoked)?;
+    let mfa_enabled = app.auth.mfa_enabled(user.id).await?;
     Ok(Json(json!({
         "id": user.id,
         "email": user.email,
         "name": user.name,
         "session_id": auth.claims.sid,
         "token_version": auth.claims.ver,
-        "mfa_enabled": false,
+        "mfa_enabled": mfa_enabled,
         "amr": auth.claims.amr,
     })))
 }

@@ -6,6 +6,7 @@ pub mod health;
 pub mod jwks;
 pub mod me;
 pub mod metadata;
+pub mod mfa;
 pub mod oauth2;
 pub mod password;
 pub mod sessions;

@@ -10,7 +10,7 @@ use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
-use crate::auth::ClientInfo;
+use crate::auth::{AuthError, ClientInfo};
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 
@@ -28,10 +28,14 @@ pub async fn forgot(
     client: Client,
     ApiJson(req): ApiJson<ForgotRequest>,
 ) -> Result<Response, ApiError> {
-    // rate limit: per IP and per email (hashed) before anything else, answering 429.
+    let now = Timestamp::now();
+    app.auth
+        .limits()
+        .before_forgot(client.ip, &req.email, now)
+        .await
+        .map_err(AuthError::from)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.passwords
-        .request_reset(req.email, info, Timestamp::now());
+    app.passwords.request_reset(req.email, info, now);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -56,7 +60,11 @@ pub async fn reset(
     client: Client,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    // rate limit: per IP.
+    app.auth
+        .limits()
+        .before_request(client.ip, Timestamp::now())
+        .await
+        .map_err(AuthError::from)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
     app.passwords
         .reset(
@@ -84,16 +92,32 @@ pub async fn change(
     auth: Authenticated,
     ApiJson(req): ApiJson<ChangeRequest>,
 ) -> Result<Response, ApiError> {
-    // rate limit: per user (wrong current passwords count like failed logins).
+    // Wrong current passwords count like failed sign-ins: a stolen access token must not
+    // become a password oracle.
+    let now = Timestamp::now();
+    let email = app.auth.user(auth.claims.sub).await?.email;
+    let limits = app.auth.limits();
+    limits
+        .before_login(client.ip, &email, now)
+        .await
+        .map_err(AuthError::from)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.passwords
+    let result = app
+        .passwords
         .change(
             &auth.claims,
             Zeroizing::new(req.current_password),
             Zeroizing::new(req.new_password),
             &info,
-            Timestamp::now(),
+            now,
         )
-        .await?;
+        .await;
+    if let Err(AuthError::InvalidCredentials) = &result {
+        limits
+            .login_failed(client.ip, &email, now)
+            .await
+            .map_err(AuthError::from)?;
+    }
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -55,12 +55,6 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/devices/trusted`. Trusted devices arrive with two-factor sign-in; until then the
-/// list is empty.
-pub async fn trusted_devices(_auth: Authenticated) -> Json<Value> {
-    Json(json!({ "devices": [] }))
-}
-
 /// Paging of `GET /v1/security-events`.
 #[derive(Deserialize)]
 pub struct EventsQuery {

@@ -1,0 +1,136 @@
+//! `/v1/mfa/totp*`, `POST /v1/auth/mfa`, `/v1/devices/trusted*`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera_core::time::Timestamp;
+use zeroize::Zeroizing;
+
+use super::auth::token_response;
+use crate::app::AppState;
+use crate::auth::Fingerprint;
+use crate::http::ApiError;
+use crate::http::extract::{ApiJson, Authenticated};
+use crate::mfa::trusted;
+
+/// `POST /v1/auth/mfa` body.
+#[derive(Deserialize)]
+pub struct MfaRequest {
+    challenge_id: String,
+    code: String,
+}
+
+/// `POST /v1/auth/mfa`: completes a sign-in challenge with a TOTP or recovery code; sets the
+/// trusted-device cookie when the sign-in asked for it.
+pub async fn complete(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<MfaRequest>,
+) -> Result<Response, ApiError> {
+    let fingerprint = app.settings.fingerprint.then(Fingerprint::generate);
+    let done = app
+        .auth
+        .complete_mfa(
+            &req.challenge_id,
+            &req.code,
+            fingerprint.as_ref(),
+            Timestamp::now(),
+        )
+        .await?;
+    let jar = match &done.trust {
+        Some(cookie) => jar.add(
+            Cookie::build((trusted::COOKIE, cookie.value()))
+                .http_only(true)
+                .secure(true)
+                .same_site(SameSite::Strict)
+                .path("/")
+                .max_age(time::Duration::seconds(
+                    i64::try_from(app.settings.trusted_device_ttl.as_secs()).unwrap_or(i64::MAX),
+                )),
+        ),
+        None => jar,
+    };
+    Ok(token_response(&app, jar, done.pair, fingerprint.as_ref()))
+}
+
+/// `POST /v1/mfa/totp`: starts enrolment.
+pub async fn enrol(
+    State(app): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let e = app.auth.enrol_totp(&auth.claims, Timestamp::now()).await?;
+    Ok(Json(json!(e)))
+}
+
+/// `POST /v1/mfa/totp/confirm` body.
+#[derive(Deserialize)]
+pub struct CodeRequest {
+    code: String,
+}
+
+/// `POST /v1/mfa/totp/confirm`: turns TOTP on; returns the recovery codes once.
+pub async fn confirm(
+    State(app): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let codes = app
+        .auth
+        .confirm_totp(&auth.claims, &req.code, Timestamp::now())
+        .await?;
+    Ok(Json(json!({ "recovery_codes": codes })))
+}
+
+/// `DELETE /v1/mfa/totp` body: a current code or the password.
+#[derive(Deserialize)]
+pub struct DisableRequest {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// `DELETE /v1/mfa/totp`: turns TOTP off.
+pub async fn disable(
+    State(app): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<DisableRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.auth
+        .disable_totp(
+            &auth.claims,
+            req.code.as_deref(),
+            req.password.map(Zeroizing::new),
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/devices/trusted`.
+pub async fn trusted_devices(
+    State(app): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let devices = app
+        .auth
+        .trusted_devices(auth.claims.sub, Timestamp::now())
+        .await?;
+    Ok(Json(json!({ "devices": devices })))
+}
+
+/// `DELETE /v1/devices/trusted/{id}`.
+pub async fn remove_trusted_device(
+    State(app): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.auth
+        .remove_trusted_device(&auth.claims, &id, Timestamp::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
