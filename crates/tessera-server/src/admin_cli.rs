@@ -20,7 +20,7 @@ use crate::config::{Settings, StateStoreSettings};
 pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
     if settings.state_store == StateStoreSettings::Memory {
         bail!(
-            "the state store is the server's in-process memory, which no other process can reach: \\
+            "the state store is the server's in-process memory, which no other process can reach: \
              configure REDIS_URL (as the server does) to use this command"
         );
     }
@@ -45,7 +45,7 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
                 })
                 .unwrap_or_else(|| "unknown device".to_owned());
                 println!(
-                    "{}\\t{}\\t{}\\tcreated {}\\tlast seen {}\\texpires {}",
+                    "{}\t{}\t{}\tcreated {}\tlast seen {}\texpires {}",
                     s.id,
                     device,
                     s.ip.as_deref().unwrap_or("-"),
@@ -126,12 +126,12 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
         }
         Command::Stats => {
             let s = auth.stats(now).await?;
-            println!("sessions_active\\t{}", s.store.sessions_active);
-            println!("access_tokens_active\\t{}", s.store.access_tokens_active);
-            println!("revoked_tokens\\t{}", s.store.revoked_tokens);
-            println!("users\\t{}", s.users);
+            println!("sessions_active\t{}", s.store.sessions_active);
+            println!("access_tokens_active\t{}", s.store.access_tokens_active);
+            println!("revoked_tokens\t{}", s.store.revoked_tokens);
+            println!("users\t{}", s.users);
             for (k, v) in &s.store.backend {
-                println!("{}.{k}\\t{v}", auth.store().backend());
+                println!("{}.{k}\t{v}", auth.store().backend());
             }
         }
         Command::Serve { .. } | Command::Keys { .. } => bail!("not an operator command"),

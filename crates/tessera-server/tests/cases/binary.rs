@@ -331,7 +331,7 @@ async fn cli_operates_on_the_servers_store_and_database() {
     let d = Session::from(&srv.login(&e, PW).await);
     let (ok, out, err) = cli(&["stats"]);
     assert!(
-        ok && out.contains("sessions_active") && out.contains("users"),
+        ok && out.contains("sessions_active\t") && !out.contains("\\t") && out.contains("users"),
         "{out} {err}"
     );
     assert_eq!(srv.me(&d.access).await.status, StatusCode::OK);
