@@ -161,6 +161,7 @@ impl App {
             fingerprint: settings.fingerprint,
             trusted_device_ttl: settings.trusted_device_ttl,
             totp_issuer: "Tessera".to_owned(),
+            mfa_challenge_ttl: settings.mfa_challenge_ttl,
         };
         let mfa = MfaRecords::new(
             db.clone(),

@@ -235,13 +235,13 @@ impl AuthService {
         let value =
             serde_json::to_vec(&challenge).map_err(|e| AuthError::Internal(e.to_string()))?;
         self.store
-            .put_if_absent(&id.key(), &value, challenge::TTL, now)
+            .put_if_absent(&id.key(), &value, self.policy.mfa_challenge_ttl, now)
             .await?;
         Ok(SignIn::Mfa(MfaRequired {
             mfa_required: true,
             challenge_id: id.as_str().to_owned(),
             methods: vec!["totp", "recovery_code"],
-            expires_in: challenge::TTL.as_secs(),
+            expires_in: self.policy.mfa_challenge_ttl.as_secs(),
         }))
     }
 
@@ -287,7 +287,7 @@ impl AuthService {
             .count_attempt(
                 &id.attempts_key(),
                 challenge::MAX_ATTEMPTS,
-                challenge::TTL,
+                self.policy.mfa_challenge_ttl,
                 now,
             )
             .await?;

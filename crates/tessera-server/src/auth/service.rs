@@ -44,6 +44,8 @@ pub struct SessionPolicy {
     pub trusted_device_ttl: Duration,
     /// Issuer label in `otpauth://` URIs (what authenticator apps show).
     pub totp_issuer: String,
+    /// How long a sign-in challenge waits for its second factor.
+    pub mfa_challenge_ttl: Duration,
 }
 
 /// Everything the sign-in and token handlers need.

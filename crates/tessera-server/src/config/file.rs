@@ -92,6 +92,9 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// Largest accepted request body in bytes. Default `65536`.
     pub max_body_bytes: Option<usize>,
+    /// How long a sign-in challenge waits for its second factor. Default `5m`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub mfa_challenge_ttl: Option<String>,
     /// How long a trusted device skips the second factor. Default `30d`.
     #[serde(deserialize_with = "lenient_string")]
     pub trusted_device_ttl: Option<String>,
@@ -150,6 +153,7 @@ pub const ENV_KEYS: &[&str] = &[
     "max_body_bytes",
     "password_hash_concurrency",
     "trusted_device_ttl",
+    "mfa_challenge_ttl",
 ];
 
 /// Environment variables outside the `TESSERA_` prefix that are part of the contract.

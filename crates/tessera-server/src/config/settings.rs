@@ -139,6 +139,8 @@ pub struct Settings {
     pub fingerprint: bool,
     /// How long a trusted device skips the second factor.
     pub trusted_device_ttl: Duration,
+    /// How long a sign-in challenge waits for its second factor (1s–1h).
+    pub mfa_challenge_ttl: Duration,
     /// Rate limiting on.
     pub rate_limit: bool,
     /// Log format.
@@ -419,6 +421,8 @@ impl Settings {
             token_transport,
             fingerprint: on_off("fingerprint", &raw.fingerprint, false)?,
             trusted_device_ttl: duration("trusted_device_ttl", &raw.trusted_device_ttl, "30d")?,
+            mfa_challenge_ttl: duration("mfa_challenge_ttl", &raw.mfa_challenge_ttl, "5m")?
+                .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
             rate_limit: on_off("rate_limit", &raw.rate_limit, true)?,
             log_format,
             max_body_bytes: raw

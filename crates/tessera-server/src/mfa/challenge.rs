@@ -1,7 +1,7 @@
 //! The pending second step of a sign-in.
 //!
 //! After a correct password on an account with a second factor, the state store holds a
-//! challenge for 5 minutes under a random 128-bit id. Attempts are counted atomically (at most
+//! challenge for 5 minutes (`mfa_challenge_ttl`) under a random 128-bit id. Attempts are counted atomically (at most
 //! 5, the window does not slide); a correct code *takes* the challenge, so of two concurrent
 //! completions exactly one opens a session.
 
@@ -15,7 +15,7 @@ use tessera_store::EphemeralKey;
 
 use crate::auth::ClientInfo;
 
-/// How long a challenge lives.
+/// How long a challenge lives by default (`mfa_challenge_ttl`).
 pub const TTL: Duration = Duration::from_secs(300);
 /// Wrong codes allowed per challenge.
 pub const MAX_ATTEMPTS: u32 = 5;

@@ -121,6 +121,14 @@ pub async fn admin_api_needs_the_admin_token_and_bans_hold(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let z = Session::from(&s.login(&e, PW).await);
+    let listed = s
+        .call(Method::GET, "/v1/sessions", None, Some(&z.access))
+        .await;
+    assert_eq!(
+        listed.body["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "sessions ended by the ban are not listed"
+    );
     let r = s
         .call(
             Method::POST,

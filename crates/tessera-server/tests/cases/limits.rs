@@ -107,3 +107,40 @@ pub async fn wrong_second_factor_codes_are_limited_per_user(b: Backend) {
     }
     assert!(limited, "fresh challenges do not reset the per-user budget");
 }
+
+/// Not per backend: two server processes on one Redis (the point of a distributed limiter).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_redis_share_the_limits() {
+    let Some(a) =
+        TestServer::start(Backend::RedisSqlite, |c| c.rate_limit = Some("on".into())).await
+    else {
+        return;
+    };
+    let Some(b) =
+        TestServer::start(Backend::RedisSqlite, |c| c.rate_limit = Some("on".into())).await
+    else {
+        return;
+    };
+    // Failures count per account hash whether the account exists or not, so an email
+    // neither server knows works across their separate SQLite files.
+    let e = email("shared-limit");
+    let mut failures = 0;
+    for i in 0..30 {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        let r = srv.login(&e, "wrong password 123456").await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        failures += 1;
+    }
+    assert_eq!(
+        failures, 10,
+        "the budget of 10 is shared, not 10 per process"
+    );
+    for srv in [&a, &b] {
+        assert_eq!(
+            srv.login(&e, "wrong password 123456").await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}

@@ -30,6 +30,25 @@ pub async fn logout_revokes_only_that_session(b: Backend) {
         StatusCode::OK,
         "other session untouched"
     );
+    let listed = s
+        .call(
+            reqwest::Method::GET,
+            "/v1/sessions",
+            None,
+            Some(&other.access),
+        )
+        .await;
+    let ids: Vec<&str> = listed.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![other.id.as_str()],
+        "the index drops the logged-out session"
+    );
     assert_eq!(s.refresh(&other.refresh).await.status, StatusCode::OK);
     let again = s.logout(&a2.access).await;
     assert_eq!(

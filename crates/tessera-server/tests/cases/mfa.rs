@@ -387,3 +387,24 @@ pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
         .await;
     assert_eq!(r.code(), Some("mfa_not_enabled"));
 }
+
+pub async fn an_expired_challenge_is_refused_even_with_a_good_code(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.mfa_challenge_ttl = Some("1s".into())).await else {
+        return;
+    };
+    let (e, _, secret, codes) = enrolled(&s, "expire").await;
+    let ch = challenge(&s, &e, json!({}), None).await;
+    assert_eq!(ch.body["expires_in"], 1);
+    let id = ch.str("challenge_id");
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let r = mfa(&s, &id, &codes[1]).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("challenge_expired"))
+    );
+    let r = mfa(&s, &id, &totp_now(&secret, 0)).await;
+    assert_eq!(r.code(), Some("challenge_expired"));
+    // The recovery code was not spent by the refused attempt.
+    let id = challenge(&s, &e, json!({}), None).await.str("challenge_id");
+    assert_eq!(mfa(&s, &id, &codes[1]).await.status, StatusCode::OK);
+}

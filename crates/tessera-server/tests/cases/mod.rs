@@ -64,6 +64,7 @@ suite!(
     mfa::concurrent_completions_of_one_challenge_open_one_session,
     mfa::trusted_devices_skip_the_second_factor_for_their_user_only,
     mfa::disabling_totp_needs_proof_and_clears_trusted_devices,
+    mfa::an_expired_challenge_is_refused_even_with_a_good_code,
     oauth2::oauth2_introspection_reports_live_tokens_and_everything_else_inactive,
     oauth2::oauth2_endpoints_require_client_authentication,
     oauth2::oauth2_revoking_an_access_token_stops_only_that_token,
