@@ -68,6 +68,7 @@ macro_rules! conformance {
             unbound_session_ignores_the_presented_binding,
             grace_replay_checks_the_binding_too,
             rotation_returns_the_session_attributes,
+            long_attributes_round_trip,
             find_access_token_finds_only_own_live_grants,
             stats_follow_creates_revocations_evictions_theft_and_logout_all,
             events_are_newest_first_paged_and_per_user,
@@ -158,6 +159,7 @@ mod redis_standalone {
     use crate::support::redis_standalone;
     conformance!(redis_standalone);
     redis_cases!(redis_standalone;
+        session_hash_stays_compact_with_long_attributes,
         every_key_has_a_ttl_except_the_version,
         keys_of_one_user_share_one_slot,
         flushed_scripts_are_reloaded_transparently,
@@ -175,6 +177,7 @@ mod redis_cluster {
     use crate::support::redis_cluster;
     conformance!(redis_cluster);
     redis_cases!(redis_cluster;
+        session_hash_stays_compact_with_long_attributes,
         every_key_has_a_ttl_except_the_version,
         keys_of_one_user_share_one_slot,
         flushed_scripts_are_reloaded_transparently,

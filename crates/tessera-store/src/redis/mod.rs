@@ -33,7 +33,7 @@
 //! | `P{u:UID}:e:NAME` | string: exp (ms, 8 bytes big-endian) + payload | exp − now (`PX`) | ephemeral record of the user (see [`crate::ephemeral`]): a value (`put_if_absent`), an attempt counter (payload = decimal count, exp fixed by the first attempt) or a GCRA bucket (exp = TAT, empty payload); `NAME` ≤ 200 bytes without `{`/`}` | `put_if_absent`, `take`, `count_attempt`, `throttle`; plain `GET` (`get`), `DEL` (`delete`) |
 //! | `P{t:TAG}:e:NAME` | as above | as above | ephemeral record under a tag of its own (challenge id, IP, email hash), its own slot; `TAG` ≤ 200 bytes without `{`/`}` | as above |
 //! | `P{u:UID}:m:MAP` | hash: field → exp (8 bytes big-endian) + value | latest entry's exp − now (`PEXPIRE` on every put) | per-user map with per-entry expiry (trusted devices); expired fields pruned by every `map_put`; `MAP` ≤ 200 bytes without `{`/`}`, fields ≤ 200 bytes | `map_put`, `map_clear`; plain `HGET` (`map_get`), `HGETALL` (`map_list`), `HDEL` (`map_remove`) |
-//! | `Pstats` | hash | none — the second intentional durable key | global statistics counters: `s` live sessions, `g` unexpired access grants, `r` revoked tokens (monotonic), `t` last reconciliation (ms) | `HINCRBY` after each script that reports a change; `HSET s g t` by the reconciliation; `HMGET` by `stats()` |
+//! | `Pstats` | hash | none — the second intentional durable key | global statistics counters: `s` live sessions, `g` unexpired access grants, `r` revoked tokens (monotonic), `t` last reconciliation (ms) | `HINCRBY` of the changes scripts report, gathered and written every 50 ms (and before `stats()`); `HSET s g t` by the reconciliation; `HMGET` by `stats()` |
 //! | `Prevocations` | pub/sub channel (not a key) | — | revocation notices `u:UID`, `s:UID:SID`, `t:UID:JTI` (see [`invalidation`]); plain `PUBLISH`, so cluster-wide | published by `revoke_session`, `revoke_user`, `revoke_access_token`, `rotate_refresh` (theft), `create_session` (eviction, raised version) |
 //!
 //! Session hash fields (one-letter names keep the hash small; all times are ms since the
@@ -50,15 +50,16 @@
 //! | `p` | previous refresh-token hash (32 raw bytes; absent before the first rotation) |
 //! | `r` | rotated_at (creation time before the first rotation) |
 //! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
-//! | `a` | attributes (opaque JSON from the server; returned by rotation) |
+//! | `a`, `a1`, `a2`, … | attributes (opaque JSON from the server; returned by rotation and `list_sessions`) in chunks of at most 64 bytes: `a` the first, a chunk shorter than 64 bytes or a missing next field ends it |
 //! | `b` | binding: hash of the client fingerprint (32 raw bytes; absent for an unbound session); a rotation must present it |
 //! | *JTI (16 raw bytes)* | an allowlisted access token of this session; value = its `exp`. Expired ones are dropped whenever the script registers a new one. |
 //!
 //! The access allowlist lives inside the session hash rather than in a key of its own: one
 //! key per session instead of two saves about 150 bytes per session (key name, expiry entry,
 //! object headers), a revoked or expired session takes its tokens with it in one `DEL`/TTL,
-//! and `check_access` reads one hash. Keep attributes under 64 bytes to let Redis keep the
-//! hash in its compact listpack encoding (default `hash-max-listpack-value 64`).
+//! and `check_access` reads one hash. Attributes are split into 64-byte chunks so that no
+//! value exceeds `hash-max-listpack-value` (default 64) and Redis keeps the hash in its compact
+//! listpack encoding: one longer value would turn the whole hash into a hashtable.
 //!
 //! A session is *alive* at `now` when its hash exists, `now < min(l + i, x)`, and `g ≥ ver`
 //! (a missing `ver` means revoked). Every script compares against the caller's `now`, not
@@ -71,10 +72,11 @@
 //! `stats_reconciled_at_ms`). Every script that opens or ends sessions or adds or removes
 //! unexpired grants returns those changes (sessions opened/ended — evicted, stolen, revoked,
 //! dead ones pruned from the index; grants registered/removed; tokens revoked), and the
-//! store adds them with one `HINCRBY` pipeline right after the script: a second round trip
-//! on write paths (never on `check_access`), not atomic with the script (on Cluster the hash
-//! is in another slot), best-effort (a failure is logged and ignored; negative values read
-//! as 0). What the counters miss: sessions and grants that expire while nobody touches the
+//! store gathers them for 50 ms and adds them with one background `HINCRBY` pipeline (so
+//! write paths stay one round trip; `stats()` and `reconcile_stats()` write what is pending
+//! first), not atomic with the script (on Cluster the hash is in another slot), best-effort
+//! (a failed write is logged and its changes lost until reconciliation; negative values
+//! read as 0). What the counters miss: sessions and grants that expire while nobody touches the
 //! user again stay counted. [`RedisStore::spawn_stats_reconciler`] (started by the server,
 //! not by `connect`) corrects that: every period it walks `SCAN MATCH P{u:*}:sessions COUNT
 //! 200` on every primary, pausing between batches, runs `count_sessions.lua` per user (prunes

@@ -1,6 +1,8 @@
 //! [`RedisStore`]: the [`StateStore`] contract, one script call per method.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +36,37 @@ pub struct RedisStore {
     prefix: String,
     operation_timeout: Duration,
     cluster: bool,
+    pending: Arc<PendingStats>,
+}
+
+/// How long statistics changes are gathered before one `HINCRBY` pipeline writes them.
+const STATS_FLUSH_AFTER: Duration = Duration::from_millis(50);
+
+/// Statistics changes not yet written to the stats hash (shared by clones of one store).
+#[derive(Debug, Default)]
+struct PendingStats {
+    sessions: AtomicI64,
+    grants: AtomicI64,
+    revoked: AtomicI64,
+    /// A flush task is scheduled.
+    scheduled: AtomicBool,
+}
+
+impl PendingStats {
+    fn add(&self, d: Delta) {
+        self.sessions.fetch_add(d.sessions, Ordering::SeqCst);
+        self.grants.fetch_add(d.grants, Ordering::SeqCst);
+        self.revoked.fetch_add(d.revoked, Ordering::SeqCst);
+    }
+
+    /// Takes everything pending (each change is taken exactly once).
+    fn take(&self) -> Delta {
+        Delta {
+            sessions: self.sessions.swap(0, Ordering::SeqCst),
+            grants: self.grants.swap(0, Ordering::SeqCst),
+            revoked: self.revoked.swap(0, Ordering::SeqCst),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -66,6 +99,7 @@ impl RedisStore {
             prefix: config.key_prefix,
             operation_timeout: timeout,
             cluster: config.cluster,
+            pending: Arc::default(),
         })
     }
 
@@ -96,10 +130,31 @@ impl RedisStore {
         }
     }
 
-    /// Adds a script's statistics changes to the global stats hash: one round trip, only when
-    /// something changed. Best-effort: a failure is logged and ignored (the counters are
-    /// statistics, and the reconciliation corrects them).
+    /// Records a script's statistics changes. They are not written on the request path:
+    /// changes are gathered for [`STATS_FLUSH_AFTER`] and written by one background
+    /// `HINCRBY` pipeline, so a login, refresh or logout is one round trip and a busy server
+    /// sends one statistics write per interval, not one per request. `stats()` and
+    /// `reconcile_stats()` write what is pending first, so this process always reads its own
+    /// changes. Best-effort as before: a failed write (or a process killed within the
+    /// interval) loses those changes, which the reconciliation corrects.
     async fn count(&self, d: Delta) {
+        if d == Delta::default() {
+            return;
+        }
+        self.pending.add(d);
+        if !self.pending.scheduled.swap(true, Ordering::SeqCst) {
+            let store = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(STATS_FLUSH_AFTER).await;
+                store.pending.scheduled.store(false, Ordering::SeqCst);
+                store.flush_stats().await;
+            });
+        }
+    }
+
+    /// Writes the pending statistics changes now (one pipeline, nothing when none).
+    async fn flush_stats(&self) {
+        let d = self.pending.take();
         if d == Delta::default() {
             return;
         }
@@ -233,6 +288,7 @@ impl RedisStore {
     /// are fixed by the next pass. On Cluster a resharding during the pass may make SCAN skip
     /// or repeat keys.
     pub async fn reconcile_stats(&self, now: Timestamp) -> Result<Reconciled, StoreError> {
+        self.flush_stats().await;
         let pattern = index_pattern(&self.prefix);
         let nodes = self.bounded(self.conn.primaries()).await?;
         let mut total = Reconciled::default();
@@ -546,6 +602,7 @@ impl StateStore for RedisStore {
     }
 
     async fn stats(&self, _now: Timestamp) -> Result<StoreStats, StoreError> {
+        self.flush_stats().await;
         self.bounded(stats::read(&self.conn, &self.prefix)).await
     }
 

@@ -169,3 +169,39 @@ pub async fn rotation_returns_the_session_attributes(store: Arc<dyn StateStore>)
         other => panic!("{other:?}"),
     }
 }
+
+/// Attributes of any length (Redis stores them in 64-byte chunks) come back byte for byte
+/// from rotation, grace replay and `list_sessions`.
+pub async fn long_attributes_round_trip(store: Arc<dyn StateStore>) {
+    let store = &*store;
+    let t0 = Timestamp::now();
+    let unit = "é{}:ab"; // multi-byte characters may straddle a chunk boundary
+    for len in [1usize, 63, 64, 65, 127, 128, 129, 300, 1000] {
+        let attrs: String = unit.chars().cycle().take(len).collect();
+        let user = UserId::new();
+        let mut n = new_session(user, t0);
+        n.attributes = attrs.clone();
+        let o = open(store, n, t0).await;
+        match store
+            .rotate_refresh(rotation(&o, o.refresh, t0), t0)
+            .await
+            .unwrap()
+        {
+            RotationOutcome::Rotated { attributes, .. } => assert_eq!(attributes, attrs, "{len}"),
+            other => panic!("{other:?}"),
+        }
+        match store
+            .rotate_refresh(rotation(&o, o.refresh, t0), t0)
+            .await
+            .unwrap()
+        {
+            RotationOutcome::GraceReplay { attributes, .. } => {
+                assert_eq!(attributes, attrs, "{len}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let list = store.list_sessions(user, t0).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].attributes, attrs, "{len}");
+    }
+}

@@ -511,3 +511,31 @@ pub async fn two_stores_share_one_throttle(redis: RedisAccess) {
     assert_eq!(second.take(&code, now).await.unwrap(), Some(b"u".to_vec()));
     assert_eq!(first.take(&code, now).await.unwrap(), None);
 }
+
+/// A session with realistic device attributes longer than 64 bytes (stored in 64-byte
+/// chunks) keeps its hash in Redis's compact listpack encoding, before and after rotation.
+pub async fn session_hash_stays_compact_with_long_attributes(redis: RedisAccess) {
+    let store = &redis.store;
+    let now = Timestamp::now();
+    let user = UserId::new();
+    let mut n = new_session(user, now);
+    n.attributes = r#"{"b":"Chrome 131","o":"Windows 10","k":"desktop","ip":"203.0.113.45","amr":["pwd"],"n":"my work laptop"}"#.to_owned();
+    assert!(n.attributes.len() > 64);
+    let o = open(store, n, now).await;
+    let encoding = |redis: &RedisAccess| {
+        let keys = user_keys(redis, user);
+        let (node, key) = keys
+            .iter()
+            .find(|(_, k)| k.contains("}:s:"))
+            .expect("the session key")
+            .clone();
+        tessera_testkit::cli(redis.ports[node], &["OBJECT", "ENCODING", &key])
+    };
+    assert_eq!(encoding(&redis).trim(), "listpack");
+    let r = store
+        .rotate_refresh(rotation(&o, o.refresh, now), now)
+        .await
+        .unwrap();
+    assert!(matches!(r, RotationOutcome::Rotated { .. }), "{r:?}");
+    assert_eq!(encoding(&redis).trim(), "listpack");
+}

@@ -47,7 +47,7 @@ if deadline <= now then
   return {ver, ds, dg, dr}
 end
 redis.call('HSET', KEYS[3], 'c', int(now), 'l', int(now), 'i', int(idle), 'x', int(absx),
-  'g', int(ver), 'h', ARGV[3], 'r', int(now), 'a', ARGV[11])
+  'g', int(ver), 'h', ARGV[3], 'r', int(now), unpack(attrs_fields(ARGV[11])))
 if ARGV[12] ~= '' then
   redis.call('HSET', KEYS[3], 'b', ARGV[12])
 end

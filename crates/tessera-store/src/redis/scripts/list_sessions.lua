@@ -19,7 +19,7 @@ for _, m in ipairs(members) do
   local f = redis.call('HMGET', ARGV[2] .. m, 'l', 'i', 'x', 'g', 'c', 'a')
   local d = live_deadline(f[1], f[2], f[3], f[4], ver, now)
   if d then
-    for _, v in ipairs({m, f[5], f[1], int(d), f[3], f[6] or ''}) do
+    for _, v in ipairs({m, f[5], f[1], int(d), f[3], read_attrs(ARGV[2] .. m, f[6])}) do
       table.insert(out, v)
     end
   else

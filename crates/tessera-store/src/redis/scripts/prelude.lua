@@ -2,7 +2,8 @@
 --
 -- Session record (hash, see redis/mod.rs): c created_at, l last_seen, i idle timeout,
 -- x absolute expiry (all ms), g generation (token version at creation), h current refresh
--- hash, p previous refresh hash, r rotated_at (ms), s successor seed, a attributes; every
+-- hash, p previous refresh hash, r rotated_at (ms), s successor seed, a (a1, a2, …) attributes
+-- in 64-byte chunks, b binding; every
 -- field whose name is 16 bytes long is an allowlisted access-token jti whose value is its exp.
 --
 -- Statistics: every script that changes sessions or grants reports the change (sessions
@@ -40,6 +41,42 @@ local function rec_encode(exp, payload)
     e = math.floor(e / 256)
   end
   return table.concat(b) .. payload
+end
+
+-- Session attributes are stored in chunks of at most 64 bytes, in fields 'a', 'a1', 'a2', …
+-- (the last chunk is shorter than 64 bytes, or absent when the length is a multiple of 64):
+-- a value longer than Redis's hash-max-listpack-value (default 64) would turn the whole
+-- session hash from the compact listpack encoding into a hashtable (hundreds of bytes more
+-- per session). attrs_fields gives the field/value pairs to HSET; read_attrs reassembles
+-- them from the value of 'a' (nil: no attributes).
+local ATTR_CHUNK = 64
+
+local function attrs_fields(attrs)
+  local out = {'a', string.sub(attrs, 1, ATTR_CHUNK)}
+  local n, k = 1, ATTR_CHUNK + 1
+  while k <= #attrs do
+    table.insert(out, 'a' .. n)
+    table.insert(out, string.sub(attrs, k, k + ATTR_CHUNK - 1))
+    n, k = n + 1, k + ATTR_CHUNK
+  end
+  return out
+end
+
+local function read_attrs(key, first)
+  if not first then
+    return ''
+  end
+  local parts = {first}
+  local last, n = first, 1
+  while #last == ATTR_CHUNK do
+    last = redis.call('HGET', key, 'a' .. n)
+    if not last then
+      break
+    end
+    table.insert(parts, last)
+    n = n + 1
+  end
+  return table.concat(parts)
 end
 
 -- Constant-time equality of two byte strings (false when either is missing).

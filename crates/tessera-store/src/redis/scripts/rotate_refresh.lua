@@ -27,7 +27,7 @@ end
 if f[9] and not ct_eq(ARGV[10], f[9]) then
   return {0, 0, 0, 0}
 end
-local attrs = f[10] or ''
+local attrs = read_attrs(KEYS[1], f[10])
 ver = tonumber(ver)
 local presented = ARGV[3]
 
