@@ -80,7 +80,10 @@ impl Database {
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
         if engine == Engine::Sqlite {
             // SQLite: WAL for concurrent readers, a busy timeout instead of SQLITE_BUSY errors.
-            opts = opts.max_connections(8).after_connect(|conn, _| {
+            // No ping before each acquire: a local file connection cannot drop like a socket,
+            // and the ping is one more hop to SQLite's worker thread on every query (it was a
+            // large share of `GET /v1/me` in bench/RESULTS.md).
+            opts = opts.max_connections(8).test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
                         .await?;

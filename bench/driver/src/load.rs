@@ -1,0 +1,208 @@
+//! Closed-loop load: `connections` keep-alive connections, each sending its next request as
+//! soon as the previous answer is read. Latencies after the warm-up go into an HdrHistogram
+//! (µs, 3 significant digits); throughput and latencies are those of the requests that
+//! completed inside the measured window.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use hdrhistogram::Histogram;
+use hyper::Method;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::http::Conn;
+use crate::setup::{PASSWORD, Session};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Scenario {
+    /// `GET /hello` on the baseline server.
+    Hello,
+    /// `GET /v1/me` with each connection's own access token.
+    Me,
+    /// `POST /v1/auth/refresh`, each connection chaining its own sessions' refresh tokens.
+    Refresh,
+    /// `POST /v1/auth/login` (Argon2-bound).
+    Login,
+}
+
+/// One connection's work: its sessions (used round-robin) and what it measured.
+struct Worker {
+    sessions: Vec<Session>,
+    next: usize,
+    hist: Histogram<u64>,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+pub(crate) fn histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+impl Worker {
+    async fn one(&mut self, conn: &mut Conn, scenario: Scenario) -> anyhow::Result<bool> {
+        let n = self.sessions.len();
+        let s = &mut self.sessions[self.next % n.max(1)];
+        self.next = self.next.wrapping_add(1);
+        Ok(match scenario {
+            Scenario::Hello => {
+                let (st, _) = conn.send(Method::GET, "/hello", None, None).await?;
+                st.is_success()
+            }
+            Scenario::Me => {
+                let (st, _) = conn
+                    .send(Method::GET, "/v1/me", Some(&s.access_token), None)
+                    .await?;
+                st.is_success()
+            }
+            Scenario::Refresh => {
+                let (st, body) = conn
+                    .post_json(
+                        "/v1/auth/refresh",
+                        None,
+                        &json!({"refresh_token": s.refresh_token}),
+                    )
+                    .await?;
+                if st.is_success() {
+                    if let (Some(rt), Some(at)) = (
+                        body.get("refresh_token").and_then(|v| v.as_str()),
+                        body.get("access_token").and_then(|v| v.as_str()),
+                    ) {
+                        s.refresh_token = rt.to_owned();
+                        s.access_token = at.to_owned();
+                        true
+                    } else {
+                        false
+                    }
+                } else {
+                    if self.first_error.is_none() {
+                        self.first_error = Some(format!("{st} {body}"));
+                    }
+                    false
+                }
+            }
+            Scenario::Login => {
+                let (st, body) = conn
+                    .post_json(
+                        "/v1/auth/login",
+                        None,
+                        &json!({"email": s.email, "password": PASSWORD}),
+                    )
+                    .await?;
+                if !st.is_success() && self.first_error.is_none() {
+                    self.first_error = Some(format!("{st} {body}"));
+                }
+                st.is_success()
+            }
+        })
+    }
+}
+
+/// What one load run measured.
+#[derive(Clone, Debug)]
+pub(crate) struct Measured {
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
+    pub(crate) secs: f64,
+    pub(crate) hist: Histogram<u64>,
+    pub(crate) first_error: Option<String>,
+    /// Each connection's sessions afterwards (refresh chains moved on).
+    pub(crate) sessions: Vec<Vec<Session>>,
+}
+
+impl Measured {
+    pub(crate) fn rps(&self) -> f64 {
+        self.ok as f64 / self.secs
+    }
+}
+
+/// Runs `scenario` on `connections` connections for `warmup + duration`; connection `c` uses
+/// `per_conn[c]`.
+pub(crate) async fn run(
+    addr: &str,
+    scenario: Scenario,
+    per_conn: Vec<Vec<Session>>,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (c, sessions) in per_conn.into_iter().enumerate() {
+        let addr = addr.to_owned();
+        tasks.spawn(async move {
+            let mut conn = Conn::open(&addr).await?;
+            let mut w = Worker {
+                sessions,
+                next: 0,
+                hist: histogram()?,
+                ok: 0,
+                errors: 0,
+                first_error: None,
+            };
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let good = w.one(&mut conn, scenario).await?;
+                let t1 = Instant::now();
+                if t1 > measure_from && t1 <= end {
+                    let us = (t1 - t0).as_micros().max(1) as u64;
+                    w.hist.saturating_record(us);
+                    if good {
+                        w.ok += 1;
+                    } else {
+                        w.errors += 1;
+                    }
+                }
+            }
+            anyhow::Ok((c, w))
+        });
+    }
+    let mut hist = histogram()?;
+    let (mut ok, mut errors, mut first_error) = (0, 0, None);
+    let mut sessions = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (c, w) = r??;
+        hist.add(&w.hist)?;
+        ok += w.ok;
+        errors += w.errors;
+        if first_error.is_none() {
+            first_error = w.first_error;
+        }
+        sessions.push((c, w.sessions));
+    }
+    sessions.sort_by_key(|(c, _)| *c);
+    if ok == 0 {
+        bail!("{scenario:?}: no successful request ({errors} errors; first: {first_error:?})");
+    }
+    Ok(Measured {
+        ok,
+        errors,
+        secs: duration.as_secs_f64(),
+        hist,
+        first_error,
+        sessions: sessions.into_iter().map(|(_, s)| s).collect(),
+    })
+}
+
+/// Splits `sessions` over `connections` connections, each getting `per` of them (cycling
+/// through the list when it is short).
+pub(crate) fn deal(sessions: &[Session], connections: usize, per: usize) -> Vec<Vec<Session>> {
+    let mut k = 0;
+    (0..connections)
+        .map(|_| {
+            (0..per)
+                .map(|_| {
+                    let s = sessions[k % sessions.len()].clone();
+                    k += 1;
+                    s
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,311 @@
+//! `tessera-bench`: Tessera's benchmark driver. See `bench/README.md` for what each command
+//! measures and `bench/run.sh` for how they are put together.
+
+mod hello;
+mod http;
+mod load;
+mod memory;
+mod propagation;
+mod roundtrips;
+mod setup;
+mod summary;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::load::Scenario;
+
+/// A realistic browser user agent (what the server parses into session attributes).
+pub(crate) const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+#[derive(Parser)]
+#[command(name = "tessera-bench", about = "Tessera benchmark driver")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the baseline `GET /hello` (axum, like `tessera serve`).
+    Hello {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// Register users and sign them in through the HTTP API; write the sessions (JSON lines).
+    Setup {
+        #[arg(long)]
+        addr: String,
+        #[arg(long)]
+        run: String,
+        #[arg(long, default_value_t = 64)]
+        users: usize,
+        #[arg(long, default_value_t = 1)]
+        per_user: usize,
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// One closed-loop load run; appends a JSON line to `--results`.
+    Load {
+        #[arg(long)]
+        addr: String,
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Sessions per connection (used round-robin).
+        #[arg(long, default_value_t = 1)]
+        per_conn: usize,
+        #[arg(long)]
+        sessions: Option<PathBuf>,
+        /// Write the sessions back afterwards (refresh moves the chains on).
+        #[arg(long)]
+        save: bool,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 0)]
+        round: u32,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Logins saturating the hashing pool while `--probe` connections keep calling /v1/me.
+    Logins {
+        #[arg(long)]
+        addr: String,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 8)]
+        probe: usize,
+        /// Accounts to sign in as (their sessions' emails).
+        #[arg(long)]
+        users: PathBuf,
+        /// Sessions whose access tokens the probe uses.
+        #[arg(long)]
+        probe_sessions: PathBuf,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 0)]
+        round: u32,
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Time from `logout` returning to this process's tessera-guard refusing the token.
+    Propagation {
+        #[arg(long)]
+        addr: String,
+        #[arg(long)]
+        redis: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, default_value = "tessera")]
+        audience: String,
+        #[arg(long)]
+        users: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Redis commands per request, from a MONITOR capture (`redis-cli` on the same port).
+    Roundtrips {
+        #[arg(long)]
+        addr: String,
+        #[arg(long)]
+        redis_port: u16,
+        #[arg(long)]
+        sessions: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        n: usize,
+    },
+    /// Redis `used_memory` per live session over many sessions created through the store.
+    Memory {
+        #[arg(long)]
+        redis: String,
+        #[arg(long, default_value_t = 100_000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 1)]
+        per_user: usize,
+        #[arg(long, default_value_t = 64)]
+        parallel: usize,
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Medians over rounds and ratios to the hello baseline, as a Markdown table.
+    Summarize {
+        #[arg(long)]
+        results: PathBuf,
+    },
+}
+
+pub(crate) fn append(results: Option<&PathBuf>, v: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{v}");
+    if let Some(p) = results {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)?;
+        writeln!(f, "{v}")?;
+    }
+    Ok(())
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match Cli::parse().command {
+        Cmd::Hello { listen } => hello::serve(listen).await,
+        Cmd::Setup {
+            addr,
+            run,
+            users,
+            per_user,
+            parallel,
+            out,
+        } => {
+            let t = std::time::Instant::now();
+            let s = setup::create(&addr, &run, users, per_user, parallel).await?;
+            setup::save(&out, &s)?;
+            eprintln!(
+                "setup: {} sessions of {users} users in {:.1} s",
+                s.len(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Load {
+            addr,
+            scenario,
+            connections,
+            per_conn,
+            sessions,
+            save,
+            warmup,
+            duration,
+            round,
+            label,
+            results,
+        } => {
+            let all = match &sessions {
+                Some(p) => setup::load(p)?,
+                None => vec![setup::Session {
+                    email: String::new(),
+                    password: String::new(),
+                    access_token: String::new(),
+                    refresh_token: String::new(),
+                }],
+            };
+            let per = load::deal(&all, connections, per_conn);
+            let m = load::run(&addr, scenario, per, secs(warmup), secs(duration)).await?;
+            if save && let Some(p) = &sessions {
+                let flat: Vec<_> = m.sessions.iter().flatten().cloned().collect();
+                setup::save(p, &flat)?;
+            }
+            let label = label.unwrap_or_else(|| format!("{scenario:?}").to_lowercase());
+            append(
+                results.as_ref(),
+                &json!({
+                    "kind": "load", "label": label, "round": round,
+                    "connections": connections, "ok": m.ok, "errors": m.errors,
+                    "first_error": m.first_error, "secs": m.secs, "rps": m.rps(),
+                    "p50_us": m.hist.value_at_quantile(0.50),
+                    "p99_us": m.hist.value_at_quantile(0.99),
+                    "max_us": m.hist.max(),
+                }),
+            )
+        }
+        Cmd::Logins {
+            addr,
+            connections,
+            probe,
+            users,
+            probe_sessions,
+            warmup,
+            duration,
+            round,
+            results,
+        } => {
+            let users = setup::load(&users)?;
+            let probes = setup::load(&probe_sessions)?;
+            let logins = load::run(
+                &addr,
+                Scenario::Login,
+                load::deal(&users, connections, 1),
+                secs(warmup),
+                secs(duration),
+            );
+            let me = load::run(
+                &addr,
+                Scenario::Me,
+                load::deal(&probes, probe, 1),
+                secs(warmup),
+                secs(duration),
+            );
+            let (l, m) = tokio::join!(logins, me);
+            let (l, m) = (l?, m?);
+            for (label, x, c) in [("login", &l, connections), ("me_during_logins", &m, probe)] {
+                append(
+                    results.as_ref(),
+                    &json!({
+                        "kind": "load", "label": label, "round": round,
+                        "connections": c, "ok": x.ok, "errors": x.errors,
+                        "first_error": x.first_error, "secs": x.secs, "rps": x.rps(),
+                        "p50_us": x.hist.value_at_quantile(0.50),
+                        "p99_us": x.hist.value_at_quantile(0.99),
+                        "max_us": x.hist.max(),
+                    }),
+                )?;
+            }
+            Ok(())
+        }
+        Cmd::Propagation {
+            addr,
+            redis,
+            issuer,
+            audience,
+            users,
+            samples,
+            results,
+        } => {
+            let users = setup::load(&users)?;
+            let v = propagation::run(&addr, &redis, &issuer, &audience, &users, samples).await?;
+            append(results.as_ref(), &v)
+        }
+        Cmd::Roundtrips {
+            addr,
+            redis_port,
+            sessions,
+            n,
+        } => {
+            let sessions = setup::load(&sessions)?;
+            roundtrips::run(&addr, redis_port, &sessions, n).await
+        }
+        Cmd::Memory {
+            redis,
+            sessions,
+            per_user,
+            parallel,
+            results,
+        } => {
+            let v = memory::run(&redis, sessions, per_user, parallel).await?;
+            append(results.as_ref(), &v)
+        }
+        Cmd::Summarize { results } => summary::print(&results),
+    }
+}
