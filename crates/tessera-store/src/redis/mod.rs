@@ -86,15 +86,16 @@
 //!
 //! # Memory (measured, Redis 7.0, 64-bit, jemalloc)
 //!
-//! One session after one rotation (so with a refresh family: `h`, `p`, `s`), two
-//! allowlisted jtis and 41 bytes of attributes: the session hash is a 12-field listpack,
-//! `MEMORY USAGE` 456 bytes, of which ~180 are per-key overhead (82-byte key name, object
-//! header, dict and expiry entries). Growth of `used_memory` per session, everything
-//! included: **≈ 600 bytes** with 10 sessions per user, **≈ 890 bytes** with one session per
-//! user (then the user's `ver` and `sessions` keys are paid by that one session). The
-//! ≤ 300-byte target is not met by this schema; the levers, largest first: fewer keys per
-//! user, shorter key names (compact id encoding instead of 36-char UUIDs), truncated stored
-//! hashes.
+//! From `bench/RESULTS.md` (`tessera-bench memory`, 100 000 sessions, each rotated once, so
+//! with `h`, `p`, `s`, two live grants and 91 bytes of device attributes): the session hash is
+//! a listpack of `MEMORY USAGE` 520 bytes, of which ~190 are per-key overhead (82-byte key
+//! name, object header, dict and expiry entries). Growth of `used_memory` per session,
+//! everything included: **≈ 656 bytes** with 10 sessions per user, **≈ 927 bytes** with one
+//! session per user (then the user's `ver` and `sessions` keys are paid by that one session).
+//! Attributes are chunked (64 bytes per field) because one longer value would make the hash a
+//! hashtable: ≈ 1 650 bytes per session. The ≤ 300-byte target is not met by this schema;
+//! the levers, largest first: fewer keys per user, shorter key names (compact id encoding
+//! instead of 36-char UUIDs), truncated stored hashes.
 //!
 //! # TLS
 //! `rediss://` URLs use rustls; the process must have installed its rustls crypto provider
