@@ -42,28 +42,8 @@ impl AuthService {
         token: &str,
         now: Timestamp,
     ) -> Result<AccessClaims, AuthError> {
-        let ring = self.keys.current();
-        // A token this process already verified under this ring skips the signature check
-        // (auth/verified.rs); the revocation check below still runs on every request.
-        let claims = match self.verified.get(&ring, token, now) {
-            Some(claims) => claims,
-            None => {
-                let claims = self.verifier.verify(&*ring, token, now)?;
-                self.verified.insert(&ring, token, &claims);
-                claims
-            }
-        };
-        let check = AccessCheck {
-            user: claims.sub,
-            session: claims.sid,
-            jti: claims.jti,
-            token_version: claims.ver,
-        };
-        match self
-            .store
-            .check_access(check, self.policy.revocation_mode, now)
-            .await
-        {
+        let claims = self.verified_claims(token, now)?;
+        match self.liveness(&claims, now).await {
             Ok(AccessStatus::Active) => Ok(claims),
             Ok(AccessStatus::Revoked) => Err(AuthError::TokenRevoked),
             Err(e) if e.is_unavailable() && self.policy.fail_mode == FailMode::Open => {
@@ -72,5 +52,39 @@ impl AuthService {
             }
             Err(e) => Err(AuthError::StateStore(e)),
         }
+    }
+
+    /// Signature, header rules, claims and time. A token this process already verified under
+    /// the current ring skips the signature check (auth/verified.rs).
+    pub(crate) fn verified_claims(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, tessera_core::token::VerifyError> {
+        let ring = self.keys.current();
+        if let Some(claims) = self.verified.get(&ring, token, now) {
+            return Ok(claims);
+        }
+        let claims = self.verifier.verify(&*ring, token, now)?;
+        self.verified.insert(&ring, token, &claims);
+        Ok(claims)
+    }
+
+    /// The state store's revocation check of verified claims: one round trip, on every
+    /// request.
+    pub(crate) async fn liveness(
+        &self,
+        claims: &AccessClaims,
+        now: Timestamp,
+    ) -> Result<AccessStatus, tessera_store::StoreError> {
+        let check = AccessCheck {
+            user: claims.sub,
+            session: claims.sid,
+            jti: claims.jti,
+            token_version: claims.ver,
+        };
+        self.store
+            .check_access(check, self.policy.revocation_mode, now)
+            .await
     }
 }

@@ -2,7 +2,7 @@
 
 use tessera_core::time::Timestamp;
 use tessera_core::token::AccessClaims;
-use tessera_store::{AccessCheck, AccessStatus};
+use tessera_store::AccessStatus;
 
 use super::error::AuthError;
 use super::service::AuthService;
@@ -32,21 +32,10 @@ impl AuthService {
         token: &str,
         now: Timestamp,
     ) -> Result<Introspection, AuthError> {
-        let ring = self.keys.current();
-        let Ok(claims) = self.verifier.verify(&*ring, token, now) else {
+        let Ok(claims) = self.verified_claims(token, now) else {
             return Ok(Introspection::Inactive);
         };
-        let check = AccessCheck {
-            user: claims.sub,
-            session: claims.sid,
-            jti: claims.jti,
-            token_version: claims.ver,
-        };
-        match self
-            .store
-            .check_access(check, self.policy.revocation_mode, now)
-            .await?
-        {
+        match self.liveness(&claims, now).await? {
             AccessStatus::Active => Ok(Introspection::Active(Box::new(claims))),
             AccessStatus::Revoked => Ok(Introspection::Inactive),
         }
