@@ -172,6 +172,35 @@ impl Http {
         Self::read(req).await
     }
 
+    /// Like [`Self::raw`], but `None` when the server closed the connection before the
+    /// request was sent whole (what a server may do to an oversized upload).
+    pub async fn try_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Option<Reply> {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .ok()?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Some(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
     async fn read(req: reqwest::RequestBuilder) -> Reply {
         let res = req.send().await.expect("request sent");
         let status = res.status();
