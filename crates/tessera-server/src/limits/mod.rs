@@ -46,9 +46,23 @@ pub enum LimitError {
     Store(#[from] StoreError),
 }
 
-const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// Requests per IP on the unauthenticated endpoints.
+const IP_REQUESTS: Rate = Rate::new(600, Duration::from_secs(600));
+/// Failed sign-ins per IP.
+const IP_FAILURES: Rate = Rate::new(100, HOUR);
+/// Failed sign-ins per account from one IP.
+const ACCOUNT_IP_FAILURES: Rate = Rate::new(10, Duration::from_secs(900));
+/// Failed sign-ins per account (and wrong second-factor codes per user per day).
+const ACCOUNT_FAILURES: Rate = Rate::new(100, DAY);
+/// Wrong second-factor codes per user.
+const MFA_FAILURES: Rate = Rate::new(20, Duration::from_secs(900));
+/// Reset mails and registrations per IP.
+const IP_THIRTY_PER_HOUR: Rate = Rate::new(30, HOUR);
+/// Reset mails per account.
+const ACCOUNT_FORGOT: Rate = Rate::new(5, HOUR);
 
 /// The limits (see the module table).
 #[derive(Clone)]
@@ -76,20 +90,16 @@ impl Limits {
         }
         let ip = ip_tag(ip);
         let acct = account_tag(email);
-        self.charge(
-            &EphemeralKey::tag(&ip, "req"),
-            Rate::new(600, 10 * MIN),
-            now,
-        )
-        .await?;
+        self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
+            .await?;
         self.peek_all(
             &[
-                (EphemeralKey::tag(&ip, "fail"), Rate::new(100, HOUR)),
+                (EphemeralKey::tag(&ip, "fail"), IP_FAILURES),
                 (
                     EphemeralKey::tag(&acct, format!("fail:{ip}")),
-                    Rate::new(10, 15 * MIN),
+                    ACCOUNT_IP_FAILURES,
                 ),
-                (EphemeralKey::tag(&acct, "fail"), Rate::new(100, DAY)),
+                (EphemeralKey::tag(&acct, "fail"), ACCOUNT_FAILURES),
             ],
             now,
         )
@@ -110,30 +120,20 @@ impl Limits {
         let ip = ip_tag(ip);
         let acct = account_tag(email);
         self.store
-            .throttle(
-                &EphemeralKey::tag(&ip, "fail"),
-                Rate::new(100, HOUR),
-                1,
-                now,
-            )
+            .throttle(&EphemeralKey::tag(&ip, "fail"), IP_FAILURES, 1, now)
             .await?;
         let pair = self
             .store
             .throttle(
                 &EphemeralKey::tag(&acct, format!("fail:{ip}")),
-                Rate::new(10, 15 * MIN),
+                ACCOUNT_IP_FAILURES,
                 1,
                 now,
             )
             .await?;
         let all = self
             .store
-            .throttle(
-                &EphemeralKey::tag(&acct, "fail"),
-                Rate::new(100, DAY),
-                1,
-                now,
-            )
+            .throttle(&EphemeralKey::tag(&acct, "fail"), ACCOUNT_FAILURES, 1, now)
             .await?;
         Ok((pair.allowed && pair.remaining == 0) || (all.allowed && all.remaining == 0))
     }
@@ -148,22 +148,12 @@ impl Limits {
         if !self.on {
             return Ok(());
         }
-        self.charge(
-            &EphemeralKey::tag(ip_tag(ip), "req"),
-            Rate::new(600, 10 * MIN),
-            now,
-        )
-        .await?;
+        self.charge(&EphemeralKey::tag(ip_tag(ip), "req"), IP_REQUESTS, now)
+            .await?;
         self.peek_all(
             &[
-                (
-                    EphemeralKey::user(user, "mfa-fail"),
-                    Rate::new(20, 15 * MIN),
-                ),
-                (
-                    EphemeralKey::user(user, "mfa-fail-day"),
-                    Rate::new(100, DAY),
-                ),
+                (EphemeralKey::user(user, "mfa-fail"), MFA_FAILURES),
+                (EphemeralKey::user(user, "mfa-fail-day"), ACCOUNT_FAILURES),
             ],
             now,
         )
@@ -176,17 +166,12 @@ impl Limits {
             return Ok(());
         }
         self.store
-            .throttle(
-                &EphemeralKey::user(user, "mfa-fail"),
-                Rate::new(20, 15 * MIN),
-                1,
-                now,
-            )
+            .throttle(&EphemeralKey::user(user, "mfa-fail"), MFA_FAILURES, 1, now)
             .await?;
         self.store
             .throttle(
                 &EphemeralKey::user(user, "mfa-fail-day"),
-                Rate::new(100, DAY),
+                ACCOUNT_FAILURES,
                 1,
                 now,
             )
@@ -205,17 +190,13 @@ impl Limits {
             return Ok(());
         }
         let ip = ip_tag(ip);
-        self.charge(
-            &EphemeralKey::tag(&ip, "req"),
-            Rate::new(600, 10 * MIN),
-            now,
-        )
-        .await?;
-        self.charge(&EphemeralKey::tag(&ip, "forgot"), Rate::new(30, HOUR), now)
+        self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
+            .await?;
+        self.charge(&EphemeralKey::tag(&ip, "forgot"), IP_THIRTY_PER_HOUR, now)
             .await?;
         self.charge(
             &EphemeralKey::tag(account_tag(email), "forgot"),
-            Rate::new(5, HOUR),
+            ACCOUNT_FORGOT,
             now,
         )
         .await
@@ -231,18 +212,10 @@ impl Limits {
             return Ok(());
         }
         let ip = ip_tag(ip);
-        self.charge(
-            &EphemeralKey::tag(&ip, "req"),
-            Rate::new(600, 10 * MIN),
-            now,
-        )
-        .await?;
-        self.charge(
-            &EphemeralKey::tag(&ip, "register"),
-            Rate::new(30, HOUR),
-            now,
-        )
-        .await
+        self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
+            .await?;
+        self.charge(&EphemeralKey::tag(&ip, "register"), IP_THIRTY_PER_HOUR, now)
+            .await
     }
 
     /// Before an unauthenticated request of another kind (token reset, refresh): the IP's
@@ -255,12 +228,8 @@ impl Limits {
         if !self.on {
             return Ok(());
         }
-        self.charge(
-            &EphemeralKey::tag(ip_tag(ip), "req"),
-            Rate::new(600, 10 * MIN),
-            now,
-        )
-        .await
+        self.charge(&EphemeralKey::tag(ip_tag(ip), "req"), IP_REQUESTS, now)
+            .await
     }
 
     async fn charge(
