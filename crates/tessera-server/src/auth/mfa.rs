@@ -77,11 +77,6 @@ pub struct TrustedDeviceView {
 const STEP_REPLAY_TTL: std::time::Duration = std::time::Duration::from_secs(150);
 
 impl AuthService {
-    /// Whether the user has a confirmed second factor.
-    pub async fn mfa_enabled(&self, user: UserId) -> Result<bool, AuthError> {
-        Ok(self.mfa.enabled(user).await?)
-    }
-
     /// Starts (or restarts) TOTP enrolment; 409 when already enabled.
     pub async fn enrol_totp(
         &self,
@@ -131,6 +126,7 @@ impl AuthService {
         }
         let codes = recovery::generate();
         self.mfa.confirm(user.id, &codes, now).await?;
+        self.profiles.forget(user.id);
         self.audit
             .record(SecurityEvent::new(EventKind::MfaEnabled, user.id, now).session(caller.sid))
             .await;
@@ -173,6 +169,7 @@ impl AuthService {
             });
         }
         self.mfa.remove(user.id).await?;
+        self.profiles.forget(user.id);
         self.store.map_clear(user.id, trusted::MAP).await?;
         self.audit
             .record(SecurityEvent::new(EventKind::MfaDisabled, user.id, now).session(caller.sid))

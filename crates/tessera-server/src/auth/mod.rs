@@ -5,6 +5,7 @@
 //! - [`register`], [`login`], [`refresh`], [`logout`]: one flow each.
 //! - [`access`]: authenticating an access token (signature, claims, revocation check).
 //! - [`verified`]: tokens this process already verified (skips a repeated signature check).
+//! - [`profile`]: what `/v1/me` shows of an account, cached briefly.
 //! - [`pair`]: [`TokenPair`] and minting it for a session.
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
@@ -22,6 +23,7 @@ pub mod logout;
 pub mod mfa;
 pub mod pair;
 pub mod password;
+pub mod profile;
 pub mod refresh;
 pub mod register;
 pub mod reset_token;

@@ -64,6 +64,8 @@ pub struct AuthService {
     pub(crate) limits: Limits,
     /// Tokens already verified by this process (the revocation check still runs each time).
     pub(crate) verified: Arc<super::verified::VerifiedTokens>,
+    /// What `/v1/me` shows of accounts, cached briefly (`forget` after changing it).
+    pub(crate) profiles: Arc<super::profile::Profiles>,
 }
 
 impl AuthService {
@@ -84,6 +86,7 @@ impl AuthService {
     ) -> Self {
         Self {
             verified: Arc::default(),
+            profiles: Arc::default(),
             limits,
             audit,
             mfa,

@@ -91,6 +91,9 @@ pub async fn totp_enrolment_and_second_factor_sign_in(b: Backend) {
         "pending is not enabled"
     );
     fresh_step().await;
+    // Read just before the change, so the account view is cached: the change must show at
+    // once anyway.
+    assert_eq!(s.me(&sess.access).await.body["mfa_enabled"], false);
     let conf = s
         .call(
             Method::POST,
@@ -352,6 +355,7 @@ pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
         (r.status, r.code()),
         (StatusCode::UNAUTHORIZED, Some("invalid_code"))
     );
+    assert_eq!(s.me(&sess.access).await.body["mfa_enabled"], true);
     let r = s
         .call(
             Method::DELETE,

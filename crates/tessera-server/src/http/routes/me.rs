@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
+use tessera_core::time::Timestamp;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
@@ -11,21 +12,19 @@ use crate::http::extract::Authenticated;
 
 /// The caller's account and session.
 pub async fn me(State(app): State<AppState>, auth: Authenticated) -> Result<Json<Value>, ApiError> {
-    let user = app
+    let user = auth.claims.sub;
+    let profile = app
         .auth
-        .users()
-        .by_id(auth.claims.sub)
-        .await
-        .map_err(AuthError::from)?
+        .profile(user, Timestamp::now())
+        .await?
         .ok_or(AuthError::TokenRevoked)?;
-    let mfa_enabled = app.auth.mfa_enabled(user.id).await?;
     Ok(Json(json!({
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
+        "id": user,
+        "email": profile.email,
+        "name": profile.name,
         "session_id": auth.claims.sid,
         "token_version": auth.claims.ver,
-        "mfa_enabled": mfa_enabled,
+        "mfa_enabled": profile.mfa_enabled,
         "amr": auth.claims.amr,
     })))
 }
