@@ -24,11 +24,14 @@ impl AuthService {
     ///
     /// Every success also mints a fresh access token registered with the session, carrying
     /// the sign-in's `amr`.
+    ///
+    /// `client` is called only when the refresh becomes a security event (theft): parsing a
+    /// `User-Agent` costs more than the rest of a rotation, so it is not done for every one.
     pub async fn refresh(
         &self,
         presented: &str,
         fingerprint: Option<&Fingerprint>,
-        client: &ClientInfo,
+        client: impl FnOnce() -> ClientInfo,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
         let token = RefreshToken::parse(presented).map_err(|_| AuthError::InvalidRefreshToken)?;
@@ -78,7 +81,7 @@ impl AuthService {
                     .record(
                         SecurityEvent::new(EventKind::RefreshTokenReused, token.user(), now)
                             .session(token.session())
-                            .client(client),
+                            .client(&client()),
                     )
                     .await;
                 return Err(AuthError::RefreshTokenReused);

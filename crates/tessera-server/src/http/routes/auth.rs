@@ -145,11 +145,11 @@ pub async fn refresh(
         let ApiJson(req) = ApiJson::<RefreshRequest>::from_bytes(&headers, &body)?;
         req.refresh_token
     };
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = || ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
     let fingerprint = cookies::fingerprint_of(&jar);
     let pair = app
         .auth
-        .refresh(&presented, fingerprint.as_ref(), &info, Timestamp::now())
+        .refresh(&presented, fingerprint.as_ref(), info, Timestamp::now())
         .await?;
     Ok(token_response(&app, jar, pair, None))
 }
