@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use super::alg::SigningAlg;
+use super::signer::JwsSigner;
 use super::stored::{KeyError, StoredKey};
 use crate::time::Timestamp;
 
@@ -19,7 +20,9 @@ pub trait VerificationKeys {
 
 struct RingKey {
     stored: StoredKey,
-    encoding: EncodingKey,
+    /// Parsed once; only the active key ever signs, but every key gets one so that a ring
+    /// never holds a key it could not sign with.
+    signer: JwsSigner,
     decoding: DecodingKey,
     public_jwk: Option<jsonwebtoken::jwk::Jwk>,
 }
@@ -63,7 +66,7 @@ impl KeyRing {
             let loaded = s.load()?;
             keys.push(RingKey {
                 stored: s.clone(),
-                encoding: loaded.encoding,
+                signer: JwsSigner::new(&loaded.encoding, s.alg)?,
                 decoding: loaded.decoding,
                 public_jwk: loaded.public_jwk,
             });
@@ -99,10 +102,10 @@ impl KeyRing {
     }
 
     /// The key that signs new tokens, with its `kid` and algorithm.
-    pub(crate) fn signing_key(&self) -> Option<(&EncodingKey, &str, SigningAlg)> {
+    pub(crate) fn signing_key(&self) -> Option<(&JwsSigner, &str, SigningAlg)> {
         self.keys
             .get(self.active)
-            .map(|k| (&k.encoding, k.stored.kid.as_str(), k.stored.alg))
+            .map(|k| (&k.signer, k.stored.kid.as_str(), k.stored.alg))
     }
 
     /// The JWKS: the public half of every key in the ring (never an HMAC key).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{Header, encode};
+use jsonwebtoken::Header;
 
 use super::ACCESS_TOKEN_TYP;
 use super::claims::AccessClaims;
@@ -66,7 +66,7 @@ impl TokenIssuer {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<IssuedToken, KeyError> {
-        let (key, kid, alg) = keys.signing_key().ok_or(KeyError::NoActiveKey)?;
+        let (signer, kid, alg) = keys.signing_key().ok_or(KeyError::NoActiveKey)?;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -84,8 +84,7 @@ impl TokenIssuer {
         let mut header = Header::new(alg.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(kid.to_owned());
-        let token =
-            encode(&header, &claims, key).map_err(|source| KeyError::Invalid { alg, source })?;
+        let token = signer.sign_compact(alg, &header, &claims)?;
         Ok(IssuedToken { token, claims })
     }
 }
