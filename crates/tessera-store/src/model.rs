@@ -197,6 +197,14 @@ pub struct StoreStats {
     pub backend: BTreeMap<String, String>,
 }
 
+/// At most this many unexpired access grants are kept per session. Registering one more (a
+/// rotation or a grace replay) revokes the session's oldest grants (smallest `exp`, ties by
+/// jti bytes) until this many are left; the grant being registered always stays. A revoked
+/// grant leaves the allowlist, counts in [`StoreStats::revoked_tokens`] and, on Redis,
+/// publishes a `t:UID:JTI` revocation notice. A client refreshing once per access-token
+/// lifetime holds one or two grants; only a client refreshing far more often reaches the cap.
+pub const MAX_LIVE_GRANTS: usize = 16;
+
 /// How long recent security events are kept in the state store.
 pub const EVENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 

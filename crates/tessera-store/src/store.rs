@@ -44,6 +44,13 @@ pub trait StateStore: Send + Sync + 'static {
     /// the same presented token: exactly one gets `Rotated`; the others get `GraceReplay`
     /// (inside the window, with the seed of that one successor) — so the family never forks
     /// and no false theft is reported. A successful rotation moves `last_seen` to `now`.
+    ///
+    /// `Rotated` and `GraceReplay` register `rotation.access`. A session keeps at most
+    /// [`MAX_LIVE_GRANTS`] unexpired access grants: beyond, its oldest grants (smallest
+    /// `exp`) are revoked in the same step, as by
+    /// [`revoke_access_token`](Self::revoke_access_token) in allowlist mode (they stop
+    /// working in allowlist mode; on Redis each publishes a `t:UID:JTI` notice), never the
+    /// grant being registered.
     async fn rotate_refresh(
         &self,
         rotation: Rotation,

@@ -70,6 +70,7 @@ macro_rules! conformance {
             rotation_returns_the_session_attributes,
             long_attributes_round_trip,
             find_access_token_finds_only_own_live_grants,
+            live_grants_are_capped_and_the_oldest_revoked,
             stats_follow_creates_revocations_evictions_theft_and_logout_all,
             events_are_newest_first_paged_and_per_user,
             events_are_trimmed_to_500_and_90_days,
@@ -170,6 +171,8 @@ mod redis_standalone {
         ephemeral_keys_are_named_tagged_and_expire,
         two_stores_share_one_throttle,
         every_revocation_path_publishes_a_notice,
+        capped_grants_publish_a_notice_each,
+        session_hash_holds_few_grant_fields,
     );
 }
 
@@ -188,5 +191,7 @@ mod redis_cluster {
         ephemeral_keys_are_named_tagged_and_expire,
         two_stores_share_one_throttle,
         every_revocation_path_publishes_a_notice,
+        capped_grants_publish_a_notice_each,
+        session_hash_holds_few_grant_fields,
     );
 }

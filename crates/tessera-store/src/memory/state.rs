@@ -71,12 +71,31 @@ impl Session {
         matches!(ver, Some(v) if self.generation >= v) && now < self.deadline()
     }
 
-    /// Drops expired grants and registers `grant` unless it has already expired.
-    fn register(&mut self, grant: AccessGrant, now: Timestamp) {
+    /// Drops expired grants, registers `grant` unless it has already expired, then revokes
+    /// the oldest other grants (smallest `exp`, ties by jti bytes) beyond
+    /// [`MAX_LIVE_GRANTS`] — `register_access` in `prelude.lua`. Returns how many were
+    /// revoked.
+    fn register(&mut self, grant: AccessGrant, now: Timestamp) -> u64 {
         self.access.retain(|_, exp| *exp > now);
-        if grant.expires_at > now {
+        let new = grant.expires_at > now;
+        if new {
             self.access.insert(grant.jti, grant.expires_at);
         }
+        let excess = self.access.len().saturating_sub(MAX_LIVE_GRANTS);
+        if excess == 0 {
+            return 0;
+        }
+        let mut others: Vec<(Timestamp, Jti)> = self
+            .access
+            .iter()
+            .filter(|(jti, _)| !(new && **jti == grant.jti))
+            .map(|(jti, exp)| (*exp, *jti))
+            .collect();
+        others.sort();
+        for (_, jti) in others.iter().take(excess) {
+            self.access.remove(jti);
+        }
+        excess as u64
     }
 
     /// Number of grants still unexpired at `now`.
@@ -179,6 +198,7 @@ impl State {
                 evicted: Vec::new(),
             };
         }
+        // A new session holds one grant: nothing to revoke.
         session.register(new.access, now);
         let sessions = self.sessions.entry(new.user).or_default();
         sessions.retain(|_, s| s.alive(now, Some(ver)));
@@ -229,23 +249,27 @@ impl State {
             s.rotated_at = now;
             s.last_seen = now;
             s.idle = r.idle_timeout;
-            s.register(r.access, now);
-            return RotationOutcome::Rotated {
+            let revoked = s.register(r.access, now);
+            let out = RotationOutcome::Rotated {
                 token_version: ver,
                 session_expires_at: s.deadline(),
                 attributes: s.attributes.clone(),
             };
+            self.revoked_tokens += revoked;
+            return out;
         }
         if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
             let in_grace = !r.grace.is_zero() && s.rotated_at.plus(r.grace) >= now;
             if let (true, Some(seed)) = (in_grace, s.seed) {
-                s.register(r.access, now);
-                return RotationOutcome::GraceReplay {
+                let revoked = s.register(r.access, now);
+                let out = RotationOutcome::GraceReplay {
                     seed,
                     token_version: ver,
                     session_expires_at: s.deadline(),
                     attributes: s.attributes.clone(),
                 };
+                self.revoked_tokens += revoked;
+                return out;
             }
             if let Some(gone) = self.remove_session(r.user, r.session) {
                 self.revoked_tokens += gone.live_grants(now);

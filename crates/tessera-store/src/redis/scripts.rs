@@ -76,3 +76,15 @@ pub fn all() -> [(&'static str, &'static Script); 16] {
         ("map_clear", &MAP_CLEAR),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_lua_grant_cap_is_the_rust_constant() {
+        let line = format!(
+            "\nlocal MAX_LIVE_GRANTS = {}\n",
+            crate::model::MAX_LIVE_GRANTS
+        );
+        assert!(include_str!("scripts/prelude.lua").contains(&line));
+    }
+}

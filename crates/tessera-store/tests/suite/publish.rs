@@ -139,3 +139,16 @@ pub async fn every_revocation_path_publishes_a_notice(redis: RedisAccess) {
         .unwrap();
     sub.quiet().await;
 }
+
+/// Grants revoked by the cap on live grants ([`MAX_LIVE_GRANTS`]) publish one `t:` notice
+/// each, oldest first.
+pub async fn capped_grants_publish_a_notice_each(redis: RedisAccess) {
+    let store: &dyn StateStore = &redis.store;
+    let mut sub = Subscriber::new(&redis).await;
+    let t0 = Timestamp::now();
+    let chain = crate::suite::grants::rotate_n(store, t0, 19).await;
+    for g in &chain.grants[..4] {
+        assert_eq!(sub.next().await, Revocation::Token(chain.o.user, g.jti));
+    }
+    sub.quiet().await;
+}

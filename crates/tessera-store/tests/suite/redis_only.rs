@@ -9,7 +9,9 @@ use tessera_core::time::Timestamp;
 use tessera_store::redis::{RedisConfig, RedisStore, scripts};
 use tessera_store::*;
 
-pub use crate::suite::publish::every_revocation_path_publishes_a_notice;
+pub use crate::suite::publish::{
+    capped_grants_publish_a_notice_each, every_revocation_path_publishes_a_notice,
+};
 use crate::support::RedisAccess;
 use crate::support::fixtures::*;
 
@@ -540,4 +542,63 @@ pub async fn session_hash_stays_compact_with_long_attributes(redis: RedisAccess)
         .unwrap();
     assert!(matches!(r, RotationOutcome::Rotated { .. }), "{r:?}");
     assert_eq!(encoding(&redis).trim(), "listpack");
+}
+
+/// The grant fields (16-byte names) of `user`'s only session hash, and its encoding.
+async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
+    let keys = user_keys(redis, user);
+    let (node, key) = keys
+        .iter()
+        .find(|(_, k)| k.contains("}:s:"))
+        .expect("the session key")
+        .clone();
+    let url = format!("redis://127.0.0.1:{}", redis.ports[node]);
+    let mut con = ::redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let all: Vec<(Vec<u8>, Vec<u8>)> = ::redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let encoding: String = ::redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(&key)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    (all.iter().filter(|(f, _)| f.len() == 16).count(), encoding)
+}
+
+/// `register_access` (prelude.lua) keeps a session hash small: at most `MAX_LIVE_GRANTS`
+/// grant fields for a client that refreshes in a loop, and — because a scan drops expired
+/// grants once more than a few grant fields are there — only a handful for a client that
+/// refreshes once per access-token lifetime.
+pub async fn session_hash_holds_few_grant_fields(redis: RedisAccess) {
+    let store: &dyn StateStore = &redis.store;
+    let t0 = Timestamp::now();
+    let chain = crate::suite::grants::rotate_n(store, t0, 40).await;
+    assert_eq!(
+        grant_fields(&redis, chain.o.user).await,
+        (MAX_LIVE_GRANTS, "listpack".to_owned())
+    );
+
+    // One rotation per access-token lifetime: every earlier grant has expired.
+    let o = open_default(store, UserId::new(), t0).await;
+    let mut current = o.refresh;
+    for k in 1..=12u32 {
+        let t = at(t0, (ACCESS_TTL + Duration::from_secs(1)) * k);
+        let r = rotation(&o, current, t);
+        let out = store.rotate_refresh(r.clone(), t).await.unwrap();
+        assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
+        current = r.successor;
+        let (n, _) = grant_fields(&redis, o.user).await;
+        assert!((1..=4).contains(&n), "{n} grant fields after rotation {k}");
+        assert_eq!(
+            status(store, check(&o, r.access, 0), t).await,
+            AccessStatus::Active
+        );
+    }
 }

@@ -48,10 +48,13 @@ if deadline <= now then
 end
 redis.call('HSET', KEYS[3], 'c', int(now), 'l', int(now), 'i', int(idle), 'x', int(absx),
   'g', int(ver), 'h', ARGV[3], 'r', int(now), unpack(attrs_fields(ARGV[11])))
+local fixed = 7 + attr_fields(#ARGV[11])
 if ARGV[12] ~= '' then
   redis.call('HSET', KEYS[3], 'b', ARGV[12])
+  fixed = fixed + 1
 end
-dg = dg + register_access(KEYS[3], ARGV[4], tonumber(ARGV[5]), now)
+local g = register_access(KEYS[3], ARGV[4], tonumber(ARGV[5]), now, fixed)
+dg = dg + g
 redis.call('PEXPIRE', KEYS[3], int(deadline - now))
 redis.call('ZADD', KEYS[2], int(deadline), sid)
 ds = ds + 1

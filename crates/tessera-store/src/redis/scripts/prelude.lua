@@ -4,7 +4,8 @@
 -- x absolute expiry (all ms), g generation (token version at creation), h current refresh
 -- hash, p previous refresh hash, r rotated_at (ms), s successor seed, a (a1, a2, …) attributes
 -- in 64-byte chunks, b binding; every
--- field whose name is 16 bytes long is an allowlisted access-token jti whose value is its exp.
+-- field whose name is 16 bytes long is an allowlisted access-token jti whose value is its exp
+-- (at most MAX_LIVE_GRANTS unexpired ones, see register_access).
 --
 -- Statistics: every script that changes sessions or grants reports the change (sessions
 -- opened minus ended, unexpired grants added minus removed, tokens revoked) in its reply;
@@ -108,20 +109,100 @@ local function live_deadline(l, i, x, g, ver, now)
   return d
 end
 
--- Drops the session's expired access grants, then registers jti until exp (if exp > now).
--- Returns the change of the live-grant count: 1 when a new unexpired grant was added, else 0
--- (expired grants were never live at now, so dropping them changes nothing).
-local function register_access(key, jti, exp, now)
-  local all = redis.call('HGETALL', key)
-  for k = 1, #all, 2 do
-    if #all[k] == 16 and tonumber(all[k + 1]) <= now then
-      redis.call('HDEL', key, all[k])
+-- Revocation notice for tessera-guard near-caches: PUBLISH on the channel
+-- '<prefix>revocations', prefix and user id taken from `key` (any key of the user,
+-- '<prefix>{u:UID}:...'). Messages: 'u:UID' (every session and token of the user),
+-- 's:UID:SID' (one session), 't:UID:JTI' (one access token; `id` is then the 16-byte jti,
+-- sent as a hyphenated UUID). PUBLISH is allowed in scripts and reaches every node of a
+-- Cluster. Publishing never changes the outcome of a script.
+local function publish_revocation(key, kind, id)
+  local prefix, uid = string.match(key, '^(.-){u:([^}]*)}')
+  if not prefix then
+    return
+  end
+  local msg = kind .. ':' .. uid
+  if kind == 't' then
+    local h = (string.gsub(id, '.', function(c) return string.format('%02x', string.byte(c)) end))
+    id = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
+      .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+  end
+  if id then
+    msg = msg .. ':' .. id
+  end
+  redis.call('PUBLISH', prefix .. 'revocations', msg)
+end
+
+-- At most this many unexpired access grants per session (tessera_store::MAX_LIVE_GRANTS;
+-- a unit test in scripts.rs keeps the two equal).
+local MAX_LIVE_GRANTS = 16
+-- register_access reads the whole hash (HGETALL) only when it holds more than this many
+-- grant fields; below, it writes the new grant and nothing else. Small, so that expired
+-- grants do not pile up in memory; any value <= MAX_LIVE_GRANTS keeps the cap exact.
+local GRANT_SCAN_AT = 4
+
+-- Byte order of two strings (string '<' in Redis's Lua follows the server's collation).
+local function bytes_lt(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then
+      return x < y
     end
   end
-  if exp > now then
-    return redis.call('HSET', key, jti, int(exp))
+  return #a < #b
+end
+
+-- Number of attribute fields ('a', 'a1', …) that hold attributes of this length, stored by
+-- attrs_fields: one field for up to 64 bytes (also for none), then one per 64 bytes.
+local function attr_fields(len)
+  return math.max(1, math.ceil(len / ATTR_CHUNK))
+end
+
+-- Registers jti until exp (if exp > now) in the session hash `key`, whose `fixed` fields are
+-- known not to be grants (a count that is too low is safe: it only makes scans more
+-- frequent). O(1) while the hash holds at most GRANT_SCAN_AT grant fields (HLEN - fixed);
+-- beyond, one HGETALL drops the expired grants and, if more than MAX_LIVE_GRANTS unexpired
+-- ones remain, revokes the oldest (smallest exp, ties by jti bytes) until MAX_LIVE_GRANTS
+-- are left: the grant being registered always stays. Each revoked grant publishes
+-- 't:UID:JTI'. The session must be alive at now (the callers checked).
+-- Returns dG, dR: the change of the live-grant count (+1 for a new unexpired grant, -1 per
+-- revoked one; expired grants were never live at now, so dropping them changes nothing)
+-- and the number of grants revoked.
+local function register_access(key, jti, exp, now, fixed)
+  local dg = 0
+  local new = exp > now
+  if new then
+    dg = redis.call('HSET', key, jti, int(exp))
   end
-  return 0
+  if redis.call('HLEN', key) - fixed <= GRANT_SCAN_AT then
+    return dg, 0
+  end
+  local all = redis.call('HGETALL', key)
+  local live = {}
+  for k = 1, #all, 2 do
+    local f = all[k]
+    if #f == 16 then
+      local e = tonumber(all[k + 1])
+      if e <= now then
+        redis.call('HDEL', key, f)
+      elseif not (new and f == jti) then
+        table.insert(live, {e, f})
+      end
+    end
+  end
+  local keep = MAX_LIVE_GRANTS - (new and 1 or 0)
+  if #live <= keep then
+    return dg, 0
+  end
+  table.sort(live, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return bytes_lt(a[2], b[2])
+  end)
+  local dr = #live - keep
+  for k = 1, dr do
+    redis.call('HDEL', key, live[k][2])
+    publish_revocation(key, 't', live[k][2])
+  end
+  return dg - dr, dr
 end
 
 -- Number of the session's access grants still unexpired at now (0 for a missing key).
@@ -158,28 +239,4 @@ local function refresh_index_ttl(index, now)
   if top[2] then
     redis.call('PEXPIRE', index, int(math.max(1, tonumber(top[2]) - now)))
   end
-end
-
-
--- Revocation notice for tessera-guard near-caches: PUBLISH on the channel
--- '<prefix>revocations', prefix and user id taken from `key` (any key of the user,
--- '<prefix>{u:UID}:...'). Messages: 'u:UID' (every session and token of the user),
--- 's:UID:SID' (one session), 't:UID:JTI' (one access token; `id` is then the 16-byte jti,
--- sent as a hyphenated UUID). PUBLISH is allowed in scripts and reaches every node of a
--- Cluster. Publishing never changes the outcome of a script.
-local function publish_revocation(key, kind, id)
-  local prefix, uid = string.match(key, '^(.-){u:([^}]*)}')
-  if not prefix then
-    return
-  end
-  local msg = kind .. ':' .. uid
-  if kind == 't' then
-    local h = (string.gsub(id, '.', function(c) return string.format('%02x', string.byte(c)) end))
-    id = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
-      .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
-  end
-  if id then
-    msg = msg .. ':' .. id
-  end
-  redis.call('PUBLISH', prefix .. 'revocations', msg)
 end

@@ -17,8 +17,12 @@
 -- A session with a binding (field b) requires ARGV[10] to equal it (constant time); a
 -- missing or different one is invalid before anything else is looked at: no rotation, no
 -- access grant, no theft verdict.
+--
+-- Rotated and grace replay register the access grant (register_access in prelude.lua): at
+-- most MAX_LIVE_GRANTS stay; the oldest beyond are revoked, counted in dG/dR, and each
+-- publishes 't:UID:JTI' on Prevocations.
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's', 'b', 'a')
+local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's', 'b', 'a', 'c')
 local ver = redis.call('GET', KEYS[3])
 local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if not live then
@@ -28,6 +32,13 @@ if f[9] and not ct_eq(ARGV[10], f[9]) then
   return {0, 0, 0, 0}
 end
 local attrs = read_attrs(KEYS[1], f[10])
+-- Fields present that are not grants (for register_access).
+local fixed = f[10] and attr_fields(#attrs) or 0
+for _, k in ipairs({1, 2, 3, 4, 5, 6, 7, 8, 9, 11}) do
+  if f[k] then
+    fixed = fixed + 1
+  end
+end
 ver = tonumber(ver)
 local presented = ARGV[3]
 
@@ -39,18 +50,20 @@ if ct_eq(presented, f[5]) then
   end
   redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'r', int(now),
     'l', int(now), 'i', int(idle))
-  local dg = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
+  -- p, r and s exist from now on.
+  fixed = fixed + (f[6] and 0 or 1) + (f[7] and 0 or 1) + (f[8] and 0 or 1)
+  local dg, dr = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now, fixed)
   redis.call('PEXPIRE', KEYS[1], int(deadline - now))
   redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
   refresh_index_ttl(KEYS[2], now)
-  return {1, 0, dg, 0, ver, int(deadline), attrs}
+  return {1, 0, dg, dr, ver, int(deadline), attrs}
 end
 
 if ct_eq(presented, f[6]) then
   local grace = tonumber(ARGV[8])
   if grace > 0 and f[8] and now - tonumber(f[7]) <= grace then
-    local dg = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now)
-    return {2, 0, dg, 0, ver, int(live), attrs, f[8]}
+    local dg, dr = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now, fixed)
+    return {2, 0, dg, dr, ver, int(live), attrs, f[8]}
   end
   local lg = live_grants(KEYS[1], now)
   redis.call('DEL', KEYS[1])
