@@ -173,6 +173,7 @@ mod redis_standalone {
         every_revocation_path_publishes_a_notice,
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
+        session_hash_holds_only_the_documented_fields,
     );
 }
 
@@ -193,5 +194,6 @@ mod redis_cluster {
         every_revocation_path_publishes_a_notice,
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
+        session_hash_holds_only_the_documented_fields,
     );
 }

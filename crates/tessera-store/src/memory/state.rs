@@ -43,6 +43,7 @@ pub(super) struct State {
 /// One session record and its refresh family.
 struct Session {
     created_at: Timestamp,
+    /// Sign-in or last rotation (so also the time of the last rotation once rotated).
     last_seen: Timestamp,
     idle: Duration,
     absolute_expiry: Timestamp,
@@ -51,7 +52,6 @@ struct Session {
     generation: u64,
     current: TokenHash,
     previous: Option<TokenHash>,
-    rotated_at: Timestamp,
     seed: Option<SuccessorSeed>,
     attributes: String,
     /// Hash of the client fingerprint the session is bound to.
@@ -184,7 +184,6 @@ impl State {
             generation: ver,
             current: new.refresh,
             previous: None,
-            rotated_at: now,
             seed: None,
             attributes: new.attributes,
             binding: new.binding,
@@ -246,7 +245,6 @@ impl State {
             s.previous = Some(s.current);
             s.current = r.successor;
             s.seed = Some(r.seed);
-            s.rotated_at = now;
             s.last_seen = now;
             s.idle = r.idle_timeout;
             let revoked = s.register(r.access, now);
@@ -259,7 +257,7 @@ impl State {
             return out;
         }
         if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
-            let in_grace = !r.grace.is_zero() && s.rotated_at.plus(r.grace) >= now;
+            let in_grace = !r.grace.is_zero() && s.last_seen.plus(r.grace) >= now;
             if let (true, Some(seed)) = (in_grace, s.seed) {
                 let revoked = s.register(r.access, now);
                 let out = RotationOutcome::GraceReplay {

@@ -544,8 +544,8 @@ pub async fn session_hash_stays_compact_with_long_attributes(redis: RedisAccess)
     assert_eq!(encoding(&redis).trim(), "listpack");
 }
 
-/// The grant fields (16-byte names) of `user`'s only session hash, and its encoding.
-async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
+/// Every field of `user`'s only session hash, and its encoding.
+async fn session_hash(redis: &RedisAccess, user: UserId) -> (Vec<(Vec<u8>, Vec<u8>)>, String) {
     let keys = user_keys(redis, user);
     let (node, key) = keys
         .iter()
@@ -569,7 +569,59 @@ async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
         .query_async(&mut con)
         .await
         .unwrap();
+    (all, encoding)
+}
+
+/// The grant fields (16-byte names) of `user`'s only session hash, and its encoding.
+async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
+    let (all, encoding) = session_hash(redis, user).await;
     (all.iter().filter(|(f, _)| f.len() == 16).count(), encoding)
+}
+
+/// A rotated, bound session hash holds exactly the documented fields (no `rotated_at`: `l` is
+/// the time of the last rotation).
+pub async fn session_hash_holds_only_the_documented_fields(redis: RedisAccess) {
+    let store: &dyn StateStore = &redis.store;
+    let now = Timestamp::now();
+    let bound = binding();
+    let mut n = new_session(UserId::new(), now);
+    n.binding = Some(bound);
+    let o = open(store, n, now).await;
+    let t1 = at(now, Duration::from_secs(5));
+    let mut r = rotation(&o, o.refresh, t1);
+    r.binding = Some(bound);
+    let out = store.rotate_refresh(r.clone(), t1).await.unwrap();
+    assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
+    let (all, _) = session_hash(&redis, o.user).await;
+    let mut named: Vec<(String, usize)> = all
+        .iter()
+        .filter(|(f, _)| f.len() != 16)
+        .map(|(f, v)| (String::from_utf8(f.clone()).unwrap(), v.len()))
+        .collect();
+    named.sort();
+    let t1_len = t1.as_millis().to_string().len();
+    let field = |name: &str, len: usize| (name.to_owned(), len);
+    assert_eq!(
+        named,
+        vec![
+            field("a", ATTRS.len()),
+            field("b", 32),
+            field("c", t1_len),
+            field("g", 1),
+            field("h", 32),
+            field("i", IDLE.as_millis().to_string().len()),
+            field("l", t1_len),
+            field("p", 32),
+            field("s", 16),
+            field("x", t1_len),
+        ]
+    );
+    let grants: Vec<&Vec<u8>> = all
+        .iter()
+        .filter(|(f, _)| f.len() == 16)
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(grants.len(), 2);
 }
 
 /// `register_access` (prelude.lua) keeps a session hash small: at most `MAX_LIVE_GRANTS`

@@ -47,8 +47,8 @@ if deadline <= now then
   return {ver, ds, dg, dr}
 end
 redis.call('HSET', KEYS[3], 'c', int(now), 'l', int(now), 'i', int(idle), 'x', int(absx),
-  'g', int(ver), 'h', ARGV[3], 'r', int(now), unpack(attrs_fields(ARGV[11])))
-local fixed = 7 + attr_fields(#ARGV[11])
+  'g', int(ver), 'h', ARGV[3], unpack(attrs_fields(ARGV[11])))
+local fixed = 6 + attr_fields(#ARGV[11])
 if ARGV[12] ~= '' then
   redis.call('HSET', KEYS[3], 'b', ARGV[12])
   fixed = fixed + 1

@@ -2,8 +2,9 @@
 --
 -- Session record (hash, see redis/mod.rs): c created_at, l last_seen, i idle timeout,
 -- x absolute expiry (all ms), g generation (token version at creation), h current refresh
--- hash, p previous refresh hash, r rotated_at (ms), s successor seed, a (a1, a2, …) attributes
--- in 64-byte chunks, b binding; every
+-- hash, p previous refresh hash, s successor seed, a (a1, a2, …) attributes in 64-byte
+-- chunks, b binding (l doubles as the time of the last rotation: only a rotation moves it
+-- after sign-in); every
 -- field whose name is 16 bytes long is an allowlisted access-token jti whose value is its exp
 -- (at most MAX_LIVE_GRANTS unexpired ones, see register_access).
 --

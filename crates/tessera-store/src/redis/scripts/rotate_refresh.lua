@@ -22,19 +22,19 @@
 -- most MAX_LIVE_GRANTS stay; the oldest beyond are revoked, counted in dG/dR, and each
 -- publishes 't:UID:JTI' on Prevocations.
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 'r', 's', 'b', 'a', 'c')
+local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 's', 'b', 'a', 'c')
 local ver = redis.call('GET', KEYS[3])
 local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if not live then
   return {0, 0, 0, 0}
 end
-if f[9] and not ct_eq(ARGV[10], f[9]) then
+if f[8] and not ct_eq(ARGV[10], f[8]) then
   return {0, 0, 0, 0}
 end
-local attrs = read_attrs(KEYS[1], f[10])
+local attrs = read_attrs(KEYS[1], f[9])
 -- Fields present that are not grants (for register_access).
-local fixed = f[10] and attr_fields(#attrs) or 0
-for _, k in ipairs({1, 2, 3, 4, 5, 6, 7, 8, 9, 11}) do
+local fixed = f[9] and attr_fields(#attrs) or 0
+for _, k in ipairs({1, 2, 3, 4, 5, 6, 7, 8, 10}) do
   if f[k] then
     fixed = fixed + 1
   end
@@ -48,10 +48,10 @@ if ct_eq(presented, f[5]) then
   if deadline <= now then
     return {0, 0, 0, 0}
   end
-  redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'r', int(now),
-    'l', int(now), 'i', int(idle))
-  -- p, r and s exist from now on.
-  fixed = fixed + (f[6] and 0 or 1) + (f[7] and 0 or 1) + (f[8] and 0 or 1)
+  redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'l', int(now),
+    'i', int(idle))
+  -- p and s exist from now on.
+  fixed = fixed + (f[6] and 0 or 1) + (f[7] and 0 or 1)
   local dg, dr = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now, fixed)
   redis.call('PEXPIRE', KEYS[1], int(deadline - now))
   redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
@@ -61,9 +61,10 @@ end
 
 if ct_eq(presented, f[6]) then
   local grace = tonumber(ARGV[8])
-  if grace > 0 and f[8] and now - tonumber(f[7]) <= grace then
+  -- The last rotation happened at l (last_seen): only a rotation moves it after sign-in.
+  if grace > 0 and f[7] and now - tonumber(f[1]) <= grace then
     local dg, dr = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now, fixed)
-    return {2, 0, dg, dr, ver, int(live), attrs, f[8]}
+    return {2, 0, dg, dr, ver, int(live), attrs, f[7]}
   end
   local lg = live_grants(KEYS[1], now)
   redis.call('DEL', KEYS[1])
