@@ -6,6 +6,8 @@
 //! - [`model`]: the values that cross the trait (new sessions, rotation requests, outcomes).
 //! - [`ephemeral`]: generic short-lived records for account security (values taken once,
 //!   attempt counters, GCRA throttles, per-user maps with per-entry expiry).
+//! - `stored`: `StoredHash`, the 16-byte form in which refresh-token hashes and bindings
+//!   are stored (truncated in that one place).
 //! - [`error`]: [`StoreError`], which separates "the store is unreachable" (answer 503) from
 //!   everything else.
 //! - [`memory`]: the in-process backend (the embedded default), same semantics as Redis.
@@ -20,6 +22,7 @@ pub mod memory;
 pub mod model;
 pub mod redis;
 pub mod store;
+mod stored;
 
 pub use ephemeral::{Attempts, EphemeralKey, MAX_NAME_LEN, Rate, Scope, Throttle};
 pub use error::StoreError;

@@ -174,6 +174,7 @@ mod redis_standalone {
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
         session_hash_holds_only_the_documented_fields,
+        sessions_with_32_byte_hashes_keep_working,
     );
 }
 
@@ -195,5 +196,6 @@ mod redis_cluster {
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
         session_hash_holds_only_the_documented_fields,
+        sessions_with_32_byte_hashes_keep_working,
     );
 }

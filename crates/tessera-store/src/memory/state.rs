@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::{SuccessorSeed, TokenHash};
+use tessera_core::refresh::SuccessorSeed;
 use tessera_core::time::Timestamp;
 
 use crate::ephemeral::{Attempts, EphemeralKey, Gcra, Rate, Throttle, ms};
 use crate::error::StoreError;
 use crate::model::*;
+use crate::stored::StoredHash;
 
 /// The entries of one per-user map: field → (expiry (ms), value).
 type MapEntries = BTreeMap<String, (i64, Vec<u8>)>;
@@ -50,12 +51,12 @@ struct Session {
     /// The token version when the session was opened: the session dies when the user's
     /// version moves past it (`revoke_user`).
     generation: u64,
-    current: TokenHash,
-    previous: Option<TokenHash>,
+    current: StoredHash,
+    previous: Option<StoredHash>,
     seed: Option<SuccessorSeed>,
     attributes: String,
     /// Hash of the client fingerprint the session is bound to.
-    binding: Option<TokenHash>,
+    binding: Option<StoredHash>,
     /// Allowlisted access tokens of this session and their `exp`.
     access: HashMap<Jti, Timestamp>,
 }
@@ -182,11 +183,11 @@ impl State {
             idle: new.limits.idle_timeout,
             absolute_expiry: new.limits.absolute_expiry,
             generation: ver,
-            current: new.refresh,
+            current: StoredHash::of(&new.refresh),
             previous: None,
             seed: None,
             attributes: new.attributes,
-            binding: new.binding,
+            binding: new.binding.as_ref().map(StoredHash::of),
             access: HashMap::new(),
         };
         self.remove_session(new.user, new.session);
@@ -234,16 +235,17 @@ impl State {
             return RotationOutcome::Invalid;
         };
         if let Some(bound) = s.binding
-            && !r.binding.is_some_and(|b| b.ct_eq(&bound))
+            && !r.binding.is_some_and(|b| StoredHash::of(&b).ct_eq(&bound))
         {
             return RotationOutcome::Invalid;
         }
-        if s.current.ct_eq(&r.presented) {
+        let presented = StoredHash::of(&r.presented);
+        if s.current.ct_eq(&presented) {
             if now.plus(r.idle_timeout).min(s.absolute_expiry) <= now {
                 return RotationOutcome::Invalid;
             }
             s.previous = Some(s.current);
-            s.current = r.successor;
+            s.current = StoredHash::of(&r.successor);
             s.seed = Some(r.seed);
             s.last_seen = now;
             s.idle = r.idle_timeout;
@@ -256,7 +258,7 @@ impl State {
             self.revoked_tokens += revoked;
             return out;
         }
-        if s.previous.is_some_and(|p| p.ct_eq(&r.presented)) {
+        if s.previous.is_some_and(|p| p.ct_eq(&presented)) {
             let in_grace = !r.grace.is_zero() && s.last_seen.plus(r.grace) >= now;
             if let (true, Some(seed)) = (in_grace, s.seed) {
                 let revoked = s.register(r.access, now);

@@ -46,11 +46,11 @@
 //! | `i` | idle timeout (ms) |
 //! | `x` | absolute expiry |
 //! | `g` | generation: the token version when the session was opened; the session is dead once `ver` > `g` (so `revoke_user` holds even for a session the index lost) |
-//! | `h` | current refresh-token hash (32 raw bytes) |
-//! | `p` | previous refresh-token hash (32 raw bytes; absent before the first rotation) |
+//! | `h` | current refresh-token hash: its stored form, the first 16 bytes of the SHA-256 (`StoredHash`; a session written before the truncation may hold all 32, of which the scripts compare the first 16) |
+//! | `p` | previous refresh-token hash (16 raw bytes, as `h`; absent before the first rotation) |
 //! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
 //! | `a`, `a1`, `a2`, … | attributes (opaque JSON from the server; returned by rotation and `list_sessions`) in chunks of at most 64 bytes: `a` the first, a chunk shorter than 64 bytes or a missing next field ends it |
-//! | `b` | binding: hash of the client fingerprint (32 raw bytes; absent for an unbound session); a rotation must present it |
+//! | `b` | binding: hash of the client fingerprint (16 raw bytes, as `h`; absent for an unbound session); a rotation must present it |
 //! | *JTI (16 raw bytes)* | an allowlisted access token of this session; value = its `exp`. At most [`MAX_LIVE_GRANTS`](crate::MAX_LIVE_GRANTS) unexpired ones: registering one more revokes the oldest. Expired ones are dropped when a registration finds more than 4 grant fields (`register_access` in `prelude.lua`). |
 //!
 //! The access allowlist lives inside the session hash rather than in a key of its own: one

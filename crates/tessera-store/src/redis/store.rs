@@ -22,6 +22,7 @@ use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::StateStore;
+use crate::stored::StoredHash;
 
 mod ephemeral;
 
@@ -254,9 +255,14 @@ fn decode_event(member: Vec<u8>, at: i64) -> Result<SecurityEventRecord, StoreEr
     })
 }
 
-/// A session binding as script argument: the 32 raw bytes, or empty for none.
-fn binding_arg(b: Option<&TokenHash>) -> &[u8] {
-    b.map_or(&[], |h| h.as_bytes().as_slice())
+/// A refresh-token hash as script argument: its stored form, 16 raw bytes.
+fn hash_arg(h: &TokenHash) -> Vec<u8> {
+    StoredHash::of(h).as_bytes().to_vec()
+}
+
+/// A session binding as script argument: its stored form (16 raw bytes), or empty for none.
+fn binding_arg(b: Option<&TokenHash>) -> Vec<u8> {
+    b.map_or_else(Vec::new, hash_arg)
 }
 
 /// Pause between two `SCAN` batches of the statistics reconciliation.
@@ -383,7 +389,7 @@ impl StateStore for RedisStore {
             .key(k.session(new.session))
             .arg(ts_arg(now))
             .arg(new.session.to_string())
-            .arg(new.refresh.as_bytes().as_slice())
+            .arg(hash_arg(&new.refresh))
             .arg(new.access.jti.as_bytes().as_slice())
             .arg(ts_arg(new.access.expires_at))
             .arg(new.token_version)
@@ -416,8 +422,8 @@ impl StateStore for RedisStore {
             .key(k.version())
             .arg(ts_arg(now))
             .arg(r.session.to_string())
-            .arg(r.presented.as_bytes().as_slice())
-            .arg(r.successor.as_bytes().as_slice())
+            .arg(hash_arg(&r.presented))
+            .arg(hash_arg(&r.successor))
             .arg(r.seed.0.as_slice())
             .arg(r.access.jti.as_bytes().as_slice())
             .arg(ts_arg(r.access.expires_at))

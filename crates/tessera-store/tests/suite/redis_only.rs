@@ -579,7 +579,7 @@ async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
 }
 
 /// A rotated, bound session hash holds exactly the documented fields (no `rotated_at`: `l` is
-/// the time of the last rotation).
+/// the time of the last rotation), refresh hashes and binding in their 16-byte stored form.
 pub async fn session_hash_holds_only_the_documented_fields(redis: RedisAccess) {
     let store: &dyn StateStore = &redis.store;
     let now = Timestamp::now();
@@ -605,13 +605,13 @@ pub async fn session_hash_holds_only_the_documented_fields(redis: RedisAccess) {
         named,
         vec![
             field("a", ATTRS.len()),
-            field("b", 32),
+            field("b", 16),
             field("c", t1_len),
             field("g", 1),
-            field("h", 32),
+            field("h", 16),
             field("i", IDLE.as_millis().to_string().len()),
             field("l", t1_len),
-            field("p", 32),
+            field("p", 16),
             field("s", 16),
             field("x", t1_len),
         ]
@@ -653,4 +653,61 @@ pub async fn session_hash_holds_few_grant_fields(redis: RedisAccess) {
             AccessStatus::Active
         );
     }
+}
+
+/// A session written before hashes were truncated (32-byte `h`, `b`) still rotates; the
+/// previous hash is then kept in the 16-byte form.
+pub async fn sessions_with_32_byte_hashes_keep_working(redis: RedisAccess) {
+    let store: &dyn StateStore = &redis.store;
+    let now = Timestamp::now();
+    let bound = binding();
+    let mut n = new_session(UserId::new(), now);
+    n.binding = Some(bound);
+    let o = open(store, n, now).await;
+    let (node, key) = user_keys(&redis, o.user)
+        .into_iter()
+        .find(|(_, k)| k.contains("}:s:"))
+        .expect("the session key");
+    let url = format!("redis://127.0.0.1:{}", redis.ports[node]);
+    let mut con = ::redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = ::redis::cmd("HSET")
+        .arg(&key)
+        .arg("h")
+        .arg(o.refresh.as_bytes().as_slice())
+        .arg("b")
+        .arg(bound.as_bytes().as_slice())
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // A wrong binding is still refused, the right one accepted.
+    let t1 = at(now, Duration::from_secs(5));
+    let mut wrong = rotation(&o, o.refresh, t1);
+    wrong.binding = Some(binding());
+    assert_eq!(
+        store.rotate_refresh(wrong, t1).await.unwrap(),
+        RotationOutcome::Invalid
+    );
+    let mut r = rotation(&o, o.refresh, t1);
+    r.binding = Some(bound);
+    let out = store.rotate_refresh(r.clone(), t1).await.unwrap();
+    assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
+    let p: Vec<u8> = ::redis::cmd("HGET")
+        .arg(&key)
+        .arg("p")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(p, o.refresh.as_bytes()[..16]);
+    // The previous (formerly 32-byte) hash replayed in grace is recognised.
+    let mut replay = rotation(&o, o.refresh, t1);
+    replay.binding = Some(bound);
+    let out = store.rotate_refresh(replay, t1).await.unwrap();
+    assert!(
+        matches!(out, RotationOutcome::GraceReplay { .. }),
+        "{out:?}"
+    );
 }

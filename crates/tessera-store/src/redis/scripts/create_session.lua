@@ -3,11 +3,12 @@
 -- KEYS[1] ts:{u:UID}:ver        token version (raised to ARGV[6] if lower or missing)
 -- KEYS[2] ts:{u:UID}:sessions   session index
 -- KEYS[3] ts:{u:UID}:s:SID      the new session record
--- ARGV[1] now (ms)        ARGV[2] SID (index member)   ARGV[3] refresh hash (32 bytes)
+-- ARGV[1] now (ms)        ARGV[2] SID (index member)   ARGV[3] refresh hash (16 bytes)
 -- ARGV[4] jti (16 bytes)  ARGV[5] jti exp (ms)         ARGV[6] token version from SQL
 -- ARGV[7] idle (ms)       ARGV[8] absolute expiry (ms) ARGV[9] max sessions (0 = no limit)
 -- ARGV[10] session key prefix ts:{u:UID}:s:            ARGV[11] attributes
--- ARGV[12] binding: fingerprint hash (32 bytes), or '' for an unbound session
+-- ARGV[12] binding: fingerprint hash (16 bytes), or '' for an unbound session
+-- (hashes and bindings arrive in their stored form: 16 bytes, see stored.rs)
 -- Returns {ver, dS, dG, dR, evicted SID, ...}: the token version, the statistics changes
 -- (sessions, unexpired grants, revoked tokens) and the sessions evicted to honour max
 -- sessions, oldest first.

@@ -93,6 +93,16 @@ local function ct_eq(a, b)
   return d == 0
 end
 
+-- The stored form of a refresh-token hash or binding (fields h, p, b): 16 bytes
+-- (tessera_store's StoredHash, SHA-256 truncated by the caller). Sessions written before the
+-- truncation hold all 32 bytes, whose first 16 are the same value, so compare those.
+local function hash16(v)
+  if type(v) ~= 'string' then
+    return v
+  end
+  return string.sub(v, 1, 16)
+end
+
 -- The deadline of a session whose fields l, i, x, g are given, or nil when it is dead at now:
 -- missing, idle or absolute lifetime passed, or its generation older than the user's token
 -- version ver (a missing ver means revoked).

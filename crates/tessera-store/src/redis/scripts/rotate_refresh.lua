@@ -3,10 +3,10 @@
 -- KEYS[1] ts:{u:UID}:s:SID      session record
 -- KEYS[2] ts:{u:UID}:sessions   session index
 -- KEYS[3] ts:{u:UID}:ver        token version
--- ARGV[1] now (ms)   ARGV[2] SID   ARGV[3] presented hash (32 bytes)
--- ARGV[4] successor hash (32 bytes)   ARGV[5] successor seed (16 bytes)
+-- ARGV[1] now (ms)   ARGV[2] SID   ARGV[3] presented hash (16 bytes, stored form)
+-- ARGV[4] successor hash (16 bytes)   ARGV[5] successor seed (16 bytes)
 -- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
--- ARGV[9] idle timeout (ms)   ARGV[10] presented binding (32 bytes, '' = none)
+-- ARGV[9] idle timeout (ms)   ARGV[10] presented binding (16 bytes, '' = none)
 -- Returns {status, dS, dG, dR, ...}: the status, then the statistics changes (sessions,
 -- unexpired grants, revoked tokens), then per status:
 -- {0, 0, 0, 0} invalid (nothing changed); {1, dS, dG, dR, ver, deadline, attributes}
@@ -28,7 +28,7 @@ local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if not live then
   return {0, 0, 0, 0}
 end
-if f[8] and not ct_eq(ARGV[10], f[8]) then
+if f[8] and not ct_eq(ARGV[10], hash16(f[8])) then
   return {0, 0, 0, 0}
 end
 local attrs = read_attrs(KEYS[1], f[9])
@@ -42,13 +42,13 @@ end
 ver = tonumber(ver)
 local presented = ARGV[3]
 
-if ct_eq(presented, f[5]) then
+if ct_eq(presented, hash16(f[5])) then
   local idle = tonumber(ARGV[9])
   local deadline = math.min(now + idle, tonumber(f[3]))
   if deadline <= now then
     return {0, 0, 0, 0}
   end
-  redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'l', int(now),
+  redis.call('HSET', KEYS[1], 'p', hash16(f[5]), 'h', ARGV[4], 's', ARGV[5], 'l', int(now),
     'i', int(idle))
   -- p and s exist from now on.
   fixed = fixed + (f[6] and 0 or 1) + (f[7] and 0 or 1)
@@ -59,7 +59,7 @@ if ct_eq(presented, f[5]) then
   return {1, 0, dg, dr, ver, int(deadline), attrs}
 end
 
-if ct_eq(presented, f[6]) then
+if ct_eq(presented, hash16(f[6])) then
   local grace = tonumber(ARGV[8])
   -- The last rotation happened at l (last_seen): only a rotation moves it after sign-in.
   if grace > 0 and f[7] and now - tonumber(f[1]) <= grace then
