@@ -51,6 +51,10 @@ struct PendingStats {
     revoked: AtomicI64,
     /// A flush task is scheduled.
     scheduled: AtomicBool,
+    /// Held by a flush from taking the changes until they are written, so a flush that finds
+    /// nothing pending (`stats()`) still waits for one in flight: a process reads its own
+    /// changes.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl PendingStats {
@@ -153,8 +157,10 @@ impl RedisStore {
         }
     }
 
-    /// Writes the pending statistics changes now (one pipeline, nothing when none).
+    /// Writes the pending statistics changes now (one pipeline, nothing when none), after any
+    /// flush already in flight has written its own.
     async fn flush_stats(&self) {
+        let _flushing = self.pending.flushing.lock().await;
         let d = self.pending.take();
         if d == Delta::default() {
             return;
