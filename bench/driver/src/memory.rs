@@ -16,7 +16,7 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::{RefreshToken, SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 use tessera_server::auth::ClientInfo;
-use tessera_store::redis::{RedisConfig, RedisStore};
+use tessera_store::redis::{RedisConfig, RedisStore, UserKeys};
 use tessera_store::{
     AccessGrant, NewSession, Rotation, RotationOutcome, SessionLimits, StateStore,
 };
@@ -140,12 +140,12 @@ pub(crate) async fn run(
     let keys_after: u64 = redis::cmd("DBSIZE").query_async(&mut con).await?;
     let created = users * per_user;
     let (user, sid) = sample.context("no session created")?;
-    let prefix = store.key_prefix().to_owned();
+    let user_keys = UserKeys::new(store.key_prefix(), user);
     let mut keys = serde_json::Map::new();
     for (name, key) in [
-        ("session", format!("{prefix}{{u:{user}}}:s:{sid}")),
-        ("index", format!("{prefix}{{u:{user}}}:sessions")),
-        ("version", format!("{prefix}{{u:{user}}}:ver")),
+        ("session", user_keys.session(sid)),
+        ("index", user_keys.index()),
+        ("version", user_keys.version()),
     ] {
         let usage: Option<u64> = redis::cmd("MEMORY")
             .arg("USAGE")

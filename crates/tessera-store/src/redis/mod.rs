@@ -5,7 +5,7 @@
 //!   passwords).
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
-//! - `keys`: key names. `scripts` + `scripts/*.lua`: one Lua script per atomic change.
+//! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` + `scripts/*.lua`: one Lua script per atomic change.
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
 //!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
 //!   per-user-map methods (see [`crate::ephemeral`]).
@@ -17,7 +17,9 @@
 //!
 //! # Key schema
 //!
-//! `P` is the configured prefix (default `ts:`); `UID`, `SID`, `JTI` are hyphenated UUIDs.
+//! `P` is the configured prefix (default `ts:`); `UID`, `SID`, `JTI` in key names and index
+//! members are compact ids: the 16 bytes in base64url without padding, 22 characters
+//! ([`compact`]; a hyphenated UUID would take 36). Revocation notices carry hyphenated UUIDs.
 //! Every key of one user carries the hash tag `{u:UID}`, so every key a script touches is in
 //! one slot and the scripts run unchanged on Redis Cluster. Some scripts build further keys
 //! of the same user from a prefix argument (e.g. `revoke_user` deletes every session key
@@ -114,4 +116,5 @@ mod store;
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
 pub use invalidation::{Revocation, revocations_channel};
+pub use keys::{UserKeys, compact};
 pub use store::{Reconciled, RedisStore};

@@ -85,13 +85,6 @@ pub(crate) fn fixed<const N: usize>(v: Value) -> Result<[u8; N], StoreError> {
     <[u8; N]>::try_from(bytes(v)?).map_err(|_| protocol(format!("expected {N} bytes")))
 }
 
-/// A string reply parsed with `FromStr` (ids).
-pub(crate) fn parsed<T: std::str::FromStr>(v: Value) -> Result<T, StoreError> {
-    string(v)?
-        .parse()
-        .map_err(|_| protocol("expected an identifier"))
-}
-
 /// An optional (nil) value: `None` for `Nil`.
 pub(crate) fn opt(v: Value) -> Option<Value> {
     match v {

@@ -14,7 +14,7 @@ use tessera_core::time::Timestamp;
 use super::config::RedisConfig;
 use super::conn::Conn;
 use super::error::{ConfigError, OperationTimeout, map_redis_error, protocol};
-use super::keys::{UserKeys, from_index, index_pattern, stats_key};
+use super::keys::{UserKeys, from_index, index_pattern, session_from_member, stats_key};
 use super::reply::{self, dur_arg, ts_arg};
 use super::scripts;
 use super::stats;
@@ -261,6 +261,11 @@ fn decode_event(member: Vec<u8>, at: i64) -> Result<SecurityEventRecord, StoreEr
     })
 }
 
+/// A session id from a script reply: an index member (compact form, see `keys.rs`).
+fn session_id(v: Value) -> Result<SessionId, StoreError> {
+    session_from_member(&reply::bytes(v)?).ok_or_else(|| protocol("malformed session id"))
+}
+
 /// A refresh-token hash as script argument: its stored form, 16 raw bytes.
 fn hash_arg(h: &TokenHash) -> Vec<u8> {
     StoredHash::of(h).as_bytes().to_vec()
@@ -394,7 +399,7 @@ impl StateStore for RedisStore {
             .key(k.index())
             .key(k.session(new.session))
             .arg(ts_arg(now))
-            .arg(new.session.to_string())
+            .arg(UserKeys::member(new.session))
             .arg(hash_arg(&new.refresh))
             .arg(new.access.jti.as_bytes().as_slice())
             .arg(ts_arg(new.access.expires_at))
@@ -408,7 +413,7 @@ impl StateStore for RedisStore {
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let token_version = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
-        let evicted = items.map(reply::parsed).collect::<Result<_, _>>()?;
+        let evicted = items.map(session_id).collect::<Result<_, _>>()?;
         self.count(delta).await;
         Ok(CreatedSession {
             token_version,
@@ -427,7 +432,7 @@ impl StateStore for RedisStore {
             .key(k.index())
             .key(k.version())
             .arg(ts_arg(now))
-            .arg(r.session.to_string())
+            .arg(UserKeys::member(r.session))
             .arg(hash_arg(&r.presented))
             .arg(hash_arg(&r.successor))
             .arg(r.seed.0.as_slice())
@@ -504,7 +509,7 @@ impl StateStore for RedisStore {
             .key(k.index())
             .key(k.version())
             .arg(ts_arg(now))
-            .arg(session.to_string());
+            .arg(UserKeys::member(session));
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let alive = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == 1;
         let delta = Delta::read(&mut items, Delta::SGR)?;
@@ -577,7 +582,7 @@ impl StateStore for RedisStore {
             items.next(),
         ) {
             out.push(SessionRecord {
-                session: reply::parsed(id)?,
+                session: session_id(id)?,
                 created_at: Timestamp::from_millis(reply::int(&c)?),
                 last_seen_at: Timestamp::from_millis(reply::int(&l)?),
                 expires_at: Timestamp::from_millis(reply::int(&d)?),
@@ -605,7 +610,7 @@ impl StateStore for RedisStore {
         let mut items = reply::array(self.run_idempotent(&inv).await?)?.into_iter();
         match (items.next(), items.next()) {
             (Some(sid), Some(exp)) => Ok(Some((
-                reply::parsed(sid)?,
+                session_id(sid)?,
                 Timestamp::from_millis(reply::int(&exp)?),
             ))),
             (None, _) => Ok(None),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
-use tessera_store::redis::{RedisConfig, RedisStore, scripts};
+use tessera_store::redis::{RedisConfig, RedisStore, compact, scripts};
 use tessera_store::*;
 
 pub use crate::suite::publish::{
@@ -17,7 +17,7 @@ use crate::support::fixtures::*;
 
 /// Keys of `user` on each node: `(node index, key)`.
 fn user_keys(redis: &RedisAccess, user: UserId) -> Vec<(usize, String)> {
-    let pattern = format!("*{{u:{user}}}*");
+    let pattern = format!("*{{u:{}}}*", compact(user.as_bytes()));
     redis
         .cli_all(&["--scan", "--pattern", &pattern])
         .into_iter()
@@ -398,7 +398,7 @@ pub async fn ephemeral_keys_are_named_tagged_and_expire(redis: RedisAccess) {
         .into_iter()
         .map(|(_, k)| k)
         .collect();
-    let base = format!("{p}{{u:{user}}}:");
+    let base = format!("{p}{{u:{}}}:", compact(user.as_bytes()));
     for (suffix, ttl) in [
         ("e:totp:1", minute),
         ("e:fails", 2 * minute),

@@ -1,5 +1,8 @@
 -- prelude.lua: helpers prepended to every Tessera script (not a script of its own).
 --
+-- Key names (redis/keys.rs): UID, SID and JTI in keys and index members are compact ids, the
+-- 16 bytes in base64url without padding (22 characters); notices carry hyphenated UUIDs.
+--
 -- Session record (hash, see redis/mod.rs): c created_at, l last_seen, i idle timeout,
 -- x absolute expiry (all ms), g generation (token version at creation), h current refresh
 -- hash, p previous refresh hash, s successor seed, a (a1, a2, …) attributes in 64-byte
@@ -120,22 +123,74 @@ local function live_deadline(l, i, x, g, ver, now)
   return d
 end
 
+-- Ids in key names and index members are compact (redis/keys.rs): the 16 bytes in base64url
+-- without padding (22 characters). uncompact gives the 16 bytes back (nil when `s` is not
+-- that form); uuid_text gives the hyphenated UUID of 16 bytes.
+-- (The decoding table is built on first use: the prelude runs on every call, check_access's
+-- included, and only revoking scripts need it.)
+local B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+local B64URL_VALUE = nil
+
+local function uncompact(s)
+  if type(s) ~= 'string' or #s ~= 22 then
+    return nil
+  end
+  if not B64URL_VALUE then
+    B64URL_VALUE = {}
+    for k = 1, 64 do
+      B64URL_VALUE[string.byte(B64URL, k)] = k - 1
+    end
+  end
+  local out, acc, bits = {}, 0, 0
+  for k = 1, 22 do
+    local v = B64URL_VALUE[string.byte(s, k)]
+    if not v then
+      return nil
+    end
+    acc, bits = acc * 64 + v, bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local scale = 2 ^ bits
+      table.insert(out, string.char(math.floor(acc / scale)))
+      acc = acc % scale
+    end
+  end
+  return table.concat(out)
+end
+
+local function uuid_text(raw)
+  local h = (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
+    .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
+-- The hyphenated UUID of a compact id (unchanged when it is not one).
+local function uuid_of(s)
+  local raw = uncompact(s)
+  if not raw then
+    return s
+  end
+  return uuid_text(raw)
+end
+
 -- Revocation notice for tessera-guard near-caches: PUBLISH on the channel
 -- '<prefix>revocations', prefix and user id taken from `key` (any key of the user,
 -- '<prefix>{u:UID}:...'). Messages: 'u:UID' (every session and token of the user),
--- 's:UID:SID' (one session), 't:UID:JTI' (one access token; `id` is then the 16-byte jti,
--- sent as a hyphenated UUID). PUBLISH is allowed in scripts and reaches every node of a
--- Cluster. Publishing never changes the outcome of a script.
+-- 's:UID:SID' (one session; `id` is then the compact SID), 't:UID:JTI' (one access token;
+-- `id` is then the 16-byte jti). Ids are sent as hyphenated UUIDs (the wire format of
+-- invalidation.rs, independent of the compact ids in key names). PUBLISH is allowed in
+-- scripts and reaches every node of a Cluster. Publishing never changes the outcome of a
+-- script.
 local function publish_revocation(key, kind, id)
   local prefix, uid = string.match(key, '^(.-){u:([^}]*)}')
   if not prefix then
     return
   end
-  local msg = kind .. ':' .. uid
+  local msg = kind .. ':' .. uuid_of(uid)
   if kind == 't' then
-    local h = (string.gsub(id, '.', function(c) return string.format('%02x', string.byte(c)) end))
-    id = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
-      .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+    id = uuid_text(id)
+  elseif id then
+    id = uuid_of(id)
   end
   if id then
     msg = msg .. ':' .. id
