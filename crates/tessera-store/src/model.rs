@@ -198,8 +198,9 @@ pub struct StoreStats {
 }
 
 /// At most this many unexpired access grants are kept per session. Registering one more (a
-/// rotation or a grace replay) revokes the session's oldest grants (smallest `exp`, ties by
-/// jti bytes) until this many are left; the grant being registered always stays. A revoked
+/// rotation or a grace replay) revokes the session's oldest grants (smallest `exp`; among
+/// equal `exp`s, which are common since JWT exps are whole seconds, the one registered
+/// first) until this many are left; the grant being registered always stays. A revoked
 /// grant leaves the allowlist, counts in [`StoreStats::revoked_tokens`] and, on Redis,
 /// publishes a `t:UID:JTI` revocation notice. A client refreshing once per access-token
 /// lifetime holds one or two grants; only a client refreshing far more often reaches the cap.

@@ -71,6 +71,7 @@ macro_rules! conformance {
             long_attributes_round_trip,
             find_access_token_finds_only_own_live_grants,
             live_grants_are_capped_and_the_oldest_revoked,
+            among_equal_exps_the_first_registered_grants_go,
             stats_follow_creates_revocations_evictions_theft_and_logout_all,
             events_are_newest_first_paged_and_per_user,
             events_are_trimmed_to_500_and_90_days,

@@ -57,8 +57,11 @@ struct Session {
     attributes: String,
     /// Hash of the client fingerprint the session is bound to.
     binding: Option<StoredHash>,
-    /// Allowlisted access tokens of this session and their `exp`.
-    access: HashMap<Jti, Timestamp>,
+    /// Allowlisted access tokens of this session: their `exp` and registration number (the
+    /// order of the Redis hash's fields, which breaks ties of `exp` in the cap).
+    access: HashMap<Jti, (Timestamp, u64)>,
+    /// Grants registered so far (the next registration number).
+    registered: u64,
 }
 
 impl Session {
@@ -72,28 +75,33 @@ impl Session {
         matches!(ver, Some(v) if self.generation >= v) && now < self.deadline()
     }
 
-    /// Drops expired grants, registers `grant` unless it has already expired, then revokes
-    /// the oldest other grants (smallest `exp`, ties by jti bytes) beyond
-    /// [`MAX_LIVE_GRANTS`] — `register_access` in `prelude.lua`. Returns how many were
-    /// revoked.
+    /// Drops expired grants, registers `grant` unless it has already expired (a jti already
+    /// there keeps its place, as an updated Redis hash field does), then revokes the oldest
+    /// other grants (smallest `exp`, ties: registered first) beyond [`MAX_LIVE_GRANTS`] —
+    /// `register_access` in `prelude.lua`. Returns how many were revoked.
     fn register(&mut self, grant: AccessGrant, now: Timestamp) -> u64 {
-        self.access.retain(|_, exp| *exp > now);
+        self.access.retain(|_, (exp, _)| *exp > now);
         let new = grant.expires_at > now;
         if new {
-            self.access.insert(grant.jti, grant.expires_at);
+            let seq = self.registered;
+            self.registered += 1;
+            self.access
+                .entry(grant.jti)
+                .and_modify(|(exp, _)| *exp = grant.expires_at)
+                .or_insert((grant.expires_at, seq));
         }
         let excess = self.access.len().saturating_sub(MAX_LIVE_GRANTS);
         if excess == 0 {
             return 0;
         }
-        let mut others: Vec<(Timestamp, Jti)> = self
+        let mut others: Vec<(Timestamp, u64, Jti)> = self
             .access
             .iter()
             .filter(|(jti, _)| !(new && **jti == grant.jti))
-            .map(|(jti, exp)| (*exp, *jti))
+            .map(|(jti, (exp, seq))| (*exp, *seq, *jti))
             .collect();
         others.sort();
-        for (_, jti) in others.iter().take(excess) {
+        for (_, _, jti) in others.iter().take(excess) {
             self.access.remove(jti);
         }
         excess as u64
@@ -101,7 +109,7 @@ impl Session {
 
     /// Number of grants still unexpired at `now`.
     fn live_grants(&self, now: Timestamp) -> u64 {
-        self.access.values().filter(|exp| **exp > now).count() as u64
+        self.access.values().filter(|(exp, _)| *exp > now).count() as u64
     }
 
     fn record(&self, id: SessionId) -> SessionRecord {
@@ -124,7 +132,7 @@ impl State {
             let ver = versions.get(user).copied();
             sessions.retain(|_, s| s.alive(now, ver));
             for s in sessions.values_mut() {
-                s.access.retain(|_, exp| *exp > now);
+                s.access.retain(|_, (exp, _)| *exp > now);
             }
             !sessions.is_empty()
         });
@@ -189,6 +197,7 @@ impl State {
             attributes: new.attributes,
             binding: new.binding.as_ref().map(StoredHash::of),
             access: HashMap::new(),
+            registered: 0,
         };
         self.remove_session(new.user, new.session);
         if session.deadline() <= now {
@@ -295,7 +304,7 @@ impl State {
         };
         let version_ok = ver.is_some_and(|v| c.token_version >= v);
         let jti_ok = match mode {
-            RevocationMode::Allowlist => s.access.get(&c.jti).is_some_and(|exp| *exp > now),
+            RevocationMode::Allowlist => s.access.get(&c.jti).is_some_and(|(exp, _)| *exp > now),
             RevocationMode::Denylist => !denied,
         };
         if version_ok && jti_ok {
@@ -344,7 +353,10 @@ impl State {
         let Some(s) = self.live_session(user, id, now) else {
             return false;
         };
-        let allowed = s.access.remove(&grant.jti).is_some_and(|exp| exp > now);
+        let allowed = s
+            .access
+            .remove(&grant.jti)
+            .is_some_and(|(exp, _)| exp > now);
         let result = match mode {
             RevocationMode::Allowlist => allowed,
             RevocationMode::Denylist => {
@@ -389,8 +401,8 @@ impl State {
             .find_map(|(id, s)| {
                 s.access
                     .get(&jti)
-                    .filter(|exp| **exp > now)
-                    .map(|exp| (*id, *exp))
+                    .filter(|(exp, _)| *exp > now)
+                    .map(|(exp, _)| (*id, *exp))
             })
     }
 

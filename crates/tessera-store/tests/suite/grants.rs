@@ -127,3 +127,29 @@ pub async fn live_grants_are_capped_and_the_oldest_revoked(store: Arc<dyn StateS
     }
     assert_eq!(counts(store, t3).await.2, 7, "nothing more revoked");
 }
+
+/// JWT exps are whole seconds, so grants often share one `exp`: the cap then revokes the
+/// ones registered first (16 concurrent refreshes right after sign-in keep all 16 tokens;
+/// the sign-in's goes).
+pub async fn among_equal_exps_the_first_registered_grants_go(store: Arc<dyn StateStore>) {
+    let store = &*store;
+    let t0 = Timestamp::now();
+    let exp = t0.plus(ACCESS_TTL);
+    let mut n = new_session(UserId::new(), t0);
+    n.access.expires_at = exp;
+    let o = open(store, n, t0).await;
+    let mut grants = vec![o.access];
+    let mut current = o.refresh;
+    for k in 1..=18u64 {
+        let t = at(t0, Duration::from_millis(k));
+        let mut r = rotation(&o, current, t);
+        r.access.expires_at = exp;
+        let out = store.rotate_refresh(r.clone(), t).await.unwrap();
+        assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
+        grants.push(r.access);
+        current = r.successor;
+    }
+    let t = at(t0, Duration::from_millis(18));
+    assert_oldest_revoked(store, &o, &grants, 3, t).await;
+    assert_eq!(counts(store, t).await, (1, 16, 3));
+}

@@ -188,7 +188,7 @@ pub async fn concurrent_rotations_yield_one_rotated_and_grace_replays(store: Arc
     assert_eq!(winners.len(), 1, "exactly one rotation wins: {results:?}");
     let seed = winners[0].0.seed;
     // Every outcome registered its grant; the session keeps the latest MAX_LIVE_GRANTS of
-    // the N + 1 (all share one exp here, so which ones is decided by jti bytes).
+    // the N + 1 (all share one exp here, so the last registered).
     let mut active = 0;
     for (r, out) in &results {
         match out {

@@ -206,17 +206,6 @@ local MAX_LIVE_GRANTS = 16
 -- grants do not pile up in memory; any value <= MAX_LIVE_GRANTS keeps the cap exact.
 local GRANT_SCAN_AT = 4
 
--- Byte order of two strings (string '<' in Redis's Lua follows the server's collation).
-local function bytes_lt(a, b)
-  for k = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, k), string.byte(b, k)
-    if x ~= y then
-      return x < y
-    end
-  end
-  return #a < #b
-end
-
 -- Number of attribute fields ('a', 'a1', …) that hold attributes of this length, stored by
 -- attrs_fields: one field for up to 64 bytes (also for none), then one per 64 bytes.
 local function attr_fields(len)
@@ -227,8 +216,10 @@ end
 -- known not to be grants (a count that is too low is safe: it only makes scans more
 -- frequent). O(1) while the hash holds at most GRANT_SCAN_AT grant fields (HLEN - fixed);
 -- beyond, one HGETALL drops the expired grants and, if more than MAX_LIVE_GRANTS unexpired
--- ones remain, revokes the oldest (smallest exp, ties by jti bytes) until MAX_LIVE_GRANTS
--- are left: the grant being registered always stays. Each revoked grant publishes
+-- ones remain, revokes the oldest until MAX_LIVE_GRANTS are left: smallest exp first (JWT
+-- exps are whole seconds, so ties are common), ties in hash order, which is registration
+-- order (HSET appends a new field to a listpack; a session hash is always a listpack, see
+-- attrs_fields). The grant being registered always stays. Each revoked grant publishes
 -- 't:UID:JTI'. The session must be alive at now (the callers checked).
 -- Returns dG, dR: the change of the live-grant count (+1 for a new unexpired grant, -1 per
 -- revoked one; expired grants were never live at now, so dropping them changes nothing)
@@ -251,7 +242,7 @@ local function register_access(key, jti, exp, now, fixed)
       if e <= now then
         redis.call('HDEL', key, f)
       elseif not (new and f == jti) then
-        table.insert(live, {e, f})
+        table.insert(live, {e, f, k})
       end
     end
   end
@@ -261,7 +252,7 @@ local function register_access(key, jti, exp, now, fixed)
   end
   table.sort(live, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
-    return bytes_lt(a[2], b[2])
+    return a[3] < b[3]
   end)
   local dr = #live - keep
   for k = 1, dr do
