@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::TokenHash;
 use tessera_core::time::Timestamp;
 
 use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
@@ -73,6 +74,19 @@ pub trait StateStore: Send + Sync + 'static {
         &self,
         user: UserId,
         session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes one session for the holder of one of its refresh tokens (RFC 7009): only when
+    /// the session is alive and `refresh` is the hash of its current or previous refresh
+    /// token, as one atomic step; otherwise nothing changes. A fingerprint binding is not
+    /// asked for: ending the session is less than the holder could do by refreshing it.
+    /// Returns whether the session was revoked.
+    async fn revoke_session_by_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh: &TokenHash,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 

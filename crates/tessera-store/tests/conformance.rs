@@ -58,6 +58,7 @@ macro_rules! conformance {
             revoke_access_token_in_denylist_mode_kills_only_that_jti,
             token_version_is_raised_never_lowered_on_create,
             revoke_session_kills_its_tokens_and_leaves_others,
+            revoke_session_by_refresh_needs_a_token_of_that_session,
             revoke_user_kills_all_sessions_and_bumps_version,
             idle_timeout_kills_session_unless_refreshed,
             absolute_lifetime_kills_session_even_when_refreshed,

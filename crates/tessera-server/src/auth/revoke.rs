@@ -1,11 +1,8 @@
 //! Token revocation (RFC 7009).
 
-use std::time::Duration;
-
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::{RefreshToken, SuccessorSeed};
+use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
-use tessera_store::{AccessGrant, Rotation, RotationOutcome};
 
 use super::error::AuthError;
 use super::service::AuthService;
@@ -133,51 +130,23 @@ impl AuthService {
         })
     }
 
-    /// Proves the token genuine with the store's own atomic check: a rotation with no grace
-    /// window and a throwaway successor. `Rotated` (or `GraceReplay`) means the token was the
-    /// current one: the session is then revoked. `Reused` means it was the previous one: the
-    /// store has already revoked the session. `Invalid`: unknown, or the session is dead —
-    /// nothing changed.
+    /// Revokes the session when `token` is its current or previous refresh token (the store
+    /// compares the hash, atomically with the revocation). A session bound to a fingerprint
+    /// is revoked too: the client revoking has no fingerprint cookie, and holding the token
+    /// is the proof RFC 7009 asks for.
     async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
         let Ok(token) = RefreshToken::parse(token) else {
             return Ok(Revocation::Nothing);
         };
         let (user, session) = (token.user(), token.session());
-        // Nobody ever sees this successor; the session is revoked right after. It is derived
-        // as a refresh derives it, so if the revocation below fails the family stays
-        // consistent (a grace replay re-derives the same token) until the client retries.
-        let seed = SuccessorSeed::random();
-        let throwaway = token.successor(&self.refresh_key, &seed);
-        let outcome = self
+        let revoked = self
             .store
-            .rotate_refresh(
-                Rotation {
-                    user,
-                    session,
-                    presented: token.hash(),
-                    successor: throwaway.hash(),
-                    seed,
-                    // Already expired: the store registers no access grant for it.
-                    access: AccessGrant {
-                        jti: Jti::new(),
-                        expires_at: now,
-                    },
-                    grace: Duration::ZERO,
-                    idle_timeout: self.policy.idle_timeout,
-                    // A fingerprint-bound session cannot be proven here (the client
-                    // revoking has no fingerprint cookie): it answers `Invalid`.
-                    binding: None,
-                },
-                now,
-            )
+            .revoke_session_by_refresh(user, session, &token.hash(), now)
             .await?;
-        match outcome {
-            RotationOutcome::Rotated { .. } | RotationOutcome::GraceReplay { .. } => {
-                self.store.revoke_session(user, session, now).await?;
-                Ok(Revocation::Session { user, session })
-            }
-            RotationOutcome::Reused => Ok(Revocation::Session { user, session }),
-            RotationOutcome::Invalid => Ok(Revocation::Nothing),
-        }
+        Ok(if revoked {
+            Revocation::Session { user, session }
+        } else {
+            Revocation::Nothing
+        })
     }
 }

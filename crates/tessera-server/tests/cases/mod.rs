@@ -69,6 +69,7 @@ suite!(
     oauth2::oauth2_endpoints_require_client_authentication,
     oauth2::oauth2_revoking_an_access_token_stops_only_that_token,
     oauth2::oauth2_revoking_a_refresh_token_revokes_its_session,
+    oauth2::oauth2_revoking_a_fingerprint_bound_refresh_token_revokes_its_session,
     oauth2::oauth2_a_forged_refresh_token_revokes_nothing,
     oauth2::oauth2_revocation_answers_200_for_unknown_tokens_and_400_without_one,
     oauth2::oauth2_metadata_describes_the_endpoints,

@@ -404,6 +404,52 @@ pub async fn oauth2_revoking_a_refresh_token_revokes_its_session(b: Backend) {
     assert_eq!(s.me(&other.access).await.status, StatusCode::OK);
 }
 
+/// A session bound to a fingerprint cookie is revoked by its refresh token alone: the
+/// resource server or client calling `/oauth2/revoke` has no fingerprint cookie.
+pub async fn oauth2_revoking_a_fingerprint_bound_refresh_token_revokes_its_session(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| {
+        c.introspection_clients = Some(format!("{}:{}", CLIENT.0, CLIENT.1));
+        c.fingerprint = Some("on".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let e = email("revoke-fgp");
+    s.register(&e, crate::common::PW).await;
+    let login = s.login(&e, crate::common::PW).await;
+    let (fgp, _) = login
+        .cookies()
+        .get("__Secure-Fgp")
+        .cloned()
+        .expect("fingerprint cookie");
+    let access = login.str("access_token");
+    let refresh = login.str("refresh_token");
+    let bearer = format!("Bearer {access}");
+    let cookie = format!("__Secure-Fgp={fgp}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("cookie", cookie.as_str()),
+    ];
+    let me = s.call_with(Method::GET, "/v1/me", None, &headers).await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+
+    let r = revoke(&s, &refresh, Some("refresh_token")).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // The access token is refused even with its cookie, and the refresh token is dead.
+    let me = s.call_with(Method::GET, "/v1/me", None, &headers).await;
+    assert_eq!(me.code(), Some("token_revoked"), "{me:?}");
+    let body = json!({ "refresh_token": refresh });
+    let again = s
+        .call_with(Method::POST, "/v1/auth/refresh", Some(body), &headers[1..])
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{again:?}");
+    assert_inactive(
+        &introspect(&s, &access).await,
+        "access token of the session",
+    );
+}
+
 pub async fn oauth2_a_forged_refresh_token_revokes_nothing(b: Backend) {
     let Some(s) = server(b).await else {
         return;

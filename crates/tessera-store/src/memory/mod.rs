@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::TokenHash;
 use tessera_core::time::Timestamp;
 
 use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle, check_map, dur_ms, ms};
@@ -118,6 +119,18 @@ impl StateStore for MemoryStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         Ok(self.lock(now).revoke_session(user, session, now))
+    }
+
+    async fn revoke_session_by_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh: &TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock(now)
+            .revoke_session_by_refresh(user, session, refresh, now))
     }
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::SuccessorSeed;
+use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 
 use crate::ephemeral::{Attempts, EphemeralKey, Gcra, Rate, Throttle, ms};
@@ -322,6 +322,20 @@ impl State {
             self.revoked_tokens += gone.live_grants(now);
         }
         was_alive
+    }
+
+    pub(super) fn revoke_session_by_refresh(
+        &mut self,
+        user: UserId,
+        id: SessionId,
+        refresh: &TokenHash,
+        now: Timestamp,
+    ) -> bool {
+        let presented = StoredHash::of(refresh);
+        let held = self.live_session(user, id, now).is_some_and(|s| {
+            s.current.ct_eq(&presented) || s.previous.is_some_and(|p| p.ct_eq(&presented))
+        });
+        held && self.revoke_session(user, id, now)
     }
 
     pub(super) fn revoke_user(&mut self, user: UserId, now: Timestamp) -> u64 {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::TokenHash;
 use tessera_core::time::Timestamp;
 
 use super::config::RedisConfig;
@@ -110,6 +111,17 @@ impl StateStore for ConnectingStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.store()?.revoke_session(user, session, now).await
+    }
+    async fn revoke_session_by_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh: &TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store()?
+            .revoke_session_by_refresh(user, session, refresh, now)
+            .await
     }
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         self.store()?.revoke_user(user, now).await

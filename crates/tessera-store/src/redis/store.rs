@@ -135,6 +135,30 @@ impl RedisStore {
         }
     }
 
+    /// `revoke_session.lua`: unconditionally (`proof` `None`) or only for the holder of the
+    /// session's current or previous refresh token.
+    async fn revoke_session_with(
+        &self,
+        user: UserId,
+        session: SessionId,
+        proof: Option<&TokenHash>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let k = self.keys(user);
+        let mut inv = scripts::REVOKE_SESSION.prepare_invoke();
+        inv.key(k.session(session))
+            .key(k.index())
+            .key(k.version())
+            .arg(ts_arg(now))
+            .arg(UserKeys::member(session))
+            .arg(proof.map(hash_arg).unwrap_or_default());
+        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
+        let alive = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == 1;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
+        self.count(delta).await;
+        Ok(alive)
+    }
+
     /// Records a script's statistics changes. They are not written on the request path:
     /// changes are gathered for [`STATS_FLUSH_AFTER`] and written by one background
     /// `HINCRBY` pipeline, so a login, refresh or logout is one round trip and a busy server
@@ -503,18 +527,18 @@ impl StateStore for RedisStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let k = self.keys(user);
-        let mut inv = scripts::REVOKE_SESSION.prepare_invoke();
-        inv.key(k.session(session))
-            .key(k.index())
-            .key(k.version())
-            .arg(ts_arg(now))
-            .arg(UserKeys::member(session));
-        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
-        let alive = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == 1;
-        let delta = Delta::read(&mut items, Delta::SGR)?;
-        self.count(delta).await;
-        Ok(alive)
+        self.revoke_session_with(user, session, None, now).await
+    }
+
+    async fn revoke_session_by_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh: &TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.revoke_session_with(user, session, Some(refresh), now)
+            .await
     }
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {

@@ -79,6 +79,22 @@ pub async fn every_revocation_path_publishes_a_notice(redis: RedisAccess) {
     store.revoke_session(o.user, o.session, t0).await.unwrap();
     assert_eq!(sub.next().await, Revocation::Session(o.user, o.session));
 
+    // RFC 7009 revocation by a refresh token: a notice only when it revoked.
+    let o = open_default(store, UserId::new(), t0).await;
+    assert!(
+        !store
+            .revoke_session_by_refresh(o.user, o.session, &hash(), t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_session_by_refresh(o.user, o.session, &o.refresh, t0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(sub.next().await, Revocation::Session(o.user, o.session));
+
     // Logout-all / ban / admin revoke.
     let o = open_default(store, UserId::new(), t0).await;
     store.revoke_user(o.user, t0).await.unwrap();

@@ -42,6 +42,94 @@ pub async fn revoke_session_kills_its_tokens_and_leaves_others(store: Arc<dyn St
     );
 }
 
+/// RFC 7009 revocation by a refresh token: only its holder (current or previous token) ends
+/// the session, a fingerprint binding is not asked for, and anything else changes nothing.
+pub async fn revoke_session_by_refresh_needs_a_token_of_that_session(store: Arc<dyn StateStore>) {
+    let store = &*store;
+    let t0 = Timestamp::now();
+    let user = UserId::new();
+    let mut n = new_session(user, t0);
+    n.binding = Some(binding());
+    let a = open(store, n, t0).await;
+    let b = open_default(store, user, t0).await;
+
+    // A token of another session, an unknown one, or the right token under the wrong
+    // session or user: refused, both sessions live.
+    for (u, s, h) in [
+        (user, a.session, b.refresh),
+        (user, a.session, hash()),
+        (user, b.session, a.refresh),
+        (UserId::new(), a.session, a.refresh),
+    ] {
+        assert!(!store.revoke_session_by_refresh(u, s, &h, t0).await.unwrap());
+    }
+    for o in [&a, &b] {
+        assert_eq!(
+            status_both(store, check(o, o.access, 0), t0).await,
+            AccessStatus::Active
+        );
+    }
+
+    // The current token of the bound session revokes it, without the binding.
+    assert!(
+        store
+            .revoke_session_by_refresh(user, a.session, &a.refresh, t0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        status_both(store, check(&a, a.access, 0), t0).await,
+        AccessStatus::Revoked
+    );
+    assert!(
+        !store
+            .revoke_session_by_refresh(user, a.session, &a.refresh, t0)
+            .await
+            .unwrap(),
+        "already gone"
+    );
+    assert_eq!(
+        store
+            .list_sessions(user, t0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.session)
+            .collect::<Vec<_>>(),
+        vec![b.session]
+    );
+
+    // After a rotation the previous token still proves possession (long after the grace
+    // window too); its successor would as well.
+    let r = rotation(&b, b.refresh, t0);
+    assert!(matches!(
+        store.rotate_refresh(r.clone(), t0).await.unwrap(),
+        RotationOutcome::Rotated { .. }
+    ));
+    let late = at(t0, GRACE + Duration::from_secs(60));
+    assert!(
+        store
+            .revoke_session_by_refresh(user, b.session, &b.refresh, late)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        status_both(store, check(&b, r.access, 0), late).await,
+        AccessStatus::Revoked
+    );
+    assert!(store.list_sessions(user, late).await.unwrap().is_empty());
+
+    // A dead session is not revoked again.
+    let c = open_default(store, user, t0).await;
+    let after_idle = at(t0, IDLE + Duration::from_secs(1));
+    assert!(
+        !store
+            .revoke_session_by_refresh(user, c.session, &c.refresh, after_idle)
+            .await
+            .unwrap()
+    );
+}
+
 pub async fn revoke_user_kills_all_sessions_and_bumps_version(store: Arc<dyn StateStore>) {
     let store = &*store;
     let t0 = Timestamp::now();
