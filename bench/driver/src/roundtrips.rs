@@ -1,6 +1,11 @@
-//! Redis commands per request: `redis-cli MONITOR` on the server's Redis while this process
-//! sends `n` sequential requests of each kind. Commands run inside Lua scripts (`[0 lua]`)
-//! are not round trips and are listed apart.
+//! Redis round trips and commands per request, while this process sends `n` sequential
+//! requests of each kind:
+//! - round trips: the change of Redis's `total_reads_processed` (`INFO stats`: one per read
+//!   event, so a pipeline sent in one write counts once) over the requests, divided by `n`.
+//!   The one `INFO` call that reads the counter afterwards is subtracted; anything else the
+//!   server sends meanwhile (batched statistics writes) counts against it;
+//! - commands: `redis-cli MONITOR`. Commands run inside Lua scripts (`[0 lua]`) are not
+//!   round trips and are listed apart.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -35,7 +40,9 @@ where
         out
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let reads_before = reads_processed(port).await?;
     work().await?;
+    let reads_after = reads_processed(port).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().await?;
     let lines = reader.await?;
@@ -67,9 +74,27 @@ where
     };
     println!(
         "{}",
-        json!({"per_request_client_commands": per(&client), "per_request_commands_inside_scripts": per(&lua)})
+        json!({
+            "per_request_round_trips": reads_after.saturating_sub(reads_before + 1) as f64 / n as f64,
+            "per_request_client_commands": per(&client),
+            "per_request_commands_inside_scripts": per(&lua),
+        })
     );
     Ok(())
+}
+
+/// Redis's `total_reads_processed` (`INFO stats`).
+async fn reads_processed(port: u16) -> anyhow::Result<u64> {
+    let out = tokio::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "info", "stats"])
+        .output()
+        .await
+        .context("redis-cli info")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("total_reads_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no total_reads_processed in INFO stats")
 }
 
 pub(crate) async fn run(

@@ -102,6 +102,7 @@
 //! `rediss://` URLs use rustls; the process must have installed its rustls crypto provider
 //! (the server does at startup).
 
+mod access;
 mod config;
 mod conn;
 mod connecting;

@@ -25,8 +25,6 @@ macro_rules! script {
 pub(crate) static CREATE_SESSION: LazyLock<Script> = script!("create_session.lua");
 /// `rotate_refresh.lua`.
 pub(crate) static ROTATE_REFRESH: LazyLock<Script> = script!("rotate_refresh.lua");
-/// `check_access.lua`.
-pub(crate) static CHECK_ACCESS: LazyLock<Script> = script!("check_access.lua");
 /// `revoke_session.lua`.
 pub(crate) static REVOKE_SESSION: LazyLock<Script> = script!("revoke_session.lua");
 /// `revoke_user.lua`.
@@ -56,11 +54,10 @@ pub(crate) static MAP_PUT: LazyLock<Script> = script!("map_put.lua");
 pub(crate) static MAP_CLEAR: LazyLock<Script> = script!("map_clear.lua");
 
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 16] {
+pub fn all() -> [(&'static str, &'static Script); 15] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
-        ("check_access", &CHECK_ACCESS),
         ("revoke_session", &REVOKE_SESSION),
         ("revoke_user", &REVOKE_USER),
         ("revoke_access_token", &REVOKE_ACCESS_TOKEN),

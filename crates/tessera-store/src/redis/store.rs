@@ -11,6 +11,7 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 
+use super::access;
 use super::config::RedisConfig;
 use super::conn::Conn;
 use super::error::{ConfigError, OperationTimeout, map_redis_error, protocol};
@@ -505,20 +506,21 @@ impl StateStore for RedisStore {
         mode: RevocationMode,
         now: Timestamp,
     ) -> Result<AccessStatus, StoreError> {
-        let k = self.keys(c.user);
-        let mut inv = scripts::CHECK_ACCESS.prepare_invoke();
-        inv.key(k.session(c.session))
-            .key(k.version())
-            .key(k.denied(c.jti))
-            .arg(ts_arg(now))
-            .arg(c.jti.as_bytes().as_slice())
-            .arg(c.token_version)
-            .arg(mode_arg(mode));
-        match reply::int(&self.run_idempotent(&inv).await?)? {
-            1 => Ok(AccessStatus::Active),
-            0 => Ok(AccessStatus::Revoked),
-            other => Err(protocol(format!("unknown access status {other}"))),
-        }
+        let pipe = access::pipeline(&self.keys(c.user), &c, mode);
+        let mut conn = self.conn.clone();
+        // Read only, so safe to send again when the first attempt found a dropped
+        // connection (the manager then reconnects), within the same operation timeout.
+        let replies = self
+            .bounded(async {
+                match pipe.query_async::<Vec<Value>>(&mut conn).await {
+                    Err(e) if e.is_connection_dropped() || e.is_unrecoverable_error() => {
+                        pipe.query_async::<Vec<Value>>(&mut conn).await
+                    }
+                    other => other,
+                }
+            })
+            .await?;
+        access::decide(replies, &c, mode, now)
     }
 
     async fn revoke_session(

@@ -126,8 +126,8 @@ end
 -- Ids in key names and index members are compact (redis/keys.rs): the 16 bytes in base64url
 -- without padding (22 characters). uncompact gives the 16 bytes back (nil when `s` is not
 -- that form); uuid_text gives the hyphenated UUID of 16 bytes.
--- (The decoding table is built on first use: the prelude runs on every call, check_access's
--- included, and only revoking scripts need it.)
+-- (The decoding table is built on first use: the prelude runs on every call, and only
+-- revoking scripts need it.)
 local B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 local B64URL_VALUE = nil
 
