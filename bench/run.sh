@@ -6,7 +6,8 @@
 #
 # Knobs (environment): ROUNDS (5), DURATION (10 s), WARMUP (2 s), CONNS (64),
 # LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), SKIP_CRITERION (unset),
-# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion).
+# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion),
+# BIN (prebuilt binaries to measure instead of building).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -25,8 +26,12 @@ RESULTS=$OUT/results.jsonl
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 cd "$ROOT"
-cargo build --release -p tessera-server -p tessera-bench
-BIN=$ROOT/target/release
+# BIN=<dir holding tessera and tessera-bench> measures prebuilt binaries (an A/B of two
+# builds); unset, the release binaries are built here first.
+if [[ -z "${BIN:-}" ]]; then
+  cargo build --release -p tessera-server -p tessera-bench
+  BIN=$ROOT/target/release
+fi
 BENCH=$BIN/tessera-bench
 
 free_port() {

@@ -19,6 +19,10 @@ use serde_json::json;
 
 use crate::load::Scenario;
 
+/// The same allocator as the `tessera` binary, so the hello baseline is served the same way.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A realistic browser user agent (what the server parses into session attributes).
 pub(crate) const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
