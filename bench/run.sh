@@ -5,7 +5,7 @@
 # one run. See bench/README.md; results go to bench/out/<timestamp>/.
 #
 # Knobs (environment): ROUNDS (5), DURATION (10 s), WARMUP (2 s), CONNS (64),
-# LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), SKIP_CRITERION (unset),
+# SPREAD (800 seeded sessions per refresh user), LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), SKIP_CRITERION (unset),
 # ONLY (space-separated subset of: load logins roundtrips propagation memory criterion),
 # BIN (prebuilt binaries to measure instead of building).
 set -euo pipefail
@@ -102,6 +102,12 @@ wait_http "http://$HADDR/hello"
 # sessions of its own round-robin, so no single session piles up access grants).
 "$BENCH" setup --addr "$TADDR" --run me --users "$CONNS" --per-user 1 --out "$OUT/me.jsonl"
 "$BENCH" setup --addr "$TADDR" --run rf --users "$CONNS" --per-user 8 --out "$OUT/refresh.jsonl"
+# And 800 more sessions for each of those 64 users, written straight into the store (see
+# bench/driver/src/seed.rs): 51 200 sessions, so that each is refreshed about once per round,
+# closer to a real client's once-per-access-token cadence than the 512 chained ones above.
+SPREAD=${SPREAD:-800}
+"$BENCH" seed --redis "redis://127.0.0.1:$RPORT" --from "$OUT/refresh.jsonl" --per-user "$SPREAD" \
+  --out "$OUT/refresh-spread.jsonl"
 
 load() { # scenario addr round [extra…]
   local s=$1 addr=$2 r=$3
@@ -116,8 +122,14 @@ if want load; then
     load hello "$HADDR" "$r"
     load me "$TADDR" "$r" --sessions "$OUT/me.jsonl"
     load refresh "$TADDR" "$r" --sessions "$OUT/refresh.jsonl" --per-conn 8 --save
+    load refresh "$TADDR" "$r" --sessions "$OUT/refresh-spread.jsonl" --per-conn "$SPREAD" --save \
+      --label refresh_spread
   done
 fi
+
+# Redis's own CPU per command over the load scenarios (EVALSHA: the rotations, plus the
+# sessions created by setup and seed; HMGET + GET: the revocation checks).
+redis-cli -p "$RPORT" INFO commandstats > "$OUT/commandstats.txt"
 
 if want logins; then
   for r in $(seq "$LOGIN_ROUNDS"); do

@@ -7,6 +7,7 @@ mod load;
 mod memory;
 mod propagation;
 mod roundtrips;
+mod seed;
 mod setup;
 mod summary;
 
@@ -52,6 +53,18 @@ enum Cmd {
         per_user: usize,
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Many sessions of the `--from` users written straight into the server's Redis (see
+    /// `seed.rs`); writes them like `setup` does.
+    Seed {
+        #[arg(long)]
+        redis: String,
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, default_value_t = 800)]
+        per_user: usize,
         #[arg(long)]
         out: PathBuf,
     },
@@ -310,6 +323,12 @@ async fn main() -> anyhow::Result<()> {
             let v = memory::run(&redis, sessions, per_user, parallel).await?;
             append(results.as_ref(), &v)
         }
+        Cmd::Seed {
+            redis,
+            from,
+            per_user,
+            out,
+        } => seed::run(&redis, &from, per_user, &out).await,
         Cmd::Summarize { results } => summary::print(&results),
     }
 }
