@@ -21,6 +21,7 @@ ONLY=${ONLY:-load logins roundtrips propagation memory criterion}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
+OUT=$(realpath -m "$OUT") # redis-server resolves its log file after changing to --dir
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 want() { [[ " $ONLY " == *" $1 "* ]]; }
