@@ -1,11 +1,13 @@
 //! Token revocation (RFC 7009).
 
+use serde_json::json;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 
 use super::error::AuthError;
 use super::service::AuthService;
+use crate::audit::{EventKind, SecurityEvent};
 
 /// Which kind of token the client says it presents (RFC 7009 §2.1). Only a hint: both kinds
 /// are tried whatever it says.
@@ -94,11 +96,25 @@ impl AuthService {
                 was_active,
             } => {
                 tracing::info!(%user, %session, %jti, was_active, "access token revoked (RFC 7009)");
-                // audit: access token revoked by a client (user, session, jti).
+                if was_active {
+                    self.audit
+                        .record(
+                            SecurityEvent::new(EventKind::TokenRevoked, user, now)
+                                .session(session)
+                                .details(json!({"jti": jti, "via": "oauth2_revoke"})),
+                        )
+                        .await;
+                }
             }
             Revocation::Session { user, session } => {
                 tracing::info!(%user, %session, "session revoked by its refresh token (RFC 7009)");
-                // audit: session revoked by a client through its refresh token (user, session).
+                self.audit
+                    .record(
+                        SecurityEvent::new(EventKind::SessionRevoked, user, now)
+                            .session(session)
+                            .details(json!({"via": "oauth2_revoke"})),
+                    )
+                    .await;
             }
             Revocation::Nothing => {}
         }

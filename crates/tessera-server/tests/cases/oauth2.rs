@@ -336,8 +336,21 @@ pub async fn oauth2_revoking_an_access_token_stops_only_that_token(b: Backend) {
     assert_eq!(s.me(&a2.access).await.status, StatusCode::OK);
     assert_eq!(s.me(&other.access).await.status, StatusCode::OK);
     assert_eq!(s.refresh(&a2.refresh).await.status, StatusCode::OK);
-    // Idempotent.
+    // Idempotent, and the user sees one token_revoked event for it.
     assert_eq!(revoke(&s, &a.access, None).await.status, StatusCode::OK);
+    let events = s
+        .call(Method::GET, "/v1/security-events", None, Some(&a2.access))
+        .await;
+    let jti = decode(&a.access).1["jti"].clone();
+    let revoked: Vec<_> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "token_revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{events:?}");
+    assert_eq!(revoked[0]["details"]["jti"], jti);
+    assert_eq!(revoked[0]["details"]["via"], "oauth2_revoke");
 
     // The hint is only a hint: an access token sent as "refresh_token" is still revoked.
     let r = revoke(&s, &other.access, Some("refresh_token")).await;
@@ -378,6 +391,24 @@ pub async fn oauth2_revoking_a_refresh_token_revokes_its_session(b: Backend) {
         StatusCode::OK,
         "other session lives"
     );
+    // The user sees it among their security events.
+    let events = s
+        .call(
+            Method::GET,
+            "/v1/security-events",
+            None,
+            Some(&other.access),
+        )
+        .await;
+    let revoked = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "session_revoked")
+        .cloned()
+        .expect("a session_revoked event");
+    assert_eq!(revoked["session_id"], a.id.as_str());
+    assert_eq!(revoked["details"]["via"], "oauth2_revoke");
     assert_eq!(revoke(&s, &a.refresh, None).await.status, StatusCode::OK);
 
     // Without a hint, and with the wrong one.
