@@ -116,6 +116,23 @@ impl Measured {
     pub(crate) fn rps(&self) -> f64 {
         self.ok as f64 / self.secs
     }
+
+    /// The `results.jsonl` line of this run (what `summarize` reads).
+    pub(crate) fn result_line(
+        &self,
+        label: &str,
+        round: u32,
+        connections: usize,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "load", "label": label, "round": round,
+            "connections": connections, "ok": self.ok, "errors": self.errors,
+            "first_error": self.first_error, "secs": self.secs, "rps": self.rps(),
+            "p50_us": self.hist.value_at_quantile(0.50),
+            "p99_us": self.hist.value_at_quantile(0.99),
+            "max_us": self.hist.max(),
+        })
+    }
 }
 
 /// Runs `scenario` on `connections` connections for `warmup + duration`; connection `c` uses

@@ -16,9 +16,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use crate::load::Scenario;
+
+/// The session attributes the server stores for a desktop Chrome sign-in from
+/// 203.0.113.45 with a password (what `ClientInfo` makes of [`USER_AGENT`]).
+pub(crate) fn device_attributes() -> String {
+    tessera_server::auth::ClientInfo::new(
+        Some(USER_AGENT),
+        Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+            203, 0, 113, 45,
+        ))),
+        None,
+    )
+    .to_attributes()
+}
 
 /// The same allocator as the `tessera` binary, so the hello baseline is served the same way.
 #[global_allocator]
@@ -235,17 +247,7 @@ async fn main() -> anyhow::Result<()> {
                 setup::save(p, &flat)?;
             }
             let label = label.unwrap_or_else(|| format!("{scenario:?}").to_lowercase());
-            append(
-                results.as_ref(),
-                &json!({
-                    "kind": "load", "label": label, "round": round,
-                    "connections": connections, "ok": m.ok, "errors": m.errors,
-                    "first_error": m.first_error, "secs": m.secs, "rps": m.rps(),
-                    "p50_us": m.hist.value_at_quantile(0.50),
-                    "p99_us": m.hist.value_at_quantile(0.99),
-                    "max_us": m.hist.max(),
-                }),
-            )
+            append(results.as_ref(), &m.result_line(&label, round, connections))
         }
         Cmd::Logins {
             addr,
@@ -277,17 +279,7 @@ async fn main() -> anyhow::Result<()> {
             let (l, m) = tokio::join!(logins, me);
             let (l, m) = (l?, m?);
             for (label, x, c) in [("login", &l, connections), ("me_during_logins", &m, probe)] {
-                append(
-                    results.as_ref(),
-                    &json!({
-                        "kind": "load", "label": label, "round": round,
-                        "connections": c, "ok": x.ok, "errors": x.errors,
-                        "first_error": x.first_error, "secs": x.secs, "rps": x.rps(),
-                        "p50_us": x.hist.value_at_quantile(0.50),
-                        "p99_us": x.hist.value_at_quantile(0.99),
-                        "max_us": x.hist.max(),
-                    }),
-                )?;
+                append(results.as_ref(), &x.result_line(label, round, c))?;
             }
             Ok(())
         }

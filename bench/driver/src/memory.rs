@@ -5,7 +5,6 @@
 //! still live too). Divides the growth by `n`. Also reports `MEMORY USAGE` and the encoding
 //! of one user's keys.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,6 @@ use serde_json::json;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::{RefreshToken, SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
-use tessera_server::auth::ClientInfo;
 use tessera_store::redis::{RedisConfig, RedisStore, UserKeys};
 use tessera_store::{
     AccessGrant, NewSession, Rotation, RotationOutcome, SessionLimits, StateStore,
@@ -100,12 +98,7 @@ pub(crate) async fn run(
     let store = Arc::new(RedisStore::connect(RedisConfig::standalone(url)).await?);
     let client = redis::Client::open(url)?;
     let mut con = client.get_multiplexed_async_connection().await?;
-    let attributes = ClientInfo::new(
-        Some(crate::USER_AGENT),
-        Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 45))),
-        None,
-    )
-    .to_attributes();
+    let attributes = crate::device_attributes();
     // One session first, so the scripts are loaded and the stats hash exists.
     let now = Timestamp::now();
     one_session(&store, UserId::new(), attributes.clone(), now).await?;

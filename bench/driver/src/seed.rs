@@ -9,7 +9,6 @@
 //! sign-in makes them), and the rotation itself goes through the HTTP API like any other.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +17,6 @@ use anyhow::Context;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
-use tessera_server::auth::ClientInfo;
 use tessera_store::redis::{RedisConfig, RedisStore};
 use tessera_store::{AccessGrant, NewSession, SessionLimits, StateStore};
 
@@ -47,13 +45,7 @@ pub(crate) async fn run(
         })
         .collect();
     anyhow::ensure!(!users.is_empty(), "no users in {}", from.display());
-    let mut client = ClientInfo::new(
-        Some(crate::USER_AGENT),
-        Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 45))),
-        None,
-    );
-    client.amr = vec!["pwd".into()];
-    let attributes = client.to_attributes();
+    let attributes = crate::device_attributes();
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (user, account) in users {

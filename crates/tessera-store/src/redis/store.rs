@@ -214,15 +214,24 @@ impl RedisStore {
             .await
     }
 
-    /// [`run`](Self::run) for scripts that may safely run twice: when the first attempt
-    /// finds a dropped connection (the manager then reconnects), it is retried once, within
-    /// the same operation timeout.
+    /// [`run`](Self::run) for scripts that may safely run twice (see
+    /// [`idempotent`](Self::idempotent)).
     async fn run_idempotent(&self, invocation: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
-        let mut conn = self.conn.clone();
+        self.idempotent(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+            .await
+    }
+
+    /// Sends a request that may safely run twice: when the first attempt finds a dropped
+    /// connection (the manager then reconnects), it is sent once more on a handle to the
+    /// same connection, within the same operation timeout.
+    async fn idempotent<T, Fut>(&self, send: impl Fn(Conn) -> Fut) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         self.bounded(async {
-            match invocation.invoke_async::<Value>(&mut conn).await {
+            match send(self.conn.clone()).await {
                 Err(e) if e.is_connection_dropped() || e.is_unrecoverable_error() => {
-                    invocation.invoke_async::<Value>(&mut conn).await
+                    send(self.conn.clone()).await
                 }
                 other => other,
             }
@@ -507,17 +516,11 @@ impl StateStore for RedisStore {
         now: Timestamp,
     ) -> Result<AccessStatus, StoreError> {
         let pipe = access::pipeline(&self.keys(c.user), &c, mode);
-        let mut conn = self.conn.clone();
-        // Read only, so safe to send again when the first attempt found a dropped
-        // connection (the manager then reconnects), within the same operation timeout.
+        // Read only, so safe to send twice.
         let replies = self
-            .bounded(async {
-                match pipe.query_async::<Vec<Value>>(&mut conn).await {
-                    Err(e) if e.is_connection_dropped() || e.is_unrecoverable_error() => {
-                        pipe.query_async::<Vec<Value>>(&mut conn).await
-                    }
-                    other => other,
-                }
+            .idempotent(|mut conn| {
+                let pipe = &pipe;
+                async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
             })
             .await?;
         access::decide(replies, &c, mode, now)
