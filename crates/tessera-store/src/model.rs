@@ -96,8 +96,8 @@ pub struct Rotation {
     /// Idle timeout to extend the session by.
     pub idle_timeout: Duration,
     /// Hash of the fingerprint the client presented with this refresh. When the session was
-    /// created with a [`NewSession::binding`], a missing or different value (constant-time
-    /// compare) makes the rotation [`RotationOutcome::Invalid`] and changes nothing — no
+    /// created with a [`NewSession::binding`], a missing or different value makes the
+    /// rotation [`RotationOutcome::Invalid`] and changes nothing — no
     /// rotation, no access grant, no theft verdict. Ignored for an unbound session.
     pub binding: Option<TokenHash>,
 }

@@ -11,10 +11,6 @@ use tessera_core::refresh::TokenHash;
 /// a match is only ever looked for inside one session's record (routed by the ids in the
 /// token), never across all sessions, so collisions between sessions do not matter. It saves
 /// 16 bytes per stored hash (`h`, `p` and `b`: up to 48 bytes per session).
-///
-/// Sessions written before the truncation hold all 32 bytes; their first 16 bytes are this
-/// value, so the Redis scripts compare only those (`hash16` in `prelude.lua`), and such a
-/// session keeps working.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoredHash([u8; 16]);
 

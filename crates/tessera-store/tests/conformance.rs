@@ -176,7 +176,7 @@ mod redis_standalone {
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
         session_hash_holds_only_the_documented_fields,
-        sessions_with_32_byte_hashes_keep_working,
+        rotation_keeps_the_index_alive_as_long_as_the_session,
     );
 }
 
@@ -198,6 +198,6 @@ mod redis_cluster {
         capped_grants_publish_a_notice_each,
         session_hash_holds_few_grant_fields,
         session_hash_holds_only_the_documented_fields,
-        sessions_with_32_byte_hashes_keep_working,
+        rotation_keeps_the_index_alive_as_long_as_the_session,
     );
 }

@@ -48,7 +48,7 @@
 //! | `i` | idle timeout (ms) |
 //! | `x` | absolute expiry |
 //! | `g` | generation: the token version when the session was opened; the session is dead once `ver` > `g` (so `revoke_user` holds even for a session the index lost) |
-//! | `h` | current refresh-token hash: its stored form, the first 16 bytes of the SHA-256 (`StoredHash`; a session written before the truncation may hold all 32, of which the scripts compare the first 16) |
+//! | `h` | current refresh-token hash: its stored form, the first 16 bytes of the SHA-256 (`StoredHash`) |
 //! | `p` | previous refresh-token hash (16 raw bytes, as `h`; absent before the first rotation) |
 //! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
 //! | `a`, `a1`, `a2`, … | attributes (opaque JSON from the server; returned by rotation and `list_sessions`) in chunks of at most 64 bytes: `a` the first, a chunk shorter than 64 bytes or a missing next field ends it |

@@ -655,59 +655,53 @@ pub async fn session_hash_holds_few_grant_fields(redis: RedisAccess) {
     }
 }
 
-/// A session written before hashes were truncated (32-byte `h`, `b`) still rotates; the
-/// previous hash is then kept in the 16-byte form.
-pub async fn sessions_with_32_byte_hashes_keep_working(redis: RedisAccess) {
+/// A rotation keeps the session index alive at least as long as the session it moved
+/// (`extend_index` in prelude.lua): it raises a TTL that is too short (`PEXPIRE … GT`), and
+/// when the index was lost it recreates it with a TTL, where `GT` alone would leave a key
+/// that never expires.
+pub async fn rotation_keeps_the_index_alive_as_long_as_the_session(redis: RedisAccess) {
     let store: &dyn StateStore = &redis.store;
     let now = Timestamp::now();
-    let bound = binding();
-    let mut n = new_session(UserId::new(), now);
-    n.binding = Some(bound);
-    let o = open(store, n, now).await;
-    let (node, key) = user_keys(&redis, o.user)
-        .into_iter()
+    let o = open_default(store, UserId::new(), now).await;
+    let keys = user_keys(&redis, o.user);
+    let find = |suffix: &str| {
+        keys.iter()
+            .find(|(_, k)| k.ends_with(suffix))
+            .cloned()
+            .expect("key")
+    };
+    let (node, index) = find(":sessions");
+    let (_, session) = keys
+        .iter()
         .find(|(_, k)| k.contains("}:s:"))
+        .cloned()
         .expect("the session key");
-    let url = format!("redis://127.0.0.1:{}", redis.ports[node]);
-    let mut con = ::redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = ::redis::cmd("HSET")
-        .arg(&key)
-        .arg("h")
-        .arg(o.refresh.as_bytes().as_slice())
-        .arg("b")
-        .arg(bound.as_bytes().as_slice())
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    // A wrong binding is still refused, the right one accepted.
-    let t1 = at(now, Duration::from_secs(5));
-    let mut wrong = rotation(&o, o.refresh, t1);
-    wrong.binding = Some(binding());
-    assert_eq!(
-        store.rotate_refresh(wrong, t1).await.unwrap(),
-        RotationOutcome::Invalid
-    );
-    let mut r = rotation(&o, o.refresh, t1);
-    r.binding = Some(bound);
-    let out = store.rotate_refresh(r.clone(), t1).await.unwrap();
+    let port = redis.ports[node];
+    let margin = 5_000;
+
+    // Too short: raised to the session's deadline.
+    tessera_testkit::cli(port, &["PEXPIRE", &index, "1000"]);
+    let r1 = rotation(&o, o.refresh, now);
+    let out = store.rotate_refresh(r1.clone(), now).await.unwrap();
     assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
-    let p: Vec<u8> = ::redis::cmd("HGET")
-        .arg(&key)
-        .arg("p")
-        .query_async(&mut con)
+    let (ti, ts) = (pttl(&redis, node, &index), pttl(&redis, node, &session));
+    assert!(
+        ti + margin >= ts && ts > margin,
+        "index {ti} ms, session {ts} ms"
+    );
+
+    // Lost: recreated, with a TTL, and listing the session again.
+    tessera_testkit::cli(port, &["DEL", &index]);
+    let out = store
+        .rotate_refresh(rotation(&o, r1.successor, now), now)
         .await
         .unwrap();
-    assert_eq!(p, o.refresh.as_bytes()[..16]);
-    // The previous (formerly 32-byte) hash replayed in grace is recognised.
-    let mut replay = rotation(&o, o.refresh, t1);
-    replay.binding = Some(bound);
-    let out = store.rotate_refresh(replay, t1).await.unwrap();
+    assert!(matches!(out, RotationOutcome::Rotated { .. }), "{out:?}");
+    let (ti, ts) = (pttl(&redis, node, &index), pttl(&redis, node, &session));
     assert!(
-        matches!(out, RotationOutcome::GraceReplay { .. }),
-        "{out:?}"
+        ti + margin >= ts && ts > margin,
+        "index {ti} ms, session {ts} ms"
     );
+    let listed = store.list_sessions(o.user, now).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
 }

@@ -16,10 +16,10 @@ local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local ver = redis.call('GET', KEYS[2])
 local out = {0, 0}
 for _, m in ipairs(members) do
-  local f = redis.call('HMGET', ARGV[2] .. m, 'l', 'i', 'x', 'g', 'c', 'a')
+  local f = redis.call('HMGET', ARGV[2] .. m, 'l', 'i', 'x', 'g', 'c', 'a', 'a1')
   local d = live_deadline(f[1], f[2], f[3], f[4], ver, now)
   if d then
-    for _, v in ipairs({m, f[5], f[1], int(d), f[3], read_attrs(ARGV[2] .. m, f[6])}) do
+    for _, v in ipairs({m, f[5], f[1], int(d), f[3], read_attrs(ARGV[2] .. m, f[6], f[7])}) do
       table.insert(out, v)
     end
   else

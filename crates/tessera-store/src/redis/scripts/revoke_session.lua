@@ -18,7 +18,7 @@ local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p')
 local ver = redis.call('GET', KEYS[3])
 local alive = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if ARGV[3] ~= '' then
-  local held = ct_eq(ARGV[3], hash16(f[5])) or ct_eq(ARGV[3], hash16(f[6]))
+  local held = ARGV[3] == f[5] or ARGV[3] == f[6]
   if not alive or not held then
     return {0, 0, 0, 0}
   end

@@ -7,6 +7,7 @@
 -- ARGV[4] successor hash (16 bytes)   ARGV[5] successor seed (16 bytes)
 -- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
 -- ARGV[9] idle timeout (ms)   ARGV[10] presented binding (16 bytes, '' = none)
+-- (ARGV[1], ARGV[7] and ARGV[9] are decimal integers: they are stored as given.)
 -- Returns {status, dS, dG, dR, ...}: the status, then the statistics changes (sessions,
 -- unexpired grants, revoked tokens), then per status:
 -- {0, 0, 0, 0} invalid (nothing changed); {1, dS, dG, dR, ver, deadline, attributes}
@@ -14,27 +15,29 @@
 -- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted; publishes
 -- 's:UID:SID' on Prevocations, see prelude.lua).
 --
--- A session with a binding (field b) requires ARGV[10] to equal it (constant time); a
--- missing or different one is invalid before anything else is looked at: no rotation, no
--- access grant, no theft verdict.
+-- A session with a binding (field b) requires ARGV[10] to equal it; a missing or different
+-- one is invalid before anything else is looked at: no rotation, no access grant, no theft
+-- verdict.
 --
--- Rotated and grace replay register the access grant (register_access in prelude.lua): at
--- most MAX_LIVE_GRANTS stay; the oldest beyond are revoked, counted in dG/dR, and each
--- publishes 't:UID:JTI' on Prevocations.
+-- Rotated and grace replay register the access grant: at most MAX_LIVE_GRANTS stay; the
+-- oldest beyond are revoked, counted in dG/dR, and each publishes 't:UID:JTI' (cap_grants
+-- in prelude.lua). A rotation is one HSET (the new family state and the grant together),
+-- HLEN, the session's PEXPIRE and the index update: this script runs on every refresh, and
+-- on a shared machine each redis.call and each Lua helper call shows in the throughput.
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 's', 'b', 'a', 'c')
+local f = redis.call('HMGET', KEYS[1], 'l', 'i', 'x', 'g', 'h', 'p', 's', 'b', 'c', 'a', 'a1')
 local ver = redis.call('GET', KEYS[3])
 local live = live_deadline(f[1], f[2], f[3], f[4], ver, now)
 if not live then
   return {0, 0, 0, 0}
 end
-if f[8] and not ct_eq(ARGV[10], hash16(f[8])) then
+if f[8] and ARGV[10] ~= f[8] then
   return {0, 0, 0, 0}
 end
-local attrs = read_attrs(KEYS[1], f[9])
--- Fields present that are not grants (for register_access).
-local fixed = f[9] and attr_fields(#attrs) or 0
-for _, k in ipairs({1, 2, 3, 4, 5, 6, 7, 8, 10}) do
+local attrs = read_attrs(KEYS[1], f[10], f[11])
+-- Fields present that are not grants (for cap_grants).
+local fixed = f[10] and attr_fields(#attrs) or 0
+for k = 1, 9 do
   if f[k] then
     fixed = fixed + 1
   end
@@ -42,24 +45,30 @@ end
 ver = tonumber(ver)
 local presented = ARGV[3]
 
-if ct_eq(presented, hash16(f[5])) then
-  local idle = tonumber(ARGV[9])
-  local deadline = math.min(now + idle, tonumber(f[3]))
+if presented == f[5] then
+  local deadline = math.min(now + tonumber(ARGV[9]), tonumber(f[3]))
   if deadline <= now then
     return {0, 0, 0, 0}
   end
-  redis.call('HSET', KEYS[1], 'p', hash16(f[5]), 'h', ARGV[4], 's', ARGV[5], 'l', int(now),
-    'i', int(idle))
   -- p and s exist from now on.
-  fixed = fixed + (f[6] and 0 or 1) + (f[7] and 0 or 1)
-  local dg, dr = register_access(KEYS[1], ARGV[6], tonumber(ARGV[7]), now, fixed)
+  local added = (f[6] and 0 or 1) + (f[7] and 0 or 1)
+  fixed = fixed + added
+  local new = tonumber(ARGV[7]) > now
+  local dg = 0
+  if new then
+    dg = redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'l', ARGV[1],
+      'i', ARGV[9], ARGV[6], ARGV[7]) - added
+  else
+    redis.call('HSET', KEYS[1], 'p', f[5], 'h', ARGV[4], 's', ARGV[5], 'l', ARGV[1],
+      'i', ARGV[9])
+  end
+  local cg, dr = cap_grants(KEYS[1], ARGV[6], new, now, fixed)
   redis.call('PEXPIRE', KEYS[1], int(deadline - now))
-  redis.call('ZADD', KEYS[2], int(deadline), ARGV[2])
-  refresh_index_ttl(KEYS[2], now)
-  return {1, 0, dg, dr, ver, int(deadline), attrs}
+  extend_index(KEYS[2], ARGV[2], deadline, now)
+  return {1, 0, dg + cg, dr, ver, int(deadline), attrs}
 end
 
-if ct_eq(presented, hash16(f[6])) then
+if presented == f[6] then
   local grace = tonumber(ARGV[8])
   -- The last rotation happened at l (last_seen): only a rotation moves it after sign-in.
   if grace > 0 and f[7] and now - tonumber(f[1]) <= grace then
