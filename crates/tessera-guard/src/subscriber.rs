@@ -14,13 +14,19 @@
 //! - Then it reconnects with backoff (100 ms doubling to 5 s), moving to the next URL of
 //!   the configuration on each failure. On Cluster one node is enough: a plain `PUBLISH`
 //!   reaches the subscribers of every node.
+//! - With Sentinel (`redis+sentinel://`) every connection first asks the sentinels for the
+//!   current master and subscribes there. A failover drops the subscription (the master
+//!   dies, or Sentinel kills the clients of the node it demotes), which turns the cache down
+//!   as above; the next attempt finds the new master. (A `PUBLISH` also reaches the
+//!   subscribers of replicas, so a subscription that outlives a demotion still hears
+//!   every notice.)
 //! - A notice that does not parse empties the cache (it might have named anything).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{AsyncConnectionConfig, IntoConnectionInfo, Msg, ProtocolVersion, PushInfo, PushKind};
-use tessera_store::redis::Revocation;
+use tessera_store::redis::{Revocation, is_sentinel_url, resolve_master};
 
 use crate::cache::NearCache;
 
@@ -65,7 +71,11 @@ pub(crate) async fn run(sub: Subscription, cache: Arc<NearCache>) {
 /// One connection's life. `Err` when the subscription could not be established; `Ok` when
 /// it was established and then lost.
 async fn session(url: &str, sub: &Subscription, cache: &NearCache) -> redis::RedisResult<()> {
-    let info = url.into_connection_info()?;
+    let info = if is_sentinel_url(url) {
+        resolve_master(url, ProtocolVersion::RESP3, sub.connect_timeout * 2).await?
+    } else {
+        url.into_connection_info()?
+    };
     let settings = info
         .redis_settings()
         .clone()

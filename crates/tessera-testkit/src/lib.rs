@@ -5,14 +5,17 @@
 //! - [`redis_server`]: private `redis-server` processes on free loopback ports (never the
 //!   shared 6379), killed with the test process.
 //! - [`redis_cluster`]: a private 3-master Redis Cluster.
+//! - [`redis_sentinel`]: a private master, replica and sentinels, with failover helpers.
 //! - [`postgres`]: a throwaway PostgreSQL database per test run, from the admin URL in
 //!   `DATABASE_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod postgres;
 pub mod redis_cluster;
+pub mod redis_sentinel;
 pub mod redis_server;
 pub mod services;
 
 pub use redis_cluster::RedisCluster;
+pub use redis_sentinel::RedisSentinel;
 pub use redis_server::{RedisServer, TempDir, cli, free_port, redis_available};

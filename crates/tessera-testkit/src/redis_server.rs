@@ -97,27 +97,40 @@ impl RedisServer {
     /// Starts a server on `port` with working directory `dir` and `extra` arguments, and
     /// waits until it answers PING.
     pub fn start(port: u16, dir: &Path, extra: &[&str]) -> Self {
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-            "--logfile",
-            &format!("redis-{port}.log"),
-            "--dir",
-            dir.to_str().expect("utf-8 temp dir"),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        Self::spawn(port, &[], dir, extra)
+    }
+
+    /// Starts `redis-server <conf> --sentinel` on `port` (the config file must be writable:
+    /// sentinels rewrite it), and waits until it answers PING.
+    pub fn start_sentinel(port: u16, dir: &Path, conf: &Path, extra: &[&str]) -> Self {
+        let conf = conf.to_str().expect("utf-8 config path").to_owned();
+        Self::spawn(port, &[conf, "--sentinel".to_owned()], dir, extra)
+    }
+
+    fn spawn(port: u16, leading: &[String], dir: &Path, extra: &[&str]) -> Self {
+        let mut args: Vec<String> = leading.to_vec();
+        args.extend(
+            [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                "--logfile",
+                &format!("redis-{port}.log"),
+                "--dir",
+                dir.to_str().expect("utf-8 temp dir"),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         args.extend(extra.iter().map(|s| s.to_string()));
         let watchdog = Command::new("sh")
             .arg("-c")

@@ -1,4 +1,5 @@
 mod deps;
+mod failover;
 mod failure;
 mod http;
 mod jwks;

@@ -1,12 +1,15 @@
 //! Private Redis processes: a shared standalone server and Cluster for most tests, and
-//! throwaway servers for the tests that break their Redis. Without `redis-server`: a loud
+//! throwaway servers (or a throwaway Sentinel deployment) for the tests that break their
+//! Redis. Without `redis-server`: a loud
 //! skip (`None`), or a failure with `TESSERA_REQUIRE_SERVICES=1`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tessera_store::redis::RedisConfig;
-use tessera_testkit::{RedisCluster, RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::{
+    RedisCluster, RedisSentinel, RedisServer, TempDir, free_port, redis_available,
+};
 
 /// Where a test's guard and store connect.
 pub struct Target {
@@ -100,6 +103,24 @@ pub async fn private_standalone() -> Option<Private> {
                 target,
                 _dir: dir,
             }
+        })
+    })
+    .await
+    .unwrap()
+}
+
+/// A Sentinel deployment of the test's own (master, replica, one sentinel), to fail over.
+pub struct PrivateSentinel {
+    pub sentinel: RedisSentinel,
+    pub target: Target,
+}
+
+pub async fn private_sentinel() -> Option<PrivateSentinel> {
+    tokio::task::spawn_blocking(|| {
+        available().then(|| {
+            let sentinel = RedisSentinel::start(1);
+            let target = Target::new(vec![sentinel.url()], false);
+            PrivateSentinel { sentinel, target }
         })
     })
     .await

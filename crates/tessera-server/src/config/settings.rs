@@ -74,7 +74,8 @@ impl fmt::Debug for ClientCredential {
 pub enum StateStoreSettings {
     /// In-process memory (the embedded default; single instance only).
     Memory,
-    /// Redis standalone (`cluster: false`, one URL) or Cluster (seed URLs).
+    /// Redis standalone or Sentinel (`cluster: false`, one `redis://`, `rediss://` or
+    /// `redis+sentinel://` URL) or Cluster (seed URLs).
     Redis {
         /// Connection URLs (may hold passwords: never logged).
         urls: Vec<String>,
@@ -223,6 +224,22 @@ impl Settings {
         }
         let state_store = match raw.redis_url.as_deref().map(str::trim) {
             None | Some("") => StateStoreSettings::Memory,
+            Some(url) if tessera_store::redis::is_sentinel_url(url) => {
+                // One URL naming every sentinel (comma-separated hosts): not split.
+                if raw.redis_cluster.unwrap_or(false) {
+                    return Err(invalid(
+                        "redis_url",
+                        "a redis+sentinel:// URL cannot be used with TESSERA_REDIS_CLUSTER=true",
+                    ));
+                }
+                if let Err(e) = tessera_store::redis::check_sentinel_url(url) {
+                    return Err(invalid("redis_url", e));
+                }
+                StateStoreSettings::Redis {
+                    urls: vec![url.to_owned()],
+                    cluster: false,
+                }
+            }
             Some(urls) => {
                 let urls: Vec<String> = urls
                     .split(',')
@@ -237,7 +254,9 @@ impl Settings {
                     let scheme = bad.split("://").next().unwrap_or("");
                     return Err(invalid(
                         "redis_url",
-                        format!("unsupported scheme {scheme:?}: expected redis:// or rediss://"),
+                        format!(
+                            "unsupported scheme {scheme:?}: expected redis://, rediss:// or redis+sentinel://"
+                        ),
                     ));
                 }
                 if urls.len() > 1 && !cluster {
@@ -521,6 +540,38 @@ mod tests {
         };
         let s = Settings::from_raw(raw, false).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_sentinel_url_is_one_url_and_is_checked_without_echoing_the_password() {
+        let url = "redis+sentinel://tessera:hunter2@10.0.0.1:26379,10.0.0.2:26379/main";
+        let raw = RawConfig {
+            redis_url: Some(url.into()),
+            ..Default::default()
+        };
+        let s = Settings::from_raw(raw, false).unwrap();
+        let StateStoreSettings::Redis { urls, cluster } = &s.state_store else {
+            panic!("expected a redis state store");
+        };
+        assert_eq!((urls.as_slice(), *cluster), (&[url.to_owned()][..], false));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        for (bad, cluster) in [
+            ("redis+sentinel://tessera:hunter2@10.0.0.1:26379", None),
+            (
+                "redis+sentinel://tessera:hunter2@10.0.0.1:26379/main?tls=1",
+                None,
+            ),
+            (url, Some(true)),
+        ] {
+            let raw = RawConfig {
+                redis_url: Some(bad.into()),
+                redis_cluster: cluster,
+                ..Default::default()
+            };
+            let e = Settings::from_raw(raw, false).unwrap_err();
+            assert_eq!(e.key, "redis_url");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct RedisConfig {
     /// `redis://[user[:password]@]host:port[/db]` or `rediss://…` (TLS). Standalone: exactly
-    /// one URL. Cluster: one or more seed nodes.
+    /// one URL. Sentinel: exactly one
+    /// `redis+sentinel://[user[:password]@]host[:port][,host[:port]…]/<master-name>[/<db>]`
+    /// (see [`is_sentinel_url`](super::is_sentinel_url); `cluster` must be `false`). Cluster:
+    /// one or more seed nodes.
     pub urls: Vec<String>,
     /// `true`: Redis Cluster (`urls` are seeds); `false`: one standalone server.
     pub cluster: bool,

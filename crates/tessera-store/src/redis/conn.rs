@@ -1,4 +1,4 @@
-//! One connection handle for standalone and Cluster: [`Conn`].
+//! One connection handle for standalone, Sentinel and Cluster: [`Conn`].
 //!
 //! ## Behaviour when Redis goes away
 //! - **Standalone**: a [`ConnectionManager`] — one multiplexed connection per process, shared
@@ -6,6 +6,9 @@
 //!   in the background (a few quick attempts per trigger, each bounded by the connect
 //!   timeout) and every later call triggers a new attempt, so service resumes by itself when
 //!   Redis is back.
+//! - **Sentinel** (`redis+sentinel://`): a [`SentinelConn`], the standalone manager of the
+//!   master the sentinels name, swapped for a new one when the master moves (see
+//!   `sentinel.rs`).
 //! - **Cluster**: a [`ClusterConnection`], which keeps one multiplexed connection per node,
 //!   follows `MOVED`/`ASK`, refreshes its slot map and reconnects on its own.
 //! - Both have connect and response timeouts; on top of that every store call is bounded by
@@ -21,6 +24,7 @@ use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Valu
 
 use super::config::RedisConfig;
 use super::error::{ConfigError, map_redis_error};
+use super::sentinel::{SentinelConn, SentinelUrl, is_sentinel_url};
 use crate::error::StoreError;
 
 /// Reconnect attempts per trigger (standalone).
@@ -28,10 +32,12 @@ const RECONNECT_ATTEMPTS: usize = 2;
 /// Smallest pause between reconnect attempts (standalone).
 const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
 
-/// A standalone or Cluster connection. Cheap to clone; clones share the connection.
+/// A standalone, Sentinel or Cluster connection. Cheap to clone; clones share the
+/// connection.
 #[derive(Clone)]
 pub(crate) enum Conn {
     Standalone(ConnectionManager),
+    Sentinel(SentinelConn),
     Cluster(ClusterConnection),
 }
 
@@ -44,6 +50,9 @@ impl Conn {
             return Err(bad("no redis url given"));
         }
         if config.cluster {
+            if config.urls.iter().any(|u| is_sentinel_url(u)) {
+                return Err(bad("a Cluster is not reached through Sentinel URLs"));
+            }
             let client = ClusterClientBuilder::new(config.urls.clone())
                 .connection_timeout(config.connect_timeout)
                 .response_timeout(config.response_timeout)
@@ -57,15 +66,23 @@ impl Conn {
             return Ok(Conn::Cluster(conn));
         }
         let [url] = config.urls.as_slice() else {
-            return Err(bad("a standalone redis takes exactly one url"));
+            return Err(bad("a standalone or Sentinel redis takes exactly one url"));
         };
-        let client = redis::Client::open(url.as_str()).map_err(map_redis_error)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.response_timeout))
             .set_number_of_retries(RECONNECT_ATTEMPTS)
             .set_min_delay(RECONNECT_MIN_DELAY)
             .set_max_delay(config.connect_timeout);
+        if is_sentinel_url(url) {
+            let parsed =
+                SentinelUrl::parse(url).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            let conn = SentinelConn::connect(&parsed, manager_config, config.operation_timeout)
+                .await
+                .map_err(map_redis_error)?;
+            return Ok(Conn::Sentinel(conn));
+        }
+        let client = redis::Client::open(url.as_str()).map_err(map_redis_error)?;
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
             .map_err(map_redis_error)?;
@@ -76,7 +93,7 @@ impl Conn {
 /// One primary to send a node-level command (`SCAN`, `INFO`, `DBSIZE`) to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Node {
-    /// The one standalone server.
+    /// The one standalone server (with Sentinel: the current master).
     Standalone,
     /// A Cluster primary by address.
     Primary { host: String, port: u16 },
@@ -135,6 +152,10 @@ impl Conn {
                 let mut c = c.clone();
                 cmd.query_async(&mut c).await
             }
+            (Conn::Sentinel(c), Node::Standalone) => {
+                let mut c = c.clone();
+                cmd.query_async(&mut c).await
+            }
             _ => Err(RedisError::from((
                 ErrorKind::InvalidClientConfig,
                 "node kind does not match the connection",
@@ -147,6 +168,7 @@ impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Conn::Standalone(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -159,6 +181,7 @@ impl ConnectionLike for Conn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
@@ -166,6 +189,7 @@ impl ConnectionLike for Conn {
     fn get_db(&self) -> i64 {
         match self {
             Conn::Standalone(c) => c.get_db(),
+            Conn::Sentinel(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
         }
     }

@@ -1,10 +1,12 @@
-//! The production backend: Redis standalone or Cluster, over redis-rs.
+//! The production backend: Redis standalone, Sentinel or Cluster, over redis-rs.
 //!
 //! # Layout
 //! - `config`: [`RedisConfig`] (URLs, cluster flag, key prefix, timeouts; `Debug` redacts
 //!   passwords).
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
+//! - `sentinel`: the `redis+sentinel://` URL and the master connection that follows
+//!   failovers.
 //! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` + `scripts/*.lua`: one Lua script per atomic change.
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
 //!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
@@ -111,6 +113,7 @@ pub mod invalidation;
 mod keys;
 mod reply;
 pub mod scripts;
+mod sentinel;
 mod stats;
 mod store;
 
@@ -118,4 +121,5 @@ pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
 pub use invalidation::{Revocation, revocations_channel};
 pub use keys::{UserKeys, compact};
+pub use sentinel::{SENTINEL_SCHEME, check_sentinel_url, is_sentinel_url, resolve_master};
 pub use store::{Reconciled, RedisStore};

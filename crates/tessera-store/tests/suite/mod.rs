@@ -5,6 +5,7 @@ pub mod access;
 pub mod binding;
 pub mod ephemeral;
 pub mod events;
+pub mod failover;
 pub mod find;
 pub mod grants;
 pub mod outage;

@@ -9,7 +9,9 @@ use tessera_store::StateStore;
 use tessera_store::memory::MemoryStore;
 use tessera_store::redis::{RedisConfig, RedisStore};
 
-use tessera_testkit::{RedisCluster, RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::{
+    RedisCluster, RedisSentinel, RedisServer, TempDir, free_port, redis_available,
+};
 
 /// A store under test, plus raw access when it is Redis.
 pub struct Backend {
@@ -20,7 +22,8 @@ pub struct Backend {
 /// How a test reaches the Redis behind a [`RedisStore`] directly.
 #[derive(Clone)]
 pub struct RedisAccess {
-    /// Ports of every node (one for standalone, the masters for Cluster).
+    /// Ports of every node (one for standalone, the masters for Cluster, the master for
+    /// Sentinel).
     pub ports: Vec<u16>,
     pub cluster: bool,
     pub store: RedisStore,
@@ -70,6 +73,15 @@ fn shared_cluster() -> Option<&'static RedisCluster> {
         .as_ref()
 }
 
+/// One private Sentinel deployment (master, replica, one sentinel) shared by the tests of
+/// this binary that do not fail it over.
+fn shared_sentinel() -> Option<&'static RedisSentinel> {
+    static SENTINEL: OnceLock<Option<RedisSentinel>> = OnceLock::new();
+    SENTINEL
+        .get_or_init(|| redis_available().then(|| RedisSentinel::start(1)))
+        .as_ref()
+}
+
 /// A key prefix of its own for each store under test, so that the global statistics (and the
 /// reconciliation's SCAN) of one test never see another test's sessions.
 fn unique_config(mut config: RedisConfig) -> RedisConfig {
@@ -107,6 +119,24 @@ pub async fn redis_cluster() -> Option<Backend> {
         redis: Some(RedisAccess {
             ports: c.nodes.iter().map(RedisServer::port).collect(),
             cluster: true,
+            store,
+        }),
+    })
+}
+
+pub async fn redis_sentinel() -> Option<Backend> {
+    let (url, master) =
+        tokio::task::spawn_blocking(|| shared_sentinel().map(|s| (s.url(), s.master_port())))
+            .await
+            .expect("join")?;
+    let store = RedisStore::connect(unique_config(RedisConfig::standalone(url)))
+        .await
+        .expect("connect through sentinel");
+    Some(Backend {
+        store: Arc::new(store.clone()),
+        redis: Some(RedisAccess {
+            ports: vec![master],
+            cluster: false,
             store,
         }),
     })

@@ -1,0 +1,88 @@
+//! Sentinel failover: the guard's store and its revocation subscription follow the new
+//! master; what was revoked before stays refused, and a revocation after the failover still
+//! reaches a token the near-cache holds as live.
+
+use std::time::{Duration, Instant};
+
+use tessera_core::time::Timestamp;
+use tessera_guard::GuardError;
+use tessera_store::StateStore;
+
+use crate::support::redis::private_sentinel;
+use crate::support::{Env, wait_until};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_failover_revocations_still_reach_the_near_cache() {
+    let Some(deployment) = private_sentinel().await else {
+        return;
+    };
+    let env = Env::new(&deployment.target, |_| {}).await;
+    let kept = env.login().await;
+    let revoked_before = env.login().await;
+    let revoked_after = env.login().await;
+    env.cache_as_live(&kept).await;
+    env.cache_as_live(&revoked_before).await;
+    assert!(
+        env.store
+            .revoke_session(
+                revoked_before.user,
+                revoked_before.session,
+                Timestamp::now()
+            )
+            .await
+            .unwrap()
+    );
+    env.refused_within_a_second(&revoked_before).await;
+    let subscriptions = env.guard.stats().subscriptions;
+
+    let old = deployment.sentinel.master_port();
+    let mut sentinel = deployment.sentinel;
+    let (sentinel, new) = tokio::task::spawn_blocking(move || {
+        sentinel.wait_replicated();
+        let new = sentinel.kill_master();
+        (sentinel, new)
+    })
+    .await
+    .unwrap();
+    assert_ne!(old, new);
+
+    // The subscription was lost with the master and is re-established on the new one.
+    wait_until(Duration::from_secs(20), || {
+        let s = env.guard.stats();
+        s.subscribed && s.subscriptions > subscriptions
+    })
+    .await;
+    // The guard's own store follows too (the first calls may still fail closed).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match env.auth(&kept.token).await {
+            Ok(_) => break,
+            Err(GuardError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("guard did not recover after failover: {other:?}"),
+        }
+    }
+    // Revoked before the failover: still refused.
+    assert!(matches!(
+        env.auth(&revoked_before.token).await,
+        Err(GuardError::Revoked)
+    ));
+    // Revoked after the failover while cached as live: the notice from the new master
+    // reaches the near-cache.
+    env.cache_as_live(&revoked_after).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while let Err(e) = env.store.ping().await {
+        assert!(Instant::now() < deadline, "store did not follow: {e:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        env.store
+            .revoke_session(revoked_after.user, revoked_after.session, Timestamp::now())
+            .await
+            .unwrap()
+    );
+    env.refused_within_a_second(&revoked_after).await;
+    assert!(env.auth(&kept.token).await.is_ok());
+    drop(sentinel);
+}

@@ -1,0 +1,205 @@
+//! Sentinel failover on a private deployment (master, replica, sentinel): the store follows
+//! the new master, and nothing that was revoked (and replicated) before comes back.
+
+use std::time::{Duration, Instant};
+
+use tessera_core::ids::UserId;
+use tessera_core::time::Timestamp;
+use tessera_store::redis::{RedisConfig, RedisStore, UserKeys};
+use tessera_store::*;
+
+use crate::support::fixtures::*;
+use tessera_testkit::{RedisSentinel, free_port, redis_available};
+
+/// Retries `ping` until the store answers (bounded), as a client would.
+async fn wait_until_serving(store: &RedisStore, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        match store.ping().await {
+            Ok(()) => return,
+            Err(e) => assert!(e.is_unavailable(), "{e:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "store did not follow the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates a session, retrying while the store is unavailable (bounded).
+async fn create_retrying(store: &RedisStore, new: NewSession, now: Timestamp) -> CreatedSession {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.create_session(new.clone(), now).await {
+            Ok(c) => return c,
+            Err(e) => assert!(e.is_unavailable(), "{e:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume after failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_master_is_replaced_and_revocations_stay_revoked() {
+    if !redis_available() {
+        return;
+    }
+    let sentinel = tokio::task::spawn_blocking(|| RedisSentinel::start(1))
+        .await
+        .unwrap();
+    // A sentinel that does not answer comes first: the next one is asked.
+    let url = sentinel
+        .url()
+        .replacen("://", &format!("://127.0.0.1:{},", free_port()), 1);
+    let store = RedisStore::connect(RedisConfig::standalone(url))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+
+    let user = UserId::new();
+    let live = open_default(&store, user, now).await;
+    let logged_out = open_default(&store, user, now).await;
+    assert!(
+        store
+            .revoke_session(user, logged_out.session, now)
+            .await
+            .unwrap()
+    );
+    let second = grant(now);
+    let r = rotation(&live, live.refresh, now);
+    let RotationOutcome::Rotated { .. } = store.rotate_refresh(r.clone(), now).await.unwrap()
+    else {
+        panic!("rotation failed");
+    };
+    assert!(
+        store
+            .revoke_access_token(
+                user,
+                live.session,
+                live.access,
+                RevocationMode::Allowlist,
+                now
+            )
+            .await
+            .unwrap()
+    );
+    let banned = UserId::new();
+    let banned_session = open_default(&store, banned, now).await;
+    assert_eq!(store.revoke_user(banned, now).await.unwrap(), 1);
+    let old = sentinel.master_port();
+    let (sentinel, new) = tokio::task::spawn_blocking(move || {
+        let mut sentinel = sentinel;
+        // Everything above is on the replica before the master dies.
+        sentinel.wait_replicated();
+        let new = sentinel.kill_master();
+        (sentinel, new)
+    })
+    .await
+    .unwrap();
+    assert_ne!(old, new);
+    // The new master starts without the scripts: they must be loaded again on first use.
+    tessera_testkit::cli(new, &["SCRIPT", "FLUSH"]);
+
+    wait_until_serving(&store, Duration::from_secs(15)).await;
+    let now = Timestamp::now();
+    // Nothing revoked comes back.
+    assert_eq!(
+        status_both(&store, check(&logged_out, logged_out.access, 0), now).await,
+        AccessStatus::Revoked
+    );
+    assert_eq!(
+        status(&store, check(&live, live.access, 0), now).await,
+        AccessStatus::Revoked,
+        "the revoked access token stays revoked"
+    );
+    assert_eq!(
+        status_both(
+            &store,
+            check(&banned_session, banned_session.access, 0),
+            now
+        )
+        .await,
+        AccessStatus::Revoked
+    );
+    assert_eq!(store.token_version(banned).await.unwrap(), 1);
+    // What was live is still live, and the rotated family goes on: the old token is
+    // now a replay after the grace window, so it would be theft — the current one rotates.
+    assert_eq!(
+        status(&store, check(&live, r.access, 0), now).await,
+        AccessStatus::Active
+    );
+    let mut next = rotation(&live, r.successor, now);
+    next.access = second;
+    assert!(matches!(
+        store.rotate_refresh(next.clone(), now).await.unwrap(),
+        RotationOutcome::Rotated { .. }
+    ));
+    assert_eq!(store.list_sessions(user, now).await.unwrap().len(), 1);
+    // New writes land on the new master.
+    let fresh = new_session(UserId::new(), now);
+    create_retrying(&store, fresh.clone(), now).await;
+    let key = UserKeys::new(store.key_prefix(), fresh.user).session(fresh.session);
+    assert_eq!(
+        tessera_testkit::cli(new, &["EXISTS", &key]).trim(),
+        "1",
+        "the session is written to the new master"
+    );
+    drop(sentinel);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_failover_moves_writes_to_the_promoted_replica() {
+    if !redis_available() {
+        return;
+    }
+    let sentinel = tokio::task::spawn_blocking(|| RedisSentinel::start(1))
+        .await
+        .unwrap();
+    let store = RedisStore::connect(RedisConfig::standalone(sentinel.url()))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let user = UserId::new();
+    let o = open_default(&store, user, now).await;
+    assert!(store.revoke_session(user, o.session, now).await.unwrap());
+    let p = open_default(&store, user, now).await;
+    let old = sentinel.master_port();
+
+    // The old master stays up and is demoted to a replica of the new one.
+    let (sentinel, new) = tokio::task::spawn_blocking(move || {
+        sentinel.wait_replicated();
+        let new = sentinel.failover();
+        (sentinel, new)
+    })
+    .await
+    .unwrap();
+    assert_ne!(old, new);
+
+    let now = Timestamp::now();
+    let fresh = new_session(user, now);
+    create_retrying(&store, fresh.clone(), now).await;
+    let key = UserKeys::new(store.key_prefix(), user).session(fresh.session);
+    assert_eq!(
+        tessera_testkit::cli(new, &["EXISTS", &key]).trim(),
+        "1",
+        "written to the promoted replica, not the demoted master"
+    );
+    assert_eq!(
+        status(&store, check(&o, o.access, 0), now).await,
+        AccessStatus::Revoked
+    );
+    assert_eq!(
+        status(&store, check(&p, p.access, 0), now).await,
+        AccessStatus::Active
+    );
+    assert!(store.revoke_session(user, p.session, now).await.unwrap());
+    assert_eq!(
+        status(&store, check(&p, p.access, 0), now).await,
+        AccessStatus::Revoked
+    );
+    drop(sentinel);
+}
