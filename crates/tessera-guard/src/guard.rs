@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use tessera_core::keys::VerificationKeys;
 use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, Verifier, VerifyError};
-use tessera_store::redis::{ConnectingStore, revocations_channel};
+use tessera_store::redis::{ConnectingStore, revocations_channel, tls_certificates};
 use tessera_store::{AccessCheck, AccessStatus, RevocationMode, StateStore};
 use tokio::task::AbortHandle;
 
@@ -107,6 +107,12 @@ impl Guard {
                 "key prefix must not contain '{' or '}'".into(),
             ));
         }
+        let tls = match &redis.tls_ca_file {
+            Some(path) => {
+                Some(tls_certificates(path).map_err(|e| BuildError::Redis(e.to_string()))?)
+            }
+            None => None,
+        };
         let store = ConnectingStore::connect(redis.clone(), None).await;
         let mut tasks = Vec::new();
         let keys = match &config.keys {
@@ -152,6 +158,7 @@ impl Guard {
                 channel: revocations_channel(&redis.key_prefix),
                 connect_timeout: redis.connect_timeout,
                 ping_every: config.near_cache.ping_every,
+                tls,
             };
             tasks.push(tokio::spawn(subscriber::run(sub, Arc::clone(&cache))).abort_handle());
         }

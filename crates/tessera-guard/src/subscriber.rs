@@ -39,6 +39,9 @@ pub(crate) struct Subscription {
     pub(crate) channel: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_every: Duration,
+    /// The CA `rediss://` connections trust instead of the system roots (the store's
+    /// `tls_ca_file`).
+    pub(crate) tls: Option<redis::TlsCertificates>,
 }
 
 /// Runs until aborted: subscribe, apply notices, and on any drop mark the cache down and
@@ -80,7 +83,17 @@ async fn session(url: &str, sub: &Subscription, cache: &NearCache) -> redis::Red
         .redis_settings()
         .clone()
         .set_protocol(ProtocolVersion::RESP3);
-    let client = redis::Client::open(info.set_redis_settings(settings))?;
+    let info = info.set_redis_settings(settings);
+    let client = match &sub.tls {
+        Some(certs)
+            if url
+                .get(..9)
+                .is_some_and(|s| s.eq_ignore_ascii_case("rediss://")) =>
+        {
+            redis::Client::build_with_tls(info, certs.clone())?
+        }
+        _ => redis::Client::open(info)?,
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(sub.connect_timeout))

@@ -127,12 +127,17 @@ impl App {
 
         let store: Arc<dyn StateStore> = match &settings.state_store {
             StateStoreSettings::Memory => Arc::new(MemoryStore::new()),
-            StateStoreSettings::Redis { urls, cluster } => {
-                let config = if *cluster {
+            StateStoreSettings::Redis {
+                urls,
+                cluster,
+                ca_file,
+            } => {
+                let mut config = if *cluster {
                     RedisConfig::cluster(urls.iter().cloned())
                 } else {
                     RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
                 };
+                config.tls_ca_file = ca_file.clone();
                 ConnectingStore::connect(
                     config,
                     (role == Role::Server).then_some(STATS_RECONCILE_EVERY),

@@ -2,8 +2,9 @@
 //!
 //! Every case in `suite/` runs against the memory store, a private standalone
 //! `redis-server`, a private 3-master Redis Cluster and a private Sentinel deployment (master,
-//! replica, sentinel, reached through a `redis+sentinel://` URL), all started on free
-//! loopback ports and killed when the test process ends. Without `redis-server` the Redis runs print a loud
+//! replica, sentinel, reached through a `redis+sentinel://` URL), and over TLS
+//! (`rediss://`, certificates made by the `openssl` CLI), all started on free loopback ports
+//! and killed when the test process ends. Without `redis-server` the Redis runs print a loud
 //! notice and pass — unless `TESSERA_REQUIRE_SERVICES=1`, which makes them fail.
 //!
 //! DO NOT add more test binaries for the store: add cases to `suite/` (each binary is a slow
@@ -223,4 +224,9 @@ mod redis_sentinel {
         session_hash_holds_only_the_documented_fields,
         rotation_keeps_the_index_alive_as_long_as_the_session,
     );
+}
+
+mod redis_tls {
+    use crate::support::redis_tls;
+    conformance!(redis_tls);
 }

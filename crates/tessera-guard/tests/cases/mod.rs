@@ -1,7 +1,7 @@
 mod deps;
-mod failover;
 mod failure;
 mod http;
 mod jwks;
 mod revocation;
+mod topologies;
 mod verification;

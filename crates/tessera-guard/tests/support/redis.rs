@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tessera_store::redis::RedisConfig;
 use tessera_testkit::{
-    RedisCluster, RedisSentinel, RedisServer, TempDir, free_port, redis_available,
+    RedisCluster, RedisSentinel, RedisServer, RedisTls, TempDir, free_port, redis_available,
+    tls_available,
 };
 
 /// Where a test's guard and store connect.
@@ -16,6 +17,8 @@ pub struct Target {
     pub urls: Vec<String>,
     pub cluster: bool,
     prefix: String,
+    /// `tls_ca_file` of the configuration (TLS targets).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -27,6 +30,7 @@ impl Target {
             RedisConfig::standalone(self.urls[0].clone())
         };
         c.key_prefix = self.prefix.clone();
+        c.tls_ca_file = self.ca.clone();
         c.connect_timeout = Duration::from_millis(500);
         c.response_timeout = Duration::from_millis(500);
         c.operation_timeout = Duration::from_secs(1);
@@ -39,6 +43,7 @@ impl Target {
             urls,
             cluster,
             prefix: format!("g{}:", &id[..8]),
+            ca: None,
         }
     }
 }
@@ -121,6 +126,29 @@ pub async fn private_sentinel() -> Option<PrivateSentinel> {
             let sentinel = RedisSentinel::start(1);
             let target = Target::new(vec![sentinel.url()], false);
             PrivateSentinel { sentinel, target }
+        })
+    })
+    .await
+    .unwrap()
+}
+
+/// A TLS server of the test's own (certificates from the `openssl` CLI), reached through
+/// `rediss://` with its CA as `tls_ca_file`.
+pub struct PrivateTls {
+    _server: RedisTls,
+    pub target: Target,
+}
+
+pub async fn private_tls() -> Option<PrivateTls> {
+    tokio::task::spawn_blocking(|| {
+        tls_available().then(|| {
+            let server = RedisTls::start(&[]);
+            let mut target = Target::new(vec![server.url("")], false);
+            target.ca = Some(server.ca.cert.clone());
+            PrivateTls {
+                _server: server,
+                target,
+            }
         })
     })
     .await

@@ -21,12 +21,15 @@ pub struct RawConfig {
     /// `sqlite://…` or `postgres://…`. Default: SQLite file `tessera.db` in the data dir.
     #[serde(deserialize_with = "lenient_string")]
     pub database_url: Option<String>,
-    /// `redis://` / `rediss://` URL, or comma-separated seeds with `redis_cluster`.
-    /// Default: unset, the in-process memory store.
+    /// `redis://` / `rediss://` URL, comma-separated seeds with `redis_cluster`, or one
+    /// `redis+sentinel://` URL. Default: unset, the in-process memory store.
     #[serde(deserialize_with = "lenient_string")]
     pub redis_url: Option<String>,
     /// Treat `redis_url` as Redis Cluster seeds. Default `false`.
     pub redis_cluster: Option<bool>,
+    /// PEM file of the CA that signs the Redis servers' TLS certificates: `rediss://`
+    /// connections trust it instead of the system roots. Default: unset (system roots).
+    pub redis_ca_file: Option<PathBuf>,
     /// `iss` claim and metadata issuer. Default `http://<listen>`.
     #[serde(deserialize_with = "lenient_string")]
     pub issuer: Option<String>,
@@ -129,6 +132,7 @@ pub const ENV_KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "redis_cluster",
+    "redis_ca_file",
     "issuer",
     "audience",
     "signing_alg",

@@ -81,6 +81,9 @@ pub enum StateStoreSettings {
         urls: Vec<String>,
         /// Cluster mode.
         cluster: bool,
+        /// CA file trusted by `rediss://` connections instead of the system roots (checked
+        /// to be readable and to hold a PEM certificate).
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -88,10 +91,15 @@ impl fmt::Debug for StateStoreSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StateStoreSettings::Memory => f.write_str("Memory"),
-            StateStoreSettings::Redis { urls, cluster } => f
+            StateStoreSettings::Redis {
+                urls,
+                cluster,
+                ca_file,
+            } => f
                 .debug_struct("Redis")
                 .field("nodes", &urls.len())
                 .field("cluster", cluster)
+                .field("ca_file", ca_file)
                 .finish_non_exhaustive(),
         }
     }
@@ -238,6 +246,7 @@ impl Settings {
                 StateStoreSettings::Redis {
                     urls: vec![url.to_owned()],
                     cluster: false,
+                    ca_file: None,
                 }
             }
             Some(urls) => {
@@ -265,7 +274,27 @@ impl Settings {
                         "several URLs need TESSERA_REDIS_CLUSTER=true",
                     ));
                 }
-                StateStoreSettings::Redis { urls, cluster }
+                StateStoreSettings::Redis {
+                    urls,
+                    cluster,
+                    ca_file: None,
+                }
+            }
+        };
+        let state_store = match (state_store, raw.redis_ca_file) {
+            (s, None) => s,
+            (StateStoreSettings::Memory, Some(_)) => {
+                return Err(invalid("redis_ca_file", "set, but redis_url is not"));
+            }
+            (StateStoreSettings::Redis { urls, cluster, .. }, Some(path)) => {
+                if let Err(e) = tessera_store::redis::tls_certificates(&path) {
+                    return Err(invalid("redis_ca_file", e.to_string()));
+                }
+                StateStoreSettings::Redis {
+                    urls,
+                    cluster,
+                    ca_file: Some(path),
+                }
             }
         };
         let issuer = raw
@@ -550,7 +579,7 @@ mod tests {
             ..Default::default()
         };
         let s = Settings::from_raw(raw, false).unwrap();
-        let StateStoreSettings::Redis { urls, cluster } = &s.state_store else {
+        let StateStoreSettings::Redis { urls, cluster, .. } = &s.state_store else {
             panic!("expected a redis state store");
         };
         assert_eq!((urls.as_slice(), *cluster), (&[url.to_owned()][..], false));
@@ -572,6 +601,26 @@ mod tests {
             assert_eq!(e.key, "redis_url");
             assert!(!e.to_string().contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_redis_ca_file_must_be_readable_pem_and_needs_redis() {
+        let raw = RawConfig {
+            redis_url: Some("rediss://127.0.0.1:6380".into()),
+            redis_ca_file: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        let e = Settings::from_raw(raw, false).unwrap_err();
+        assert_eq!(e.key, "redis_ca_file");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        let raw = RawConfig {
+            redis_ca_file: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw, false).unwrap_err().key,
+            "redis_ca_file"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`RedisConfig`]: where Redis is and how long to wait for it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Connection settings of the Redis backend.
@@ -23,6 +24,11 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// Limit on waiting for one reply. Default 1 s.
     pub response_timeout: Duration,
+    /// PEM file with the certificate(s) of the CA that signs the Redis servers' TLS
+    /// certificates: `rediss://` connections then trust that CA only, instead of the
+    /// system's root store. Default `None` (system roots). Read at connect; an unreadable
+    /// file or one without a certificate fails the connect with a configuration error.
+    pub tls_ca_file: Option<PathBuf>,
     /// Backstop on one whole store call (reconnect attempts included): past it the call fails
     /// with [`StoreError::Unavailable`](crate::StoreError::Unavailable). Default 3 s.
     pub operation_timeout: Duration,
@@ -47,6 +53,7 @@ impl RedisConfig {
             urls,
             cluster,
             key_prefix: Self::DEFAULT_KEY_PREFIX.to_owned(),
+            tls_ca_file: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
             operation_timeout: Duration::from_secs(3),
@@ -61,6 +68,7 @@ impl fmt::Debug for RedisConfig {
             .field("urls", &urls)
             .field("cluster", &self.cluster)
             .field("key_prefix", &self.key_prefix)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("operation_timeout", &self.operation_timeout)

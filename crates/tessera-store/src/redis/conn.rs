@@ -25,6 +25,7 @@ use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Valu
 use super::config::RedisConfig;
 use super::error::{ConfigError, map_redis_error};
 use super::sentinel::{SentinelConn, SentinelUrl, is_sentinel_url};
+use super::tls::{is_tls_url, tls_certificates};
 use crate::error::StoreError;
 
 /// Reconnect attempts per trigger (standalone).
@@ -49,16 +50,25 @@ impl Conn {
         if config.urls.is_empty() {
             return Err(bad("no redis url given"));
         }
+        let certs = match &config.tls_ca_file {
+            Some(path) => Some(
+                tls_certificates(path)
+                    .map_err(|e| StoreError::Unavailable(Box::new(ConfigError::from(e))))?,
+            ),
+            None => None,
+        };
         if config.cluster {
             if config.urls.iter().any(|u| is_sentinel_url(u)) {
                 return Err(bad("a Cluster is not reached through Sentinel URLs"));
             }
-            let client = ClusterClientBuilder::new(config.urls.clone())
+            let mut builder = ClusterClientBuilder::new(config.urls.clone())
                 .connection_timeout(config.connect_timeout)
                 .response_timeout(config.response_timeout)
-                .retries(2)
-                .build()
-                .map_err(map_redis_error)?;
+                .retries(2);
+            if let Some(certs) = certs {
+                builder = builder.certs(certs);
+            }
+            let client = builder.build().map_err(map_redis_error)?;
             let conn = client
                 .get_async_connection()
                 .await
@@ -82,13 +92,28 @@ impl Conn {
                 .map_err(map_redis_error)?;
             return Ok(Conn::Sentinel(conn));
         }
-        let client = redis::Client::open(url.as_str()).map_err(map_redis_error)?;
+        let client = match certs {
+            Some(certs) if is_tls_url(url) => redis::Client::build_with_tls(url.as_str(), certs),
+            _ => redis::Client::open(url.as_str()),
+        }
+        .map_err(map_redis_error)?;
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
-            .map_err(map_redis_error)?;
+            .map_err(|e| {
+                if is_tls_url(url) && e.to_string().contains("certificate") {
+                    StoreError::Unavailable(Box::new(TlsRefused(e)))
+                } else {
+                    map_redis_error(e)
+                }
+            })?;
         Ok(Conn::Standalone(manager))
     }
 }
+
+/// The server's TLS certificate did not verify (unknown CA, wrong host name, expired).
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis server's TLS certificate was refused (is `tls_ca_file` the CA that signed it?)")]
+struct TlsRefused(#[source] RedisError);
 
 /// One primary to send a node-level command (`SCAN`, `INFO`, `DBSIZE`) to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

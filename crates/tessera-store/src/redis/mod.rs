@@ -6,7 +6,7 @@
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
 //! - `sentinel`: the `redis+sentinel://` URL and the master connection that follows
-//!   failovers.
+//!   failovers. `tls`: the CA a `rediss://` connection trusts.
 //! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` + `scripts/*.lua`: one Lua script per atomic change.
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
 //!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
@@ -102,7 +102,8 @@
 //!
 //! # TLS
 //! `rediss://` URLs use rustls; the process must have installed its rustls crypto provider
-//! (the server does at startup).
+//! (the server does at startup). The trusted CAs are the system's, or those of
+//! [`RedisConfig::tls_ca_file`] (see `tls.rs`).
 
 mod access;
 mod config;
@@ -116,6 +117,7 @@ pub mod scripts;
 mod sentinel;
 mod stats;
 mod store;
+mod tls;
 
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
@@ -123,3 +125,4 @@ pub use invalidation::{Revocation, revocations_channel};
 pub use keys::{UserKeys, compact};
 pub use sentinel::{SENTINEL_SCHEME, check_sentinel_url, is_sentinel_url, resolve_master};
 pub use store::{Reconciled, RedisStore};
+pub use tls::{TlsCaError, tls_certificates};

@@ -14,6 +14,7 @@ pub mod redis_only;
 pub mod refresh;
 pub mod sessions;
 pub mod stats;
+pub mod tls;
 
 pub use access::*;
 pub use binding::*;

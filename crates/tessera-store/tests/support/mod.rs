@@ -10,7 +10,8 @@ use tessera_store::memory::MemoryStore;
 use tessera_store::redis::{RedisConfig, RedisStore};
 
 use tessera_testkit::{
-    RedisCluster, RedisSentinel, RedisServer, TempDir, free_port, redis_available,
+    RedisCluster, RedisSentinel, RedisServer, RedisTls, TempDir, free_port, redis_available,
+    tls_available,
 };
 
 /// A store under test, plus raw access when it is Redis.
@@ -82,6 +83,14 @@ fn shared_sentinel() -> Option<&'static RedisSentinel> {
         .as_ref()
 }
 
+/// One private TLS server (certificates from the `openssl` CLI) shared by the tests of this
+/// binary.
+pub fn shared_tls() -> Option<&'static RedisTls> {
+    static TLS: OnceLock<Option<RedisTls>> = OnceLock::new();
+    TLS.get_or_init(|| tls_available().then(|| RedisTls::start(&[])))
+        .as_ref()
+}
+
 /// A key prefix of its own for each store under test, so that the global statistics (and the
 /// reconciliation's SCAN) of one test never see another test's sessions.
 fn unique_config(mut config: RedisConfig) -> RedisConfig {
@@ -136,6 +145,26 @@ pub async fn redis_sentinel() -> Option<Backend> {
         store: Arc::new(store.clone()),
         redis: Some(RedisAccess {
             ports: vec![master],
+            cluster: false,
+            store,
+        }),
+    })
+}
+
+/// The shared TLS server through `rediss://`, trusting the test CA (`tls_ca_file`).
+pub async fn redis_tls() -> Option<Backend> {
+    let (url, ca, port) = tokio::task::spawn_blocking(|| {
+        shared_tls().map(|t| (t.url(""), t.ca.cert.clone(), t.server.port()))
+    })
+    .await
+    .expect("join")?;
+    let mut config = unique_config(RedisConfig::standalone(url));
+    config.tls_ca_file = Some(ca);
+    let store = RedisStore::connect(config).await.expect("connect over TLS");
+    Some(Backend {
+        store: Arc::new(store.clone()),
+        redis: Some(RedisAccess {
+            ports: vec![port],
             cluster: false,
             store,
         }),

@@ -1,6 +1,7 @@
-//! Sentinel failover: the guard's store and its revocation subscription follow the new
-//! master; what was revoked before stays refused, and a revocation after the failover still
-//! reaches a token the near-cache holds as live.
+//! Topologies other than one plain server. Sentinel failover: the guard's store and its
+//! revocation subscription follow the new master; what was revoked before stays refused,
+//! and a revocation after the failover still reaches a token the near-cache holds as live.
+//! TLS: the subscription and the checks work over `rediss://` with a private CA.
 
 use std::time::{Duration, Instant};
 
@@ -85,4 +86,20 @@ async fn after_failover_revocations_still_reach_the_near_cache() {
     env.refused_within_a_second(&revoked_after).await;
     assert!(env.auth(&kept.token).await.is_ok());
     drop(sentinel);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_subscription_and_checks_work() {
+    let Some(tls) = crate::support::redis::private_tls().await else {
+        return;
+    };
+    let env = Env::new(&tls.target, |_| {}).await;
+    let login = env.login().await;
+    env.cache_as_live(&login).await;
+    env.store
+        .revoke_session(login.user, login.session, Timestamp::now())
+        .await
+        .unwrap();
+    env.refused_within_a_second(&login).await;
+    drop(tls);
 }
