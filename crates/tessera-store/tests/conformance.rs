@@ -3,8 +3,9 @@
 //! Every case in `suite/` runs against the memory store, a private standalone
 //! `redis-server`, a private 3-master Redis Cluster and a private Sentinel deployment (master,
 //! replica, sentinel, reached through a `redis+sentinel://` URL), and over TLS
-//! (`rediss://`, certificates made by the `openssl` CLI), all started on free loopback ports
-//! and killed when the test process ends. Without `redis-server` the Redis runs print a loud
+//! (`rediss://`, certificates made by the `openssl` CLI), and as an ACL user with exactly
+//! the rules of `tessera_store::redis::acl_rules`, all started on free loopback ports and
+//! killed when the test process ends. Without `redis-server` the Redis runs print a loud
 //! notice and pass — unless `TESSERA_REQUIRE_SERVICES=1`, which makes them fail.
 //!
 //! DO NOT add more test binaries for the store: add cases to `suite/` (each binary is a slow
@@ -229,4 +230,25 @@ mod redis_sentinel {
 mod redis_tls {
     use crate::support::redis_tls;
     conformance!(redis_tls);
+}
+
+mod redis_acl {
+    use crate::support::redis_acl;
+    conformance!(redis_acl);
+    redis_cases!(redis_acl;
+        session_hash_stays_compact_with_long_attributes,
+        every_key_has_a_ttl_except_the_version,
+        keys_of_one_user_share_one_slot,
+        flushed_scripts_are_reloaded_transparently,
+        redis_ttls_reclaim_dead_state_without_cleanup,
+        reconciliation_drops_expired_but_unpruned_sessions,
+        background_reconciler_writes_totals,
+        stats_report_backend_figures,
+        ephemeral_keys_are_named_tagged_and_expire,
+        two_stores_share_one_throttle,
+        every_revocation_path_publishes_a_notice,
+        capped_grants_publish_a_notice_each,
+        session_hash_holds_few_grant_fields,
+        session_hash_holds_only_the_documented_fields,
+    );
 }

@@ -1,7 +1,8 @@
 //! Topologies other than one plain server. Sentinel failover: the guard's store and its
 //! revocation subscription follow the new master; what was revoked before stays refused,
 //! and a revocation after the failover still reaches a token the near-cache holds as live.
-//! TLS: the subscription and the checks work over `rediss://` with a private CA.
+//! TLS: the subscription and the checks work over `rediss://` with a private CA. ACL: they
+//! work as a user with exactly `tessera_store::redis::acl_rules`.
 
 use std::time::{Duration, Instant};
 
@@ -102,4 +103,28 @@ async fn over_tls_the_subscription_and_checks_work() {
         .unwrap();
     env.refused_within_a_second(&login).await;
     drop(tls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_an_acl_user_with_exactly_tesseras_rules_the_subscription_and_checks_work() {
+    let Some(redis) = crate::support::redis::private_standalone().await else {
+        return;
+    };
+    let port = redis.server.port();
+    let prefix = redis.target.config().key_prefix;
+    let rules = tessera_store::redis::acl_rules(&prefix);
+    let mut args = vec!["ACL", "SETUSER", "tessera", "on", ">s3cret-acl-pass"];
+    args.extend(rules.iter().map(String::as_str));
+    assert_eq!(redis.server.cli(&args).trim(), "OK");
+    let target = redis
+        .target
+        .with_url(format!("redis://tessera:s3cret-acl-pass@127.0.0.1:{port}"));
+    let env = Env::new(&target, |_| {}).await;
+    let login = env.login().await;
+    env.cache_as_live(&login).await;
+    env.store
+        .revoke_session(login.user, login.session, Timestamp::now())
+        .await
+        .unwrap();
+    env.refused_within_a_second(&login).await;
 }

@@ -37,6 +37,16 @@ impl Target {
         c
     }
 
+    /// This target (same key prefix) reached through `url` instead.
+    pub fn with_url(&self, url: String) -> Self {
+        Self {
+            urls: vec![url],
+            cluster: false,
+            prefix: self.prefix.clone(),
+            ca: self.ca.clone(),
+        }
+    }
+
     fn new(urls: Vec<String>, cluster: bool) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         Self {

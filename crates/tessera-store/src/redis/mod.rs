@@ -6,7 +6,8 @@
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
 //! - `sentinel`: the `redis+sentinel://` URL and the master connection that follows
-//!   failovers. `tls`: the CA a `rediss://` connection trusts.
+//!   failovers. `tls`: the CA a `rediss://` connection trusts. `acl`: the ACL rules
+//!   Tessera's Redis user needs.
 //! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` + `scripts/*.lua`: one Lua script per atomic change.
 //! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
 //!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
@@ -106,6 +107,7 @@
 //! [`RedisConfig::tls_ca_file`] (see `tls.rs`).
 
 mod access;
+mod acl;
 mod config;
 mod conn;
 mod connecting;
@@ -119,6 +121,7 @@ mod stats;
 mod store;
 mod tls;
 
+pub use acl::acl_rules;
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
 pub use invalidation::{Revocation, revocations_channel};

@@ -2,6 +2,7 @@
 //! in `conformance.rs` runs every case against every backend.
 
 pub mod access;
+pub mod acl;
 pub mod binding;
 pub mod ephemeral;
 pub mod events;

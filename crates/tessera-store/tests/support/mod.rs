@@ -170,3 +170,62 @@ pub async fn redis_tls() -> Option<Backend> {
         }),
     })
 }
+
+/// Creates an ACL user on the server at `port` with exactly Tessera's rules for `prefix`
+/// (`tessera_store::redis::acl_rules`); returns `(user, password)`.
+pub fn acl_user(port: u16, prefix: &str) -> (String, String) {
+    // UUIDv7: the leading hex digits are a timestamp, the trailing ones random.
+    let random = || {
+        tessera_core::ids::UserId::new()
+            .to_string()
+            .replace('-', "")[16..]
+            .to_owned()
+    };
+    let (user, password) = (format!("tessera-{}", random()), format!("pw-{}", random()));
+    let pass_rule = format!(">{password}");
+    let rules = tessera_store::redis::acl_rules(prefix);
+    let mut args = vec![
+        "ACL",
+        "SETUSER",
+        user.as_str(),
+        "reset",
+        "on",
+        pass_rule.as_str(),
+    ];
+    args.extend(rules.iter().map(String::as_str));
+    let out = tessera_testkit::cli(port, &args);
+    assert_eq!(out.trim(), "OK", "ACL SETUSER {args:?}: {out}");
+    (user, password)
+}
+
+/// The shared standalone server through an ACL user of its own that has exactly Tessera's
+/// rules for this store's key prefix.
+pub async fn redis_acl() -> Option<Backend> {
+    let port = tokio::task::spawn_blocking(|| shared_standalone().map(|s| s.server.port()))
+        .await
+        .expect("join")?;
+    let mut config = unique_config(RedisConfig::standalone(String::new()));
+    let prefix = config.key_prefix.clone();
+    let (user, password) = tokio::task::spawn_blocking(move || acl_user(port, &prefix))
+        .await
+        .expect("join");
+    config.urls = vec![format!("redis://{user}:{password}@127.0.0.1:{port}")];
+    let store = RedisStore::connect(config)
+        .await
+        .expect("connect as the ACL user");
+    Some(Backend {
+        store: Arc::new(store.clone()),
+        redis: Some(RedisAccess {
+            ports: vec![port],
+            cluster: false,
+            store,
+        }),
+    })
+}
+
+/// The port of the shared standalone server (`None`: no redis-server, loud skip).
+pub async fn shared_standalone_port() -> Option<u16> {
+    tokio::task::spawn_blocking(|| shared_standalone().map(|s| s.server.port()))
+        .await
+        .expect("join")
+}
