@@ -120,6 +120,10 @@ async fn a_wrong_password_is_refused_and_never_shown_or_logged() {
     drop(guard);
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("Redis unreachable at start"), "{logs}");
+    assert!(
+        logs.contains("Password authentication failed"),
+        "the log does not say why: {logs}"
+    );
     assert!(!logs.contains(wrong), "wrong password logged: {logs}");
     assert!(!logs.contains(&password), "password logged: {logs}");
 }
