@@ -1,11 +1,12 @@
-//! The real `tessera` binary: embedded default, persistence, Redis outage, key rotation,
+//! The real `tessera` binary: embedded default, persistence, Redis outage and Sentinel
+//! failover, key rotation,
 //! third-party verification, secrets kept out of logs.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::{RedisSentinel, RedisServer, TempDir, free_port, redis_available};
 
 use super::signin::decode;
 use crate::common::binary::{Binary, command};
@@ -125,6 +126,52 @@ async fn redis_outage_is_fail_closed_and_service_resumes_without_restart() {
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_sentinel_the_api_survives_a_failover_and_logouts_stay_effective() {
+    if !redis_available() {
+        return;
+    }
+    let sentinel = tokio::task::spawn_blocking(|| RedisSentinel::start(1))
+        .await
+        .unwrap();
+    let url = sentinel.url();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Binary::serve(dir.path(), &[("REDIS_URL", &url)]).await;
+    let e = email("sentinel");
+    let kept = srv.signed_up(&e).await;
+    let ended = Session::from(&srv.login(&e, PW).await);
+    assert_eq!(srv.me(&kept.access).await.status, StatusCode::OK);
+    assert_eq!(
+        srv.logout(&ended.access).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let sentinel = tokio::task::spawn_blocking(move || {
+        let mut sentinel = sentinel;
+        sentinel.wait_replicated();
+        sentinel.kill_master();
+        sentinel
+    })
+    .await
+    .unwrap();
+    // 503 (fail-closed) until the server has found the new master, then 200 again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let me = srv.me(&kept.access).await;
+        if me.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(me.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", me.body);
+        assert!(Instant::now() < deadline, "no recovery: {}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(srv.me(&ended.access).await.code(), Some("token_revoked"));
+    let r = Session::from(&srv.refresh(&kept.refresh).await);
+    assert_eq!(srv.logout(&r.access).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(srv.me(&r.access).await.code(), Some("token_revoked"));
+    drop(sentinel);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
