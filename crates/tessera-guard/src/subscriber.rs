@@ -15,18 +15,19 @@
 //!   the configuration on each failure. On Cluster one node is enough: a plain `PUBLISH`
 //!   reaches the subscribers of every node.
 //! - With Sentinel (`redis+sentinel://`) every connection first asks the sentinels for the
-//!   current master and subscribes there. A failover drops the subscription (the master
-//!   dies, or Sentinel kills the clients of the node it demotes), which turns the cache down
-//!   as above; the next attempt finds the new master. (A `PUBLISH` also reaches the
-//!   subscribers of replicas, so a subscription that outlives a demotion still hears
-//!   every notice.)
+//!   current master and subscribes there, and at every `ping_every` asks a sentinel where
+//!   the master is now: when it names another node, the subscription is ended as above
+//!   (cache down) and made again on the new master. A failover that kills the master drops
+//!   the subscription anyway; after a manual one (`SENTINEL FAILOVER`) the old master stays
+//!   up, no longer receiving the new master's notices, until Sentinel demotes it seconds
+//!   later — without the check the cache would stay live on a deaf subscription that long.
 //! - A notice that does not parse empties the cache (it might have named anything).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{AsyncConnectionConfig, IntoConnectionInfo, Msg, ProtocolVersion, PushInfo, PushKind};
-use tessera_store::redis::{Revocation, is_sentinel_url, resolve_master};
+use tessera_store::redis::{MasterWatch, Revocation, is_sentinel_url, resolve_master};
 
 use crate::cache::NearCache;
 
@@ -84,6 +85,12 @@ async fn session(url: &str, sub: &Subscription, cache: &NearCache) -> redis::Red
         .clone()
         .set_protocol(ProtocolVersion::RESP3);
     let info = info.set_redis_settings(settings);
+    let subscribed_to = info.addr().to_string();
+    let mut master_watch = if is_sentinel_url(url) {
+        Some(MasterWatch::connect(url, sub.connect_timeout).await?)
+    } else {
+        None
+    };
     let client = match &sub.tls {
         Some(certs)
             if url
@@ -123,6 +130,18 @@ async fn session(url: &str, sub: &Subscription, cache: &NearCache) -> redis::Red
                 .await;
                 if !matches!(answered, Ok(Ok(_))) {
                     return Ok(());
+                }
+                if let Some(watch) = master_watch.as_mut() {
+                    let named = tokio::time::timeout(sub.ping_every, watch.master_addr()).await;
+                    match named {
+                        Ok(Ok(addr)) if addr != subscribed_to => {
+                            tracing::info!(from = %subscribed_to, to = %addr, "Redis master moved; subscribing on the new one");
+                            return Ok(());
+                        }
+                        Ok(Ok(_)) => {}
+                        // A sentinel that does not answer: ask another next time.
+                        _ => return Ok(()),
+                    }
                 }
             }
         }

@@ -201,15 +201,28 @@ impl RedisSentinel {
     /// the new master's port.
     pub fn failover(&self) -> u16 {
         let old = self.master_port();
+        let new = self.start_failover();
+        self.wait_demoted(old);
+        new
+    }
+
+    /// `SENTINEL FAILOVER` and waits only until the replica is promoted: the old master is
+    /// still up, and still a writable master, until Sentinel demotes it seconds later (see
+    /// [`wait_demoted`](Self::wait_demoted)). Returns the new master's port.
+    pub fn start_failover(&self) -> u16 {
+        let old = self.master_port();
         let out = self.sentinels[0].cli(&["SENTINEL", "FAILOVER", MASTER_NAME]);
         assert!(out.contains("OK"), "SENTINEL FAILOVER: {out:?}");
-        let new = self.wait_promoted(old);
+        self.wait_promoted(old)
+    }
+
+    /// Waits until the node on `port` reports itself a replica.
+    pub fn wait_demoted(&self, port: u16) {
         self.wait(
             Duration::from_secs(30),
             "the old master to become a replica",
-            |s| s.raw_cli(old, &["ROLE"]).starts_with("slave"),
+            |s| s.raw_cli(port, &["ROLE"]).starts_with("slave"),
         );
-        new
     }
 
     fn wait_promoted(&self, old: u16) -> u16 {

@@ -128,3 +128,58 @@ async fn as_an_acl_user_with_exactly_tesseras_rules_the_subscription_and_checks_
         .unwrap();
     env.refused_within_a_second(&login).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_manual_failover_the_cache_never_outlives_the_old_masters_notices() {
+    let Some(deployment) = private_sentinel().await else {
+        return;
+    };
+    let env = Env::new(&deployment.target, |_| {}).await;
+    let login = env.login().await;
+    env.cache_as_live(&login).await;
+
+    // SENTINEL FAILOVER: the old master stays up, and stays a master that no longer hears
+    // the new master's notices, until Sentinel demotes it seconds later.
+    let sentinel = deployment.sentinel;
+    let (sentinel, new) = tokio::task::spawn_blocking(move || {
+        sentinel.wait_replicated();
+        let new = sentinel.start_failover();
+        (sentinel, new)
+    })
+    .await
+    .unwrap();
+    // Until Sentinel announces +switch-master (a few hundred ms after the promotion) the
+    // store still writes to the old master. Wait until it writes to the new one (a
+    // bystander's login lands there), then revoke: the notice is published on the new
+    // master only, which the guard's subscription on the old master does not hear.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let bystander = env.login().await;
+        let key = tessera_store::redis::UserKeys::new(env.store.key_prefix(), bystander.user)
+            .session(bystander.session);
+        if tessera_testkit::cli(new, &["EXISTS", &key]).trim() == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store never moved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        env.store
+            .revoke_session(login.user, login.session, Timestamp::now())
+            .await
+            .unwrap()
+    );
+    // The guard must not keep answering from its cache: within about one ping period
+    // (1 s) it sees the master moved, flushes and re-subscribes.
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    loop {
+        match env.auth(&login.token).await {
+            Err(GuardError::Revoked) => break,
+            Ok(_) | Err(GuardError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("revoked token still accepted after the failover: {other:?}"),
+        }
+    }
+    drop(sentinel);
+}

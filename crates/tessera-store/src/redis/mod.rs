@@ -126,6 +126,8 @@ pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
 pub use invalidation::{Revocation, revocations_channel};
 pub use keys::{UserKeys, compact};
-pub use sentinel::{SENTINEL_SCHEME, check_sentinel_url, is_sentinel_url, resolve_master};
+pub use sentinel::{
+    MasterWatch, SENTINEL_SCHEME, check_sentinel_url, is_sentinel_url, resolve_master,
+};
 pub use store::{Reconciled, RedisStore};
 pub use tls::{TlsCaError, tls_certificates};

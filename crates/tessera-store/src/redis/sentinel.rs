@@ -21,12 +21,16 @@
 //!
 //! redis-rs resolves the master only when a client is built and does not follow
 //! `+switch-master` (redis-rs #1438). [`SentinelConn`] therefore keeps the current master's
-//! [`ConnectionManager`] in an [`ArcSwap`] and asks the sentinels again (single-flight, at
-//! most every [`RESOLVE_MIN_GAP`]):
+//! [`ConnectionManager`] in an [`ArcSwap`] and asks the sentinels again (single-flight):
+//! - at once when a sentinel announces `+switch-master` for our master: a background task
+//!   stays subscribed to that channel on one sentinel (the next one when it fails). This
+//!   matters most for a manual failover (`SENTINEL FAILOVER`), where the old master stays
+//!   up and writable for seconds after the replica was promoted, until Sentinel demotes it:
+//!   writes sent to it meanwhile would be lost;
 //! - after any call that failed with an I/O error, a dropped or refused connection, a
-//!   timeout, `READONLY` (the node was demoted to a replica) or `MASTERDOWN`;
-//! - every [`WATCH_EVERY`] in the background, so that a process that only reads still moves
-//!   to the new master.
+//!   timeout, `READONLY` (the node was demoted to a replica) or `MASTERDOWN` (at most every
+//!   [`RESOLVE_MIN_GAP`]);
+//! - every [`WATCH_EVERY`] in the background, in case an announcement was missed.
 //!
 //! When the sentinels name another master (one that answers `ROLE` as master — redis-rs
 //! checks that), a new manager is connected and swapped in; calls already in flight finish
@@ -42,8 +46,8 @@ use arc_swap::ArcSwap;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult,
-    ServerErrorKind, Value,
+    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Msg,
+    Pipeline, PushKind, RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
 };
 
 use super::error::ConfigError;
@@ -57,6 +61,8 @@ const DEFAULT_SENTINEL_PORT: u16 = 26379;
 pub(crate) const RESOLVE_MIN_GAP: Duration = Duration::from_millis(200);
 /// Period of the background check of the master's address.
 pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// Pause before subscribing to `+switch-master` again (on the next sentinel).
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
 /// True for a `redis+sentinel://` URL.
 pub fn is_sentinel_url(url: &str) -> bool {
@@ -233,6 +239,56 @@ pub async fn resolve_master(
     }
 }
 
+/// A connection to one sentinel (the first of the URL's that answers) that says where the
+/// master is now: for a subscriber on the master (the guard's revocation subscription),
+/// which must move as soon as the master does (after a `SENTINEL FAILOVER` the old master
+/// stays up, and is not a replica of the new one, until Sentinel demotes it).
+pub struct MasterWatch {
+    conn: redis::aio::MultiplexedConnection,
+    master_name: String,
+}
+
+impl MasterWatch {
+    /// Connects to the first sentinel of `url` that answers within `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> RedisResult<Self> {
+        let parsed = SentinelUrl::parse(url).map_err(|e| {
+            RedisError::from((ErrorKind::InvalidClientConfig, "bad sentinel url", e.0))
+        })?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let mut last = None;
+        for (host, port) in &parsed.sentinels {
+            let info = ConnectionAddr::Tcp(host.clone(), *port).into_connection_info()?;
+            let client = redis::Client::open(info)?;
+            match client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+            {
+                Ok(conn) => {
+                    return Ok(Self {
+                        conn,
+                        master_name: parsed.master_name,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(lookup_timed_out))
+    }
+
+    /// `host:port` of the master as the sentinel names it now (`SENTINEL
+    /// GET-MASTER-ADDR-BY-NAME`, which names the promoted replica as soon as it is promoted).
+    pub async fn master_addr(&mut self) -> RedisResult<String> {
+        let (host, port): (String, u16) = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(&self.master_name)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(format!("{host}:{port}"))
+    }
+}
+
 fn lookup_timed_out() -> RedisError {
     RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
@@ -293,6 +349,11 @@ impl SentinelConn {
             master_name: url.master_name.clone(),
         });
         tokio::spawn(watch(Arc::downgrade(&shared)));
+        tokio::spawn(follow_switches(
+            Arc::downgrade(&shared),
+            url.sentinels.clone(),
+            lookup_timeout.min(Duration::from_secs(1)),
+        ));
         Ok(Self { shared })
     }
 
@@ -308,7 +369,7 @@ impl SentinelConn {
             && may_be_failover(e)
         {
             let shared = Arc::clone(&self.shared);
-            tokio::spawn(async move { shared.lookup().await });
+            tokio::spawn(async move { shared.lookup(false).await });
         }
     }
 }
@@ -339,15 +400,22 @@ async fn connect_master(
 }
 
 impl Shared {
-    /// One lookup of the master (skipped when one is running or one started less than
-    /// [`RESOLVE_MIN_GAP`] ago); swaps the connection when the master moved.
-    async fn lookup(&self) {
-        let Ok(mut sentinel) = self.sentinel.try_lock() else {
-            return;
+    /// One lookup of the master; swaps the connection when the master moved. Unless
+    /// `announced` (a sentinel said the master moved: wait for a lookup in progress, then
+    /// look again), skipped when one is running or one started less than
+    /// [`RESOLVE_MIN_GAP`] ago.
+    async fn lookup(&self, announced: bool) {
+        let mut sentinel = if announced {
+            self.sentinel.lock().await
+        } else {
+            match self.sentinel.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            }
         };
         {
             let mut last = self.last_lookup.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| t.elapsed() < RESOLVE_MIN_GAP) {
+            if !announced && last.is_some_and(|t| t.elapsed() < RESOLVE_MIN_GAP) {
                 return;
             }
             *last = Some(Instant::now());
@@ -399,7 +467,7 @@ async fn watch(shared: Weak<Shared>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        shared.lookup().await;
+        shared.lookup(false).await;
     }
 }
 
@@ -429,6 +497,80 @@ impl ConnectionLike for SentinelConn {
 
     fn get_db(&self) -> i64 {
         self.shared.current.load().manager.get_db()
+    }
+}
+
+/// Stays subscribed to `+switch-master` on one sentinel at a time (the next one after a
+/// failure) while a clone of the connection exists, and looks the master up at once when
+/// ours is announced to have moved.
+async fn follow_switches(shared: Weak<Shared>, sentinels: Vec<(String, u16)>, timeout: Duration) {
+    let mut next = 0usize;
+    while shared.strong_count() > 0 {
+        let Some((host, port)) = sentinels.get(next % sentinels.len().max(1)).cloned() else {
+            return;
+        };
+        next = next.wrapping_add(1);
+        if let Err(e) = listen_for_switches(&shared, host, port, timeout).await {
+            tracing::debug!(error = %e, "cannot follow +switch-master on a sentinel; trying the next");
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+/// One subscription's life: `Ok` when it ended (or the connection is no longer used).
+async fn listen_for_switches(
+    shared: &Weak<Shared>,
+    host: String,
+    port: u16,
+    timeout: Duration,
+) -> RedisResult<()> {
+    let info = ConnectionAddr::Tcp(host, port).into_connection_info()?;
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    let client = redis::Client::open(info.set_redis_settings(settings))?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_push_sender(tx);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    conn.subscribe("+switch-master").await?;
+    loop {
+        let push = tokio::select! {
+            push = rx.recv() => push,
+            // Notice a dropped store even when no sentinel says anything.
+            _ = tokio::time::sleep(WATCH_EVERY) => {
+                if shared.strong_count() == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let Some(push) = push else {
+            return Ok(());
+        };
+        match push.kind {
+            PushKind::Message => {
+                // Payload: `<master-name> <old-ip> <old-port> <new-ip> <new-port>`.
+                let Some(shared) = shared.upgrade() else {
+                    return Ok(());
+                };
+                let ours = Msg::from_push_info(push).is_some_and(|m| {
+                    m.get_payload_bytes().split(|b| *b == b' ').next()
+                        == Some(shared.master_name.as_bytes())
+                });
+                if ours {
+                    tracing::info!(master = %shared.master_name, "Sentinel announced +switch-master");
+                    shared.lookup(true).await;
+                }
+            }
+            PushKind::Disconnection | PushKind::Unsubscribe => return Ok(()),
+            _ => {}
+        }
     }
 }
 

@@ -169,24 +169,49 @@ async fn manual_failover_moves_writes_to_the_promoted_replica() {
     let p = open_default(&store, user, now).await;
     let old = sentinel.master_port();
 
-    // The old master stays up and is demoted to a replica of the new one.
+    // The old master stays up, still a writable master until Sentinel demotes it seconds
+    // later: the store must move at Sentinel's +switch-master announcement, or the writes
+    // of that window land on the old master and are lost when it is demoted.
     let (sentinel, new) = tokio::task::spawn_blocking(move || {
         sentinel.wait_replicated();
-        let new = sentinel.failover();
+        let new = sentinel.start_failover();
         (sentinel, new)
     })
     .await
     .unwrap();
     assert_ne!(old, new);
+    let promoted = Instant::now();
+    let mut written = Vec::new();
+    loop {
+        let now = Timestamp::now();
+        let fresh = new_session(user, now);
+        create_retrying(&store, fresh.clone(), now).await;
+        written.push(fresh.session);
+        let key = UserKeys::new(store.key_prefix(), user).session(fresh.session);
+        if tessera_testkit::cli(new, &["EXISTS", &key]).trim() == "1" {
+            break;
+        }
+        assert!(
+            promoted.elapsed() < Duration::from_millis(700),
+            "writes still go to the old master {:?} after the promotion",
+            promoted.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sentinel = tokio::task::spawn_blocking(move || {
+        sentinel.wait_demoted(old);
+        sentinel
+    })
+    .await
+    .unwrap();
 
     let now = Timestamp::now();
-    let fresh = new_session(user, now);
-    create_retrying(&store, fresh.clone(), now).await;
-    let key = UserKeys::new(store.key_prefix(), user).session(fresh.session);
+    let last = *written.last().unwrap();
+    let key = UserKeys::new(store.key_prefix(), user).session(last);
     assert_eq!(
         tessera_testkit::cli(new, &["EXISTS", &key]).trim(),
         "1",
-        "written to the promoted replica, not the demoted master"
+        "the session written after the switch survives the demotion"
     );
     assert_eq!(
         status(&store, check(&o, o.access, 0), now).await,
