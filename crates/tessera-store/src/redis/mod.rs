@@ -120,6 +120,7 @@ mod sentinel;
 mod stats;
 mod store;
 mod tls;
+mod version;
 
 pub use acl::acl_rules;
 pub use config::RedisConfig;

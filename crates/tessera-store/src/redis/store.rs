@@ -19,6 +19,7 @@ use super::keys::{UserKeys, from_index, index_pattern, session_from_member, stat
 use super::reply::{self, dur_arg, ts_arg};
 use super::scripts;
 use super::stats;
+use super::version;
 use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
@@ -88,7 +89,7 @@ impl RedisStore {
     /// Validates `config`, connects (waiting for the first connection) and returns the store.
     /// Fails with [`StoreError::Unavailable`] when Redis cannot be reached now or the
     /// configuration cannot work (bad URL, prefix with `{`/`}`, no URL, several URLs for a
-    /// standalone server).
+    /// standalone server, a Redis older than 7.0).
     pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
         if config.key_prefix.contains(['{', '}']) {
             return Err(StoreError::Unavailable(Box::new(ConfigError(
@@ -100,6 +101,9 @@ impl RedisStore {
             Ok(conn) => conn?,
             Err(_) => return Err(StoreError::Unavailable(Box::new(OperationTimeout(timeout)))),
         };
+        if let Ok(Some(info)) = tokio::time::timeout(timeout, server_info(&conn)).await {
+            version::check(&info).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        }
         Ok(Self {
             conn,
             prefix: config.key_prefix,
@@ -303,6 +307,17 @@ fn session_id(v: Value) -> Result<SessionId, StoreError> {
 /// A refresh-token hash as script argument: its stored form, 16 raw bytes.
 fn hash_arg(h: &TokenHash) -> Vec<u8> {
     StoredHash::of(h).as_bytes().to_vec()
+}
+
+/// `INFO server` of one primary, or `None` when it cannot be read (the version check is
+/// then skipped: an ACL may deny `INFO`, and every later call reports its own errors).
+async fn server_info(conn: &Conn) -> Option<String> {
+    let node = conn.primaries().await.ok()?.into_iter().next()?;
+    let reply = conn
+        .on_node(&node, redis::cmd("INFO").arg("server").clone())
+        .await
+        .ok()?;
+    redis::from_redis_value(reply).ok()
 }
 
 /// A session binding as script argument: its stored form (16 raw bytes), or empty for none.
