@@ -11,6 +11,7 @@ use tessera_store::redis::{ConnectingStore, RedisConfig};
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
+use crate::app_metrics::Metrics;
 use crate::audit::AuditTrail;
 use crate::auth::password::{Passwords, ResetPolicy};
 use crate::auth::{AuthService, SessionPolicy};
@@ -37,6 +38,8 @@ pub struct App {
     pub max_body_bytes: usize,
     /// The validated settings the server runs with.
     pub settings: Arc<Settings>,
+    /// This server's Prometheus metrics (its own recorder: see [`crate::app_metrics`]).
+    pub metrics: Metrics,
 }
 
 /// How often the Redis statistics counters are recomputed by a bounded background SCAN (they
@@ -174,6 +177,7 @@ impl App {
         );
         let audit = AuditTrail::new(Arc::clone(&store), db.clone());
         let limits = Limits::new(Arc::clone(&store), settings.rate_limit);
+        let metrics = Metrics::new();
         let auth = AuthService::new(
             Users::new(db.clone()),
             hasher,
@@ -186,6 +190,7 @@ impl App {
             audit,
             mfa,
             limits,
+            metrics.clone(),
         );
         let mailer = Mailer::new(
             settings.smtp_url.as_ref(),
@@ -208,6 +213,7 @@ impl App {
             keys,
             max_body_bytes: settings.max_body_bytes,
             settings: Arc::new(settings.clone()),
+            metrics,
         })
     }
 }

@@ -9,12 +9,14 @@
 //! - [`auth`]: the sign-in, token, session and admin flows ([`auth::AuthService`]).
 //! - [`audit`]: the security-event trail (state store + SQL).
 //! - [`http`]: axum routes, extractors and the error → problem+json table.
+//! - [`app_metrics`]: the Prometheus metrics (names, labels, the recorder) behind `/metrics`.
 //! - [`app`]: assembling all of it from settings; [`serve`]: running it.
 //! - [`cli`]: the command line; [`admin_cli`]: its operator commands; [`telemetry`]: logging.
 
 pub mod accounts;
 pub mod admin_cli;
 pub mod app;
+pub mod app_metrics;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -12,6 +12,7 @@ use crate::http::router;
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(App::build(&settings, crate::app::Role::Server).await?);
     app.keys.spawn_watcher(Duration::from_secs(5));
+    app.metrics.spawn_upkeep(Duration::from_secs(5));
     if !settings.not_implemented.is_empty() {
         tracing::warn!(settings = ?settings.not_implemented, "these settings are not implemented yet and have no effect");
     }

@@ -15,6 +15,7 @@ use super::pair::TokenPair;
 use super::service::AuthService;
 use crate::accounts::User;
 use crate::accounts::email::Email;
+use crate::app_metrics::LoginResult;
 use crate::audit::{EventKind, SecurityEvent};
 
 impl AuthService {
@@ -27,6 +28,37 @@ impl AuthService {
     /// trusted when the challenge is completed.
     #[allow(clippy::too_many_arguments)]
     pub async fn login(
+        &self,
+        email: &str,
+        password: Zeroizing<String>,
+        client: ClientInfo,
+        fingerprint: Option<&Fingerprint>,
+        trust_cookie: Option<&str>,
+        trust_device: bool,
+        now: Timestamp,
+    ) -> Result<SignIn, AuthError> {
+        let result = self
+            .login_step(
+                email,
+                password,
+                client,
+                fingerprint,
+                trust_cookie,
+                trust_device,
+                now,
+            )
+            .await;
+        let ok = match &result {
+            Ok(SignIn::Mfa(_)) => LoginResult::MfaRequired,
+            _ => LoginResult::Success,
+        };
+        self.count_login(&result, ok);
+        result
+    }
+
+    /// [`AuthService::login`] without the counting.
+    #[allow(clippy::too_many_arguments)]
+    async fn login_step(
         &self,
         email: &str,
         password: Zeroizing<String>,

@@ -19,6 +19,8 @@ impl AuthService {
         self.store
             .revoke_session(claims.sub, claims.sid, now)
             .await?;
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::Session);
         self.audit
             .record(
                 SecurityEvent::new(EventKind::Logout, claims.sub, now)
@@ -55,6 +57,8 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<u64, AuthError> {
         let version = self.store.revoke_user(user, now).await?;
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::User);
         self.users.raise_token_version(user, version, now).await?;
         Ok(version)
     }

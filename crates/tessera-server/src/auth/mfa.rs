@@ -264,7 +264,22 @@ impl AuthService {
     }
 
     /// `POST /v1/auth/mfa`: completes a challenge with a TOTP code or a recovery code.
+    /// Counted in `tessera_logins_total` as `success`, `failure` or `limited`.
     pub async fn complete_mfa(
+        &self,
+        challenge_id: &str,
+        code: &str,
+        fingerprint: Option<&Fingerprint>,
+        now: Timestamp,
+    ) -> Result<Completed, AuthError> {
+        let result = self
+            .complete_mfa_step(challenge_id, code, fingerprint, now)
+            .await;
+        self.count_login(&result, crate::app_metrics::LoginResult::Success);
+        result
+    }
+
+    async fn complete_mfa_step(
         &self,
         challenge_id: &str,
         code: &str,

@@ -9,6 +9,7 @@ use super::error::AuthError;
 use super::fingerprint::Fingerprint;
 use super::pair::TokenPair;
 use super::service::AuthService;
+use crate::app_metrics::RefreshOutcome;
 use crate::audit::{EventKind, SecurityEvent};
 
 impl AuthService {
@@ -34,7 +35,10 @@ impl AuthService {
         client: impl FnOnce() -> ClientInfo,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
-        let token = RefreshToken::parse(presented).map_err(|_| AuthError::InvalidRefreshToken)?;
+        let Ok(token) = RefreshToken::parse(presented) else {
+            self.metrics.refresh(RefreshOutcome::Invalid);
+            return Err(AuthError::InvalidRefreshToken);
+        };
         let seed = SuccessorSeed::random();
         let successor = token.successor(&self.refresh_key, &seed);
         let grant = self.issuer.grant(now);
@@ -60,19 +64,26 @@ impl AuthService {
                 token_version,
                 session_expires_at,
                 attributes,
-            } => (successor, token_version, session_expires_at, attributes),
+            } => {
+                self.metrics.refresh(RefreshOutcome::Rotated);
+                (successor, token_version, session_expires_at, attributes)
+            }
             RotationOutcome::GraceReplay {
                 seed,
                 token_version,
                 session_expires_at,
                 attributes,
-            } => (
-                token.successor(&self.refresh_key, &seed),
-                token_version,
-                session_expires_at,
-                attributes,
-            ),
+            } => {
+                self.metrics.refresh(RefreshOutcome::GraceReplay);
+                (
+                    token.successor(&self.refresh_key, &seed),
+                    token_version,
+                    session_expires_at,
+                    attributes,
+                )
+            }
             RotationOutcome::Reused => {
+                self.metrics.refresh(RefreshOutcome::Reused);
                 tracing::warn!(
                     user = %token.user(), session = %token.session(),
                     "refresh token reused after rotation: session revoked (possible theft)"
@@ -87,6 +98,7 @@ impl AuthService {
                 return Err(AuthError::RefreshTokenReused);
             }
             RotationOutcome::Invalid => {
+                self.metrics.refresh(RefreshOutcome::Invalid);
                 // A banned account's sessions are gone; say why rather than "invalid".
                 if let Ok(Some(user)) = self.users.by_id(token.user()).await
                     && user.disabled_at.is_some()

@@ -97,6 +97,8 @@ impl AuthService {
             } => {
                 tracing::info!(%user, %session, %jti, was_active, "access token revoked (RFC 7009)");
                 if was_active {
+                    self.metrics
+                        .revocation(crate::app_metrics::RevocationKind::AccessToken);
                     self.audit
                         .record(
                             SecurityEvent::new(EventKind::TokenRevoked, user, now)
@@ -108,6 +110,8 @@ impl AuthService {
             }
             Revocation::Session { user, session } => {
                 tracing::info!(%user, %session, "session revoked by its refresh token (RFC 7009)");
+                self.metrics
+                    .revocation(crate::app_metrics::RevocationKind::Session);
                 self.audit
                     .record(
                         SecurityEvent::new(EventKind::SessionRevoked, user, now)

@@ -13,6 +13,7 @@ use super::error::AuthError;
 use super::fingerprint::Fingerprint;
 use crate::accounts::Users;
 use crate::accounts::password::PasswordHasher;
+use crate::app_metrics::{LoginResult, Metrics};
 use crate::audit::AuditTrail;
 use crate::config::FailMode;
 use crate::keys::LiveKeys;
@@ -66,6 +67,8 @@ pub struct AuthService {
     pub(crate) verified: Arc<super::verified::VerifiedTokens>,
     /// What `/v1/me` shows of accounts, cached briefly (`forget` after changing it).
     pub(crate) profiles: Arc<super::profile::Profiles>,
+    /// Sign-in, refresh and revocation counters.
+    pub(crate) metrics: Metrics,
 }
 
 impl AuthService {
@@ -83,8 +86,10 @@ impl AuthService {
         audit: AuditTrail,
         mfa: MfaRecords,
         limits: Limits,
+        metrics: Metrics,
     ) -> Self {
         Self {
+            metrics,
             verified: Arc::default(),
             profiles: Arc::default(),
             limits,
@@ -98,6 +103,27 @@ impl AuthService {
             verifier,
             refresh_key,
             policy,
+        }
+    }
+
+    /// Counts a sign-in step's outcome in `tessera_logins_total`. Store, database and
+    /// internal errors are not sign-in results: they show as 5xx in the HTTP metrics.
+    pub(crate) fn count_login<T>(&self, result: &Result<T, AuthError>, ok: LoginResult) {
+        let counted = match result {
+            Ok(_) => Some(ok),
+            Err(
+                AuthError::InvalidCredentials
+                | AuthError::AccountDisabled
+                | AuthError::InvalidCode { .. }
+                | AuthError::ChallengeExpired,
+            ) => Some(LoginResult::Failure),
+            Err(AuthError::RateLimited { .. } | AuthError::TooManyAttempts) => {
+                Some(LoginResult::Limited)
+            }
+            Err(_) => None,
+        };
+        if let Some(r) = counted {
+            self.metrics.login(r);
         }
     }
 

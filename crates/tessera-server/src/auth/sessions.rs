@@ -116,6 +116,8 @@ impl AuthService {
         if !self.store.revoke_session(caller.sub, session, now).await? {
             return Err(AuthError::SessionNotFound);
         }
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::Session);
         self.audit
             .record(
                 SecurityEvent::new(EventKind::SessionRevoked, caller.sub, now)
@@ -150,6 +152,8 @@ impl AuthService {
                 now,
             )
             .await?;
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::AccessToken);
         self.audit
             .record(
                 SecurityEvent::new(EventKind::TokenRevoked, caller.sub, now)

@@ -226,9 +226,18 @@ impl IntoResponse for ApiError {
             }
             _ => None,
         };
-        problem_with(status, code, detail, extra, retry_after)
+        let mut res = problem_with(status, code, detail, extra, retry_after);
+        if let ApiError::Auth(AuthError::StateStore(_)) = &self {
+            res.extensions_mut().insert(StateStoreUnavailable);
+        }
+        res
     }
 }
+
+/// Marks a response as a 503 `state_store_unavailable`, for the metrics layer
+/// (`tessera_state_store_unavailable_total`).
+#[derive(Clone, Copy, Debug)]
+pub struct StateStoreUnavailable;
 
 /// Renders a problem+json response.
 pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {

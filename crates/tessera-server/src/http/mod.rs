@@ -6,6 +6,7 @@
 //! - [`extract`]: request extractors (JSON body, bearer authentication, client info), each
 //!   with its rejection.
 //! - [`routes`]: thin handlers, one file per area.
+//! - [`track`]: the metrics layer (request counts and durations by route template).
 //! - [`router`]: [`router`] assembles routes and layers.
 
 pub mod cookies;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod router;
 pub mod routes;
+pub mod track;
 
 pub use error::ApiError;
 pub use router::router;

@@ -10,14 +10,19 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
-use super::routes::{admin, auth, health, jwks, me, metadata, mfa, oauth2, password, sessions};
+use super::routes::{
+    admin, auth, health, jwks, me, metadata, mfa, oauth2, password, prometheus, sessions,
+};
+use super::track::track;
 use crate::app::AppState;
 
-/// The whole API. Layers: body limit (413), panic → 500 problem, request tracing (a span with
+/// The whole API. Layers: body limit (413), panic → 500 problem, metrics (request count and
+/// duration by matched route template: [`track`]), request tracing (a span with
 /// method and matched route; status and latency at debug level) — never headers, query
 /// strings or bodies.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/v1/auth/register", post(auth::register))
         .route("/v1/auth/login", post(auth::login))
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/revoke", post(oauth2::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(prometheus::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -70,6 +76,7 @@ pub fn router(state: AppState) -> Router {
                 "an internal error occurred".into(),
             )
         }))
+        .layer(axum::middleware::from_fn_with_state(metrics, track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
                 .extensions()

@@ -8,6 +8,7 @@ mod browser;
 mod forged;
 mod limits;
 mod logout;
+mod metrics;
 mod mfa;
 mod oauth2;
 mod password;
@@ -79,4 +80,5 @@ suite!(
     password::reset_tokens_expire,
     password::concurrent_resets_with_one_token_have_exactly_one_winner,
     password::password_change_needs_the_current_password_and_keeps_only_the_caller,
+    metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
 );

@@ -9,4 +9,5 @@ pub mod metadata;
 pub mod mfa;
 pub mod oauth2;
 pub mod password;
+pub mod prometheus;
 pub mod sessions;

@@ -1,0 +1,315 @@
+//! The server's Prometheus metrics: names, labels and the recorder they live in.
+//!
+//! # One recorder per [`App`](crate::app::App), not the global one
+//!
+//! Every [`App`](crate::app::App) owns a [`Metrics`], which owns its own
+//! `metrics_exporter_prometheus::PrometheusRecorder`, built with `build_recorder()` (no HTTP
+//! listener, no push gateway: the exporter's default features are off) and rendered by
+//! `GET /metrics` from its handle. Values are recorded through that recorder's
+//! [`metrics::Recorder`] methods, not through the facade's macros and its process-wide
+//! recorder, because:
+//! - the global recorder can be installed once per process, and the integration tests run
+//!   dozens of servers in one process, concurrently. With one shared recorder a test could
+//!   not tell its server's sign-ins from those of the test running beside it, so every
+//!   "exactly one more" assertion would be flaky;
+//! - `metrics::with_local_recorder` scopes a recorder to a synchronous closure on one thread,
+//!   and a request is an async task that hops threads at every `.await`.
+//!
+//! The binary builds one `App`, so in production this is one recorder per process, built at
+//! startup; the global facade recorder stays free for a program that embeds the server.
+//!
+//! # Names and labels (every label value comes from a closed set)
+//! - `tessera_http_requests_total{method,route,status}` and
+//!   `tessera_http_request_duration_seconds{method,route}` (histogram, [`DURATION_BUCKETS`]):
+//!   recorded by one middleware layer (`http::track`). `route` is the matched route template
+//!   (`/v1/sessions/{id}`), `unmatched` when no route matched; `method` is one of the
+//!   standard methods or `other`.
+//! - `tessera_logins_total{result}`: `success`, `mfa_required`, `failure` (wrong credentials,
+//!   banned account, wrong or expired second factor), `limited` (rate limit or lockout).
+//! - `tessera_refresh_total{outcome}`: `rotated`, `grace_replay`, `reused` (theft: the
+//!   session was revoked), `invalid`.
+//! - `tessera_revocations_total{kind}`: `session`, `user` (every session of a user),
+//!   `access_token`.
+//! - `tessera_state_store_unavailable_total`: requests answered 503 `state_store_unavailable`.
+//! - `tessera_build_info{version}` = 1.
+//! - Read at scrape time (see `http::routes::prometheus`): `tessera_state_store_up`, and the
+//!   `/v1/admin/stats` figures `tessera_sessions_active`, `tessera_access_tokens_active`,
+//!   `tessera_revoked_tokens` (omitted while the store is down).
+//!
+//! No label ever holds a user id, an email, a token or any other request-supplied text.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Key, Label, Level, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Upper bounds (seconds) of the request-duration histogram buckets: 1 ms to 10 s, which
+/// covers a cached token check (sub-millisecond) up to an Argon2 sign-in under load.
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+const HTTP_REQUESTS: &str = "tessera_http_requests_total";
+const HTTP_DURATION: &str = "tessera_http_request_duration_seconds";
+const LOGINS: &str = "tessera_logins_total";
+const REFRESHES: &str = "tessera_refresh_total";
+const REVOCATIONS: &str = "tessera_revocations_total";
+const STORE_UNAVAILABLE: &str = "tessera_state_store_unavailable_total";
+const BUILD_INFO: &str = "tessera_build_info";
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+
+/// Result of a sign-in step (`tessera_logins_total{result}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginResult {
+    /// A session was opened.
+    Success,
+    /// The password was right; a second factor is now asked for.
+    MfaRequired,
+    /// Wrong credentials, banned account, wrong or expired second factor.
+    Failure,
+    /// Refused by a rate limit or the lockout before any check.
+    Limited,
+}
+
+impl LoginResult {
+    const ALL: [Self; 4] = [
+        Self::Success,
+        Self::MfaRequired,
+        Self::Failure,
+        Self::Limited,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::MfaRequired => "mfa_required",
+            Self::Failure => "failure",
+            Self::Limited => "limited",
+        }
+    }
+}
+
+/// What a refresh-token presentation turned out to be (`tessera_refresh_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The current token: rotated.
+    Rotated,
+    /// The previous token inside the reuse grace window: the same successor again.
+    GraceReplay,
+    /// The previous token after the grace window: the session was revoked.
+    Reused,
+    /// Malformed, unknown, expired or unbound.
+    Invalid,
+}
+
+impl RefreshOutcome {
+    const ALL: [Self; 4] = [
+        Self::Rotated,
+        Self::GraceReplay,
+        Self::Reused,
+        Self::Invalid,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Rotated => "rotated",
+            Self::GraceReplay => "grace_replay",
+            Self::Reused => "reused",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// What a revocation ended (`tessera_revocations_total{kind}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// One session (logout, ending a session, RFC 7009 with a refresh token).
+    Session,
+    /// Every session of a user (logout-all, admin, ban, password reset).
+    User,
+    /// One access token.
+    AccessToken,
+}
+
+impl RevocationKind {
+    const ALL: [Self; 3] = [Self::Session, Self::User, Self::AccessToken];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::User => "user",
+            Self::AccessToken => "access_token",
+        }
+    }
+}
+
+/// The server's metrics (cheap to clone: one `Arc`).
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    logins: [Counter; 4],
+    refreshes: [Counter; 4],
+    revocations: [Counter; 3],
+    store_unavailable: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh recorder with every event counter registered at 0 (so a scrape shows each
+    /// series from the start) and `tessera_build_info` set.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&DURATION_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        describe(&recorder);
+        let counter = |name: &'static str, label: Option<(&'static str, &'static str)>| {
+            let labels = label
+                .map(|(k, v)| vec![Label::new(k, v)])
+                .unwrap_or_default();
+            recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+        };
+        let logins = LoginResult::ALL.map(|r| counter(LOGINS, Some(("result", r.label()))));
+        let refreshes =
+            RefreshOutcome::ALL.map(|o| counter(REFRESHES, Some(("outcome", o.label()))));
+        let revocations =
+            RevocationKind::ALL.map(|k| counter(REVOCATIONS, Some(("kind", k.label()))));
+        let store_unavailable = counter(STORE_UNAVAILABLE, None);
+        recorder
+            .register_gauge(
+                &Key::from_parts(
+                    BUILD_INFO,
+                    vec![Label::new("version", env!("CARGO_PKG_VERSION"))],
+                ),
+                &METADATA,
+            )
+            .set(1.0);
+        Self {
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                logins,
+                refreshes,
+                revocations,
+                store_unavailable,
+            }),
+        }
+    }
+
+    /// Counts a sign-in step.
+    pub fn login(&self, result: LoginResult) {
+        self.inner.logins[result as usize].increment(1);
+    }
+
+    /// Counts a refresh-token presentation.
+    pub fn refresh(&self, outcome: RefreshOutcome) {
+        self.inner.refreshes[outcome as usize].increment(1);
+    }
+
+    /// Counts a revocation.
+    pub fn revocation(&self, kind: RevocationKind) {
+        self.inner.revocations[kind as usize].increment(1);
+    }
+
+    /// Counts a request answered 503 because the state store was unavailable.
+    pub fn state_store_unavailable(&self) {
+        self.inner.store_unavailable.increment(1);
+    }
+
+    /// Counts one HTTP request and its duration. `method` and `route` must come from closed
+    /// sets (see [`crate::http::track`]).
+    pub fn http_request(
+        &self,
+        method: &'static str,
+        route: SharedString,
+        status: u16,
+        seconds: f64,
+    ) {
+        let r = &self.inner.recorder;
+        let labels = vec![
+            Label::new("method", method),
+            Label::new("route", route.clone()),
+            Label::new("status", SharedString::from(status.to_string())),
+        ];
+        r.register_counter(&Key::from_parts(HTTP_REQUESTS, labels), &METADATA)
+            .increment(1);
+        let labels = vec![Label::new("method", method), Label::new("route", route)];
+        r.register_histogram(&Key::from_parts(HTTP_DURATION, labels), &METADATA)
+            .record(seconds);
+    }
+
+    /// The recorded metrics in the Prometheus text format (0.0.4).
+    pub fn render(&self) -> String {
+        self.inner.handle.render()
+    }
+
+    /// Drains histogram samples into their buckets, so they do not pile up between scrapes.
+    pub fn run_upkeep(&self) {
+        self.inner.handle.run_upkeep();
+    }
+
+    /// Runs [`Metrics::run_upkeep`] every `every` in a background task (`tessera serve` does,
+    /// every 5 s: without a scraper, samples would otherwise accumulate). The task ends when
+    /// the last clone of these metrics is dropped.
+    pub fn spawn_upkeep(&self, every: std::time::Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(inner) => inner.handle.run_upkeep(),
+                    None => break,
+                }
+            }
+        });
+    }
+}
+
+fn describe(r: &PrometheusRecorder) {
+    let d = |name: &'static str, unit: Option<Unit>, help: &'static str| {
+        r.describe_counter(name.into(), unit, help.into());
+    };
+    d(
+        HTTP_REQUESTS,
+        None,
+        "HTTP requests by method, route template and status.",
+    );
+    r.describe_histogram(
+        HTTP_DURATION.into(),
+        Some(Unit::Seconds),
+        "HTTP request duration by method and route template.".into(),
+    );
+    d(LOGINS, None, "Sign-in steps by result.");
+    d(REFRESHES, None, "Refresh-token presentations by outcome.");
+    d(REVOCATIONS, None, "Revocations by what they ended.");
+    d(
+        STORE_UNAVAILABLE,
+        None,
+        "Requests answered 503 because the state store was unavailable.",
+    );
+    r.describe_gauge(
+        BUILD_INFO.into(),
+        None,
+        "Always 1; the version label is the server's version.".into(),
+    );
+}
