@@ -23,6 +23,18 @@ async fn embedded_default_serves_in_an_empty_directory_and_survives_restart() {
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     assert_eq!(ready.body["state_store"]["backend"], "memory");
     assert_eq!(ready.body["database"]["backend"], "sqlite");
+    // The binary serves its metrics (the in-process cases parse them with prometheus_client).
+    let metrics = srv.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(text.contains("\ntessera_state_store_up 1\n"), "{text}");
+    assert!(text.contains("tessera_build_info{version="), "{text}");
     let e = email("embedded");
     let first = srv.signed_up(&e).await;
     assert_eq!(srv.me(&first.access).await.status, StatusCode::OK);
