@@ -68,12 +68,17 @@ pub(crate) async fn read(conn: &Conn, prefix: &str) -> RedisResult<StoreStats> {
     })
 }
 
-/// `name:<integer>` from an `INFO` section.
-fn info_field(info: &str, name: &str) -> Option<u64> {
+/// The value of `name:<value>` in an `INFO` reply.
+pub(crate) fn info_value<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines().find_map(|line| {
         let (k, v) = line.trim_end().split_once(':')?;
-        (k == name).then(|| v.parse().ok()).flatten()
+        (k == name).then_some(v)
     })
+}
+
+/// `name:<integer>` from an `INFO` section.
+fn info_field(info: &str, name: &str) -> Option<u64> {
+    info_value(info, name)?.parse().ok()
 }
 
 #[cfg(test)]

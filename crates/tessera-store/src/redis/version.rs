@@ -1,5 +1,7 @@
 //! The oldest Redis the scripts run on, checked once when the store connects.
 
+use super::stats::info_value;
+
 /// Major version the scripts need: `rotate_refresh.lua` raises the index TTL with
 /// `PEXPIRE … GT` (Redis 7.0).
 const MIN_MAJOR: u64 = 7;
@@ -18,14 +20,13 @@ pub(crate) struct TooOld {
 /// a version Tessera can read passes (a proxy may hide it; the scripts would then report
 /// their own errors): only a version known to be too old is refused.
 pub(crate) fn check(info_server: &str) -> Result<(), TooOld> {
-    let Some(found) = info_server.lines().find_map(|line| {
-        let (k, v) = line.trim_end().split_once(':')?;
-        (k == "redis_version").then(|| v.trim().to_owned())
-    }) else {
+    let Some(found) = info_value(info_server, "redis_version").map(str::trim) else {
         return Ok(());
     };
     match found.split('.').next().and_then(|m| m.parse::<u64>().ok()) {
-        Some(major) if major < MIN_MAJOR => Err(TooOld { found }),
+        Some(major) if major < MIN_MAJOR => Err(TooOld {
+            found: found.to_owned(),
+        }),
         _ => Ok(()),
     }
 }
