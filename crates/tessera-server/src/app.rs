@@ -134,6 +134,7 @@ impl App {
                 urls,
                 cluster,
                 ca_file,
+                key_prefix,
             } => {
                 let mut config = if *cluster {
                     RedisConfig::cluster(urls.iter().cloned())
@@ -141,6 +142,7 @@ impl App {
                     RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
                 };
                 config.tls_ca_file = ca_file.clone();
+                config.key_prefix = key_prefix.clone();
                 ConnectingStore::connect(
                     config,
                     (role == Role::Server).then_some(STATS_RECONCILE_EVERY),

@@ -10,6 +10,7 @@
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
 //! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
+//! - [`proof`]: the password and a second-factor code, checked under the sign-in budgets.
 //! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
 
 pub mod access;
@@ -24,6 +25,7 @@ pub mod mfa;
 pub mod pair;
 pub mod password;
 pub mod profile;
+pub mod proof;
 pub mod refresh;
 pub mod register;
 pub mod reset_token;
