@@ -427,3 +427,44 @@ async fn a_ban_survives_a_restart_of_the_server_and_its_state_store() {
         "the ban is durable (SQL)"
     );
 }
+
+/// The real binary (full Argon2 cost) on the memory store and on Redis: 24 concurrent wrong
+/// passwords for one account get exactly 10 checks, and a stolen access token can neither
+/// add nor remove a second factor without the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_holds_the_sign_in_budget_under_concurrent_guesses() {
+    let redis = redis_available().then(|| {
+        let dir = TempDir::new("api-budget");
+        let server = RedisServer::start(free_port(), dir.path(), &[]);
+        (server, dir)
+    });
+    let mut backends: Vec<Vec<(&str, String)>> = vec![vec![]];
+    if let Some((server, _)) = &redis {
+        backends.push(vec![("REDIS_URL", server.url())]);
+    }
+    for env in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let srv = Binary::serve(dir.path(), &env).await;
+        let e = email("bin-budget");
+        let sess = srv.signed_up(&e).await;
+        let srv = &srv;
+        let e = &e;
+        let guesses = (0..24).map(|_| async move { srv.login(e, "wrong password 123456").await });
+        let replies = futures::future::join_all(guesses).await;
+        let count = |status: StatusCode| replies.iter().filter(|r| r.status == status).count();
+        assert_eq!(count(StatusCode::UNAUTHORIZED), 10, "{env:?}");
+        assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 14, "{env:?}");
+        // The stolen token alone: no factor added, none removed.
+        for (method, body) in [
+            (Method::POST, serde_json::json!({})),
+            (Method::DELETE, serde_json::json!({"code": "123456"})),
+        ] {
+            let r = srv
+                .call(method, "/v1/mfa/totp", Some(body), Some(&sess.access))
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+        }
+        assert_eq!(srv.me(&sess.access).await.body["mfa_enabled"], false);
+    }
+}
