@@ -155,7 +155,7 @@ impl AuthService {
     /// is revoked too: the client revoking has no fingerprint cookie, and holding the token
     /// is the proof RFC 7009 asks for.
     async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
-        let Ok(token) = RefreshToken::parse(token) else {
+        let Ok(token) = RefreshToken::parse(token, &self.refresh_key) else {
             return Ok(Revocation::Nothing);
         };
         let (user, session) = (token.user(), token.session());
