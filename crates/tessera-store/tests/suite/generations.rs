@@ -112,11 +112,17 @@ pub async fn an_older_generation_is_reuse_even_inside_the_grace_window(store: Ar
     let store = &*store;
     let t0 = Timestamp::now();
     let f = rotated_three_times(store, new_session(UserId::new(), t0), t0).await;
+    let before = store.stats(f.last).await.unwrap();
     let replay = rotation_of(&f.o, f.hashes[1], 1, f.last);
     assert_eq!(
         store.rotate_refresh(replay, f.last).await.unwrap(),
         RotationOutcome::Reused
     );
+    // Statistics as for any theft: the session and its 4 live grants go, revoked.
+    let after = store.stats(f.last).await.unwrap();
+    assert_eq!(after.sessions_active + 1, before.sessions_active);
+    assert_eq!(after.access_tokens_active + 4, before.access_tokens_active);
+    assert_eq!(after.revoked_tokens, before.revoked_tokens + 4);
     assert_revoked(store, &f, f.last).await;
 }
 
