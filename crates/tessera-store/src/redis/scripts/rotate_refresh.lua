@@ -23,10 +23,12 @@
 --
 -- Theft (status 3) is the previous token (field p) after the grace window, or a token whose
 -- hash is neither h nor p and whose generation ARGV[11] is below the family's current one
--- (field n; absent for a session opened before generations existed and not rotated since:
--- then, as for a legacy token, such a hash is merely invalid). One field, not a list of
--- every hash ever issued: the generation is bound into the token by a MAC the server
--- verified, so an older generation can only come from a token this family really held.
+-- (field n, written by each rotation in its one HSET and read by the HMGET below: no extra
+-- command). n is absent before the first rotation, when nothing is older than a sign-in's
+-- generation 0; a legacy token (ARGV[11] = '') proves no age: such a hash is merely
+-- invalid. One field, not a list of every hash ever issued: the generation is bound into
+-- the token by a MAC the server verified, so an older generation can only come from a
+-- token this family really held.
 --
 -- Rotated and grace replay register the access grant: at most MAX_LIVE_GRANTS stay; the
 -- oldest beyond are revoked, counted in dG/dR, and each publishes 't:UID:JTI' (cap_grants
