@@ -108,6 +108,7 @@ wait_http "http://$HADDR/hello"
 # closer to a real client's once-per-access-token cadence than the 512 chained ones above.
 SPREAD=${SPREAD:-800}
 "$BENCH" seed --redis "redis://127.0.0.1:$RPORT" --from "$OUT/refresh.jsonl" --per-user "$SPREAD" \
+  --data-dir "$OUT/data" \
   --out "$OUT/refresh-spread.jsonl"
 
 load() { # scenario addr round [extra…]

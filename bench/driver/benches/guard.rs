@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Validation, decode};
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::keys::{KeyRing, SigningAlg, StoredKey, VerificationKeys};
-use tessera_core::refresh::RefreshToken;
+use tessera_core::refresh::{RefreshKey, RefreshToken};
 use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, TokenIssuer, TokenRequest};
 use tessera_guard::{Guard, GuardConfig, KeySource};
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
                 NewSession {
                     user,
                     session,
-                    refresh: RefreshToken::generate(user, session).hash(),
+                    refresh: RefreshToken::generate(user, session, &RefreshKey::generate()).hash(),
                     access: AccessGrant {
                         jti,
                         expires_at: exp.plus(Duration::from_secs(30)),

@@ -77,6 +77,10 @@ enum Cmd {
         from: PathBuf,
         #[arg(long, default_value_t = 800)]
         per_user: usize,
+        /// The server's data directory: its key file holds the refresh key that the seeded
+        /// tokens must be tagged with.
+        #[arg(long)]
+        data_dir: PathBuf,
         #[arg(long)]
         out: PathBuf,
     },
@@ -319,8 +323,9 @@ async fn main() -> anyhow::Result<()> {
             redis,
             from,
             per_user,
+            data_dir,
             out,
-        } => seed::run(&redis, &from, per_user, &out).await,
+        } => seed::run(&redis, &from, per_user, &data_dir, &out).await,
         Cmd::Summarize { results } => summary::print(&results),
     }
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use redis::AsyncCommands;
 use serde_json::json;
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::{RefreshToken, SuccessorSeed, TokenHash};
+use tessera_core::refresh::{RefreshKey, RefreshToken, SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 use tessera_store::redis::{RedisConfig, RedisStore, UserKeys};
 use tessera_store::{
@@ -37,7 +37,9 @@ async fn one_session(
     now: Timestamp,
 ) -> anyhow::Result<(SessionId, Jti)> {
     let session = SessionId::new();
-    let first = RefreshToken::generate(user, session);
+    // Only hashes reach the store here, so any key does.
+    let key = RefreshKey::generate();
+    let first = RefreshToken::generate(user, session, &key);
     let jti = Jti::new();
     store
         .create_session(
@@ -62,7 +64,8 @@ async fn one_session(
         )
         .await?;
     let seed = SuccessorSeed::random();
-    let successor: TokenHash = RefreshToken::generate(user, session).hash();
+    let next = first.successor(&key, &seed);
+    let successor: TokenHash = next.hash();
     let jti2 = Jti::new();
     let out = store
         .rotate_refresh(
@@ -70,7 +73,9 @@ async fn one_session(
                 user,
                 session,
                 presented: first.hash(),
+                generation: first.generation(),
                 successor,
+                successor_generation: first.successor_generation(),
                 seed,
                 access: AccessGrant {
                     jti: jti2,

@@ -5,8 +5,9 @@
 //! once per access-token lifetime, so it never holds more than one or two live grants, while
 //! 512 sessions chained in a closed loop are each refreshed ~10 times a second and sit at the
 //! cap of 16 live grants (every rotation then revokes one). The users are real accounts (the
-//! `--from` file of `setup`), the refresh tokens are genuine (`RefreshToken::generate`, as
-//! sign-in makes them), and the rotation itself goes through the HTTP API like any other.
+//! `--from` file of `setup`), the refresh tokens are genuine (`RefreshToken::generate` with
+//! the server's refresh key, read from its key file in `--data-dir`, as sign-in makes them),
+//! and the rotation itself goes through the HTTP API like any other.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -17,6 +18,7 @@ use anyhow::Context;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
+use tessera_server::keys::KeyFile;
 use tessera_store::redis::{RedisConfig, RedisStore};
 use tessera_store::{AccessGrant, NewSession, SessionLimits, StateStore};
 
@@ -32,15 +34,22 @@ pub(crate) async fn run(
     redis: &str,
     from: &Path,
     per_user: usize,
+    data_dir: &Path,
     out: &Path,
 ) -> anyhow::Result<()> {
+    let key_path = KeyFile::path(data_dir);
+    let key = Arc::new(
+        KeyFile::read(&key_path)?
+            .with_context(|| format!("no key file at {}", key_path.display()))?
+            .refresh_key(&key_path)?,
+    );
     let store = Arc::new(RedisStore::connect(RedisConfig::standalone(redis)).await?);
     let accounts = setup::load(from)?;
     let mut seen = BTreeSet::new();
     let users: Vec<(UserId, Session)> = accounts
         .into_iter()
         .filter_map(|s| {
-            let user = RefreshToken::parse(&s.refresh_token).ok()?.user();
+            let user = RefreshToken::route(&s.refresh_token).ok()?.0;
             seen.insert(user).then_some((user, s))
         })
         .collect();
@@ -51,12 +60,13 @@ pub(crate) async fn run(
     for (user, account) in users {
         let store = store.clone();
         let attributes = attributes.clone();
+        let key = key.clone();
         tasks.spawn(async move {
             let mut made = Vec::with_capacity(per_user);
             for _ in 0..per_user {
                 let now = Timestamp::now();
                 let session = SessionId::new();
-                let token = RefreshToken::generate(user, session);
+                let token = RefreshToken::generate(user, session, &key);
                 store
                     .create_session(
                         NewSession {

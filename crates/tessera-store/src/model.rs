@@ -84,8 +84,18 @@ pub struct Rotation {
     pub session: SessionId,
     /// Hash of the presented refresh token.
     pub presented: TokenHash,
+    /// Generation of the presented token, as the server *verified* it (the token's MAC
+    /// tag, `RefreshToken::parse`): `None` for a legacy token without one. When the hash is
+    /// neither the current nor the previous one, `Some(n)` below the family's current
+    /// generation is theft ([`RotationOutcome::Reused`]). Never fill it from unverified
+    /// input: ids are not secret, so a forged generation would let anyone revoke a victim's
+    /// session.
+    pub generation: Option<u32>,
     /// Hash of the successor the server derived with `seed`.
     pub successor: TokenHash,
+    /// Generation of the successor (`RefreshToken::successor_generation`): becomes the
+    /// family's current generation when the rotation happens.
+    pub successor_generation: u32,
     /// Seed the successor was derived with; kept so a grace replay can re-derive it.
     pub seed: SuccessorSeed,
     /// The new access token to register (in both the rotated and the grace-replay case).
@@ -128,11 +138,15 @@ pub enum RotationOutcome {
         /// The session's [`NewSession::attributes`], as stored.
         attributes: String,
     },
-    /// The previous token replayed after the grace window (or with a zero grace): theft. The
-    /// session and all its access tokens are revoked. Only the current and the previous hash
-    /// are kept, so a token older than the previous one is unknown: `Invalid`.
+    /// Theft: the previous token replayed after the grace window (or with a zero grace), or
+    /// a token of an *older* generation than the family's current one ([`Rotation::generation`]
+    /// below the stored generation) replayed at any time. The session and all its access
+    /// tokens are revoked. Only the current and previous hash and the current generation are
+    /// kept: detecting any older generation needs no growing list.
     Reused,
-    /// No live session, or a hash that is neither current nor previous. Nothing changed.
+    /// No live session, a binding that does not match, or a hash that is neither current nor
+    /// previous with a generation that is not older than the family's (or unknown: a legacy
+    /// token, or a session without a stored generation). Nothing changed.
     Invalid,
 }
 

@@ -44,7 +44,10 @@ pub trait StateStore: Send + Sync + 'static {
     /// Rotates a refresh token; see [`RotationOutcome`] for each case. Concurrent calls with
     /// the same presented token: exactly one gets `Rotated`; the others get `GraceReplay`
     /// (inside the window, with the seed of that one successor) — so the family never forks
-    /// and no false theft is reported. A successful rotation moves `last_seen` to `now`.
+    /// and no false theft is reported. A successful rotation moves `last_seen` to `now` and
+    /// makes `rotation.successor_generation` the family's current generation; a later
+    /// presentation of any older generation (other than the previous token inside the grace
+    /// window) is `Reused`. Only the current and previous hash and that one number are kept.
     ///
     /// `Rotated` and `GraceReplay` register `rotation.access`. A session keeps at most
     /// [`MAX_LIVE_GRANTS`] unexpired access grants: beyond, its oldest grants (smallest

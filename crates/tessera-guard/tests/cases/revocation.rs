@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tessera_core::refresh::{RefreshToken, SuccessorSeed};
+use tessera_core::refresh::{RefreshKey, RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
 use tessera_store::{AccessGrant, RevocationMode, Rotation, RotationOutcome, StateStore};
 
@@ -60,7 +60,14 @@ async fn revoke(env: &Env, login: &Login, path: &str) {
                 user: login.user,
                 session: login.session,
                 presented,
-                successor: RefreshToken::generate(login.user, login.session).hash(),
+                generation: Some(0),
+                successor: RefreshToken::generate(
+                    login.user,
+                    login.session,
+                    &RefreshKey::generate(),
+                )
+                .hash(),
+                successor_generation: 1,
                 seed: SuccessorSeed::random(),
                 access: AccessGrant {
                     jti: tessera_core::ids::Jti::new(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tessera_core::ids::{SessionId, UserId};
 use tessera_core::keys::{KeyRing, SigningAlg, StoredKey, rotate};
-use tessera_core::refresh::{RefreshToken, TokenHash};
+use tessera_core::refresh::{RefreshKey, RefreshToken, TokenHash};
 use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, TokenIssuer, TokenRequest};
 use tessera_guard::{Guard, GuardConfig, GuardError, KeySource};
@@ -112,7 +112,7 @@ impl Env {
     pub async fn login_with(&self, user: UserId, max_sessions: Option<u32>) -> Login {
         let now = Timestamp::now();
         let session = SessionId::new();
-        let refresh = RefreshToken::generate(user, session).hash();
+        let refresh = RefreshToken::generate(user, session, &RefreshKey::generate()).hash();
         let (jti, exp) = self.issuer.issuer.grant(now);
         let created = self
             .store

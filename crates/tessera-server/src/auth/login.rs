@@ -106,7 +106,7 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
         let session = SessionId::new();
-        let refresh = RefreshToken::generate(user.id, session);
+        let refresh = RefreshToken::generate(user.id, session, &self.refresh_key);
         let grant = self.issuer.grant(now);
         let absolute_expiry = now.plus(self.policy.absolute_lifetime);
         let fingerprint = fingerprint.filter(|_| self.policy.fingerprint);

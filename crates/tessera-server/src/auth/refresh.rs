@@ -19,7 +19,9 @@ impl AuthService {
     /// - previous token inside the grace window (a concurrent-refresh race): the *same*
     ///   successor as the winning call is re-derived from the stored seed and returned, so
     ///   the family never forks;
-    /// - previous token later: theft; the store has revoked the session;
+    /// - previous token later, or a token of an older generation than the family's current
+    ///   one at any time: theft; the store has revoked the session (the generation is only
+    ///   believed once its MAC tag verified, so guessing ids cannot trigger this);
     /// - anything else (including a session bound to a fingerprint cookie the request does
     ///   not carry): invalid, nothing changes.
     ///
@@ -35,7 +37,9 @@ impl AuthService {
         client: impl FnOnce() -> ClientInfo,
         now: Timestamp,
     ) -> Result<TokenPair, AuthError> {
-        let Ok(token) = RefreshToken::parse(presented) else {
+        // A tag that does not verify is invalid like a malformed token: the store (and so the
+        // family) is never asked about a generation the key did not vouch for.
+        let Ok(token) = RefreshToken::parse(presented, &self.refresh_key) else {
             self.metrics.refresh(RefreshOutcome::Invalid);
             return Err(AuthError::InvalidRefreshToken);
         };
@@ -49,7 +53,9 @@ impl AuthService {
                     user: token.user(),
                     session: token.session(),
                     presented: token.hash(),
+                    generation: token.generation(),
                     successor: successor.hash(),
+                    successor_generation: token.successor_generation(),
                     seed,
                     access: self.store_grant(grant),
                     grace: self.policy.reuse_grace,

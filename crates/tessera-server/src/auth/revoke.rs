@@ -150,12 +150,13 @@ impl AuthService {
         })
     }
 
-    /// Revokes the session when `token` is its current or previous refresh token (the store
+    /// Revokes the session when `token` is its current or previous refresh token (a token whose
+    /// generation tag does not verify revokes nothing and never reaches the store; the store
     /// compares the hash, atomically with the revocation). A session bound to a fingerprint
     /// is revoked too: the client revoking has no fingerprint cookie, and holding the token
     /// is the proof RFC 7009 asks for.
     async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
-        let Ok(token) = RefreshToken::parse(token) else {
+        let Ok(token) = RefreshToken::parse(token, &self.refresh_key) else {
             return Ok(Revocation::Nothing);
         };
         let (user, session) = (token.user(), token.session());

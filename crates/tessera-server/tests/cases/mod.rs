@@ -45,6 +45,8 @@ suite!(
     refresh::replay_after_grace_revokes_the_session,
     refresh::concurrent_refreshes_yield_one_successor_and_no_theft,
     refresh::unknown_and_malformed_refresh_tokens_are_refused,
+    refresh::replaying_any_older_refresh_token_revokes_the_session,
+    refresh::a_refresh_token_with_an_altered_generation_or_tag_revokes_nothing,
     logout::logout_revokes_only_that_session,
     logout::logout_all_revokes_every_session_and_bumps_the_version,
     logout::denylist_mode_revokes_like_allowlist,

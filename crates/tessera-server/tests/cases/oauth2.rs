@@ -7,7 +7,7 @@ use jsonwebtoken::EncodingKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_core::keys::KeyMaterial;
-use tessera_core::refresh::RefreshToken;
+use tessera_core::refresh::{RefreshKey, RefreshToken};
 use tessera_server::keys::KeyFile;
 
 use super::signin::decode;
@@ -489,13 +489,19 @@ pub async fn oauth2_a_forged_refresh_token_revokes_nothing(b: Backend) {
         return;
     };
     let a = s.signed_up(&email("revoke-forged")).await;
-    let genuine = RefreshToken::parse(&a.refresh).unwrap();
-    // The session's routing ids with a secret of our own.
-    let forged = RefreshToken::generate(genuine.user(), genuine.session()).encode();
-    assert_ne!(forged, a.refresh);
-    for hint in [Some("refresh_token"), None] {
-        let r = revoke(&s, &forged, hint).await;
-        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (user, session) = RefreshToken::route(&a.refresh).unwrap();
+    // The session's routing ids with a secret of our own: tagged with a key of our own, and
+    // in the legacy form (no tag to check, so it reaches the store's hash comparison).
+    let forged = [
+        RefreshToken::generate(user, session, &RefreshKey::generate()).encode(),
+        RefreshToken::generate_legacy(user, session).encode(),
+    ];
+    for forged in &forged {
+        assert_ne!(*forged, a.refresh);
+        for hint in [Some("refresh_token"), None] {
+            let r = revoke(&s, forged, hint).await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        }
     }
     assert_eq!(
         s.me(&a.access).await.status,
@@ -516,6 +522,7 @@ pub async fn oauth2_revocation_answers_200_for_unknown_tokens_and_400_without_on
     let unknown_refresh = RefreshToken::generate(
         tessera_core::ids::UserId::new(),
         tessera_core::ids::SessionId::new(),
+        &RefreshKey::generate(),
     )
     .encode();
     for token in [

@@ -54,6 +54,9 @@ struct Session {
     current: StoredHash,
     previous: Option<StoredHash>,
     seed: Option<SuccessorSeed>,
+    /// Refresh generation of the current token, set by each rotation (Redis field `n`; `None`
+    /// until the first rotation: nothing is older than a sign-in's generation 0).
+    refresh_generation: Option<u32>,
     attributes: String,
     /// Hash of the client fingerprint the session is bound to.
     binding: Option<StoredHash>,
@@ -194,6 +197,7 @@ impl State {
             current: StoredHash::of(&new.refresh),
             previous: None,
             seed: None,
+            refresh_generation: None,
             attributes: new.attributes,
             binding: new.binding.as_ref().map(StoredHash::of),
             access: HashMap::new(),
@@ -256,6 +260,7 @@ impl State {
             s.previous = Some(s.current);
             s.current = StoredHash::of(&r.successor);
             s.seed = Some(r.seed);
+            s.refresh_generation = Some(r.successor_generation);
             s.last_seen = now;
             s.idle = r.idle_timeout;
             let revoked = s.register(r.access, now);
@@ -280,12 +285,24 @@ impl State {
                 self.revoked_tokens += revoked;
                 return out;
             }
-            if let Some(gone) = self.remove_session(r.user, r.session) {
-                self.revoked_tokens += gone.live_grants(now);
-            }
-            return RotationOutcome::Reused;
+            return self.revoke_for_reuse(r.user, r.session, now);
+        }
+        // Neither current nor previous: an older generation (MAC-verified by the server) is a
+        // replay of a token this family has moved past.
+        if let (Some(presented), Some(current)) = (r.generation, s.refresh_generation)
+            && presented < current
+        {
+            return self.revoke_for_reuse(r.user, r.session, now);
         }
         RotationOutcome::Invalid
+    }
+
+    /// Theft: the session goes with all its access tokens.
+    fn revoke_for_reuse(&mut self, user: UserId, id: SessionId, now: Timestamp) -> RotationOutcome {
+        if let Some(gone) = self.remove_session(user, id) {
+            self.revoked_tokens += gone.live_grants(now);
+        }
+        RotationOutcome::Reused
     }
 
     pub(super) fn check_access(

@@ -54,6 +54,7 @@
 //! | `h` | current refresh-token hash: its stored form, the first 16 bytes of the SHA-256 (`StoredHash`) |
 //! | `p` | previous refresh-token hash (16 raw bytes, as `h`; absent before the first rotation) |
 //! | `s` | successor seed of the current token (16 raw bytes; absent before the first rotation) |
+//! | `n` | refresh generation of the current token (decimal, written by each rotation; absent before the first one): a presented token whose server-verified generation is below it and whose hash is neither `h` nor `p` is theft |
 //! | `a`, `a1`, `a2`, … | attributes (opaque JSON from the server; returned by rotation and `list_sessions`) in chunks of at most 64 bytes: `a` the first, a chunk shorter than 64 bytes or a missing next field ends it |
 //! | `b` | binding: hash of the client fingerprint (16 raw bytes, as `h`; absent for an unbound session); a rotation must present it |
 //! | *JTI (16 raw bytes)* | an allowlisted access token of this session; value = its `exp`. At most [`MAX_LIVE_GRANTS`](crate::MAX_LIVE_GRANTS) unexpired ones: registering one more revokes the oldest. Expired ones are dropped when a registration finds more than 4 grant fields (`register_access` in `prelude.lua`). |

@@ -325,6 +325,12 @@ fn binding_arg(b: Option<&TokenHash>) -> Vec<u8> {
     b.map_or_else(Vec::new, hash_arg)
 }
 
+/// A presented refresh generation as a script argument: decimal, or `''` for none (a legacy
+/// token).
+fn generation_arg(generation: Option<u32>) -> String {
+    generation.map_or_else(String::new, |g| g.to_string())
+}
+
 /// Pause between two `SCAN` batches of the statistics reconciliation.
 const RECONCILE_PAUSE: Duration = Duration::from_millis(20);
 /// `SCAN … COUNT` of the statistics reconciliation.
@@ -489,7 +495,9 @@ impl StateStore for RedisStore {
             .arg(ts_arg(r.access.expires_at))
             .arg(dur_arg(r.grace))
             .arg(dur_arg(r.idle_timeout))
-            .arg(binding_arg(r.binding.as_ref()));
+            .arg(binding_arg(r.binding.as_ref()))
+            .arg(generation_arg(r.generation))
+            .arg(r.successor_generation);
         let items = reply::array(self.run(&inv).await?)?;
         let mut items = items.into_iter();
         let status = reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)?;

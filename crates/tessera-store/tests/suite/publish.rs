@@ -124,6 +124,21 @@ pub async fn every_revocation_path_publishes_a_notice(redis: RedisAccess) {
     assert_eq!(out, RotationOutcome::Reused);
     assert_eq!(sub.next().await, Revocation::Session(o.user, o.session));
 
+    // Theft by an older generation (two rotations back): the same notice.
+    let o = open_default(store, UserId::new(), t0).await;
+    let r1 = rotation_of(&o, o.refresh, 0, t0);
+    store.rotate_refresh(r1.clone(), t0).await.unwrap();
+    store
+        .rotate_refresh(rotation_of(&o, r1.successor, 1, t0), t0)
+        .await
+        .unwrap();
+    let out = store
+        .rotate_refresh(rotation_of(&o, o.refresh, 0, t0), t0)
+        .await
+        .unwrap();
+    assert_eq!(out, RotationOutcome::Reused);
+    assert_eq!(sub.next().await, Revocation::Session(o.user, o.session));
+
     // Eviction by the session limit: one notice per evicted session, oldest first.
     let user = UserId::new();
     let a = open_default(store, user, t0).await;

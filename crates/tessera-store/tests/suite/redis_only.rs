@@ -579,7 +579,8 @@ async fn grant_fields(redis: &RedisAccess, user: UserId) -> (usize, String) {
 }
 
 /// A rotated, bound session hash holds exactly the documented fields (no `rotated_at`: `l` is
-/// the time of the last rotation), refresh hashes and binding in their 16-byte stored form.
+/// the time of the last rotation), refresh hashes and binding in their 16-byte stored form,
+/// the refresh generation in decimal.
 pub async fn session_hash_holds_only_the_documented_fields(redis: RedisAccess) {
     let store: &dyn StateStore = &redis.store;
     let now = Timestamp::now();
@@ -611,6 +612,7 @@ pub async fn session_hash_holds_only_the_documented_fields(redis: RedisAccess) {
             field("h", 16),
             field("i", IDLE.as_millis().to_string().len()),
             field("l", t1_len),
+            field("n", 1), // the successor's refresh generation, "1"
             field("p", 16),
             field("s", 16),
             field("x", t1_len),

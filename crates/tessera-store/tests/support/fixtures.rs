@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::{RefreshToken, SuccessorSeed, TokenHash};
+use tessera_core::refresh::{RefreshKey, RefreshToken, SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 use tessera_store::*;
 
@@ -17,7 +17,7 @@ pub const ATTRS: &str = r#"{"ua":"Firefox / Linux","ip":"127.0.0.1"}"#;
 
 /// A fresh random refresh-token hash.
 pub fn hash() -> TokenHash {
-    RefreshToken::generate(UserId::new(), SessionId::new()).hash()
+    RefreshToken::generate(UserId::new(), SessionId::new(), &RefreshKey::generate()).hash()
 }
 
 /// A fresh access grant expiring `ACCESS_TTL` after `now`.
@@ -76,18 +76,32 @@ pub async fn open_default(store: &dyn StateStore, user: UserId, now: Timestamp) 
     open(store, new_session(user, now), now).await
 }
 
-/// A rotation of `presented` for session `o` with a fresh successor, seed and grant.
+/// A rotation of `presented` for session `o` with a fresh successor, seed and grant. The
+/// presented token carries no generation (as a legacy token), so only its hash decides; see
+/// [`rotation_of`] for one that does.
 pub fn rotation(o: &Opened, presented: TokenHash, now: Timestamp) -> Rotation {
     Rotation {
         user: o.user,
         session: o.session,
         presented,
+        generation: None,
         successor: hash(),
+        successor_generation: 1,
         seed: SuccessorSeed::random(),
         access: grant(now),
         grace: GRACE,
         idle_timeout: IDLE,
         binding: None,
+    }
+}
+
+/// A rotation of `presented`, a token of generation `generation` (as the server verified it),
+/// into a successor of the next generation.
+pub fn rotation_of(o: &Opened, presented: TokenHash, generation: u32, now: Timestamp) -> Rotation {
+    Rotation {
+        generation: Some(generation),
+        successor_generation: generation + 1,
+        ..rotation(o, presented, now)
     }
 }
 
