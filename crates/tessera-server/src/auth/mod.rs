@@ -10,7 +10,8 @@
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
 //! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
-//! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
+//! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions;
+//!   [`mfa_reset`]: an operator removing a user's second factor.
 
 pub mod access;
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod mfa;
+pub mod mfa_reset;
 pub mod pair;
 pub mod password;
 pub mod profile;
