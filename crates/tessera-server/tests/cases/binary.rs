@@ -526,11 +526,51 @@ async fn a_data_key_that_cannot_open_the_enrolled_factors_stops_the_start() {
     let keys = dir.path().join("tessera-data").join("keys.json");
     let original = std::fs::read_to_string(&keys).unwrap();
     let enrolled_with = data_key_id(&original);
-
-    // Another data key in keys.json.
     let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
     v["data_key"] = data_key(9);
     let replaced = serde_json::to_string(&v).unwrap();
+    let db = tessera_server::accounts::Database::connect(&secrecy::SecretString::from(format!(
+        "sqlite://{}",
+        dir.path().join("tessera-data").join("tessera.db").display()
+    )))
+    .await
+    .unwrap();
+    let key_ids = || async {
+        use sqlx::Row;
+        sqlx::query("SELECT key_id FROM mfa_totp UNION ALL SELECT key_id FROM mfa_recovery_codes")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Option<String>, _>(0).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key_ids().await, vec![Some(enrolled_with.clone()); 11]);
+
+    // Rows from before key ids were recorded are checked by opening them: with another data
+    // key they do not open, and the start is refused.
+    for statement in [
+        "UPDATE mfa_totp SET key_id = NULL",
+        "UPDATE mfa_recovery_codes SET key_id = NULL",
+    ] {
+        sqlx::query(statement).execute(db.pool()).await.unwrap();
+    }
+    std::fs::write(&keys, &replaced).unwrap();
+    let (status, err) = serve_refused(dir.path(), &[]);
+    assert!(!status.success(), "{status}");
+    let expected = format!(
+        "1 enrolled second factor was sealed before key ids were recorded and does not open with data key {}",
+        data_key_id(&replaced)
+    );
+    assert!(err.contains(&expected), "{expected}\n{err}");
+    // With their own key they open, and are marked with its id.
+    std::fs::write(&keys, &original).unwrap();
+    let mut srv = Binary::serve(dir.path(), &[]).await;
+    sign_in_with_totp(&srv, &e, &secret).await;
+    srv.stop();
+    assert_eq!(key_ids().await, vec![Some(enrolled_with.clone()); 11]);
+
+    // Another data key in keys.json.
     std::fs::write(&keys, &replaced).unwrap();
     let (status, err) = serve_refused(dir.path(), &[]);
     assert!(!status.success(), "{status}");
