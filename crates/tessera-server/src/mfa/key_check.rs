@@ -47,11 +47,13 @@ impl KeyMismatch {
     }
 }
 
-fn factors(n: u64) -> String {
+/// "1 enrolled second factor was" / "3 enrolled second factors were", and the matching
+/// "does"/"do".
+fn factors(n: u64) -> (String, &'static str) {
     if n == 1 {
-        "1 enrolled second factor was".to_owned()
+        ("1 enrolled second factor was".to_owned(), "does")
     } else {
-        format!("{n} enrolled second factors were")
+        (format!("{n} enrolled second factors were"), "do")
     }
 }
 
@@ -61,21 +63,21 @@ impl fmt::Display for KeyMismatch {
         for (kid, n) in &self.other_keys {
             causes.push(format!(
                 "{} sealed with data key {kid}, but keys.json holds data key {}",
-                factors(*n),
+                factors(*n).0,
                 self.current
             ));
         }
         if self.legacy > 0 {
+            let (n, does) = factors(self.legacy);
             causes.push(format!(
-                "{} sealed before key ids were recorded and do not open with data key {}",
-                factors(self.legacy),
+                "{n} sealed before key ids were recorded and {does} not open with data key {}",
                 self.current
             ));
         }
         if self.corrupt > 0 {
+            let (n, does) = factors(self.corrupt);
             causes.push(format!(
-                "{} sealed with data key {} but do not open with it (corrupt rows)",
-                factors(self.corrupt),
+                "{n} sealed with data key {} but {does} not open with it (corrupt)",
                 self.current
             ));
         }
