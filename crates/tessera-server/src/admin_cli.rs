@@ -1,4 +1,5 @@
-//! The operator commands of the CLI (`sessions`, `revoke`, `ban`, `unban`, `stats`): the same
+//! The operator commands of the CLI (`sessions`, `revoke`, `ban`, `unban`, `stats`,
+//! `mfa reset`): the same
 //! domain calls as the admin API, over the same state store and database.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use crate::accounts::email::Email;
 use crate::app::App;
 use crate::audit::device_label;
 use crate::auth::ClientInfo;
-use crate::cli::{Command, RevokeTarget, SessionsAction};
+use crate::cli::{Command, MfaAction, RevokeTarget, SessionsAction};
 use crate::config::{Settings, StateStoreSettings};
 
 /// Runs an operator command; prints the result to stdout. Errors (unknown ids, unreachable
@@ -132,6 +133,21 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
             println!("users\t{}", s.users);
             for (k, v) in &s.store.backend {
                 println!("{}.{k}\t{v}", auth.store().backend());
+            }
+        }
+        Command::Mfa {
+            action: MfaAction::Reset { user },
+        } => {
+            let user = resolve_user(&app, user).await?;
+            let reset = auth.admin_reset_mfa(user, &app.mailer, now).await?;
+            if !reset.removed {
+                println!("user {user} has no second factor; nothing changed");
+            } else if reset.mailed {
+                println!("reset the second factor of user {user}; the user was told by mail");
+            } else {
+                println!(
+                    "reset the second factor of user {user}; the notice mail could NOT be sent (see the log)"
+                );
             }
         }
         Command::Serve { .. } | Command::Keys { .. } => bail!("not an operator command"),

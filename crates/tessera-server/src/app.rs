@@ -38,6 +38,8 @@ pub struct App {
     pub max_body_bytes: usize,
     /// The validated settings the server runs with.
     pub settings: Arc<Settings>,
+    /// Outgoing mail (password resets, notices of operator actions).
+    pub mailer: Arc<Mailer>,
     /// This server's Prometheus metrics (its own recorder: see [`crate::app_metrics`]).
     pub metrics: Metrics,
 }
@@ -73,6 +75,14 @@ pub enum StartError {
     /// Mail transport.
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::MailError),
+    /// Enrolled second factors do not open with the data key in the key file.
+    #[error("second factors cannot be opened with the data key of {path}: {mismatch}")]
+    DataKey {
+        /// The key file.
+        path: String,
+        /// What does not open, and why.
+        mismatch: crate::mfa::key_check::KeyMismatch,
+    },
 }
 
 /// What the process is for: serving runs background maintenance, a CLI command does not.
@@ -177,6 +187,21 @@ impl App {
             db.clone(),
             key_file.data_key(&KeyFile::path(&settings.data_dir))?,
         );
+        if role == Role::Server {
+            // Fails closed: never serve second factors this key cannot open (an operator
+            // command still runs, so `tessera mfa reset` can clear them).
+            let mismatch = mfa.check_key().await?;
+            if !mismatch.is_empty() {
+                return Err(StartError::DataKey {
+                    path: KeyFile::path(&settings.data_dir).display().to_string(),
+                    mismatch,
+                });
+            }
+            tracing::info!(
+                key_id = mfa.key_id(),
+                "data key opens every enrolled second factor"
+            );
+        }
         let audit = AuditTrail::new(Arc::clone(&store), db.clone());
         let limits = Limits::new(Arc::clone(&store), settings.rate_limit);
         let metrics = Metrics::new();
@@ -194,15 +219,15 @@ impl App {
             limits,
             metrics.clone(),
         );
-        let mailer = Mailer::new(
+        let mailer = Arc::new(Mailer::new(
             settings.smtp_url.as_ref(),
             &settings.data_dir,
             &settings.mail_from,
-        )?;
+        )?);
         tracing::info!(via = mailer.kind(), "mail ready");
         let passwords = Passwords::new(
             auth.clone(),
-            mailer,
+            Arc::clone(&mailer),
             ResetPolicy {
                 url: settings.password_reset_url.clone(),
                 ttl: settings.password_reset_ttl,
@@ -215,6 +240,7 @@ impl App {
             keys,
             max_body_bytes: settings.max_body_bytes,
             settings: Arc::new(settings.clone()),
+            mailer,
             metrics,
         })
     }

@@ -66,6 +66,23 @@ pub enum Command {
     },
     /// Counters from the state store and the database.
     Stats,
+    /// Manage users' second factors.
+    Mfa {
+        /// MFA action.
+        #[command(subcommand)]
+        action: MfaAction,
+    },
+}
+
+/// `tessera mfa …`.
+#[derive(Debug, Subcommand)]
+pub enum MfaAction {
+    /// Remove a user's second factor (TOTP, recovery codes, trusted devices) and tell them by
+    /// mail; works even when the factor no longer opens with the data key.
+    Reset {
+        /// Email or user id.
+        user: String,
+    },
 }
 
 /// `tessera sessions …`.

@@ -43,6 +43,9 @@ pub enum EventKind {
     MfaEnabled,
     /// TOTP removed.
     MfaDisabled,
+    /// An operator removed the second factor (TOTP, recovery codes, trusted devices); the
+    /// user was told by mail.
+    MfaResetByAdmin,
     /// A wrong second-factor code on a sign-in challenge.
     MfaFailed,
     /// A recovery code was used (and is gone).
@@ -72,6 +75,7 @@ impl EventKind {
             EventKind::AccountUnbanned => "account_unbanned",
             EventKind::MfaEnabled => "mfa_enabled",
             EventKind::MfaDisabled => "mfa_disabled",
+            EventKind::MfaResetByAdmin => "mfa_reset_by_admin",
             EventKind::MfaFailed => "mfa_failed",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
             EventKind::TrustedDeviceAdded => "trusted_device_added",

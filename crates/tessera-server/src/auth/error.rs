@@ -61,6 +61,10 @@ pub enum AuthError {
     /// No (pending or confirmed) TOTP enrolment to act on.
     #[error("mfa not enabled")]
     MfaNotEnabled,
+    /// A confirmed second factor exists but cannot be evaluated (sealed with another data key,
+    /// or corrupt): the sign-in is refused, never let through without it.
+    #[error("second factor cannot be evaluated: {0}")]
+    MfaUnavailable(#[source] crate::mfa::Unreadable),
     /// No trusted device with this id belongs to the caller.
     #[error("device not found")]
     DeviceNotFound,
@@ -106,6 +110,15 @@ impl From<crate::limits::LimitError> for AuthError {
                 retry_after: l.retry_after,
             },
             crate::limits::LimitError::Store(s) => AuthError::StateStore(s),
+        }
+    }
+}
+
+impl From<crate::mfa::MfaError> for AuthError {
+    fn from(e: crate::mfa::MfaError) -> Self {
+        match e {
+            crate::mfa::MfaError::Db(d) => AuthError::Database(d),
+            crate::mfa::MfaError::Unreadable(u) => AuthError::MfaUnavailable(u),
         }
     }
 }

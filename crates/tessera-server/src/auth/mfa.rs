@@ -210,6 +210,7 @@ impl AuthService {
 
     /// After a correct password: tokens if no second factor is needed (none enrolled, or the
     /// request carries this user's valid trust cookie), else a challenge.
+    /// [`AuthError::MfaUnavailable`] when the enrolled factor cannot be opened (fails closed).
     pub(crate) async fn after_password(
         &self,
         user: &crate::accounts::User,
@@ -219,7 +220,8 @@ impl AuthService {
         trust_device: bool,
         now: Timestamp,
     ) -> Result<SignIn, AuthError> {
-        if !self.mfa.enabled(user.id).await? {
+        // Fails closed: a confirmed factor that cannot be opened is an error, not "none".
+        if self.mfa.confirmed(user.id).await?.is_none() {
             return Ok(SignIn::Tokens(
                 self.open_session(user, client, fingerprint, now).await?,
             ));

@@ -11,7 +11,8 @@
 //! - [`fingerprint`]: binding tokens to a hardened cookie.
 //! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
 //! - [`proof`]: the password and a second-factor code, checked under the sign-in budgets.
-//! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
+//! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions;
+//!   [`mfa_reset`]: an operator removing a user's second factor.
 
 pub mod access;
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod mfa;
+pub mod mfa_reset;
 pub mod pair;
 pub mod password;
 pub mod profile;

@@ -78,10 +78,10 @@ fn record_key(token: &ResetToken) -> EphemeralKey {
 
 impl Passwords {
     /// Over `auth`, sending with `mailer`.
-    pub fn new(auth: AuthService, mailer: Mailer, policy: ResetPolicy) -> Self {
+    pub fn new(auth: AuthService, mailer: Arc<Mailer>, policy: ResetPolicy) -> Self {
         Self {
             auth,
-            mailer: Arc::new(mailer),
+            mailer,
             policy,
             sending: Arc::new(Semaphore::new(MAIL_CONCURRENCY)),
         }

@@ -102,11 +102,11 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<Option<CodeKind>, AuthError> {
         let reservation = self.limits.reserve_code(client.ip, user.id, now).await?;
+        // A factor that cannot be opened is an error (503 mfa_unavailable), never "none".
         let record = self
             .mfa
-            .totp(user.id)
+            .confirmed(user.id)
             .await?
-            .filter(|r| r.confirmed_at.is_some())
             .ok_or(AuthError::MfaNotEnabled)?;
         let proved = if recovery::plausible(code) {
             self.mfa

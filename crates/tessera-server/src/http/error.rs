@@ -142,6 +142,12 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "mfa_not_enabled",
             "no two-factor enrolment to act on".into(),
         ),
+        MfaUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mfa_unavailable",
+            "the second factor of this account cannot be checked right now; the sign-in is refused"
+                .into(),
+        ),
         DeviceNotFound => (
             StatusCode::NOT_FOUND,
             "device_not_found",

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/users/{id}/ban",
             post(admin::ban).delete(admin::unban),
         )
+        .route("/v1/admin/users/{id}/mfa", delete(admin::reset_mfa))
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route(
             "/.well-known/oauth-authorization-server",

@@ -31,6 +31,19 @@ impl DataKey {
         Self(b)
     }
 
+    /// The key's public name, stored beside every value it seals or keys: 16 base64url
+    /// characters of an HMAC-SHA-256 of a fixed label under the key. It identifies the key
+    /// without revealing it, so a row sealed with another key is recognised as such instead
+    /// of merely failing to open.
+    pub fn id(&self) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        mac.update(b"tessera/data-key-id/v1");
+        let digest = mac.finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&digest[..12])
+    }
+
     /// Encrypts `plain` for `owner`: `base64url(nonce ‖ ciphertext)`.
     pub fn seal(&self, owner: &str, plain: &[u8]) -> String {
         let cipher = XChaCha20Poly1305::new(&self.0.into());
@@ -104,6 +117,15 @@ mod tests {
             k.seal("alice", b"x"),
             "random nonces"
         );
+    }
+
+    #[test]
+    fn key_ids_name_the_key_without_being_it() {
+        let k = DataKey::from_bytes([7; 32]);
+        assert_eq!(k.id(), DataKey::from_bytes([7; 32]).id());
+        assert_eq!(k.id().len(), 16);
+        assert_ne!(k.id(), DataKey::from_bytes([8; 32]).id());
+        assert!(!k.id().contains(&URL_SAFE_NO_PAD.encode([7u8; 32])[..8]));
     }
 
     #[test]

@@ -25,17 +25,53 @@ impl std::fmt::Debug for TotpRecord {
     }
 }
 
-/// Access to `mfa_totp` and `mfa_recovery_codes`.
+/// Why a confirmed second factor cannot be evaluated with this server's data key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    /// The row names another data key (a regenerated or replaced `keys.json`, or an instance
+    /// with different keys sharing the database).
+    #[error("sealed with data key {stored}, but this server holds data key {current}")]
+    OtherKey {
+        /// The key id stored with the row.
+        stored: String,
+        /// This server's key id.
+        current: String,
+    },
+    /// The row names this key (or none: written before key ids were recorded) and still does
+    /// not open: corrupt, or sealed with another key before key ids existed.
+    #[error("does not open with data key {current}")]
+    DoesNotOpen {
+        /// This server's key id.
+        current: String,
+    },
+}
+
+/// Reading the MFA tables failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A confirmed factor exists but cannot be evaluated: the caller must refuse, never treat
+    /// it as "no second factor".
+    #[error("second factor cannot be evaluated: {0}")]
+    Unreadable(#[from] Unreadable),
+}
+
+/// Access to `mfa_totp` and `mfa_recovery_codes`. Every row carries the id of the data key
+/// that wrote it ([`DataKey::id`]).
 #[derive(Clone, Debug)]
 pub struct MfaRecords {
-    db: Database,
-    key: DataKey,
+    pub(super) db: Database,
+    pub(super) key: DataKey,
+    pub(super) key_id: String,
 }
 
 impl MfaRecords {
     /// Over `db`, sealing with `key`.
     pub fn new(db: Database, key: DataKey) -> Self {
-        Self { db, key }
+        let key_id = key.id();
+        Self { db, key, key_id }
     }
 
     /// The data key.
@@ -43,33 +79,78 @@ impl MfaRecords {
         &self.key
     }
 
-    /// The user's enrolment, if any. A row that does not decrypt (key changed) reads as none.
-    pub async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, DbError> {
-        let row = sqlx::query("SELECT secret_enc, confirmed_at FROM mfa_totp WHERE user_id = $1")
-            .bind(user.to_string())
-            .fetch_optional(self.db.pool())
-            .await?;
+    /// The data key's id, as stored beside each row this server writes.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Opens a stored secret: refused when the row names another key or does not open.
+    pub(super) fn open(
+        &self,
+        user: &str,
+        sealed: &str,
+        key_id: Option<&str>,
+    ) -> Result<Vec<u8>, Unreadable> {
+        if let Some(stored) = key_id.filter(|k| *k != self.key_id) {
+            return Err(Unreadable::OtherKey {
+                stored: stored.to_owned(),
+                current: self.key_id.clone(),
+            });
+        }
+        self.key
+            .open(user, sealed)
+            .map_err(|_| Unreadable::DoesNotOpen {
+                current: self.key_id.clone(),
+            })
+    }
+
+    /// The user's enrolment, if any. Fails closed: a confirmed factor that cannot be opened
+    /// is [`MfaError::Unreadable`], never `None`. A pending enrolment that cannot be opened
+    /// reads as none (it is no factor yet; enrolling again replaces it).
+    pub async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, MfaError> {
+        let row =
+            sqlx::query("SELECT secret_enc, confirmed_at, key_id FROM mfa_totp WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(DbError::from)?;
         let Some(row) = row else { return Ok(None) };
-        let sealed: String = row.try_get("secret_enc")?;
-        let confirmed: Option<i64> = row.try_get("confirmed_at")?;
-        match self.key.open(&user.to_string(), &sealed) {
+        let sealed: String = row.try_get("secret_enc").map_err(DbError::from)?;
+        let confirmed: Option<i64> = row.try_get("confirmed_at").map_err(DbError::from)?;
+        let key_id: Option<String> = row.try_get("key_id").map_err(DbError::from)?;
+        match self.open(&user.to_string(), &sealed, key_id.as_deref()) {
             Ok(plain) => Ok(Some(TotpRecord {
                 secret: String::from_utf8_lossy(&plain).into_owned(),
                 confirmed_at: confirmed.map(Timestamp::from_secs),
             })),
-            Err(_) => {
-                tracing::error!(user = %user, "TOTP secret does not decrypt with the data key");
+            Err(cause) if confirmed.is_some() => {
+                tracing::error!(user = %user, %cause, "confirmed TOTP secret cannot be opened: refusing");
+                Err(cause.into())
+            }
+            Err(cause) => {
+                tracing::warn!(user = %user, %cause, "pending TOTP enrolment cannot be opened: ignored");
                 Ok(None)
             }
         }
     }
 
-    /// Whether the user has a confirmed TOTP factor.
+    /// The user's confirmed factor, if any; [`MfaError::Unreadable`] when it exists but
+    /// cannot be opened.
+    pub async fn confirmed(&self, user: UserId) -> Result<Option<TotpRecord>, MfaError> {
+        Ok(self.totp(user).await?.filter(|t| t.confirmed_at.is_some()))
+    }
+
+    /// Whether the user has a confirmed TOTP factor (whether it opens is not asked here:
+    /// sign-in reads it with [`Self::confirmed`], which refuses when it does not).
     pub async fn enabled(&self, user: UserId) -> Result<bool, DbError> {
-        Ok(self
-            .totp(user)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some()))
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
+        .bind(user.to_string())
+        .fetch_one(self.db.pool())
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n > 0)
     }
 
     /// Stores a pending enrolment, replacing a previous pending one. Refuses (returns false)
@@ -86,12 +167,13 @@ impl MfaRecords {
             .execute(self.db.pool())
             .await?;
         let res = sqlx::query(
-            "INSERT INTO mfa_totp (user_id, secret_enc, confirmed_at, created_at) VALUES ($1, $2, NULL, $3) \
+            "INSERT INTO mfa_totp (user_id, secret_enc, confirmed_at, created_at, key_id) VALUES ($1, $2, NULL, $3, $4) \
              ON CONFLICT (user_id) DO NOTHING",
         )
         .bind(user.to_string())
         .bind(sealed)
         .bind(now.as_secs())
+        .bind(&self.key_id)
         .execute(self.db.pool())
         .await?;
         Ok(res.rows_affected() == 1)
@@ -115,10 +197,11 @@ impl MfaRecords {
             .execute(&mut *tx)
             .await?;
         for code in codes {
-            sqlx::query("INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
+            sqlx::query("INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at, key_id) VALUES ($1, $2, $3, $4)")
                 .bind(user.to_string())
                 .bind(recovery::hash(&self.key, &user.to_string(), code))
                 .bind(now.as_secs())
+                .bind(&self.key_id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -126,31 +209,58 @@ impl MfaRecords {
         Ok(())
     }
 
-    /// Removes the factor and its recovery codes.
-    pub async fn remove(&self, user: UserId) -> Result<(), DbError> {
+    /// Removes the factor (pending or confirmed, whether or not it opens) and its recovery
+    /// codes. Returns whether there was anything to remove.
+    pub async fn remove(&self, user: UserId) -> Result<bool, DbError> {
         let mut tx = self.db.pool().begin().await?;
+        let mut removed = 0;
         for table in [
             "DELETE FROM mfa_totp WHERE user_id = $1",
             "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
         ] {
-            sqlx::query(table)
+            removed += sqlx::query(table)
                 .bind(user.to_string())
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
-        Ok(())
+        Ok(removed > 0)
     }
 
     /// Uses a recovery code: true when it existed, and it never works again (the delete
-    /// decides, so two concurrent uses cannot both succeed).
-    pub async fn consume_recovery_code(&self, user: UserId, code: &str) -> Result<bool, DbError> {
-        let res =
-            sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2")
-                .bind(user.to_string())
-                .bind(recovery::hash(&self.key, &user.to_string(), code))
-                .execute(self.db.pool())
-                .await?;
+    /// decides, so two concurrent uses cannot both succeed). Fails closed: when the user's
+    /// codes were keyed with another data key (so no code could ever match here), the answer
+    /// is [`MfaError::Unreadable`] and nothing is deleted.
+    pub async fn consume_recovery_code(&self, user: UserId, code: &str) -> Result<bool, MfaError> {
+        let other = sqlx::query(
+            "SELECT key_id FROM mfa_recovery_codes \
+             WHERE user_id = $1 AND key_id IS NOT NULL AND key_id <> $2 LIMIT 1",
+        )
+        .bind(user.to_string())
+        .bind(&self.key_id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(DbError::from)?;
+        if let Some(row) = other {
+            let stored: String = row.try_get("key_id").map_err(DbError::from)?;
+            tracing::error!(user = %user, key_id = %stored, "recovery codes keyed with another data key: refusing");
+            return Err(Unreadable::OtherKey {
+                stored,
+                current: self.key_id.clone(),
+            }
+            .into());
+        }
+        let res = sqlx::query(
+            "DELETE FROM mfa_recovery_codes \
+             WHERE user_id = $1 AND code_hash = $2 AND (key_id = $3 OR key_id IS NULL)",
+        )
+        .bind(user.to_string())
+        .bind(recovery::hash(&self.key, &user.to_string(), code))
+        .bind(&self.key_id)
+        .execute(self.db.pool())
+        .await
+        .map_err(DbError::from)?;
         Ok(res.rows_affected() == 1)
     }
 

@@ -468,3 +468,238 @@ async fn the_binary_holds_the_sign_in_budget_under_concurrent_guesses() {
         assert_eq!(srv.me(&sess.access).await.body["mfa_enabled"], false);
     }
 }
+
+/// Registers `e` on `srv` and turns TOTP on; returns the secret.
+async fn enrol_totp(srv: &Binary, e: &str) -> String {
+    let sess = srv.signed_up(e).await;
+    let en = srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(serde_json::json!({"password": PW})),
+            Some(&sess.access),
+        )
+        .await;
+    let secret = en.str("secret");
+    crate::common::totp::fresh_step().await;
+    let conf = srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp/confirm",
+            Some(serde_json::json!({"code": crate::common::totp::totp_now(&secret, 0)})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
+    secret
+}
+
+/// `tessera serve` that is expected to refuse to start: its exit status and stderr.
+fn serve_refused(
+    cwd: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut all = vec![("TESSERA_LISTEN", listen.as_str())];
+    all.extend_from_slice(env);
+    let mut child = command(&["serve"], cwd, &all)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "tessera kept serving with a data key that cannot open the enrolled factors: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A data key for keys.json: 32 bytes of `b`, base64url.
+fn data_key(b: u8) -> serde_json::Value {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode([b; 32])
+        .into()
+}
+
+fn data_key_id(keys_json: &str) -> String {
+    use base64::Engine;
+    let v: serde_json::Value = serde_json::from_str(keys_json).unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v["data_key"].as_str().unwrap())
+        .unwrap();
+    tessera_server::mfa::DataKey::from_bytes(raw.try_into().unwrap()).id()
+}
+
+/// Signs in with the password and completes the second factor.
+async fn sign_in_with_totp(srv: &Binary, e: &str, secret: &str) {
+    let ch = srv.login(e, PW).await;
+    assert_eq!(ch.body["mfa_required"], true, "{ch:?}");
+    crate::common::totp::fresh_step().await;
+    let done = srv
+        .call(
+            Method::POST,
+            "/v1/auth/mfa",
+            Some(serde_json::json!({
+                "challenge_id": ch.str("challenge_id"),
+                "code": crate::common::totp::totp_now(secret, 0),
+            })),
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_key_that_cannot_open_the_enrolled_factors_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Binary::serve(dir.path(), &[]).await;
+    let e = email("data-key");
+    let secret = enrol_totp(&srv, &e).await;
+    srv.stop();
+    let keys = dir.path().join("tessera-data").join("keys.json");
+    let original = std::fs::read_to_string(&keys).unwrap();
+    let enrolled_with = data_key_id(&original);
+    let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
+    v["data_key"] = data_key(9);
+    let replaced = serde_json::to_string(&v).unwrap();
+    let db = tessera_server::accounts::Database::connect(&secrecy::SecretString::from(format!(
+        "sqlite://{}",
+        dir.path().join("tessera-data").join("tessera.db").display()
+    )))
+    .await
+    .unwrap();
+    let key_ids = || async {
+        use sqlx::Row;
+        sqlx::query("SELECT key_id FROM mfa_totp UNION ALL SELECT key_id FROM mfa_recovery_codes")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Option<String>, _>(0).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key_ids().await, vec![Some(enrolled_with.clone()); 11]);
+
+    // Rows from before key ids were recorded are checked by opening them: with another data
+    // key they do not open, and the start is refused.
+    for statement in [
+        "UPDATE mfa_totp SET key_id = NULL",
+        "UPDATE mfa_recovery_codes SET key_id = NULL",
+    ] {
+        sqlx::query(statement).execute(db.pool()).await.unwrap();
+    }
+    std::fs::write(&keys, &replaced).unwrap();
+    let (status, err) = serve_refused(dir.path(), &[]);
+    assert!(!status.success(), "{status}");
+    let expected = format!(
+        "1 enrolled second factor was sealed before key ids were recorded and does not open with data key {}",
+        data_key_id(&replaced)
+    );
+    assert!(err.contains(&expected), "{expected}\n{err}");
+    // With their own key they open, and are marked with its id.
+    std::fs::write(&keys, &original).unwrap();
+    let mut srv = Binary::serve(dir.path(), &[]).await;
+    sign_in_with_totp(&srv, &e, &secret).await;
+    srv.stop();
+    assert_eq!(key_ids().await, vec![Some(enrolled_with.clone()); 11]);
+
+    // Another data key in keys.json.
+    std::fs::write(&keys, &replaced).unwrap();
+    let (status, err) = serve_refused(dir.path(), &[]);
+    assert!(!status.success(), "{status}");
+    let expected = format!(
+        "1 enrolled second factor was sealed with data key {enrolled_with}, but keys.json holds data key {}",
+        data_key_id(&replaced)
+    );
+    assert!(err.contains(&expected), "{expected}\n{err}");
+    assert!(err.contains("restore the keys.json"), "{err}");
+
+    // No keys.json at all (a restore without it): a new one is made, and the start refused.
+    std::fs::remove_file(&keys).unwrap();
+    let (status, err) = serve_refused(dir.path(), &[]);
+    assert!(!status.success(), "{status}");
+    assert!(
+        err.contains(&format!("sealed with data key {enrolled_with}")),
+        "{err}"
+    );
+
+    // The right keys.json: it starts, and the second factor works.
+    std::fs::write(&keys, &original).unwrap();
+    let srv = Binary::serve(dir.path(), &[]).await;
+    sign_in_with_totp(&srv, &e, &secret).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_mfa_reset_clears_a_factor_the_key_cannot_open_and_mails_the_user() {
+    if !redis_available() {
+        return;
+    }
+    let redis_dir = TempDir::new("api-cli-mfa");
+    let redis = RedisServer::start(free_port(), redis_dir.path(), &[]);
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Binary::serve(dir.path(), &env).await;
+    let e = email("cli-mfa");
+    let other = email("cli-mfa-other");
+    let secret = enrol_totp(&srv, &e).await;
+    let _ = srv.signed_up(&other).await;
+    let cli = |args: &[&str]| {
+        let out = command(args, dir.path(), &env).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = cli(&["mfa", "reset", &other]);
+    assert!(ok && out.contains("has no second factor"), "{out} {err}");
+    let (ok, _, err) = cli(&["mfa", "reset", "nobody@example.org"]);
+    assert!(!ok && err.contains("no user"), "{err}");
+    srv.stop();
+
+    // The data key is lost for good: the server refuses, the CLI is the way out.
+    let keys = dir.path().join("tessera-data").join("keys.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    v["data_key"] = data_key(7);
+    std::fs::write(&keys, serde_json::to_string(&v).unwrap()).unwrap();
+    let (status, err) = serve_refused(dir.path(), &env);
+    assert!(
+        !status.success() && err.contains("tessera mfa reset"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&["mfa", "reset", &e]);
+    assert!(
+        ok && out.contains("reset the second factor") && out.contains("told by mail"),
+        "{out} {err}"
+    );
+    let outbox: Vec<String> = std::fs::read_dir(dir.path().join("tessera-data").join("outbox"))
+        .unwrap()
+        .filter_map(|f| std::fs::read_to_string(f.unwrap().path()).ok())
+        .filter(|m| m.contains(&format!("To: {e}\r\n")))
+        .collect();
+    assert_eq!(outbox.len(), 1, "the user is told");
+    assert!(outbox[0].contains("Subject: Your two-step sign-in was reset"));
+
+    let srv = Binary::serve(dir.path(), &env).await;
+    let r = srv.login(&e, PW).await;
+    assert!(
+        r.body.get("access_token").is_some(),
+        "password alone: {r:?}"
+    );
+    let _ = secret;
+}

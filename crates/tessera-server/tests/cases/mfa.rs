@@ -8,7 +8,7 @@ use crate::common::totp::{fresh_step, totp_now};
 use crate::common::{Backend, PW, Session, TestServer, email};
 
 /// Registers, signs in and turns TOTP on. Returns (email, session, secret, recovery codes).
-async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<String>) {
+pub(super) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<String>) {
     let e = email(tag);
     let sess = s.signed_up(&e).await;
     let en = s
@@ -40,7 +40,7 @@ async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<St
     (e, sess, secret, codes)
 }
 
-async fn challenge(
+pub(super) async fn challenge(
     s: &TestServer,
     e: &str,
     extra: Value,
@@ -55,7 +55,7 @@ async fn challenge(
         .await
 }
 
-async fn mfa(s: &TestServer, id: &str, code: &str) -> crate::common::http::Reply {
+pub(super) async fn mfa(s: &TestServer, id: &str, code: &str) -> crate::common::http::Reply {
     s.call(
         Method::POST,
         "/v1/auth/mfa",

@@ -10,6 +10,7 @@ mod limits;
 mod logout;
 mod metrics;
 mod mfa;
+mod mfa_keys;
 mod oauth2;
 mod password;
 mod refresh;
@@ -73,6 +74,9 @@ suite!(
     mfa::trusted_devices_skip_the_second_factor_for_their_user_only,
     mfa::disabling_totp_needs_proof_and_clears_trusted_devices,
     mfa::an_expired_challenge_is_refused_even_with_a_good_code,
+    mfa_keys::an_unreadable_second_factor_refuses_the_sign_in_and_never_skips_it,
+    mfa_keys::an_operator_resets_a_second_factor_and_the_user_is_told,
+    mfa_keys::totp_secrets_and_recovery_codes_are_never_cached,
     oauth2::oauth2_introspection_reports_live_tokens_and_everything_else_inactive,
     oauth2::oauth2_endpoints_require_client_authentication,
     oauth2::oauth2_revoking_an_access_token_stops_only_that_token,

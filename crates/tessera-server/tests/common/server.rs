@@ -17,6 +17,8 @@ pub struct TestServer {
     pub http: Http,
     pub data_dir: tempfile::TempDir,
     pub issuer: String,
+    /// The database the server uses (tests reach into it to damage rows on purpose).
+    pub database_url: String,
     task: tokio::task::JoinHandle<()>,
     _database: Option<TempDatabase>,
 }
@@ -62,6 +64,7 @@ impl TestServer {
             http: Http::new(format!("http://{addr}")),
             data_dir,
             issuer: settings.issuer.clone(),
+            database_url: secrecy::ExposeSecret::expose_secret(&settings.database_url).to_owned(),
             task,
             _database: resources.database,
         })

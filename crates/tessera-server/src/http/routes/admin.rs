@@ -85,3 +85,17 @@ pub async fn unban(
     app.auth.unban(user_id(&id)?, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `DELETE /v1/admin/users/{id}/mfa`: removes the user's second factor, recovery codes and
+/// trusted devices, records `mfa_reset_by_admin` and mails the user. 204 also when nothing
+/// was enrolled (idempotent; then nothing happens); 404 `user_not_found` for an unknown user.
+pub async fn reset_mfa(
+    State(app): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.auth
+        .admin_reset_mfa(user_id(&id)?, &app.mailer, Timestamp::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

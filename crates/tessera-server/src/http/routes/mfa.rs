@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,19 +59,34 @@ pub async fn complete(
     Ok(token_response(&app, jar, done.pair, fingerprint.as_ref()))
 }
 
+/// An answer that holds secrets (a TOTP secret and its QR code, recovery codes): no cache,
+/// shared or private, may keep it (`Cache-Control: no-store`, and `Pragma: no-cache` for
+/// HTTP/1.0 caches).
+fn uncacheable(body: Value) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        Json(body),
+    )
+        .into_response()
+}
+
 /// `POST /v1/mfa/totp` body: the current password.
 #[derive(Deserialize)]
 pub struct EnrolRequest {
     password: String,
 }
 
-/// `POST /v1/mfa/totp`: starts enrolment (needs the current password).
+/// `POST /v1/mfa/totp`: starts enrolment (needs the current password). The answer holds the
+/// secret: never cached.
 pub async fn enrol(
     State(app): State<AppState>,
     client: Client,
     auth: Authenticated,
     ApiJson(req): ApiJson<EnrolRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let e = app
         .auth
         .enrol_totp(
@@ -81,7 +96,7 @@ pub async fn enrol(
             Timestamp::now(),
         )
         .await?;
-    Ok(Json(json!(e)))
+    Ok(uncacheable(json!(e)))
 }
 
 /// `POST /v1/mfa/totp/confirm` body.
@@ -90,18 +105,19 @@ pub struct CodeRequest {
     code: String,
 }
 
-/// `POST /v1/mfa/totp/confirm`: turns TOTP on; returns the recovery codes once.
+/// `POST /v1/mfa/totp/confirm`: turns TOTP on; returns the recovery codes once (never
+/// cached).
 pub async fn confirm(
     State(app): State<AppState>,
     client: Client,
     auth: Authenticated,
     ApiJson(req): ApiJson<CodeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let codes = app
         .auth
         .confirm_totp(&auth.claims, &req.code, &client.info(), Timestamp::now())
         .await?;
-    Ok(Json(json!({ "recovery_codes": codes })))
+    Ok(uncacheable(json!({ "recovery_codes": codes })))
 }
 
 /// `DELETE /v1/mfa/totp` body: the current password and a code (TOTP or a recovery code).
