@@ -103,6 +103,11 @@ pub struct RawConfig {
     pub trusted_device_ttl: Option<String>,
     /// Concurrent Argon2 hashes; default: the number of CPUs.
     pub password_hash_concurrency: Option<usize>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` is
+    /// believed (the right-most untrusted address is the client). Default: empty (those
+    /// headers are ignored).
+    #[serde(deserialize_with = "lenient_string")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// Environment values arrive parsed (`12345` as a number, `true` as a boolean); a string
@@ -158,6 +163,7 @@ pub const ENV_KEYS: &[&str] = &[
     "password_hash_concurrency",
     "trusted_device_ttl",
     "mfa_challenge_ttl",
+    "trusted_proxies",
 ];
 
 /// Environment variables outside the `TESSERA_` prefix that are part of the contract.

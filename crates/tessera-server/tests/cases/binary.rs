@@ -427,3 +427,48 @@ async fn a_ban_survives_a_restart_of_the_server_and_its_state_store() {
         "the ban is durable (SQL)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_proxies_from_the_environment_name_the_client_in_sessions_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(
+        &["serve"],
+        dir.path(),
+        &[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/33")],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("trusted_proxies")
+            && stderr.contains("10.0.0.0/33"),
+        "{stderr}"
+    );
+    let srv = Binary::serve(
+        dir.path(),
+        &[
+            ("TESSERA_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+            ("RUST_LOG", "info,tower_http=debug"),
+        ],
+    )
+    .await;
+    let e = email("bin-proxy");
+    srv.register(&e, PW).await;
+    let r = srv
+        .call_with(
+            Method::POST,
+            "/v1/auth/login",
+            Some(serde_json::json!({"email": e, "password": PW})),
+            &[("x-forwarded-for", "203.0.113.50, 198.51.100.23")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let session = Session::from(&r);
+    let list = srv
+        .call(Method::GET, "/v1/sessions", None, Some(&session.access))
+        .await;
+    assert_eq!(list.body["sessions"][0]["ip"], "198.51.100.23", "{list:?}");
+    let logs = srv.logs();
+    assert!(logs.contains("\"client\":\"198.51.100.23\""), "{logs}");
+}

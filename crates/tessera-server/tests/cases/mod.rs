@@ -12,6 +12,7 @@ mod metrics;
 mod mfa;
 mod oauth2;
 mod password;
+mod proxies;
 mod refresh;
 mod sessions;
 mod signin;
@@ -81,4 +82,6 @@ suite!(
     password::concurrent_resets_with_one_token_have_exactly_one_winner,
     password::password_change_needs_the_current_password_and_keeps_only_the_caller,
     metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
+    proxies::behind_a_trusted_proxy_each_forwarded_client_has_its_own_address,
+    proxies::without_trusted_proxies_forwarding_headers_are_ignored,
 );
