@@ -16,6 +16,7 @@ mod proxies;
 mod refresh;
 mod sessions;
 mod signin;
+mod user_input;
 
 /// Declares each case once per backend: `memory_sqlite::case`, `redis_sqlite::case`, …
 macro_rules! suite {
@@ -84,4 +85,5 @@ suite!(
     metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
     proxies::behind_a_trusted_proxy_each_forwarded_client_has_its_own_address,
     proxies::without_trusted_proxies_forwarding_headers_are_ignored,
+    user_input::an_impossible_trusted_device_id_is_404_not_an_outage,
 );
