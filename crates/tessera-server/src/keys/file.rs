@@ -259,11 +259,9 @@ mod tests {
             assert!(!shown.contains(&data_key), "{shown}");
             assert!(!shown.contains("PRIVATE KEY"), "{shown}");
             for k in &file.signing_keys {
-                if let KeyMaterial::HmacSecret(secret) | KeyMaterial::PrivateKeyPem(secret) =
-                    &k.material
-                {
-                    assert!(!shown.contains(secret.trim()), "{shown}");
-                }
+                let (KeyMaterial::HmacSecret(secret) | KeyMaterial::PrivateKeyPem(secret)) =
+                    &k.material;
+                assert!(!shown.contains(secret.trim()), "{shown}");
                 assert!(shown.contains(&k.kid), "kids are public: {shown}");
             }
         }
