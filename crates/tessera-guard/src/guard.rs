@@ -94,7 +94,8 @@ pub struct GuardStats {
 impl Guard {
     /// Builds the guard and starts its background tasks: the Redis connection (when Redis is
     /// unreachable the guard still starts — every check fails closed or open as configured —
-    /// and connects in the background), the revocation subscription, and with a JWKS the
+    /// and connects in the background; a Redis older than 7.0 fails with
+    /// [`BuildError::Redis`]), the revocation subscription, and with a JWKS the
     /// first fetch (a failure is logged; the next token with an unknown `kid` retries) and
     /// the periodic refresh. Must run inside a tokio runtime.
     pub async fn connect(config: GuardConfig) -> Result<Self, BuildError> {
@@ -113,7 +114,9 @@ impl Guard {
             }
             None => None,
         };
-        let store = ConnectingStore::connect(redis.clone(), None).await;
+        let store = ConnectingStore::connect(redis.clone(), None)
+            .await
+            .map_err(|e| BuildError::Redis(e.to_string()))?;
         let mut tasks = Vec::new();
         let keys = match &config.keys {
             KeySource::Static(k) => Keys::Static(Arc::clone(k)),

@@ -83,6 +83,10 @@ pub enum StartError {
         /// What does not open, and why.
         mismatch: crate::mfa::key_check::KeyMismatch,
     },
+    /// A state store that can never work (a Redis older than 7.0); an unreachable one is
+    /// retried in the background instead.
+    #[error(transparent)]
+    StateStore(#[from] tessera_store::StoreError),
 }
 
 /// What the process is for: serving runs background maintenance, a CLI command does not.
@@ -157,7 +161,7 @@ impl App {
                     config,
                     (role == Role::Server).then_some(STATS_RECONCILE_EVERY),
                 )
-                .await
+                .await?
             }
         };
         tracing::info!(backend = store.backend(), "state store ready");

@@ -5,7 +5,8 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Installs the global subscriber: `RUST_LOG` (default `info`), pretty or JSON lines on
-/// stderr. Nothing in Tessera logs a credential; request spans carry only method and route.
+/// stderr. Nothing in Tessera logs a credential; request spans carry method, route and the
+/// client address (`http::forwarded`).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

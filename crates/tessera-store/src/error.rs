@@ -11,11 +11,20 @@ pub enum StoreError {
     /// protocol mismatch). A bug or tampering, never user input.
     #[error("state store protocol error: {0}")]
     Protocol(String),
+    /// The store can never work with this Tessera (a Redis older than the scripts need).
+    /// Permanent: retrying does not help, so start-up fails with this message.
+    #[error("state store cannot be used: {0}")]
+    Incompatible(String),
 }
 
 impl StoreError {
     /// True when the store was unreachable (as opposed to answering nonsense).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// True when retrying cannot help ([`StoreError::Incompatible`]).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Incompatible(_))
     }
 }

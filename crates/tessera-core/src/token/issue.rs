@@ -38,13 +38,21 @@ pub struct TokenRequest {
     pub fingerprint_hash: Option<String>,
 }
 
-/// A signed token and its claims.
-#[derive(Clone, Debug)]
+/// A signed token and its claims. `Debug` leaves the token out (it is a bearer credential).
+#[derive(Clone)]
 pub struct IssuedToken {
     /// The compact JWS.
     pub token: String,
     /// Its claims.
     pub claims: AccessClaims,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenIssuer {

@@ -431,7 +431,9 @@ impl AuthService {
         id: &str,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        if !self.store.map_remove(caller.sub, trusted::MAP, id).await? {
+        if !trusted::is_device_id(id)
+            || !self.store.map_remove(caller.sub, trusted::MAP, id).await?
+        {
             return Err(AuthError::DeviceNotFound);
         }
         self.audit

@@ -1,5 +1,6 @@
 //! The configuration as written by operators: TOML file keys and `TESSERA_*` variables.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Every setting. Each TOML key `name` is also the environment variable `TESSERA_NAME`
 /// (`database_url` and `redis_url` are read from `DATABASE_URL` and `REDIS_URL`); the
 /// environment wins over the file. Durations are human strings (`15m`, `10s`, `30d`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     /// Address to serve HTTP on. Default `127.0.0.1:8080`.
@@ -108,6 +109,90 @@ pub struct RawConfig {
     pub trusted_device_ttl: Option<String>,
     /// Concurrent Argon2 hashes; default: the number of CPUs.
     pub password_hash_concurrency: Option<usize>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` is
+    /// believed (the right-most untrusted address is the client). Default: empty (those
+    /// headers are ignored).
+    #[serde(deserialize_with = "lenient_string")]
+    pub trusted_proxies: Option<String>,
+}
+
+/// Redacts every setting that may hold a secret (`database_url`, `redis_url`, `admin_token`,
+/// `smtp_url`, `introspection_clients`): shown only as set or unset. Destructured, so a new
+/// field does not compile until it is listed here.
+impl fmt::Debug for RawConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let RawConfig {
+            listen,
+            data_dir,
+            database_url,
+            redis_url,
+            redis_cluster,
+            redis_ca_file,
+            redis_key_prefix,
+            issuer,
+            audience,
+            signing_alg,
+            signing_key_file,
+            access_token_ttl,
+            refresh_token_ttl,
+            session_idle_timeout,
+            refresh_reuse_grace,
+            revocation_mode,
+            fail_mode,
+            max_sessions_per_user,
+            token_transport,
+            fingerprint,
+            admin_token,
+            smtp_url,
+            password_reset_url,
+            password_reset_ttl,
+            mail_from,
+            introspection_clients,
+            rate_limit,
+            log_format,
+            max_body_bytes,
+            mfa_challenge_ttl,
+            trusted_device_ttl,
+            password_hash_concurrency,
+            trusted_proxies,
+        } = self;
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RawConfig")
+            .field("listen", listen)
+            .field("data_dir", data_dir)
+            .field("database_url", &redacted(database_url))
+            .field("redis_url", &redacted(redis_url))
+            .field("redis_cluster", redis_cluster)
+            .field("redis_ca_file", redis_ca_file)
+            .field("redis_key_prefix", redis_key_prefix)
+            .field("issuer", issuer)
+            .field("audience", audience)
+            .field("signing_alg", signing_alg)
+            .field("signing_key_file", signing_key_file)
+            .field("access_token_ttl", access_token_ttl)
+            .field("refresh_token_ttl", refresh_token_ttl)
+            .field("session_idle_timeout", session_idle_timeout)
+            .field("refresh_reuse_grace", refresh_reuse_grace)
+            .field("revocation_mode", revocation_mode)
+            .field("fail_mode", fail_mode)
+            .field("max_sessions_per_user", max_sessions_per_user)
+            .field("token_transport", token_transport)
+            .field("fingerprint", fingerprint)
+            .field("admin_token", &redacted(admin_token))
+            .field("smtp_url", &redacted(smtp_url))
+            .field("password_reset_url", password_reset_url)
+            .field("password_reset_ttl", password_reset_ttl)
+            .field("mail_from", mail_from)
+            .field("introspection_clients", &redacted(introspection_clients))
+            .field("rate_limit", rate_limit)
+            .field("log_format", log_format)
+            .field("max_body_bytes", max_body_bytes)
+            .field("mfa_challenge_ttl", mfa_challenge_ttl)
+            .field("trusted_device_ttl", trusted_device_ttl)
+            .field("password_hash_concurrency", password_hash_concurrency)
+            .field("trusted_proxies", trusted_proxies)
+            .finish()
+    }
 }
 
 /// Environment values arrive parsed (`12345` as a number, `true` as a boolean); a string
@@ -164,6 +249,7 @@ pub const ENV_KEYS: &[&str] = &[
     "password_hash_concurrency",
     "trusted_device_ttl",
     "mfa_challenge_ttl",
+    "trusted_proxies",
 ];
 
 /// Environment variables outside the `TESSERA_` prefix that are part of the contract.
@@ -230,6 +316,32 @@ mod tests {
             assert_eq!(raw.redis_url.as_deref(), Some("redis://127.0.0.1:6390"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let raw = RawConfig {
+            database_url: Some("postgres://tessera:pg-hunter2@db/tessera".into()),
+            redis_url: Some("redis://:redis-hunter2@127.0.0.1:6379".into()),
+            admin_token: Some("admin-hunter2-0123456789".into()),
+            smtp_url: Some("smtps://mailer:smtp-hunter2@mail.example.org".into()),
+            introspection_clients: Some("gateway:client-hunter2".into()),
+            audience: Some("visible-audience".into()),
+            ..Default::default()
+        };
+        let shown = format!("{raw:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("visible-audience") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let settings = crate::config::Settings::from_raw(raw, false).unwrap();
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("gateway"),
+            "client ids are not secret: {shown}"
+        );
     }
 
     #[test]

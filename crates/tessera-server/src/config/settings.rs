@@ -10,6 +10,7 @@ use tessera_core::keys::SigningAlg;
 use tessera_store::RevocationMode;
 
 use super::file::RawConfig;
+use crate::http::forwarded::TrustedProxies;
 
 /// Behaviour when the state store cannot be reached during a revocation check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +176,8 @@ pub struct Settings {
     pub password_reset_url: String,
     /// Lifetime of a password-reset token.
     pub password_reset_ttl: Duration,
+    /// Reverse proxies whose forwarding headers name the client (empty: headers ignored).
+    pub trusted_proxies: TrustedProxies,
     /// Settings that were given but whose feature is not built yet (warned about at start).
     pub not_implemented: Vec<&'static str>,
 }
@@ -494,6 +497,8 @@ impl Settings {
         {
             return Err(invalid("password_reset_ttl", "must be between 1s and 24h"));
         }
+        let trusted_proxies = TrustedProxies::parse(raw.trusted_proxies.as_deref().unwrap_or(""))
+            .map_err(|e| invalid("trusted_proxies", e.to_string()))?;
         let not_implemented: Vec<&'static str> = Vec::new();
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -532,6 +537,7 @@ impl Settings {
             mail_from,
             password_reset_url,
             password_reset_ttl,
+            trusted_proxies,
             not_implemented,
         })
     }

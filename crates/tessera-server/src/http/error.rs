@@ -4,6 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use tessera_store::StoreError;
+
 use crate::auth::AuthError;
 
 /// Everything a handler can answer besides success.
@@ -178,7 +180,7 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "invalid_client",
             "client authentication failed".into(),
         ),
-        StateStore(_) => (
+        StateStore(StoreError::Unavailable(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "state_store_unavailable",
             "the token state store is unavailable; retry shortly".into(),
@@ -188,7 +190,11 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "database_unavailable",
             "the account database is unavailable; retry shortly".into(),
         ),
-        Database(_) | Internal(_) => (
+        // An answer the code does not understand is a bug, not an outage: 500, logged, not
+        // counted in `tessera_state_store_unavailable_total`.
+        StateStore(StoreError::Protocol(_) | StoreError::Incompatible(_))
+        | Database(_)
+        | Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "an internal error occurred".into(),
@@ -233,7 +239,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut res = problem_with(status, code, detail, extra, retry_after);
-        if let ApiError::Auth(AuthError::StateStore(_)) = &self {
+        if let ApiError::Auth(AuthError::StateStore(StoreError::Unavailable(_))) = &self {
             res.extensions_mut().insert(StateStoreUnavailable);
         }
         res
@@ -294,4 +300,23 @@ pub fn problem_with(
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_protocol_error_is_a_500_and_not_an_outage() {
+        let res = ApiError::from(AuthError::StateStore(StoreError::Protocol("bad".into())))
+            .into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.extensions().get::<StateStoreUnavailable>().is_none());
+        let (_, code, _) = describe(&AuthError::StateStore(StoreError::Protocol("x".into())));
+        assert_eq!(code, "internal_error");
+        let down = StoreError::Unavailable(Box::new(std::io::Error::other("down")));
+        let res = ApiError::from(AuthError::StateStore(down)).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.extensions().get::<StateStoreUnavailable>().is_some());
+    }
 }

@@ -5,6 +5,8 @@
 //! - [`cookies`]: token, CSRF and fingerprint cookies.
 //! - [`extract`]: request extractors (JSON body, bearer authentication, client info), each
 //!   with its rejection.
+//! - [`forwarded`]: the client address behind trusted reverse proxies ([`forwarded::resolve`]
+//!   layer, [`forwarded::TrustedProxies`]).
 //! - [`routes`]: thin handlers, one file per area.
 //! - [`track`]: the metrics layer (request counts and durations by route template).
 //! - [`router`]: [`router`] assembles routes and layers.
@@ -12,6 +14,7 @@
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod router;
 pub mod routes;
 pub mod track;

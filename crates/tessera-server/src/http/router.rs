@@ -1,5 +1,7 @@
 //! Routes and layers.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{StatusCode, header};
@@ -10,6 +12,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::problem;
+use super::forwarded::{self, ClientAddr};
 use super::routes::{
     admin, auth, health, jwks, me, metadata, mfa, oauth2, password, prometheus, sessions,
 };
@@ -18,11 +21,13 @@ use crate::app::AppState;
 
 /// The whole API. Layers: body limit (413), panic → 500 problem, metrics (request count and
 /// duration by matched route template: [`track`]), request tracing (a span with
-/// method and matched route; status and latency at debug level) — never headers, query
-/// strings or bodies.
+/// method, matched route and client address; status and latency at debug level) — never
+/// headers, query strings or bodies — and, outermost, the client address
+/// ([`forwarded::resolve`], so the span and every extractor see the same one).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
     let metrics = state.metrics.clone();
+    let trusted = Arc::new(state.settings.trusted_proxies.clone());
     Router::new()
         .route("/v1/auth/register", post(auth::register))
         .route("/v1/auth/login", post(auth::login))
@@ -83,8 +88,13 @@ pub fn router(state: AppState) -> Router {
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("http", method = %req.method(), route)
+            let client = ClientAddr::of(req.extensions()).map(tracing::field::display);
+            tracing::info_span!("http", method = %req.method(), route, client)
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted,
+            forwarded::resolve,
+        ))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,

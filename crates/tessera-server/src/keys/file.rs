@@ -43,8 +43,9 @@ pub enum KeyFileError {
     BadRefreshKey(PathBuf),
 }
 
-/// The file's content.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The file's content. `Debug` shows the signing keys (their material redacted) and only
+/// whether the refresh and data keys are set.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct KeyFile {
     /// Signing keys, active and retired.
     pub signing_keys: Vec<StoredKey>,
@@ -54,6 +55,21 @@ pub struct KeyFile {
     /// Added on first load by versions that need it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let KeyFile {
+            signing_keys,
+            refresh_key: _,
+            data_key,
+        } = self;
+        f.debug_struct("KeyFile")
+            .field("signing_keys", signing_keys)
+            .field("refresh_key", &"<redacted>")
+            .field("data_key", &data_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl KeyFile {
@@ -229,6 +245,27 @@ pub fn rotate_in_place(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_secs(1_000);
+        let keep = Duration::from_secs(960);
+        for alg in [SigningAlg::EdDSA, SigningAlg::HS256] {
+            let file = KeyFile::load_or_create(dir.path(), alg, keep, now).unwrap();
+            let shown = format!("{file:?} {file:#?}");
+            assert!(!shown.contains(&file.refresh_key), "{shown}");
+            let data_key = file.data_key.clone().unwrap();
+            assert!(!shown.contains(&data_key), "{shown}");
+            assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+            for k in &file.signing_keys {
+                let (KeyMaterial::HmacSecret(secret) | KeyMaterial::PrivateKeyPem(secret)) =
+                    &k.material;
+                assert!(!shown.contains(secret.trim()), "{shown}");
+                assert!(shown.contains(&k.kid), "kids are public: {shown}");
+            }
+        }
+    }
 
     #[test]
     fn key_file_is_created_private_and_reloaded_identically() {

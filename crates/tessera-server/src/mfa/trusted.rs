@@ -19,6 +19,12 @@ pub const COOKIE: &str = "__Host-tessera_td";
 /// Name of the per-user map in the state store.
 pub const MAP: &str = "trusted";
 
+/// Whether `id` has the shape of a device id (a hyphenated UUID). Anything else cannot
+/// name a device and is answered without asking the store (whose field names are limited).
+pub fn is_device_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}
+
 /// A parsed trust cookie.
 pub struct TrustCookie {
     /// Whose.

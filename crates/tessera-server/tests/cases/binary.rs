@@ -703,3 +703,155 @@ async fn cli_mfa_reset_clears_a_factor_the_key_cannot_open_and_mails_the_user() 
     );
     let _ = secret;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_proxies_from_the_environment_name_the_client_in_sessions_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(
+        &["serve"],
+        dir.path(),
+        &[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/33")],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("trusted_proxies")
+            && stderr.contains("10.0.0.0/33"),
+        "{stderr}"
+    );
+    let srv = Binary::serve(
+        dir.path(),
+        &[
+            ("TESSERA_TRUSTED_PROXIES", "127.0.0.1/32,::1"),
+            ("RUST_LOG", "info,tower_http=debug"),
+        ],
+    )
+    .await;
+    let e = email("bin-proxy");
+    srv.register(&e, PW).await;
+    let r = srv
+        .call_with(
+            Method::POST,
+            "/v1/auth/login",
+            Some(serde_json::json!({"email": e, "password": PW})),
+            &[("x-forwarded-for", "203.0.113.50, 198.51.100.23")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let session = Session::from(&r);
+    let list = srv
+        .call(Method::GET, "/v1/sessions", None, Some(&session.access))
+        .await;
+    assert_eq!(list.body["sessions"][0]["ip"], "198.51.100.23", "{list:?}");
+    let logs = srv.logs();
+    assert!(logs.contains("\"client\":\"198.51.100.23\""), "{logs}");
+}
+
+/// A fake Redis that answers `INFO` as Redis 6.2.14 (and `+OK` to anything else), for the
+/// version refusal: no real Redis that old is installed.
+async fn fake_redis_6() -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                // RESP arrays: `*N`, then `$len` / value pairs; the first value is the command.
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let Some(n) = line.strip_prefix('*').and_then(|n| n.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        let _len = lines.next_line().await;
+                        if let Ok(Some(v)) = lines.next_line().await {
+                            args.push(v);
+                        }
+                    }
+                    let reply = if args.first().is_some_and(|c| c.eq_ignore_ascii_case("INFO")) {
+                        let body = "# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n";
+                        format!("${}\r\n{body}\r\n", body.len())
+                    } else {
+                        "+OK\r\n".to_owned()
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_older_than_7_refuses_start_with_its_version_instead_of_retrying() {
+    let port = fake_redis_6().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut child = command(
+        &["serve"],
+        dir.path(),
+        &[("REDIS_URL", &url), ("TESSERA_LISTEN", &listen)],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "tessera kept running against Redis 6.2.14: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Redis 6.2.14 is too old: Tessera needs Redis 7.0 or later"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retrying"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evicting_redis_is_named_in_a_start_up_warning() {
+    if !redis_available() {
+        return;
+    }
+    for (policy, warned) in [("allkeys-lru", true), ("noeviction", false)] {
+        let redis_dir = TempDir::new("api-eviction");
+        let port = free_port();
+        let _redis = RedisServer::start(port, redis_dir.path(), &["--maxmemory-policy", policy]);
+        let url = format!("redis://127.0.0.1:{port}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut srv = Binary::serve(dir.path(), &[("REDIS_URL", &url)]).await;
+        let logs = srv.logs();
+        srv.stop();
+        let warning = logs
+            .lines()
+            .find(|l| l.contains("maxmemory-policy") && l.contains("\"WARN\""));
+        assert_eq!(warning.is_some(), warned, "{policy}: {logs}");
+        if let Some(w) = warning {
+            assert!(
+                w.contains("allkeys-lru") && w.contains("noeviction") && w.contains("denylist"),
+                "{w}"
+            );
+        }
+    }
+}

@@ -422,3 +422,48 @@ pub async fn wrong_admin_tokens_and_client_secrets_are_limited_per_address(b: Ba
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
 }
+
+pub async fn ipv6_clients_are_limited_per_64_prefix(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| {
+        c.rate_limit = Some("on".into());
+        c.trusted_proxies = Some("127.0.0.1/32".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let e = email("v6");
+    s.register(&e, PW).await;
+    let from = |addr: String| {
+        let e = e.clone();
+        let s = &s;
+        async move {
+            s.call_with(
+                Method::POST,
+                "/v1/auth/login",
+                Some(json!({"email": e, "password": "wrong password 123456"})),
+                &[("x-forwarded-for", addr.as_str())],
+            )
+            .await
+        }
+    };
+    // One host rotating through its /64: a new address for every guess.
+    for i in 1..=10 {
+        let r = from(format!("2001:db8:1:2::{i:x}")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    }
+    let r = from("2001:db8:1:2:ffff:ffff:ffff:ffff".into()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
+    // The next /64 is another client.
+    let r = from("2001:db8:1:3::1".into()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    // An IPv4-mapped address is its IPv4 address.
+    for _ in 0..10 {
+        assert_eq!(
+            from("::ffff:198.51.100.7".into()).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = from("198.51.100.7".into()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
+}

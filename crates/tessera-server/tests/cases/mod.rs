@@ -13,9 +13,11 @@ mod mfa;
 mod mfa_keys;
 mod oauth2;
 mod password;
+mod proxies;
 mod refresh;
 mod sessions;
 mod signin;
+mod user_input;
 
 /// Declares each case once per backend: `memory_sqlite::case`, `redis_sqlite::case`, …
 macro_rules! suite {
@@ -69,6 +71,7 @@ suite!(
     limits::a_stolen_access_token_is_no_password_or_code_oracle,
     limits::enrolment_and_password_change_spend_the_sign_in_budget,
     limits::wrong_admin_tokens_and_client_secrets_are_limited_per_address,
+    limits::ipv6_clients_are_limited_per_64_prefix,
     mfa::totp_enrolment_and_second_factor_sign_in,
     mfa::concurrent_completions_of_one_challenge_open_one_session,
     mfa::trusted_devices_skip_the_second_factor_for_their_user_only,
@@ -92,4 +95,7 @@ suite!(
     password::concurrent_resets_with_one_token_have_exactly_one_winner,
     password::password_change_needs_the_current_password_and_keeps_only_the_caller,
     metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
+    proxies::behind_a_trusted_proxy_each_forwarded_client_has_its_own_address,
+    proxies::without_trusted_proxies_forwarding_headers_are_ignored,
+    user_input::an_impossible_trusted_device_id_is_404_not_an_outage,
 );

@@ -8,15 +8,17 @@
 //! Memory stays bounded without a cleanup job: every [`SWEEP_EVERY`] calls the store drops
 //! dead sessions, expired access grants, expired denylist entries, security events past
 //! their retention, expired ephemeral records and expired map entries (the equivalent of
-//! Redis TTLs). Statistics are counted exactly from these
-//! maps. Nothing here survives a restart — signing everybody out, as losing Redis data
-//! does in allowlist mode.
+//! Redis TTLs). Statistics are exact and maintained as the state changes (`figures.rs`):
+//! `stats()`, read at every `/metrics` scrape, does not walk the sessions under the lock.
+//! Nothing here survives a restart — signing everybody out, as losing Redis data does in
+//! allowlist mode.
 //!
 //! No revocation notices: unlike the Redis scripts (see
 //! [`redis::invalidation`](crate::redis::invalidation)), this backend publishes nothing when
 //! it revokes. It lives in one process, where no near-cache holds its answers; a
 //! `tessera-guard` in another process can only share a Redis store.
 
+mod figures;
 mod state;
 
 use std::sync::{Mutex, MutexGuard};
@@ -92,7 +94,11 @@ impl StateStore for MemoryStore {
         new: NewSession,
         now: Timestamp,
     ) -> Result<CreatedSession, StoreError> {
-        Ok(self.lock(now).create_session(new, now))
+        let user = new.user;
+        let mut state = self.lock(now);
+        let out = state.create_session(new, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn rotate_refresh(
@@ -100,7 +106,11 @@ impl StateStore for MemoryStore {
         rotation: Rotation,
         now: Timestamp,
     ) -> Result<RotationOutcome, StoreError> {
-        Ok(self.lock(now).rotate_refresh(rotation, now))
+        let user = rotation.user;
+        let mut state = self.lock(now);
+        let out = state.rotate_refresh(rotation, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn check_access(
@@ -118,7 +128,10 @@ impl StateStore for MemoryStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self.lock(now).revoke_session(user, session, now))
+        let mut state = self.lock(now);
+        let out = state.revoke_session(user, session, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn revoke_session_by_refresh(
@@ -128,13 +141,17 @@ impl StateStore for MemoryStore {
         refresh: &TokenHash,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .lock(now)
-            .revoke_session_by_refresh(user, session, refresh, now))
+        let mut state = self.lock(now);
+        let out = state.revoke_session_by_refresh(user, session, refresh, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.lock(now).revoke_user(user, now))
+        let mut state = self.lock(now);
+        let out = state.revoke_user(user, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn revoke_access_token(
@@ -145,9 +162,10 @@ impl StateStore for MemoryStore {
         mode: RevocationMode,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .lock(now)
-            .revoke_access_token(user, session, grant, mode, now))
+        let mut state = self.lock(now);
+        let out = state.revoke_access_token(user, session, grant, mode, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn list_sessions(
@@ -155,7 +173,10 @@ impl StateStore for MemoryStore {
         user: UserId,
         now: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        Ok(self.lock(now).list_sessions(user, now))
+        let mut state = self.lock(now);
+        let out = state.list_sessions(user, now);
+        state.reindex(user);
+        Ok(out)
     }
 
     async fn find_access_token(

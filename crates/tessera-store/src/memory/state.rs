@@ -15,6 +15,8 @@ use crate::error::StoreError;
 use crate::model::*;
 use crate::stored::StoredHash;
 
+use super::figures::{Contribution, Figures};
+
 /// The entries of one per-user map: field → (expiry (ms), value).
 type MapEntries = BTreeMap<String, (i64, Vec<u8>)>;
 
@@ -39,6 +41,8 @@ pub(super) struct State {
     maps: HashMap<(UserId, String), MapEntries>,
     /// Calls since creation; drives the periodic sweep.
     pub(super) calls: u64,
+    /// Statistics kept up to date by [`State::reindex`] and the sweep (see `figures.rs`).
+    figures: Figures,
 }
 
 /// One session record and its refresh family.
@@ -151,6 +155,34 @@ impl State {
             entries.retain(|_, (exp, _)| *exp > now_ms);
             !entries.is_empty()
         });
+        self.figures = Figures::default();
+        let users: Vec<UserId> = self.sessions.keys().copied().collect();
+        for user in users {
+            self.reindex(user);
+        }
+        self.figures.stored_events = self.events.values().map(Vec::len).sum();
+    }
+
+    /// Brings the statistics up to date with `user`'s sessions and version; every step that
+    /// changes either calls it (see `figures.rs`). O(that user's sessions and grants).
+    pub(super) fn reindex(&mut self, user: UserId) {
+        let ver = self.versions.get(&user).copied();
+        let contribution = match self.sessions.get(&user) {
+            None => Contribution::default(),
+            Some(sessions) => Contribution {
+                sessions: sessions
+                    .values()
+                    .filter(|s| matches!(ver, Some(v) if s.generation >= v))
+                    .map(|s| {
+                        let deadline = s.deadline();
+                        let grants = s.access.values().map(|(exp, _)| (*exp).min(deadline));
+                        (deadline, grants.collect())
+                    })
+                    .collect(),
+                stored: sessions.len(),
+            },
+        };
+        self.figures.replace(user, contribution);
     }
 
     pub(super) fn stored_ephemeral(&self) -> usize {
@@ -158,7 +190,7 @@ impl State {
     }
 
     pub(super) fn stored_sessions(&self) -> usize {
-        self.sessions.values().map(HashMap::len).sum()
+        self.figures.stored_sessions()
     }
 
     /// The live session `id` of `user`, if any.
@@ -437,7 +469,32 @@ impl State {
             })
     }
 
+    /// O(entries expired since the last sweep): read from the maintained figures.
     pub(super) fn stats(&self, now: Timestamp) -> StoreStats {
+        let count = |n: usize| n.to_string();
+        let backend = BTreeMap::from([
+            ("users".to_owned(), count(self.versions.len())),
+            (
+                "stored_sessions".to_owned(),
+                count(self.figures.stored_sessions()),
+            ),
+            ("denied_tokens".to_owned(), count(self.denied.len())),
+            (
+                "stored_events".to_owned(),
+                count(self.figures.stored_events),
+            ),
+        ]);
+        StoreStats {
+            sessions_active: self.figures.sessions_active(now),
+            access_tokens_active: self.figures.access_tokens_active(now),
+            revoked_tokens: self.revoked_tokens,
+            backend,
+        }
+    }
+
+    /// The statistics counted by walking everything (what the figures must always equal).
+    #[cfg(test)]
+    pub(super) fn stats_walked(&self, now: Timestamp) -> StoreStats {
         let mut sessions_active = 0u64;
         let mut access_tokens_active = 0u64;
         for (user, sessions) in &self.sessions {
@@ -450,7 +507,10 @@ impl State {
         let count = |n: usize| n.to_string();
         let backend = BTreeMap::from([
             ("users".to_owned(), count(self.versions.len())),
-            ("stored_sessions".to_owned(), count(self.stored_sessions())),
+            (
+                "stored_sessions".to_owned(),
+                count(self.sessions.values().map(HashMap::len).sum()),
+            ),
             ("denied_tokens".to_owned(), count(self.denied.len())),
             (
                 "stored_events".to_owned(),
@@ -467,6 +527,7 @@ impl State {
 
     pub(super) fn push_event(&mut self, user: UserId, event: SecurityEventRecord, now: Timestamp) {
         let events = self.events.entry(user).or_default();
+        let before = events.len();
         let key = event_order(&event);
         let pos = events.partition_point(|e| event_order(e) <= key);
         events.insert(pos, event);
@@ -474,6 +535,7 @@ impl State {
         events.retain(|e| e.at > oldest);
         let excess = events.len().saturating_sub(EVENT_MAX_PER_USER);
         events.drain(..excess);
+        self.figures.stored_events = self.figures.stored_events - before + events.len();
         if events.is_empty() {
             self.events.remove(&user);
         }
@@ -689,4 +751,139 @@ fn event_horizon(now: Timestamp) -> Timestamp {
 /// by stored form.
 fn event_order(e: &SecurityEventRecord) -> (Timestamp, Vec<u8>) {
     (e.at, event_member(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_secs(s)
+    }
+
+    fn grant(exp: i64) -> AccessGrant {
+        AccessGrant {
+            jti: Jti::new(),
+            expires_at: t(exp),
+        }
+    }
+
+    /// Maintained figures equal a full walk at several instants around `now`.
+    fn check(state: &State, now: i64, step: &str) {
+        for at in [
+            now - 1000,
+            now,
+            now + 1,
+            now + 299,
+            now + 300,
+            now + 901,
+            now + 5000,
+        ] {
+            assert_eq!(
+                state.stats(t(at)),
+                state.stats_walked(t(at)),
+                "{step} at {at}"
+            );
+        }
+    }
+
+    /// A session whose grant (300 s) outlives it when `lifetime` is shorter.
+    fn new_session(
+        user: UserId,
+        now: i64,
+        token_version: u64,
+        lifetime: i64,
+    ) -> (NewSession, TokenHash) {
+        let refresh = TokenHash::of(SessionId::new().to_string().as_bytes());
+        let new = NewSession {
+            user,
+            session: SessionId::new(),
+            refresh,
+            access: grant(now + 300),
+            token_version,
+            limits: SessionLimits {
+                idle_timeout: Duration::from_secs(900),
+                absolute_expiry: t(now + lifetime),
+            },
+            max_sessions: Some(3),
+            attributes: String::new(),
+            binding: None,
+        };
+        (new, refresh)
+    }
+
+    #[test]
+    fn maintained_statistics_equal_a_full_walk_after_every_step() {
+        let mut state = State::default();
+        let users: Vec<UserId> = (0..3).map(|_| UserId::new()).collect();
+        let mut held: Vec<(UserId, SessionId, TokenHash)> = Vec::new();
+        let mut now = 1_000;
+        for round in 0..6 {
+            for (i, user) in users.iter().enumerate() {
+                // Opening sessions (the cap of 3 evicts), one with a raised version.
+                let version = u64::from(round == 3 && i == 0) * 50;
+                let lifetime = if (round + i) % 2 == 0 { 200 } else { 3600 };
+                let (new, refresh) = new_session(*user, now, version, lifetime);
+                let id = new.session;
+                state.create_session(new, t(now));
+                state.reindex(*user);
+                held.push((*user, id, refresh));
+                check(&state, now, "create");
+                state.push_event(
+                    *user,
+                    SecurityEventRecord {
+                        id: format!("{round}-{i}"),
+                        at: t(now),
+                        payload: String::new(),
+                    },
+                    t(now),
+                );
+                check(&state, now, "event");
+            }
+            // Rotating every held session (dead ones are refused), with extra grants.
+            for (user, id, refresh) in held.iter_mut() {
+                let successor = TokenHash::of(Jti::new().to_string().as_bytes());
+                state.rotate_refresh(
+                    Rotation {
+                        user: *user,
+                        session: *id,
+                        presented: *refresh,
+                        successor,
+                        seed: SuccessorSeed::random(),
+                        access: grant(now + 120),
+                        grace: Duration::from_secs(10),
+                        idle_timeout: Duration::from_secs(600),
+                        binding: None,
+                    },
+                    t(now),
+                );
+                state.reindex(*user);
+                *refresh = successor;
+                check(&state, now, "rotate");
+            }
+            if let Some((user, id, _)) = held.get(round) {
+                let g = grant(now + 60);
+                state.revoke_access_token(*user, *id, g, RevocationMode::Denylist, t(now));
+                state.reindex(*user);
+                check(&state, now, "revoke token");
+                state.revoke_session(*user, *id, t(now));
+                state.reindex(*user);
+                check(&state, now, "revoke session");
+            }
+            if round == 4 {
+                state.revoke_user(users[1], t(now));
+                state.reindex(users[1]);
+                check(&state, now, "revoke user");
+            }
+            state.list_sessions(users[2], t(now));
+            state.reindex(users[2]);
+            check(&state, now, "list");
+            now += 400;
+            if round % 2 == 1 {
+                state.sweep(t(now));
+                check(&state, now, "sweep");
+            }
+        }
+        assert!(state.stats(t(now)).sessions_active > 0);
+    }
 }

@@ -38,6 +38,9 @@ fn chain(e: &StoreError) -> String {
 /// [`StoreError::Unavailable`] (so requests fail closed and `/readyz` says not ready) while a
 /// background task retries the connection with exponential backoff (0.5 s doubling to 10 s);
 /// once connected, calls go to the [`RedisStore`], which from then on reconnects by itself.
+/// A permanent error ([`StoreError::Incompatible`]: a Redis older than 7.0) is not retried:
+/// at start it is returned, later it is logged and the store stays unavailable until the
+/// process is restarted against a usable Redis.
 #[derive(Clone)]
 pub struct ConnectingStore {
     inner: Arc<OnceLock<RedisStore>>,
@@ -46,18 +49,20 @@ pub struct ConnectingStore {
 impl ConnectingStore {
     /// Connects now if Redis answers, else starts the background retries. Once connected,
     /// the statistics reconciler (when `Some`) runs every `reconcile_every` (see
-    /// [`RedisStore::spawn_stats_reconciler`]).
+    /// [`RedisStore::spawn_stats_reconciler`]). Fails only with a permanent error (see
+    /// [`StoreError::is_permanent`]).
     pub async fn connect(
         config: RedisConfig,
         reconcile_every: Option<Duration>,
-    ) -> Arc<dyn StateStore> {
+    ) -> Result<Arc<dyn StateStore>, StoreError> {
         match RedisStore::connect(config.clone()).await {
             Ok(store) => {
                 if let Some(every) = reconcile_every {
                     store.spawn_stats_reconciler(every);
                 }
-                Arc::new(store)
+                Ok(Arc::new(store))
             }
+            Err(e) if e.is_permanent() => Err(e),
             Err(e) => {
                 tracing::error!(error = %chain(&e), "Redis unreachable at start; retrying in the background");
                 let inner = Arc::new(OnceLock::new());
@@ -75,6 +80,10 @@ impl ConnectingStore {
                                 tracing::info!("connected to Redis");
                                 return;
                             }
+                            Err(e) if e.is_permanent() => {
+                                tracing::error!(error = %chain(&e), "Redis cannot be used; not retrying (restart once it is fixed)");
+                                return;
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %chain(&e), retry_in = ?wait, "Redis still unreachable");
                                 wait = (wait * 2).min(Duration::from_secs(10));
@@ -82,7 +91,7 @@ impl ConnectingStore {
                         }
                     }
                 });
-                Arc::new(ConnectingStore { inner })
+                Ok(Arc::new(ConnectingStore { inner }))
             }
         }
     }

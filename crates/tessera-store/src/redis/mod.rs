@@ -113,6 +113,7 @@ mod config;
 mod conn;
 mod connecting;
 mod error;
+mod eviction;
 pub mod invalidation;
 mod keys;
 mod reply;

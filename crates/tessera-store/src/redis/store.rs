@@ -15,6 +15,7 @@ use super::access;
 use super::config::RedisConfig;
 use super::conn::Conn;
 use super::error::{ConfigError, OperationTimeout, map_redis_error, protocol};
+use super::eviction;
 use super::keys::{UserKeys, from_index, index_pattern, session_from_member, stats_key};
 use super::reply::{self, dur_arg, ts_arg};
 use super::scripts;
@@ -89,7 +90,9 @@ impl RedisStore {
     /// Validates `config`, connects (waiting for the first connection) and returns the store.
     /// Fails with [`StoreError::Unavailable`] when Redis cannot be reached now or the
     /// configuration cannot work (bad URL, prefix with `{`/`}`, no URL, several URLs for a
-    /// standalone server, a Redis older than 7.0).
+    /// standalone server), with [`StoreError::Incompatible`] for a Redis older than 7.0.
+    /// Logs a warning naming any primary's `maxmemory-policy` other than `noeviction` (see
+    /// `eviction.rs`).
     pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
         if config.key_prefix.contains(['{', '}']) {
             return Err(StoreError::Unavailable(Box::new(ConfigError(
@@ -102,7 +105,10 @@ impl RedisStore {
             Err(_) => return Err(StoreError::Unavailable(Box::new(OperationTimeout(timeout)))),
         };
         if let Ok(Some(info)) = tokio::time::timeout(timeout, server_info(&conn)).await {
-            version::check(&info).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            version::check(&info).map_err(|e| StoreError::Incompatible(e.to_string()))?;
+        }
+        if let Ok(policies) = tokio::time::timeout(timeout, eviction::policies(&conn)).await {
+            eviction::warn_unless_noeviction(&policies);
         }
         Ok(Self {
             conn,

@@ -114,7 +114,7 @@ async fn a_wrong_password_is_refused_and_never_shown_or_logged() {
         .with_max_level(tracing::Level::DEBUG)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
-    let store = ConnectingStore::connect(config, None).await;
+    let store = ConnectingStore::connect(config, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(store.ping().await.unwrap_err().is_unavailable());
     drop(guard);

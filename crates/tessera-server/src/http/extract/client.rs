@@ -1,21 +1,23 @@
 //! Client facts from the request.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 
 use crate::auth::ClientInfo;
+use crate::http::forwarded::ClientAddr;
 
-/// The caller's `User-Agent` and peer address (absent when the server was not started with
+/// The caller's `User-Agent` and address (absent when the server was not started with
 /// connect info, as in router tests).
 #[derive(Clone, Debug, Default)]
 pub struct Client {
     /// `User-Agent` header, if valid text.
     pub user_agent: Option<String>,
-    /// Peer IP.
+    /// Client address: the TCP peer, or behind a trusted proxy the address its forwarding
+    /// headers name (resolved once per request by [`crate::http::forwarded::resolve`]).
     pub ip: Option<IpAddr>,
 }
 
@@ -36,10 +38,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
                 .get(USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip: ClientAddr::of(&parts.extensions),
         })
     }
 }

@@ -4,7 +4,7 @@
 //! - [`json`]: [`ApiJson`], a JSON body with 400/413/415/422 problems.
 //! - [`admin`]: [`Admin`], the admin token.
 //! - [`bearer`]: [`Authenticated`], the verified, live access token of the caller.
-//! - [`client`]: [`Client`], user agent and peer address.
+//! - [`client`]: [`Client`], user agent and client address.
 
 pub mod admin;
 pub mod bearer;
