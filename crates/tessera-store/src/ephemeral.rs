@@ -322,8 +322,8 @@ mod tests {
         // Nothing to give back from a full bucket or a dead record.
         assert_eq!(g.refund(None, 1, 0), None);
         assert_eq!(g.refund(Some(500), 1, 500), None);
-        // Time passed: the refund still moves the TAT back by one interval.
-        assert_eq!(g.refund(Some(2000), 1, 1500), None);
+        // Time passed: the refund moves the TAT back by one interval, to full at most.
+        assert_eq!(g.refund(Some(2000), 1, 1500), Some(None));
         assert_eq!(g.refund(Some(3000), 1, 1500), Some(Some(2000)));
     }
 }
