@@ -63,16 +63,25 @@ impl AuthService {
         generation: u64,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        match self.users.by_id(user).await? {
-            Some(u) if u.disabled_at.is_none() && u.token_version <= generation => Ok(()),
-            Some(u) if u.disabled_at.is_none() => {
-                self.revoke_everything(user, now).await?;
-                Err(AuthError::InvalidRefreshToken)
-            }
-            _ => {
-                self.store.revoke_session(user, session, now).await?;
-                Err(AuthError::AccountDisabled)
-            }
+        // Refused whatever the revocation does: the successor is never handed out.
+        let (revoked, refusal) = match self.users.by_id(user).await? {
+            Some(u) if u.disabled_at.is_none() && u.token_version <= generation => return Ok(()),
+            Some(u) if u.disabled_at.is_none() => (
+                self.revoke_everything(user, now).await.map(drop),
+                AuthError::InvalidRefreshToken,
+            ),
+            _ => (
+                self.store
+                    .revoke_session(user, session, now)
+                    .await
+                    .map(drop)
+                    .map_err(AuthError::from),
+                AuthError::AccountDisabled,
+            ),
+        };
+        if let Err(e) = revoked {
+            tracing::warn!(error = %e, %user, %session, "refused refresh: the session could not be revoked");
         }
+        Err(refusal)
     }
 }

@@ -11,6 +11,7 @@ mod logout;
 mod metrics;
 mod mfa;
 mod oauth2;
+mod outage;
 mod password;
 mod races;
 mod refresh;
@@ -85,5 +86,9 @@ suite!(
     races::a_ban_racing_sign_ins_leaves_no_live_session,
     races::a_password_change_racing_sign_ins_with_the_old_password_keeps_only_the_caller,
     races::a_password_reset_racing_sign_ins_with_the_old_password_leaves_none,
+    outage::a_reset_whose_revocation_fails_changes_nothing_until_the_retry,
+    outage::a_reset_failing_after_the_password_write_leaves_no_old_session,
+    outage::a_change_whose_revocation_fails_changes_nothing_until_the_retry,
+    outage::a_session_that_outlived_a_ban_is_refused_at_refresh,
     metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
 );
