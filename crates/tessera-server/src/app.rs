@@ -145,6 +145,7 @@ impl App {
                 urls,
                 cluster,
                 ca_file,
+                key_prefix,
             } => {
                 let mut config = if *cluster {
                     RedisConfig::cluster(urls.iter().cloned())
@@ -152,6 +153,7 @@ impl App {
                     RedisConfig::standalone(urls.first().cloned().unwrap_or_default())
                 };
                 config.tls_ca_file = ca_file.clone();
+                config.key_prefix = key_prefix.clone();
                 ConnectingStore::connect(
                     config,
                     (role == Role::Server).then_some(STATS_RECONCILE_EVERY),

@@ -237,6 +237,17 @@ impl Gcra {
         };
         (verdict, Some(new_tat))
     }
+
+    /// Gives back `cost` that an allowed [`step`](Self::step) took, at `now`, from a bucket
+    /// whose TAT is `tat`. Returns `None` when there is nothing to give back (no live
+    /// record), else the new TAT: `Some(None)` when the bucket is full again (delete the
+    /// record), `Some(Some(tat))` otherwise. Never refills beyond full. Mirrored by
+    /// `redis/scripts/refund.lua`.
+    pub(crate) fn refund(self, tat: Option<i64>, cost: u32, now: i64) -> Option<Option<i64>> {
+        let tat = tat.filter(|t| *t > now)?;
+        let back = tat.saturating_sub(i64::from(cost).saturating_mul(self.interval));
+        Some((back > now).then_some(back))
+    }
 }
 
 #[cfg(test)]
@@ -296,5 +307,23 @@ mod tests {
         let (peek, none) = g.step(tat, 0, 1000);
         assert_eq!((peek.allowed, peek.remaining, none), (true, 1, None));
         assert!(Gcra::new(Rate::new(0, Duration::from_secs(1))).is_err());
+    }
+
+    #[test]
+    fn gcra_refund_gives_back_what_a_step_took_and_never_more() {
+        let g = Gcra::new(Rate::new(3, Duration::from_secs(3))).unwrap();
+        let (_, tat) = g.step(None, 1, 0);
+        let (_, tat) = g.step(tat, 1, 0);
+        assert_eq!(tat, Some(2000));
+        // One back: as if only one step had been taken.
+        assert_eq!(g.refund(tat, 1, 0), Some(Some(1000)));
+        // More than was taken: full, not beyond.
+        assert_eq!(g.refund(tat, 5, 0), Some(None));
+        // Nothing to give back from a full bucket or a dead record.
+        assert_eq!(g.refund(None, 1, 0), None);
+        assert_eq!(g.refund(Some(500), 1, 500), None);
+        // Time passed: the refund still moves the TAT back by one interval.
+        assert_eq!(g.refund(Some(2000), 1, 1500), None);
+        assert_eq!(g.refund(Some(3000), 1, 1500), Some(Some(2000)));
     }
 }

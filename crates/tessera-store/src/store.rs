@@ -226,6 +226,20 @@ pub trait StateStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Throttle, StoreError>;
 
+    /// Gives back `cost` that an allowed [`throttle`](Self::throttle) of `key` took: the
+    /// bucket's TAT moves back by `cost` intervals of `rate`, never beyond a full bucket.
+    /// `true` when the bucket held something to give back. Atomic like `throttle`, so a
+    /// budget can be *reserved* before a slow check (charge first, refund on success) and N
+    /// concurrent checks never get more than the burst between them. A refund whose charge
+    /// has already refilled by itself gives back nothing more than the bucket lacks.
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
     /// A per-user map whose entries expire individually (trusted devices): sets `field` of
     /// `user`'s map `map` to `value` until `expires_at`, replacing any entry, and drops the
     /// map's expired entries. An `expires_at` at or before `now` removes the field instead.

@@ -90,6 +90,8 @@ macro_rules! conformance {
             throttle_allows_a_burst_then_refuses_and_refills,
             throttle_cost_zero_peeks_without_consuming,
             concurrent_throttles_never_exceed_the_burst,
+            refund_gives_back_a_reservation_and_never_more,
+            concurrent_reservations_check_at_most_the_burst,
             map_put_get_list_remove_clear,
             map_entries_expire_individually,
             maps_are_isolated_between_users_and_maps,

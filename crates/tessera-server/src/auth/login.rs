@@ -68,7 +68,8 @@ impl AuthService {
         trust_device: bool,
         now: Timestamp,
     ) -> Result<SignIn, AuthError> {
-        self.limits.before_login(client.ip, email, now).await?;
+        // The budget is taken before Argon2 runs, and given back only for the right password.
+        let reservation = self.limits.reserve_password(client.ip, email, now).await?;
         let user = match Email::parse(email) {
             Some(e) => self.users.by_email(&e).await?,
             None => None,
@@ -78,27 +79,16 @@ impl AuthService {
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
             .await?;
         let user = match user {
-            Some(u) if matched => u,
+            Some(u) if matched => {
+                self.limits.refund(reservation, now).await?;
+                u
+            }
             Some(u) => {
-                let locked = self.limits.login_failed(client.ip, email, now).await?;
-                self.audit
-                    .record(SecurityEvent::new(EventKind::LoginFailed, u.id, now).client(&client))
+                self.password_failed(&u, &client, &reservation, json!({"action": "sign_in"}), now)
                     .await;
-                if locked {
-                    self.audit
-                        .record(
-                            SecurityEvent::new(EventKind::AccountLocked, u.id, now)
-                                .client(&client)
-                                .details(json!({"reason": "too many failed sign-ins"})),
-                        )
-                        .await;
-                }
                 return Err(AuthError::InvalidCredentials);
             }
-            None => {
-                self.limits.login_failed(client.ip, email, now).await?;
-                return Err(AuthError::InvalidCredentials);
-            }
+            None => return Err(AuthError::InvalidCredentials),
         };
         if user.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);

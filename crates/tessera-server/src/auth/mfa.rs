@@ -1,5 +1,7 @@
 //! Two-factor sign-in: TOTP enrolment, challenges, recovery codes, trusted devices.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use serde_json::json;
 use tessera_core::ids::UserId;
@@ -12,6 +14,7 @@ use super::client::ClientInfo;
 use super::error::AuthError;
 use super::fingerprint::Fingerprint;
 use super::pair::TokenPair;
+use super::proof::CodeKind;
 use super::service::AuthService;
 use crate::audit::{EventKind, SecurityEvent, device_label};
 use crate::mfa::challenge::{self, Challenge, ChallengeId};
@@ -77,13 +80,19 @@ pub struct TrustedDeviceView {
 const STEP_REPLAY_TTL: std::time::Duration = std::time::Duration::from_secs(150);
 
 impl AuthService {
-    /// Starts (or restarts) TOTP enrolment; 409 when already enabled.
+    /// Starts (or restarts) TOTP enrolment after the current password (a stolen access token
+    /// alone must not add the attacker's factor); 409 when already enabled. The password is
+    /// checked under the sign-in budgets ([`AuthService::prove_password`]).
     pub async fn enrol_totp(
         &self,
         caller: &AccessClaims,
+        password: Zeroizing<String>,
+        client: &ClientInfo,
         now: Timestamp,
     ) -> Result<Enrolment, AuthError> {
         let user = self.user(caller.sub).await?;
+        self.prove_password(&user, password, client, "mfa_enrol", now)
+            .await?;
         if self.mfa.enabled(user.id).await? {
             return Err(AuthError::MfaAlreadyEnabled);
         }
@@ -100,11 +109,13 @@ impl AuthService {
         })
     }
 
-    /// Confirms enrolment with a first code; returns the recovery codes (shown once).
+    /// Confirms enrolment with a first code; returns the recovery codes (shown once). Wrong
+    /// codes spend the user's second-factor budget like sign-in codes.
     pub async fn confirm_totp(
         &self,
         caller: &AccessClaims,
         code: &str,
+        client: &ClientInfo,
         now: Timestamp,
     ) -> Result<Vec<String>, AuthError> {
         let user = self.user(caller.sub).await?;
@@ -116,6 +127,7 @@ impl AuthService {
         if record.confirmed_at.is_some() {
             return Err(AuthError::MfaAlreadyEnabled);
         }
+        let reservation = self.limits.reserve_code(client.ip, user.id, now).await?;
         if !self
             .check_totp(user.id, &record.secret, &user.email, code, "confirm", now)
             .await?
@@ -124,6 +136,7 @@ impl AuthService {
                 attempts_left: None,
             });
         }
+        self.limits.refund(reservation, now).await?;
         let codes = recovery::generate();
         self.mfa.confirm(user.id, &codes, now).await?;
         self.profiles.forget(user.id);
@@ -133,39 +146,33 @@ impl AuthService {
         Ok(codes)
     }
 
-    /// Turns TOTP off after proof: a current code or the password. Trusted devices go too.
+    /// Turns TOTP off after two proofs: the current password and a second-factor code (TOTP
+    /// or a recovery code), each under the sign-in budgets, so a stolen access token alone
+    /// neither removes the factor nor guesses either secret. Trusted devices go too.
     pub async fn disable_totp(
         &self,
         caller: &AccessClaims,
-        code: Option<&str>,
-        password: Option<Zeroizing<String>>,
+        password: Zeroizing<String>,
+        code: &str,
+        client: &ClientInfo,
         now: Timestamp,
     ) -> Result<(), AuthError> {
         let user = self.user(caller.sub).await?;
-        let record = self
-            .mfa
-            .totp(user.id)
-            .await?
-            .ok_or(AuthError::MfaNotEnabled)?;
-        let proven = match (code, password) {
-            (Some(code), _) => {
-                self.check_totp(user.id, &record.secret, &user.email, code, "disable", now)
-                    .await?
-            }
-            (None, Some(pw)) => {
-                self.hasher
-                    .verify(pw, Some(user.password_hash.clone()))
-                    .await?
-            }
-            (None, None) => false,
-        };
-        if !proven {
-            return Err(if code.is_some() {
-                AuthError::InvalidCode {
-                    attempts_left: None,
-                }
-            } else {
-                AuthError::InvalidCredentials
+        self.prove_password(&user, password, client, "mfa_disable", now)
+            .await?;
+        let proved = self
+            .prove_code(
+                &user,
+                code,
+                client,
+                "disable",
+                json!({"action": "mfa_disable"}),
+                now,
+            )
+            .await?;
+        if proved.is_none() {
+            return Err(AuthError::InvalidCode {
+                attempts_left: None,
             });
         }
         self.mfa.remove(user.id).await?;
@@ -180,7 +187,7 @@ impl AuthService {
     /// A code against a TOTP secret, each step accepted once per user and purpose (RFC 6238
     /// §5.2): a sign-in code can never be replayed for another sign-in, while the code that
     /// confirmed an enrolment may still complete the first sign-in in the same 30 s.
-    async fn check_totp(
+    pub(crate) async fn check_totp(
         &self,
         user: UserId,
         secret: &str,
@@ -265,15 +272,17 @@ impl AuthService {
 
     /// `POST /v1/auth/mfa`: completes a challenge with a TOTP code or a recovery code.
     /// Counted in `tessera_logins_total` as `success`, `failure` or `limited`.
+    /// `caller_ip` is the address the code comes from.
     pub async fn complete_mfa(
         &self,
         challenge_id: &str,
         code: &str,
         fingerprint: Option<&Fingerprint>,
+        caller_ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<Completed, AuthError> {
         let result = self
-            .complete_mfa_step(challenge_id, code, fingerprint, now)
+            .complete_mfa_step(challenge_id, code, fingerprint, caller_ip, now)
             .await;
         self.count_login(&result, crate::app_metrics::LoginResult::Success);
         result
@@ -284,6 +293,7 @@ impl AuthService {
         challenge_id: &str,
         code: &str,
         fingerprint: Option<&Fingerprint>,
+        caller_ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<Completed, AuthError> {
         let id = ChallengeId::parse(challenge_id).ok_or(AuthError::ChallengeExpired)?;
@@ -308,39 +318,31 @@ impl AuthService {
             return Err(AuthError::TooManyAttempts);
         }
         let user = self.user(challenge.user).await?;
-        self.limits
-            .before_mfa(challenge.client.ip, user.id, now)
-            .await?;
-        let record = self
-            .mfa
-            .totp(user.id)
-            .await?
-            .ok_or(AuthError::ChallengeExpired)?;
-        let (ok, method) = if recovery::plausible(code) {
-            (
-                self.mfa.consume_recovery_code(user.id, code).await?,
-                "recovery_code",
+        // The code is sent from the caller's address, which may not be the one that passed
+        // the password step: the session, the events and the budgets use the caller's.
+        if caller_ip.is_some() {
+            challenge.client.ip = caller_ip;
+        }
+        let proved = self
+            .prove_code(
+                &user,
+                code,
+                &challenge.client,
+                "sign-in",
+                json!({"attempts_left": attempts.left()}),
+                now,
             )
-        } else {
-            (
-                self.check_totp(user.id, &record.secret, &user.email, code, "sign-in", now)
-                    .await?,
-                "totp",
-            )
-        };
-        if !ok {
-            self.limits.mfa_failed(user.id, now).await?;
-            self.audit
-                .record(
-                    SecurityEvent::new(EventKind::MfaFailed, user.id, now)
-                        .client(&challenge.client)
-                        .details(json!({"attempts_left": attempts.left()})),
-                )
-                .await;
+            .await
+            .map_err(|e| match e {
+                // The factor was removed since the password step.
+                AuthError::MfaNotEnabled => AuthError::ChallengeExpired,
+                e => e,
+            })?;
+        let Some(method) = proved else {
             return Err(AuthError::InvalidCode {
                 attempts_left: Some(attempts.left()),
             });
-        }
+        };
         // Exactly one completion opens a session.
         if self.store.take(&id.key(), now).await?.is_none() {
             return Err(AuthError::ChallengeExpired);
@@ -348,7 +350,7 @@ impl AuthService {
         if user.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
         }
-        if method == "recovery_code" {
+        if method == CodeKind::RecoveryCode {
             let left = self.mfa.recovery_codes_left(user.id).await?;
             self.audit
                 .record(
@@ -359,8 +361,8 @@ impl AuthService {
                 .await;
         }
         challenge.client.amr = match method {
-            "totp" => vec!["pwd".into(), "otp".into(), "mfa".into()],
-            _ => vec!["pwd".into(), "mfa".into()],
+            CodeKind::Totp => vec!["pwd".into(), "otp".into(), "mfa".into()],
+            CodeKind::RecoveryCode => vec!["pwd".into(), "mfa".into()],
         };
         let trust = if challenge.trust_device {
             let cookie = TrustCookie::generate(user.id);

@@ -11,6 +11,7 @@
 //! - [`fingerprint`]: binding tokens to a hardened cookie; [`csrf`]: the session-bound CSRF
 //!   token of cookie transport.
 //! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
+//! - [`proof`]: the password and a second-factor code, checked under the sign-in budgets.
 //! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions.
 //! - [`standing`]: sign-in and refresh re-checked against the account's durable state
 //!   (ban, password, token version), closing the race with a ban or password reset.
@@ -28,6 +29,7 @@ pub mod mfa;
 pub mod pair;
 pub mod password;
 pub mod profile;
+pub mod proof;
 pub mod refresh;
 pub mod register;
 pub mod reset_token;

@@ -262,14 +262,9 @@ impl Passwords {
             .by_id(caller.sub)
             .await?
             .ok_or(AuthError::TokenRevoked)?;
-        if !self
-            .auth
-            .hasher
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-        {
-            return Err(AuthError::InvalidCredentials);
-        }
+        self.auth
+            .prove_password(&user, current, client, "password_change", now)
+            .await?;
         check_strength(&new_password, &[user.email.as_str()])?;
         let new_hash = self.auth.hasher.hash(new_password).await?;
         let first = self

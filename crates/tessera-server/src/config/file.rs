@@ -30,6 +30,11 @@ pub struct RawConfig {
     /// PEM file of the CA that signs the Redis servers' TLS certificates: `rediss://`
     /// connections trust it instead of the system roots. Default: unset (system roots).
     pub redis_ca_file: Option<PathBuf>,
+    /// Prefix of every Redis key and of the revocation channel, so several deployments can
+    /// share one Redis (the ACL rules and every guard must use the same one). At most 64
+    /// characters, no `{`, `}` or white space. Default `ts:`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub redis_key_prefix: Option<String>,
     /// `iss` claim and metadata issuer. Default `http://<listen>`.
     #[serde(deserialize_with = "lenient_string")]
     pub issuer: Option<String>,
@@ -133,6 +138,7 @@ pub const ENV_KEYS: &[&str] = &[
     "data_dir",
     "redis_cluster",
     "redis_ca_file",
+    "redis_key_prefix",
     "issuer",
     "audience",
     "signing_alg",

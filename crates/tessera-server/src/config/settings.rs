@@ -52,6 +52,11 @@ impl TokenTransport {
     }
 }
 
+/// Shortest accepted `client_secret` of an introspection client, in characters: a secret a
+/// person can remember is one an attacker can guess, so it must be a generated one
+/// (e.g. `openssl rand -base64 32`).
+pub const MIN_CLIENT_SECRET: usize = 32;
+
 /// A client allowed to call `/oauth2/introspect` and `/oauth2/revoke`.
 #[derive(Clone)]
 pub struct ClientCredential {
@@ -84,6 +89,8 @@ pub enum StateStoreSettings {
         /// CA file trusted by `rediss://` connections instead of the system roots (checked
         /// to be readable and to hold a PEM certificate).
         ca_file: Option<PathBuf>,
+        /// Prefix of every key and of the revocation channel (`redis_key_prefix`).
+        key_prefix: String,
     },
 }
 
@@ -95,11 +102,13 @@ impl fmt::Debug for StateStoreSettings {
                 urls,
                 cluster,
                 ca_file,
+                key_prefix,
             } => f
                 .debug_struct("Redis")
                 .field("nodes", &urls.len())
                 .field("cluster", cluster)
                 .field("ca_file", ca_file)
+                .field("key_prefix", key_prefix)
                 .finish_non_exhaustive(),
         }
     }
@@ -247,6 +256,7 @@ impl Settings {
                     urls: vec![url.to_owned()],
                     cluster: false,
                     ca_file: None,
+                    key_prefix: String::new(),
                 }
             }
             Some(urls) => {
@@ -278,6 +288,7 @@ impl Settings {
                     urls,
                     cluster,
                     ca_file: None,
+                    key_prefix: String::new(),
                 }
             }
         };
@@ -294,6 +305,42 @@ impl Settings {
                     urls,
                     cluster,
                     ca_file: Some(path),
+                    key_prefix: String::new(),
+                }
+            }
+        };
+        let state_store = match (state_store, raw.redis_key_prefix) {
+            (StateStoreSettings::Memory, Some(_)) => {
+                return Err(invalid("redis_key_prefix", "set, but redis_url is not"));
+            }
+            (StateStoreSettings::Memory, None) => StateStoreSettings::Memory,
+            (
+                StateStoreSettings::Redis {
+                    urls,
+                    cluster,
+                    ca_file,
+                    ..
+                },
+                prefix,
+            ) => {
+                let key_prefix = prefix.unwrap_or_else(|| {
+                    tessera_store::redis::RedisConfig::DEFAULT_KEY_PREFIX.to_owned()
+                });
+                if key_prefix.is_empty()
+                    || key_prefix.chars().count() > 64
+                    || key_prefix.contains(['{', '}'])
+                    || key_prefix.chars().any(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        "redis_key_prefix",
+                        "1 to 64 characters, without '{', '}' or white space",
+                    ));
+                }
+                StateStoreSettings::Redis {
+                    urls,
+                    cluster,
+                    ca_file,
+                    key_prefix,
                 }
             }
         };
@@ -392,15 +439,18 @@ impl Settings {
                 continue;
             }
             match pair.split_once(':') {
-                Some((id, secret)) if !id.is_empty() && secret.len() >= 8 => introspection_clients
-                    .push(ClientCredential {
+                Some((id, secret))
+                    if !id.is_empty() && secret.chars().count() >= MIN_CLIENT_SECRET =>
+                {
+                    introspection_clients.push(ClientCredential {
                         id: id.to_owned(),
                         secret: SecretString::from(secret.to_owned()),
-                    }),
+                    })
+                }
                 _ => {
                     return Err(invalid(
                         "introspection_clients",
-                        "expected comma-separated id:secret pairs, secrets of at least 8 characters",
+                        "expected comma-separated id:secret pairs, secrets of at least 32 characters",
                     ));
                 }
             }
@@ -559,6 +609,20 @@ mod tests {
         ] {
             assert_eq!(Settings::from_raw(raw, false).unwrap_err().key, key);
         }
+    }
+
+    #[test]
+    fn introspection_client_secrets_need_32_characters() {
+        let with = |clients: &str| RawConfig {
+            introspection_clients: Some(clients.into()),
+            ..Default::default()
+        };
+        let short = format!("rs1:{}", "s".repeat(MIN_CLIENT_SECRET - 1));
+        let err = Settings::from_raw(with(&short), false).unwrap_err();
+        assert_eq!(err.key, "introspection_clients");
+        let long = format!("rs1:{}", "s".repeat(MIN_CLIENT_SECRET));
+        let s = Settings::from_raw(with(&long), false).unwrap();
+        assert_eq!(s.introspection_clients.len(), 1);
     }
 
     #[test]

@@ -5,19 +5,36 @@
 //!
 //! | bucket | key | rate | what it stops |
 //! |---|---|---|---|
-//! | requests per IP | `ip:<ip>` / `req` | 600 per 10 min | floods of the unauthenticated endpoints |
-//! | failed sign-ins per IP | `ip:<ip>` / `fail` | 100 per hour | one address spraying many accounts |
-//! | failed sign-ins per account and IP | `acct:<h>` / `fail:<ip>` | 10 per 15 min | guessing one password from one place |
+//! | requests per address | `ip:<a>` / `req` | 600 per 10 min | floods of the unauthenticated endpoints |
+//! | failed sign-ins per address | `ip:<a>` / `fail` | 100 per hour | one address spraying many accounts (wrong passwords and wrong second-factor codes) |
+//! | failed sign-ins per account and address | `acct:<h>` / `fail:<a>` | 10 per 15 min | guessing one password from one place |
 //! | failed sign-ins per account | `acct:<h>` / `fail` | 100 per day | distributed guessing (NIST SP 800-63B: at most 100 consecutive failures) |
 //! | wrong second-factor codes per user | user / `mfa-fail` | 20 per 15 min, 100 per day | code guessing across many challenges |
-//! | password-reset mails | `acct:<h>` / `forgot`, `ip:<ip>` / `forgot` | 5 per hour, 30 per hour | mail bombing |
-//! | registrations per IP | `ip:<ip>` / `register` | 30 per hour | account farming |
+//! | wrong admin tokens per address | `ip:<a>` / `admin-fail` | 20 per hour | guessing `TESSERA_ADMIN_TOKEN` |
+//! | wrong client credentials per address | `ip:<a>` / `client-fail` | 60 per hour | guessing an introspection client's secret |
+//! | password-reset mails | `acct:<h>` / `forgot`, `ip:<a>` / `forgot` | 5 per hour, 30 per hour | mail bombing |
+//! | registrations per address | `ip:<a>` / `register` | 30 per hour | account farming |
 //!
-//! `<h>` is a hash of the normalised email, known account or not, so limits never reveal
-//! whether an account exists. The lockout is progressive (a bucket refills one attempt at a
-//! time) and cannot lock a victim out from one attacker's address: that address exhausts its
-//! own `fail:<ip>` bucket long before the account-wide daily bucket. Successful requests are
-//! never charged to a failure bucket, so many users behind one NAT address still sign in.
+//! `<a>` is the client address ([`crate::http::extract::Client`], which believes
+//! `Forwarded` / `X-Forwarded-For` only from trusted proxies): an IPv4 address, or the /64
+//! prefix of an IPv6 one, since one host or subscriber holds at least a /64 and could
+//! otherwise rotate through it. `<h>` is a hash of the normalised email, known account or
+//! not, so limits never reveal whether an account exists.
+//!
+//! # Budgets are taken before the check
+//! A password (Argon2) or a second-factor code is checked only after a [`Reservation`] took
+//! one unit from every failure bucket that guards it: a refused bucket refuses the request
+//! (429) before any check, and what was taken is given back ([`Limits::refund`]) only when
+//! the check succeeds. So N concurrent guesses never get more checks than the smallest
+//! budget, whatever the interleaving, and a crash between check and settlement counts as a
+//! failure. Successful checks cost nothing in the end, so many users behind one NAT address
+//! still sign in. The admin token and client secrets are cheap to compare: a failure is
+//! charged after the compare, and a failure whose charge is refused answers 429 like a
+//! refused peek, so no more than the budget of guesses ever get a verdict.
+//!
+//! The lockout is progressive (a bucket refills one attempt at a time) and cannot lock a
+//! victim out from one attacker's address: that address exhausts its own `fail:<a>` bucket
+//! long before the account-wide daily bucket.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -49,20 +66,63 @@ pub enum LimitError {
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// Requests per IP on the unauthenticated endpoints.
+/// Requests per address on the unauthenticated endpoints.
 const IP_REQUESTS: Rate = Rate::new(600, Duration::from_secs(600));
-/// Failed sign-ins per IP.
+/// Failed sign-ins per address.
 const IP_FAILURES: Rate = Rate::new(100, HOUR);
-/// Failed sign-ins per account from one IP.
+/// Failed sign-ins per account from one address.
 const ACCOUNT_IP_FAILURES: Rate = Rate::new(10, Duration::from_secs(900));
 /// Failed sign-ins per account (and wrong second-factor codes per user per day).
 const ACCOUNT_FAILURES: Rate = Rate::new(100, DAY);
 /// Wrong second-factor codes per user.
 const MFA_FAILURES: Rate = Rate::new(20, Duration::from_secs(900));
-/// Reset mails and registrations per IP.
+/// Wrong admin tokens per address.
+const ADMIN_FAILURES: Rate = Rate::new(20, HOUR);
+/// Wrong client credentials per address.
+const CLIENT_FAILURES: Rate = Rate::new(60, HOUR);
+/// Reset mails and registrations per address.
 const IP_THIRTY_PER_HOUR: Rate = Rate::new(30, HOUR);
 /// Reset mails per account.
 const ACCOUNT_FORGOT: Rate = Rate::new(5, HOUR);
+
+/// A credential compared without a slow hash, limited per address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `TESSERA_ADMIN_TOKEN`.
+    AdminToken,
+    /// An introspection client's id and secret.
+    Client,
+}
+
+impl Credential {
+    fn bucket(self, ip: Option<IpAddr>) -> (EphemeralKey, Rate) {
+        match self {
+            Credential::AdminToken => (EphemeralKey::tag(ip_tag(ip), "admin-fail"), ADMIN_FAILURES),
+            Credential::Client => (
+                EphemeralKey::tag(ip_tag(ip), "client-fail"),
+                CLIENT_FAILURES,
+            ),
+        }
+    }
+}
+
+/// Failure budgets taken before a secret is checked (see the [module docs](self)). Give it
+/// back with [`Limits::refund`] when the check succeeds; dropping it keeps the charge, which
+/// is what a failed check must do.
+#[derive(Debug, Default)]
+#[must_use = "refund the reservation when the check succeeds; dropping it counts a failure"]
+pub struct Reservation {
+    taken: Vec<(EphemeralKey, Rate)>,
+    last: bool,
+}
+
+impl Reservation {
+    /// This attempt took the last unit of an account's budget (from its address or
+    /// overall): if it fails, a lockout begins.
+    pub fn took_the_last(&self) -> bool {
+        self.last
+    }
+}
 
 /// The limits (see the module table).
 #[derive(Clone)]
@@ -77,106 +137,114 @@ impl Limits {
         Self { store, on }
     }
 
-    /// Before checking a password: charges the IP's request bucket and refuses when the IP,
-    /// the account, or the account from this IP has no failure budget left.
-    pub async fn before_login(
+    /// Before checking a password for `email` (known account or not): charges the address's
+    /// request bucket, then reserves one failure from the address, the account from this
+    /// address and the account. Refused (429) when any of them is empty; nothing stays
+    /// reserved then.
+    pub async fn reserve_password(
         &self,
         ip: Option<IpAddr>,
         email: &str,
         now: Timestamp,
-    ) -> Result<(), LimitError> {
+    ) -> Result<Reservation, LimitError> {
         if !self.on {
-            return Ok(());
+            return Ok(Reservation::default());
         }
         let ip = ip_tag(ip);
         let acct = account_tag(email);
         self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
             .await?;
-        self.peek_all(
-            &[
-                (EphemeralKey::tag(&ip, "fail"), IP_FAILURES),
+        self.reserve(
+            vec![
+                (EphemeralKey::tag(&ip, "fail"), IP_FAILURES, false),
                 (
                     EphemeralKey::tag(&acct, format!("fail:{ip}")),
                     ACCOUNT_IP_FAILURES,
+                    true,
                 ),
-                (EphemeralKey::tag(&acct, "fail"), ACCOUNT_FAILURES),
+                (EphemeralKey::tag(&acct, "fail"), ACCOUNT_FAILURES, true),
             ],
             now,
         )
         .await
     }
 
-    /// After a wrong password: charges the failure buckets. Returns true when this failure
-    /// used up the account's budget from this IP or overall (a lockout begins).
-    pub async fn login_failed(
-        &self,
-        ip: Option<IpAddr>,
-        email: &str,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        if !self.on {
-            return Ok(false);
-        }
-        let ip = ip_tag(ip);
-        let acct = account_tag(email);
-        self.store
-            .throttle(&EphemeralKey::tag(&ip, "fail"), IP_FAILURES, 1, now)
-            .await?;
-        let pair = self
-            .store
-            .throttle(
-                &EphemeralKey::tag(&acct, format!("fail:{ip}")),
-                ACCOUNT_IP_FAILURES,
-                1,
-                now,
-            )
-            .await?;
-        let all = self
-            .store
-            .throttle(&EphemeralKey::tag(&acct, "fail"), ACCOUNT_FAILURES, 1, now)
-            .await?;
-        Ok((pair.allowed && pair.remaining == 0) || (all.allowed && all.remaining == 0))
-    }
-
-    /// Before checking a second-factor code.
-    pub async fn before_mfa(
+    /// Before checking a second-factor code of `user` sent from `ip` (the caller's address,
+    /// not the one that passed the password step): charges the address's request bucket,
+    /// then reserves one failure from the address and from the user's two code budgets,
+    /// which count across challenges.
+    pub async fn reserve_code(
         &self,
         ip: Option<IpAddr>,
         user: UserId,
+        now: Timestamp,
+    ) -> Result<Reservation, LimitError> {
+        if !self.on {
+            return Ok(Reservation::default());
+        }
+        let ip = ip_tag(ip);
+        self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
+            .await?;
+        self.reserve(
+            vec![
+                (EphemeralKey::tag(&ip, "fail"), IP_FAILURES, false),
+                (EphemeralKey::user(user, "mfa-fail"), MFA_FAILURES, true),
+                (
+                    EphemeralKey::user(user, "mfa-fail-day"),
+                    ACCOUNT_FAILURES,
+                    true,
+                ),
+            ],
+            now,
+        )
+        .await
+    }
+
+    /// After a successful check: gives back what `reservation` took.
+    pub async fn refund(&self, reservation: Reservation, now: Timestamp) -> Result<(), StoreError> {
+        for (key, rate) in &reservation.taken {
+            self.store.refund(key, *rate, 1, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Before comparing a cheap `credential` from `ip`: refused while the address has no
+    /// failure budget left for it, so an exhausted budget answers 429 even to the right
+    /// credential.
+    pub async fn before_credential(
+        &self,
+        credential: Credential,
+        ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<(), LimitError> {
         if !self.on {
             return Ok(());
         }
-        self.charge(&EphemeralKey::tag(ip_tag(ip), "req"), IP_REQUESTS, now)
-            .await?;
-        self.peek_all(
-            &[
-                (EphemeralKey::user(user, "mfa-fail"), MFA_FAILURES),
-                (EphemeralKey::user(user, "mfa-fail-day"), ACCOUNT_FAILURES),
-            ],
-            now,
-        )
-        .await
+        let (key, rate) = credential.bucket(ip);
+        let t = self.store.throttle(&key, rate, 0, now).await?;
+        if t.allowed {
+            Ok(())
+        } else {
+            Err(LimitError::Limited(Limited {
+                retry_after: t.retry_after,
+            }))
+        }
     }
 
-    /// After a wrong second-factor code.
-    pub async fn mfa_failed(&self, user: UserId, now: Timestamp) -> Result<(), StoreError> {
+    /// After a wrong `credential` from `ip`: charges the address. `Err(Limited)` when the
+    /// budget was already spent by concurrent failures: answer 429, not the verdict, so no
+    /// more guesses than the budget ever get one.
+    pub async fn credential_failed(
+        &self,
+        credential: Credential,
+        ip: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Result<(), LimitError> {
         if !self.on {
             return Ok(());
         }
-        self.store
-            .throttle(&EphemeralKey::user(user, "mfa-fail"), MFA_FAILURES, 1, now)
-            .await?;
-        self.store
-            .throttle(
-                &EphemeralKey::user(user, "mfa-fail-day"),
-                ACCOUNT_FAILURES,
-                1,
-                now,
-            )
-            .await?;
-        Ok(())
+        let (key, rate) = credential.bucket(ip);
+        self.charge(&key, rate, now).await
     }
 
     /// Before sending a password-reset mail (known account or not).
@@ -218,8 +286,8 @@ impl Limits {
             .await
     }
 
-    /// Before an unauthenticated request of another kind (token reset, refresh): the IP's
-    /// request bucket only.
+    /// Before an unauthenticated request of another kind (token reset, refresh): the
+    /// address's request bucket only.
     pub async fn before_request(
         &self,
         ip: Option<IpAddr>,
@@ -248,28 +316,39 @@ impl Limits {
         }
     }
 
-    async fn peek_all(
+    /// Takes one unit from each bucket in order. The first refusal gives back what was taken
+    /// and answers [`LimitError::Limited`]. `lockout` marks the buckets whose last unit makes
+    /// [`Reservation::took_the_last`] true.
+    async fn reserve(
         &self,
-        buckets: &[(EphemeralKey, Rate)],
+        buckets: Vec<(EphemeralKey, Rate, bool)>,
         now: Timestamp,
-    ) -> Result<(), LimitError> {
-        let mut wait: Option<Duration> = None;
-        for (key, rate) in buckets {
-            let t = self.store.throttle(key, *rate, 0, now).await?;
+    ) -> Result<Reservation, LimitError> {
+        let mut reservation = Reservation::default();
+        for (key, rate, lockout) in buckets {
+            let t = self.store.throttle(&key, rate, 1, now).await?;
             if !t.allowed {
-                wait = Some(wait.map_or(t.retry_after, |w| w.max(t.retry_after)));
+                self.refund(reservation, now).await?;
+                return Err(LimitError::Limited(Limited {
+                    retry_after: t.retry_after,
+                }));
             }
+            reservation.last |= lockout && t.remaining == 0;
+            reservation.taken.push((key, rate));
         }
-        match wait {
-            Some(retry_after) => Err(LimitError::Limited(Limited { retry_after })),
-            None => Ok(()),
-        }
+        Ok(reservation)
     }
 }
 
+/// The tag of a client address: `ip:<IPv4>` or `ip:<IPv6 /64 prefix>/64` (an IPv4-mapped
+/// IPv6 address is its IPv4 address).
 fn ip_tag(ip: Option<IpAddr>) -> String {
-    match ip {
-        Some(ip) => format!("ip:{ip}"),
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => format!("ip:{v4}"),
+        Some(IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("ip:{}/64", std::net::Ipv6Addr::from(prefix))
+        }
         None => "ip:unknown".to_owned(),
     }
 }
@@ -280,4 +359,25 @@ fn account_tag(email: &str) -> String {
     let h = Sha256::digest(normal.as_bytes());
     let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("acct:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let tag = |s: &str| ip_tag(Some(s.parse().unwrap()));
+        assert_eq!(tag("203.0.113.9"), "ip:203.0.113.9");
+        assert_eq!(tag("::ffff:203.0.113.9"), "ip:203.0.113.9");
+        assert_eq!(tag("2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            tag("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            tag("2001:db8:1:2::")
+        );
+        assert_ne!(tag("2001:db8:1:2::1"), tag("2001:db8:1:3::1"));
+        assert_eq!(ip_tag(None), "ip:unknown");
+        assert!(!tag("2001:db8::1").contains(['{', '}']));
+    }
 }

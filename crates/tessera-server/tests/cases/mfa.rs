@@ -12,7 +12,12 @@ async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<St
     let e = email(tag);
     let sess = s.signed_up(&e).await;
     let en = s
-        .call(Method::POST, "/v1/mfa/totp", None, Some(&sess.access))
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
         .await;
     assert_eq!(en.status, StatusCode::OK, "{en:?}");
     let secret = en.str("secret");
@@ -66,8 +71,30 @@ pub async fn totp_enrolment_and_second_factor_sign_in(b: Backend) {
     };
     let e = email("totp");
     let sess = s.signed_up(&e).await;
+    // A stolen access token alone cannot add a factor: the password is required.
+    for (body, status, code) in [
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY, None),
+        (
+            json!({"password": "wrong password 123456"}),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_credentials"),
+        ),
+    ] {
+        let r = s
+            .call(Method::POST, "/v1/mfa/totp", Some(body), Some(&sess.access))
+            .await;
+        assert_eq!(r.status, status, "{r:?}");
+        if code.is_some() {
+            assert_eq!(r.code(), code);
+        }
+    }
     let en = s
-        .call(Method::POST, "/v1/mfa/totp", None, Some(&sess.access))
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
         .await;
     assert!(
         en.str("otpauth_uri").starts_with("otpauth://totp/") && en.str("qr_svg").contains("<svg")
@@ -111,7 +138,12 @@ pub async fn totp_enrolment_and_second_factor_sign_in(b: Backend) {
     assert_eq!(codes.len(), 10);
     assert_eq!(s.me(&sess.access).await.body["mfa_enabled"], true);
     let again = s
-        .call(Method::POST, "/v1/mfa/totp", None, Some(&sess.access))
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
         .await;
     assert_eq!(
         (again.status, again.code()),
@@ -331,40 +363,55 @@ pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
     let done = mfa(&s, &id, &totp_now(&secret, 0)).await;
     let td = done.cookies().get("__Host-tessera_td").unwrap().0.clone();
 
-    let r = s
-        .call(
-            Method::DELETE,
-            "/v1/mfa/totp",
-            Some(json!({"password": "wrong password 123456"})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
-    );
-    let r = s
-        .call(
-            Method::DELETE,
-            "/v1/mfa/totp",
-            Some(json!({"code": "000000"})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_code"))
-    );
+    // Both proofs are needed: a stolen access token with the password alone, or with a code
+    // alone, removes nothing.
+    fresh_step().await;
+    let code = totp_now(&secret, 0);
+    for (body, status, problem) in [
+        (
+            json!({"password": PW}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json!({"code": code}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json!({"password": "wrong password 123456", "code": code}),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_credentials"),
+        ),
+        (
+            json!({"password": PW, "code": "000000"}),
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_code"),
+        ),
+    ] {
+        let r = s
+            .call(
+                Method::DELETE,
+                "/v1/mfa/totp",
+                Some(body),
+                Some(&sess.access),
+            )
+            .await;
+        assert_eq!(r.status, status, "{r:?}");
+        if problem.is_some() {
+            assert_eq!(r.code(), problem);
+        }
+    }
     assert_eq!(s.me(&sess.access).await.body["mfa_enabled"], true);
     let r = s
         .call(
             Method::DELETE,
             "/v1/mfa/totp",
-            Some(json!({"password": PW})),
+            Some(json!({"password": PW, "code": code})),
             Some(&sess.access),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
     assert_eq!(s.me(&sess.access).await.body["mfa_enabled"], false);
     let plain = s.login(&e, PW).await;
     assert!(
@@ -385,7 +432,7 @@ pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
         .call(
             Method::DELETE,
             "/v1/mfa/totp",
-            Some(json!({"password": PW})),
+            Some(json!({"password": PW, "code": "123456"})),
             Some(&sess.access),
         )
         .await;

@@ -16,11 +16,14 @@ use crate::common::{Backend, TestServer, email};
 
 const INTROSPECT: &str = "/oauth2/introspect";
 const REVOKE: &str = "/oauth2/revoke";
-const CLIENT: (&str, &str) = ("rs1", "secret-0123456789");
+const CLIENT: (&str, &str) = ("rs1", "secret-0123456789-abcdefghijklmnopq");
 
 async fn server(b: Backend) -> Option<TestServer> {
     TestServer::start(b, |c| {
-        c.introspection_clients = Some(format!("{}:{},rs2:p+ss/w%rd:x&y", CLIENT.0, CLIENT.1))
+        c.introspection_clients = Some(format!(
+            "{}:{},rs2:p+ss/w%rd:x&y-0123456789abcdefghijkl",
+            CLIENT.0, CLIENT.1
+        ))
     })
     .await
 }
@@ -260,7 +263,7 @@ pub async fn oauth2_endpoints_require_client_authentication(b: Backend) {
         .form(
             INTROSPECT,
             &[("token", &a.access)],
-            Some(("rs2", "p+ss/w%rd:x&y")),
+            Some(("rs2", "p+ss/w%rd:x&y-0123456789abcdefghijkl")),
         )
         .await;
     assert_eq!(r.body["active"], true, "{r:?}");

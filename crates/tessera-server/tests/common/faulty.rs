@@ -228,6 +228,16 @@ impl StateStore for FaultyStore {
         self.inner.throttle(key, rate, cost, now).await
     }
 
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.refund(key, rate, cost, now).await
+    }
+
     async fn map_put(
         &self,
         user: UserId,

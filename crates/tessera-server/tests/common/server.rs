@@ -45,6 +45,10 @@ impl TestServer {
             data_dir: Some(data_dir.path().to_path_buf()),
             redis_url: resources.redis_url.clone(),
             redis_cluster: Some(resources.cluster),
+            // The Redis backends share one server per test process: a key prefix of its
+            // own keeps each server's rate-limit buckets (every client is 127.0.0.1),
+            // statistics and sessions private. Cases that share state set one prefix.
+            redis_key_prefix: resources.redis_url.as_ref().map(|_| unique_prefix()),
             database_url: resources.database.as_ref().map(|d| d.url().to_owned()),
             // Every test client is 127.0.0.1 and the Redis backends share one server: rate
             // limits are off unless a case turns them on (cases/limits.rs does).
@@ -73,6 +77,13 @@ impl TestServer {
             _database: resources.database,
         })
     }
+}
+
+/// A key prefix no other server of this test process uses.
+pub fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("t{}:", N.fetch_add(1, Ordering::Relaxed))
 }
 
 impl Drop for TestServer {

@@ -254,6 +254,17 @@ impl StateStore for MemoryStore {
         self.lock(now).throttle(key, rate, cost, ms(now))
     }
 
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        key.validate()?;
+        self.lock(now).refund(key, rate, cost, ms(now))
+    }
+
     async fn map_put(
         &self,
         user: UserId,

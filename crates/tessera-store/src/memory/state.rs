@@ -588,6 +588,28 @@ impl State {
         Ok(verdict)
     }
 
+    pub(super) fn refund(
+        &mut self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let gcra = Gcra::new(rate)?;
+        let tat = self.live_record(key, now).map(|(exp, _)| *exp);
+        match gcra.refund(tat, cost, now) {
+            None => Ok(false),
+            Some(Some(tat)) => {
+                self.ephemeral.insert(key.clone(), (tat, Vec::new()));
+                Ok(true)
+            }
+            Some(None) => {
+                self.ephemeral.remove(key);
+                Ok(true)
+            }
+        }
+    }
+
     pub(super) fn map_put(
         &mut self,
         user: UserId,

@@ -236,6 +236,15 @@ impl StateStore for ConnectingStore {
     ) -> Result<Throttle, StoreError> {
         self.store()?.throttle(key, rate, cost, now).await
     }
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store()?.refund(key, rate, cost, now).await
+    }
     async fn map_put(
         &self,
         user: UserId,

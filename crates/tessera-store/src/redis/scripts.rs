@@ -50,13 +50,15 @@ pub(crate) static TAKE: LazyLock<Script> = script!("take.lua");
 pub(crate) static COUNT_ATTEMPT: LazyLock<Script> = script!("count_attempt.lua");
 /// `throttle.lua` (ephemeral records: GCRA).
 pub(crate) static THROTTLE: LazyLock<Script> = script!("throttle.lua");
+/// `refund.lua` (ephemeral records: GCRA reservations given back).
+pub(crate) static REFUND: LazyLock<Script> = script!("refund.lua");
 /// `map_put.lua` (per-user maps).
 pub(crate) static MAP_PUT: LazyLock<Script> = script!("map_put.lua");
 /// `map_clear.lua` (per-user maps).
 pub(crate) static MAP_CLEAR: LazyLock<Script> = script!("map_clear.lua");
 
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 16] {
+pub fn all() -> [(&'static str, &'static Script); 17] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
@@ -72,6 +74,7 @@ pub fn all() -> [(&'static str, &'static Script); 16] {
         ("take", &TAKE),
         ("count_attempt", &COUNT_ATTEMPT),
         ("throttle", &THROTTLE),
+        ("refund", &REFUND),
         ("map_put", &MAP_PUT),
         ("map_clear", &MAP_CLEAR),
     ]

@@ -789,6 +789,16 @@ impl StateStore for RedisStore {
         self.eph_throttle(key, rate, cost, now).await
     }
 
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.eph_refund(key, rate, cost, now).await
+    }
+
     async fn map_put(
         &self,
         user: UserId,

@@ -405,6 +405,82 @@ pub async fn concurrent_throttles_never_exceed_the_burst(store: Arc<dyn StateSto
     assert_eq!(remaining, (0..7).collect::<Vec<u32>>());
 }
 
+pub async fn refund_gives_back_a_reservation_and_never_more(store: Arc<dyn StateStore>) {
+    let t0 = Timestamp::now();
+    let key = EphemeralKey::tag(unique("203.0.113.20"), "fail");
+    // 3 per 3 minutes: one every minute.
+    let rate = Rate::new(3, 3 * MIN);
+    assert!(
+        !store.refund(&key, rate, 1, t0).await.unwrap(),
+        "nothing taken yet"
+    );
+    for _ in 0..3 {
+        assert!(store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    }
+    assert!(!store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    // A refund makes room for exactly one more.
+    assert!(store.refund(&key, rate, 1, t0).await.unwrap());
+    let t = store.throttle(&key, rate, 0, t0).await.unwrap();
+    assert_eq!((t.allowed, t.remaining), (true, 1));
+    assert!(store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    assert!(!store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    // Giving back more than was taken fills the bucket, no further.
+    assert!(store.refund(&key, rate, 10, t0).await.unwrap());
+    assert_eq!(
+        store.throttle(&key, rate, 0, t0).await.unwrap().remaining,
+        3
+    );
+    assert!(
+        !store.refund(&key, rate, 1, t0).await.unwrap(),
+        "already full"
+    );
+    // A reservation that refilled by itself gives nothing back.
+    assert!(store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    let later = t0.plus(MIN);
+    assert!(!store.refund(&key, rate, 1, later).await.unwrap());
+    assert_eq!(
+        store
+            .throttle(&key, rate, 0, later)
+            .await
+            .unwrap()
+            .remaining,
+        3
+    );
+    // A zero burst is a caller bug.
+    assert!(matches!(
+        store.refund(&key, Rate::new(0, MIN), 1, t0).await,
+        Err(StoreError::Protocol(_))
+    ));
+}
+
+pub async fn concurrent_reservations_check_at_most_the_burst(store: Arc<dyn StateStore>) {
+    // 24 concurrent "guesses" against a budget of 10: each reserves before its check and
+    // gives the reservation back only when the check succeeds (here: never). At most 10
+    // get checked, whatever the interleaving.
+    let t0 = Timestamp::now();
+    let key = EphemeralKey::tag(unique("acct"), "fail:ip");
+    let rate = Rate::new(10, 15 * MIN);
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let key = key.clone();
+            tokio::spawn(async move { store.throttle(&key, rate, 1, t0).await.unwrap().allowed })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10);
+    // Two of them turn out to be right: their reservations come back, so two more fit.
+    assert!(store.refund(&key, rate, 1, t0).await.unwrap());
+    assert!(store.refund(&key, rate, 1, t0).await.unwrap());
+    let t = store.throttle(&key, rate, 0, t0).await.unwrap();
+    assert_eq!((t.allowed, t.remaining), (true, 2));
+}
+
 pub async fn map_put_get_list_remove_clear(store: Arc<dyn StateStore>) {
     let t0 = Timestamp::now();
     let user = UserId::new();

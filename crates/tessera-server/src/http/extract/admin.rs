@@ -7,13 +7,19 @@ use axum::http::request::Parts;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use tessera_core::time::Timestamp;
+
+use super::Client;
 use crate::app::AppState;
+use crate::auth::AuthError;
 use crate::http::ApiError;
+use crate::limits::Credential;
 
 /// A request carrying `Authorization: Bearer <TESSERA_ADMIN_TOKEN>` (compared in constant
 /// time). Without a configured admin token the admin API is disabled: 403
 /// `admin_disabled`; a missing or wrong token (including any user's access token) is 401
-/// `admin_required`.
+/// `admin_required`. Wrong tokens are limited per client address
+/// ([`Credential::AdminToken`]): past the budget every answer, right token or not, is 429.
 #[derive(Clone, Copy, Debug)]
 pub struct Admin;
 
@@ -32,6 +38,10 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin API is disabled (no admin token configured)",
             ));
         };
+        let ip = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default()
+            .ip;
         let presented = parts
             .headers
             .get(AUTHORIZATION)
@@ -40,6 +50,12 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .unwrap_or("");
+        let limits = state.auth.limits();
+        let now = Timestamp::now();
+        limits
+            .before_credential(Credential::AdminToken, ip, now)
+            .await
+            .map_err(AuthError::from)?;
         let ok: bool = presented
             .as_bytes()
             .ct_eq(expected.expose_secret().as_bytes())
@@ -47,6 +63,11 @@ impl FromRequestParts<AppState> for Admin {
         if ok {
             Ok(Admin)
         } else {
+            tracing::warn!(client = ?ip, "wrong admin token");
+            limits
+                .credential_failed(Credential::AdminToken, ip, now)
+                .await
+                .map_err(AuthError::from)?;
             Err(ApiError::request(
                 StatusCode::UNAUTHORIZED,
                 "admin_required",

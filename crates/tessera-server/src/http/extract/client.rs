@@ -7,6 +7,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 
+use crate::auth::ClientInfo;
+
 /// The caller's `User-Agent` and peer address (absent when the server was not started with
 /// connect info, as in router tests).
 #[derive(Clone, Debug, Default)]
@@ -15,6 +17,13 @@ pub struct Client {
     pub user_agent: Option<String>,
     /// Peer IP.
     pub ip: Option<IpAddr>,
+}
+
+impl Client {
+    /// What the audit trail and a new session record of this client (no device name).
+    pub fn info(&self) -> ClientInfo {
+        ClientInfo::new(self.user_agent.as_deref(), self.ip, None)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {

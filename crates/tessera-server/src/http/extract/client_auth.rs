@@ -1,17 +1,21 @@
 //! OAuth 2.0 client authentication for `/oauth2/*` (RFC 6749 §2.3.1) with a form body.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tessera_core::refresh::TokenHash;
+use tessera_core::time::Timestamp;
+
+use super::Client;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::config::ClientCredential;
 use crate::http::ApiError;
+use crate::limits::Credential;
 
 /// A form-encoded (`application/x-www-form-urlencoded`) request from an authenticated
 /// client: one of `TESSERA_INTROSPECTION_CLIENTS`, by `client_secret_basic` (HTTP Basic, id and
@@ -75,6 +79,12 @@ impl FromRequest<AppState> for ClientForm {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let ip = Client::from_request_parts(&mut parts, state)
+            .await
+            .unwrap_or_default()
+            .ip;
+        let req = Request::from_parts(parts, body);
         let headers = req.headers().clone();
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -116,7 +126,19 @@ impl FromRequest<AppState> for ClientForm {
             (None, Some(id), Some(secret)) => (id, secret),
             (None, _, _) => return Err(AuthError::InvalidClient.into()),
         };
+        // Wrong credentials are limited per client address: past the budget every answer,
+        // right credentials or not, is 429.
+        let limits = state.auth.limits();
+        let now = Timestamp::now();
+        limits
+            .before_credential(Credential::Client, ip, now)
+            .await
+            .map_err(AuthError::from)?;
         if !authenticate(&state.settings.introspection_clients, &id, &secret) {
+            limits
+                .credential_failed(Credential::Client, ip, now)
+                .await
+                .map_err(AuthError::from)?;
             return Err(AuthError::InvalidClient.into());
         }
         Ok(ClientForm {

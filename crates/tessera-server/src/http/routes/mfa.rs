@@ -14,7 +14,7 @@ use super::auth::token_response;
 use crate::app::AppState;
 use crate::auth::Fingerprint;
 use crate::http::ApiError;
-use crate::http::extract::{ApiJson, Authenticated};
+use crate::http::extract::{ApiJson, Authenticated, Client};
 use crate::mfa::trusted;
 
 /// `POST /v1/auth/mfa` body.
@@ -28,6 +28,7 @@ pub struct MfaRequest {
 /// trusted-device cookie when the sign-in asked for it.
 pub async fn complete(
     State(app): State<AppState>,
+    client: Client,
     jar: CookieJar,
     ApiJson(req): ApiJson<MfaRequest>,
 ) -> Result<Response, ApiError> {
@@ -38,6 +39,7 @@ pub async fn complete(
             &req.challenge_id,
             &req.code,
             fingerprint.as_ref(),
+            client.ip,
             Timestamp::now(),
         )
         .await?;
@@ -57,12 +59,28 @@ pub async fn complete(
     Ok(token_response(&app, jar, done.pair, fingerprint.as_ref()))
 }
 
-/// `POST /v1/mfa/totp`: starts enrolment.
+/// `POST /v1/mfa/totp` body: the current password.
+#[derive(Deserialize)]
+pub struct EnrolRequest {
+    password: String,
+}
+
+/// `POST /v1/mfa/totp`: starts enrolment (needs the current password).
 pub async fn enrol(
     State(app): State<AppState>,
+    client: Client,
     auth: Authenticated,
+    ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let e = app.auth.enrol_totp(&auth.claims, Timestamp::now()).await?;
+    let e = app
+        .auth
+        .enrol_totp(
+            &auth.claims,
+            Zeroizing::new(req.password),
+            &client.info(),
+            Timestamp::now(),
+        )
+        .await?;
     Ok(Json(json!(e)))
 }
 
@@ -75,36 +93,37 @@ pub struct CodeRequest {
 /// `POST /v1/mfa/totp/confirm`: turns TOTP on; returns the recovery codes once.
 pub async fn confirm(
     State(app): State<AppState>,
+    client: Client,
     auth: Authenticated,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let codes = app
         .auth
-        .confirm_totp(&auth.claims, &req.code, Timestamp::now())
+        .confirm_totp(&auth.claims, &req.code, &client.info(), Timestamp::now())
         .await?;
     Ok(Json(json!({ "recovery_codes": codes })))
 }
 
-/// `DELETE /v1/mfa/totp` body: a current code or the password.
+/// `DELETE /v1/mfa/totp` body: the current password and a code (TOTP or a recovery code).
 #[derive(Deserialize)]
 pub struct DisableRequest {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
+    password: String,
+    code: String,
 }
 
 /// `DELETE /v1/mfa/totp`: turns TOTP off.
 pub async fn disable(
     State(app): State<AppState>,
+    client: Client,
     auth: Authenticated,
     ApiJson(req): ApiJson<DisableRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.auth
         .disable_totp(
             &auth.claims,
-            req.code.as_deref(),
-            req.password.map(Zeroizing::new),
+            Zeroizing::new(req.password),
+            &req.code,
+            &client.info(),
             Timestamp::now(),
         )
         .await?;

@@ -92,32 +92,17 @@ pub async fn change(
     auth: Authenticated,
     ApiJson(req): ApiJson<ChangeRequest>,
 ) -> Result<Response, ApiError> {
-    // Wrong current passwords count like failed sign-ins: a stolen access token must not
-    // become a password oracle.
-    let now = Timestamp::now();
-    let email = app.auth.user(auth.claims.sub).await?.email;
-    let limits = app.auth.limits();
-    limits
-        .before_login(client.ip, &email, now)
-        .await
-        .map_err(AuthError::from)?;
+    // Wrong current passwords count like failed sign-ins (the service checks it under the
+    // sign-in budgets): a stolen access token must not become a password oracle.
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    let result = app
-        .passwords
+    app.passwords
         .change(
             &auth.claims,
             Zeroizing::new(req.current_password),
             Zeroizing::new(req.new_password),
             &info,
-            now,
+            Timestamp::now(),
         )
-        .await;
-    if let Err(AuthError::InvalidCredentials) = &result {
-        limits
-            .login_failed(client.ip, &email, now)
-            .await
-            .map_err(AuthError::from)?;
-    }
-    result?;
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -135,6 +135,20 @@ impl RedisStore {
         })
     }
 
+    pub(super) async fn eph_refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let k = self.eph_key(key)?;
+        let gcra = Gcra::new(rate)?;
+        let mut inv = scripts::REFUND.prepare_invoke();
+        inv.key(k).arg(ms(now)).arg(gcra.interval).arg(cost);
+        Ok(reply::int(&self.run(&inv).await?)? == 1)
+    }
+
     pub(super) async fn eph_map_put(
         &self,
         user: UserId,

@@ -1,0 +1,134 @@
+//! Proofs a user gives before a sensitive step: the password and a second-factor code, each
+//! checked under the failure budgets of sign-in ([`crate::limits`]).
+//!
+//! Every check takes its budget *before* the slow part (Argon2, the TOTP window, the
+//! recovery-code hashes) and gives it back only when the proof holds, so concurrent guesses
+//! through any route — sign-in, the second step, enrolling or removing a factor, changing the
+//! password — share one budget and never get more checks than it allows. A stolen access
+//! token therefore buys no password or code oracle: each of those routes costs the same
+//! budget as a sign-in.
+
+use serde_json::{Value, json};
+use tessera_core::time::Timestamp;
+use zeroize::Zeroizing;
+
+use super::client::ClientInfo;
+use super::error::AuthError;
+use super::service::AuthService;
+use crate::accounts::User;
+use crate::audit::{EventKind, SecurityEvent};
+use crate::limits::Reservation;
+use crate::mfa::recovery;
+
+/// The kind of second-factor code that proved the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeKind {
+    /// A TOTP code (single use per 30 s step and purpose).
+    Totp,
+    /// A recovery code (deleted when used).
+    RecoveryCode,
+}
+
+impl AuthService {
+    /// Checks `password` against `user`'s under the sign-in budgets of `client`'s address and
+    /// `user`'s account. A wrong password writes `login_failed` (with `details.action`) and,
+    /// when it used up an account budget, `account_locked`, and is
+    /// [`AuthError::InvalidCredentials`]; an empty budget is [`AuthError::RateLimited`]
+    /// before any hashing.
+    pub(crate) async fn prove_password(
+        &self,
+        user: &User,
+        password: Zeroizing<String>,
+        client: &ClientInfo,
+        action: &'static str,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        let reservation = self
+            .limits
+            .reserve_password(client.ip, &user.email, now)
+            .await?;
+        if self
+            .hasher
+            .verify(password, Some(user.password_hash.clone()))
+            .await?
+        {
+            self.limits.refund(reservation, now).await?;
+            return Ok(());
+        }
+        self.password_failed(user, client, &reservation, json!({ "action": action }), now)
+            .await;
+        Err(AuthError::InvalidCredentials)
+    }
+
+    /// The events of a wrong password for a known account; the reservation stays charged.
+    pub(crate) async fn password_failed(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        reservation: &Reservation,
+        details: Value,
+        now: Timestamp,
+    ) {
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::LoginFailed, user.id, now)
+                    .client(client)
+                    .details(details),
+            )
+            .await;
+        if reservation.took_the_last() {
+            self.audit
+                .record(
+                    SecurityEvent::new(EventKind::AccountLocked, user.id, now)
+                        .client(client)
+                        .details(json!({"reason": "too many failed sign-ins"})),
+                )
+                .await;
+        }
+    }
+
+    /// Checks a second-factor `code` of `user` (a TOTP code of the confirmed factor for
+    /// `purpose`, or a recovery code, which is used up) under the code budgets of `client`'s
+    /// address and of `user`. A wrong code writes `mfa_failed` with `details` and answers
+    /// `Ok(None)`; the caller turns it into its own error. No confirmed factor is
+    /// [`AuthError::MfaNotEnabled`].
+    pub(crate) async fn prove_code(
+        &self,
+        user: &User,
+        code: &str,
+        client: &ClientInfo,
+        purpose: &'static str,
+        details: Value,
+        now: Timestamp,
+    ) -> Result<Option<CodeKind>, AuthError> {
+        let reservation = self.limits.reserve_code(client.ip, user.id, now).await?;
+        let record = self
+            .mfa
+            .totp(user.id)
+            .await?
+            .filter(|r| r.confirmed_at.is_some())
+            .ok_or(AuthError::MfaNotEnabled)?;
+        let proved = if recovery::plausible(code) {
+            self.mfa
+                .consume_recovery_code(user.id, code)
+                .await?
+                .then_some(CodeKind::RecoveryCode)
+        } else {
+            self.check_totp(user.id, &record.secret, &user.email, code, purpose, now)
+                .await?
+                .then_some(CodeKind::Totp)
+        };
+        if proved.is_some() {
+            self.limits.refund(reservation, now).await?;
+            return Ok(proved);
+        }
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::MfaFailed, user.id, now)
+                    .client(client)
+                    .details(details),
+            )
+            .await;
+        Ok(None)
+    }
+}
