@@ -90,6 +90,7 @@ suite!(
     password::password_change_needs_the_current_password_and_keeps_only_the_caller,
     races::a_ban_racing_sign_ins_leaves_no_live_session,
     races::a_password_change_racing_sign_ins_with_the_old_password_keeps_only_the_caller,
+    races::a_ban_racing_second_factor_completions_leaves_no_live_session,
     races::a_password_reset_racing_sign_ins_with_the_old_password_leaves_none,
     outage::a_reset_whose_revocation_fails_changes_nothing_until_the_retry,
     outage::a_reset_failing_after_the_password_write_leaves_no_old_session,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use super::mfa::{challenge, enrolled};
 use super::password::{NEW_PW, change, mailed_token, reset};
 use crate::common::http::Http;
 use crate::common::{Backend, PW, Session, TestServer, email};
@@ -194,5 +195,74 @@ pub async fn a_password_reset_racing_sign_ins_with_the_old_password_leaves_none(
             "{}",
             listed.body
         );
+    }
+}
+
+/// Second-factor completions racing a ban: every completion that got tokens must find its
+/// session ended (the completion opens its session through the same re-checked path).
+pub async fn a_ban_racing_second_factor_completions_leaves_no_live_session(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.admin_token = Some(ADMIN.into())).await else {
+        return;
+    };
+    for _ in 0..ROUNDS {
+        let (e, first, _, codes) = enrolled(&s, "mfa-ban-race").await;
+        let me = s.me(&first.access).await;
+        let uid = me.body["id"].as_str().unwrap().to_owned();
+        let mut ids = Vec::new();
+        for _ in &codes {
+            let ch = challenge(&s, &e, json!({}), None).await;
+            ids.push(ch.str("challenge_id"));
+        }
+        let completions = ids
+            .iter()
+            .zip(&codes)
+            .map(|(id, code)| {
+                let h = s.http.clone();
+                let (id, code) = (id.clone(), code.clone());
+                tokio::spawn(async move {
+                    h.call(
+                        Method::POST,
+                        "/v1/auth/mfa",
+                        Some(json!({"challenge_id": id, "code": code})),
+                        None,
+                    )
+                    .await
+                })
+            })
+            .collect::<Vec<_>>();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let r = s
+            .call(
+                Method::POST,
+                &format!("/v1/admin/users/{uid}/ban"),
+                Some(json!({"reason": "race"})),
+                Some(ADMIN),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+        let mut got = Vec::new();
+        for c in completions {
+            let r = c.await.unwrap();
+            if r.status == StatusCode::OK {
+                got.push(Session::from(&r));
+            }
+        }
+        let listed = s
+            .call(
+                Method::GET,
+                &format!("/v1/admin/users/{uid}/sessions"),
+                None,
+                Some(ADMIN),
+            )
+            .await;
+        assert_eq!(
+            listed.body["sessions"].as_array().map(Vec::len),
+            Some(0),
+            "a banned user keeps live sessions: {}",
+            listed.body
+        );
+        for x in &got {
+            assert_eq!(s.me(&x.access).await.status, StatusCode::UNAUTHORIZED);
+        }
     }
 }
