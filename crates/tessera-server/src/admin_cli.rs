@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
-use tessera_store::AccessGrant;
 
 use crate::accounts::email::Email;
 use crate::app::App;
@@ -67,8 +66,11 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
                 .owner_of_session(&session.to_string())
                 .await?
                 .ok_or_else(|| anyhow!("no session {session}"))?;
-            if !auth.store().revoke_session(user, session, now).await? {
-                bail!("session {session} is not live (already ended or expired)");
+            match auth.admin_revoke_session(user, session, now).await {
+                Err(crate::auth::AuthError::SessionNotFound) => {
+                    bail!("session {session} is not live (already ended or expired)")
+                }
+                r => r?,
             }
             println!("revoked session {session} of user {user}");
         }
@@ -99,20 +101,12 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow!("a bare jti needs --user EMAIL|ID"))?;
                 (resolve_user(&app, user).await?, jti)
             };
-            let (session, expires_at) = auth
-                .store()
-                .find_access_token(owner, jti, now)
-                .await?
-                .ok_or_else(|| anyhow!("no live access token {jti} for user {owner}"))?;
-            auth.store()
-                .revoke_access_token(
-                    owner,
-                    session,
-                    AccessGrant { jti, expires_at },
-                    auth.policy().revocation_mode,
-                    now,
-                )
-                .await?;
+            let session = match auth.admin_revoke_token(owner, jti, now).await {
+                Err(crate::auth::AuthError::TokenNotFound) => {
+                    bail!("no live access token {jti} for user {owner}")
+                }
+                r => r?,
+            };
             println!("revoked access token {jti} (session {session})");
         }
         Command::Ban { user, reason } => {

@@ -116,6 +116,17 @@ impl App {
         hasher: PasswordHasher,
         role: Role,
     ) -> Result<Self, StartError> {
+        Self::build_wrapped(settings, hasher, role, |store| store).await
+    }
+
+    /// As [`App::build_with`], the state store passed through `wrap` before anything uses it
+    /// (tests wrap it to inject failures between the steps of a flow).
+    pub async fn build_wrapped(
+        settings: &Settings,
+        hasher: PasswordHasher,
+        role: Role,
+        wrap: impl FnOnce(Arc<dyn StateStore>) -> Arc<dyn StateStore>,
+    ) -> Result<Self, StartError> {
         let now = Timestamp::now();
         create_private_dir(&settings.data_dir)
             .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
@@ -164,6 +175,7 @@ impl App {
                 .await?
             }
         };
+        let store = wrap(store);
         tracing::info!(backend = store.backend(), "state store ready");
 
         let issuer = TokenIssuer {

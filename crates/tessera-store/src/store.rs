@@ -99,6 +99,18 @@ pub trait StateStore: Send + Sync + 'static {
     /// version restarts the count at 1.
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError>;
 
+    /// Revokes every session of the user except `keep` (which may be dead or missing), as one
+    /// atomic step: their refresh families, access tokens and index entries; on Redis each
+    /// publishes an `s:UID:SID` notice. The token version is not changed, so the kept
+    /// session's access tokens stay valid (a password change keeps the caller signed in).
+    /// Returns how many live sessions were revoked.
+    async fn revoke_user_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
     /// Revokes one access token of a session, leaving the session alive. `expires_at` is the
     /// token's `exp` (how long a denylist entry must live). In both modes the jti leaves the
     /// session's allowlist; in denylist mode it is also denied until `exp`. Returns whether

@@ -69,6 +69,7 @@ macro_rules! conformance {
             revoke_session_kills_its_tokens_and_leaves_others,
             revoke_session_by_refresh_needs_a_token_of_that_session,
             revoke_user_kills_all_sessions_and_bumps_version,
+            revoke_user_except_keeps_exactly_one_session,
             idle_timeout_kills_session_unless_refreshed,
             absolute_lifetime_kills_session_even_when_refreshed,
             max_sessions_evicts_oldest_and_their_tokens_die,

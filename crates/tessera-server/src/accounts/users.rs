@@ -192,6 +192,35 @@ impl Users {
         Ok(res.rows_affected() > 0)
     }
 
+    /// [`Users::set_password`] that also raises the durable token version above
+    /// `revoked_at` (the version the state store returned when it revoked every session just
+    /// before), in the same statement: a session opened under any version up to
+    /// `revoked_at` is older than the durable version afterwards, so even if the state store
+    /// never hears of this change such a session is refused at its next refresh and dies
+    /// at the user's next sign-in (which raises the store's version to SQL's).
+    pub async fn set_password_revoking(
+        &self,
+        id: UserId,
+        new_hash: &str,
+        expected: &str,
+        revoked_at: u64,
+        now: Timestamp,
+    ) -> Result<bool, DbError> {
+        let res = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2, \
+             token_version = (CASE WHEN token_version > $5 THEN token_version ELSE $5 END) + 1 \
+             WHERE id = $3 AND password_hash = $4",
+        )
+        .bind(new_hash.to_owned())
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .bind(expected.to_owned())
+        .bind(i64::try_from(revoked_at).unwrap_or(i64::MAX - 1))
+        .execute(self.db.pool())
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
     /// Number of accounts.
     pub async fn count(&self) -> Result<u64, DbError> {
         use sqlx::Row;

@@ -2,9 +2,9 @@
 //! the CLI alike.
 
 use serde_json::json;
-use tessera_core::ids::UserId;
+use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
-use tessera_store::StoreStats;
+use tessera_store::{AccessGrant, StoreStats};
 
 use super::error::AuthError;
 use super::service::AuthService;
@@ -51,8 +51,73 @@ impl AuthService {
         Ok(())
     }
 
+    /// Ends one session of `user` (an operator's `tessera revoke session`): the same store
+    /// step as a user ending a device (the guard notice is published by it), counted, and
+    /// recorded as `session_revoked` with `via: "admin"`. [`AuthError::SessionNotFound`] when
+    /// it is not live.
+    pub async fn admin_revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        if !self.store.revoke_session(user, session, now).await? {
+            return Err(AuthError::SessionNotFound);
+        }
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::Session);
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::SessionRevoked, user, now)
+                    .session(session)
+                    .details(json!({"via": "admin"})),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Revokes one live access token of `user` (an operator's `tessera revoke token`): found
+    /// by its jti, revoked in the configured mode, counted, recorded as `token_revoked` with
+    /// `via: "admin"`. Returns its session. [`AuthError::TokenNotFound`] when it is not live.
+    pub async fn admin_revoke_token(
+        &self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Result<SessionId, AuthError> {
+        let (session, expires_at) = self
+            .store
+            .find_access_token(user, jti, now)
+            .await?
+            .ok_or(AuthError::TokenNotFound)?;
+        self.store
+            .revoke_access_token(
+                user,
+                session,
+                AccessGrant { jti, expires_at },
+                self.policy.revocation_mode,
+                now,
+            )
+            .await?;
+        self.metrics
+            .revocation(crate::app_metrics::RevocationKind::AccessToken);
+        self.audit
+            .record(
+                SecurityEvent::new(EventKind::TokenRevoked, user, now)
+                    .session(session)
+                    .details(json!({"jti": jti, "via": "admin"})),
+            )
+            .await;
+        Ok(session)
+    }
+
     /// Bans the user: durable in SQL first (so the ban survives a state-store loss and no new
-    /// session can start), then every session is revoked.
+    /// session can start), then every session is revoked. This order is what closes the race
+    /// with a concurrent sign-in (see `standing`): a sign-in re-reads the account after
+    /// opening its session, so it either sees the ban and ends its own session, or opened it
+    /// before the ban was written and so before this revocation. A session that outlives a
+    /// failed revocation here (the admin gets 503 and retries) is refused at its next
+    /// refresh, which checks the ban.
     pub async fn ban(&self, id: UserId, reason: &str, now: Timestamp) -> Result<(), AuthError> {
         if !self
             .users

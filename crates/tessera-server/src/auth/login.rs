@@ -130,6 +130,9 @@ impl AuthService {
                 now,
             )
             .await?;
+        // Re-read the account now that the session exists (see `standing`): a ban or a
+        // password change that raced this sign-in ends it here or by its own revocation.
+        self.confirm_sign_in(user, session, now).await?;
         let access = self.sign_access(
             user.id,
             session,

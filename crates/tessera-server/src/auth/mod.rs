@@ -8,15 +8,19 @@
 //! - [`profile`]: what `/v1/me` shows of an account, cached briefly.
 //! - [`pair`]: [`TokenPair`] and minting it for a session.
 //! - [`client`]: [`ClientInfo`], what a request tells about the device.
-//! - [`fingerprint`]: binding tokens to a hardened cookie.
+//! - [`fingerprint`]: binding tokens to a hardened cookie; [`csrf`]: the session-bound CSRF
+//!   token of cookie transport.
 //! - [`password`]: reset by mail and change; [`reset_token`]: the mailed token.
 //! - [`proof`]: the password and a second-factor code, checked under the sign-in budgets.
 //! - [`sessions`]: a user's sessions and tokens; [`admin`]: bans, stats, operator actions;
 //!   [`mfa_reset`]: an operator removing a user's second factor.
+//! - [`standing`]: sign-in and refresh re-checked against the account's durable state
+//!   (ban, password, token version), closing the race with a ban or password reset.
 
 pub mod access;
 pub mod admin;
 pub mod client;
+pub mod csrf;
 pub mod error;
 pub mod fingerprint;
 pub mod introspect;
@@ -34,6 +38,7 @@ pub mod reset_token;
 pub mod revoke;
 pub mod service;
 pub mod sessions;
+pub mod standing;
 pub mod verified;
 
 pub use client::ClientInfo;

@@ -170,9 +170,23 @@ impl Passwords {
         Ok(true)
     }
 
-    /// `POST /v1/password/reset`: sets a new password with a mailed token, then revokes every
+    /// `POST /v1/password/reset`: sets a new password with a mailed token and revokes every
     /// session (token version bumped) and every trusted device. A weak new password is refused
     /// before the token is consumed, so the link still works for a second try.
+    ///
+    /// Order (an attacker holding a session or the old password must not keep a session,
+    /// whatever fails halfway):
+    /// 1. the link is checked (read, not consumed) and the new password hashed;
+    /// 2. every session is revoked in the state store (`revoke_user`, version `W`) — if that
+    ///    fails the answer is 503 and nothing changed: the link still works for a retry;
+    /// 3. the link is consumed (exactly one of concurrent resets gets it);
+    /// 4. SQL: the password hash (compare-and-set on the old one) and the durable token
+    ///    version raised above `W`, in one statement;
+    /// 5. every session is revoked again: a sign-in with the old password that slipped in
+    ///    between 2 and 4 either re-read the account after 4 and ended its own session
+    ///    (`standing`), or opened it before 4 and dies here. If this step fails (503), such
+    ///    a session is older than the durable version: refused at its next refresh and ended
+    ///    by the user's next sign-in.
     pub async fn reset(
         &self,
         token: &str,
@@ -189,10 +203,11 @@ impl Passwords {
             .filter(|u| u.disabled_at.is_none())
             .ok_or(AuthError::InvalidResetToken)?;
         check_strength(&new_password, &[user.email.as_str()])?;
+        let key = record_key(&token);
         let stored = self
             .auth
             .store
-            .take(&record_key(&token), now)
+            .get(&key, now)
             .await?
             .ok_or(AuthError::InvalidResetToken)?;
         if !bool::from(stored.as_slice().ct_eq(&binding(&user))) {
@@ -200,10 +215,14 @@ impl Passwords {
             return Err(AuthError::InvalidResetToken);
         }
         let new_hash = self.auth.hasher.hash(new_password).await?;
+        let revoked_at = self.auth.store.revoke_user(user.id, now).await?;
+        if self.auth.store.take(&key, now).await?.is_none() {
+            return Err(AuthError::InvalidResetToken);
+        }
         if !self
             .auth
             .users
-            .set_password(user.id, &new_hash, &user.password_hash, now)
+            .set_password_revoking(user.id, &new_hash, &user.password_hash, revoked_at, now)
             .await?
         {
             return Err(AuthError::InvalidResetToken);
@@ -221,6 +240,14 @@ impl Passwords {
 
     /// `POST /v1/password/change`: needs the current password; revokes every other session
     /// of the caller and every trusted device. The caller's session stays.
+    ///
+    /// Order: every other session is revoked in one atomic store step
+    /// (`revoke_user_except`: a concurrent refresh or sign-in sees all of them alive or all
+    /// gone) *before* the SQL write, so a store failure answers 503 with nothing changed;
+    /// then the password hash (compare-and-set); then the same step again for a sign-in with
+    /// the old password that opened its session in between (one that re-read the account
+    /// after the SQL write ended its own session, see `standing`). The token version is not
+    /// bumped: that would end the caller's access tokens too.
     pub async fn change(
         &self,
         caller: &AccessClaims,
@@ -240,6 +267,11 @@ impl Passwords {
             .await?;
         check_strength(&new_password, &[user.email.as_str()])?;
         let new_hash = self.auth.hasher.hash(new_password).await?;
+        let first = self
+            .auth
+            .store
+            .revoke_user_except(user.id, caller.sid, now)
+            .await?;
         if !self
             .auth
             .users
@@ -249,17 +281,16 @@ impl Passwords {
             // Changed concurrently: the password checked above is no longer current.
             return Err(AuthError::InvalidCredentials);
         }
-        let mut revoked = 0u32;
-        for session in self.auth.store.list_sessions(user.id, now).await? {
-            if session.session != caller.sid
-                && self
-                    .auth
-                    .store
-                    .revoke_session(user.id, session.session, now)
-                    .await?
-            {
-                revoked += 1;
-            }
+        let again = self
+            .auth
+            .store
+            .revoke_user_except(user.id, caller.sid, now)
+            .await?;
+        let revoked = first + again;
+        for _ in 0..revoked {
+            self.auth
+                .metrics
+                .revocation(crate::app_metrics::RevocationKind::Session);
         }
         self.auth.store.map_clear(user.id, TRUSTED_DEVICES).await?;
         self.auth

@@ -114,6 +114,8 @@ impl AuthService {
                 return Err(AuthError::InvalidRefreshToken);
             }
         };
+        self.confirm_refresh(token.user(), token.session(), token_version, now)
+            .await?;
         let amr = ClientInfo::from_attributes(&attributes).amr;
         let access = self.sign_access(
             token.user(),

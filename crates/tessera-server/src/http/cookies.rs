@@ -1,12 +1,12 @@
 //! Cookies: the browser token transport (API.md "Browser clients") and the fingerprint
 //! cookie. Every cookie is `Secure`; token cookies are `HttpOnly`; only the CSRF cookie is
-//! readable by JavaScript (double-submit: a cookie-authenticated state change must echo it
-//! in `X-CSRF-Token`).
+//! readable by JavaScript: a cookie-authenticated state change must echo it in
+//! `X-CSRF-Token`, and its value must be the CSRF token of the session the request's token
+//! belongs to (`auth::csrf`: an HMAC of the session id), so a cookie planted by a sibling
+//! subdomain or copied from another session is refused.
 
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use time::Duration;
 
@@ -17,8 +17,8 @@ use crate::auth::fingerprint::{self, Fingerprint};
 pub const ACCESS: &str = "__Host-tessera_at";
 /// Refresh-token cookie.
 pub const REFRESH: &str = "__Secure-tessera_rt";
-/// Double-submit CSRF cookie.
-pub const CSRF: &str = "tessera_csrf";
+/// CSRF cookie (session-bound, readable by JavaScript).
+pub const CSRF: &str = "__Host-tessera_csrf";
 /// Header that must echo [`CSRF`] on cookie-authenticated state changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Path of the refresh cookie: only the auth endpoints ever see it.
@@ -28,10 +28,8 @@ fn secs(s: u64) -> Duration {
     Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
 }
 
-/// The three cookies of a token pair.
-pub fn set_tokens(jar: CookieJar, pair: &TokenPair) -> CookieJar {
-    let mut csrf = [0u8; 32];
-    rand::fill(&mut csrf);
+/// The three cookies of a token pair; `csrf` is the CSRF token of its session.
+pub fn set_tokens(jar: CookieJar, pair: &TokenPair, csrf: String) -> CookieJar {
     jar.add(
         Cookie::build((ACCESS, pair.access_token.clone()))
             .http_only(true)
@@ -49,7 +47,7 @@ pub fn set_tokens(jar: CookieJar, pair: &TokenPair) -> CookieJar {
             .max_age(secs(pair.refresh_expires_in)),
     )
     .add(
-        Cookie::build((CSRF, URL_SAFE_NO_PAD.encode(csrf)))
+        Cookie::build((CSRF, csrf))
             .secure(true)
             .same_site(SameSite::Strict)
             .path("/")
@@ -96,15 +94,11 @@ pub fn fingerprint_of(jar: &CookieJar) -> Option<Fingerprint> {
         .filter(|f| !f.value().is_empty())
 }
 
-/// Whether the `X-CSRF-Token` header equals the CSRF cookie (constant time; both present).
-pub fn csrf_ok(jar: &CookieJar, headers: &HeaderMap) -> bool {
-    let cookie = jar
-        .get(CSRF)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    let header = headers
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(header.as_bytes()))
+/// The CSRF cookie's value when the `X-CSRF-Token` header equals it (constant time; both
+/// present and non-empty), else `None`. The caller still checks that the value is the CSRF
+/// token of the request's session.
+pub fn csrf_echoed(jar: &CookieJar, headers: &HeaderMap) -> Option<String> {
+    let cookie = jar.get(CSRF).map(|c| c.value().to_owned())?;
+    let header = headers.get(CSRF_HEADER)?.to_str().ok()?;
+    (!cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(header.as_bytes()))).then_some(cookie)
 }

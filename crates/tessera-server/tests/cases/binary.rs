@@ -395,6 +395,39 @@ async fn cli_operates_on_the_servers_store_and_database() {
     );
     assert_eq!(srv.me(&d.access).await.status, StatusCode::OK);
 
+    // The CLI went through the same service path as the API: the same security events,
+    // marked as the operator's doing.
+    let r = srv
+        .call(
+            Method::GET,
+            "/v1/security-events?limit=100",
+            None,
+            Some(&d.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let events = r.body["events"].as_array().unwrap();
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["type"] == kind).collect()
+    };
+    let ended = of("session_revoked");
+    assert!(
+        ended
+            .iter()
+            .any(|e| e["session_id"] == b.id.as_str() && e["details"]["via"] == "admin"),
+        "{events:?}"
+    );
+    let tokens = of("token_revoked");
+    assert_eq!(tokens.len(), 2, "{events:?}");
+    assert!(tokens.iter().all(|e| e["details"]["via"] == "admin"));
+    for kind in [
+        "sessions_revoked_by_admin",
+        "account_banned",
+        "account_unbanned",
+    ] {
+        assert_eq!(of(kind).len(), 1, "{kind}: {events:?}");
+    }
+
     // The memory store lives inside the server: the CLI says so instead of acting on nothing.
     let out = command(&["stats"], dir.path(), &[]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("REDIS_URL"));

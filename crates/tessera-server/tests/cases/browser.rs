@@ -6,6 +6,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::signin::decode;
+use crate::common::http::Reply;
 use crate::common::{Backend, PW, TestServer, email};
 
 pub async fn fingerprint_binding_refuses_a_stolen_token_without_its_cookie(b: Backend) {
@@ -109,19 +110,20 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
     let c = r.cookies();
     let (at, at_attrs) = c.get("__Host-tessera_at").cloned().unwrap();
     let (rt, rt_attrs) = c.get("__Secure-tessera_rt").cloned().unwrap();
-    let (csrf, csrf_attrs) = c.get("tessera_csrf").cloned().unwrap();
+    let (csrf, csrf_attrs) = c.get("__Host-tessera_csrf").cloned().unwrap();
     for a in ["httponly", "secure", "samesite=lax", "path=/", "max-age="] {
         assert!(at_attrs.contains(a), "access cookie {a}: {at_attrs}");
     }
     for a in ["httponly", "secure", "samesite=strict", "path=/v1/auth"] {
         assert!(rt_attrs.contains(a), "refresh cookie {a}: {rt_attrs}");
     }
-    assert!(
-        !csrf_attrs.contains("httponly") && csrf_attrs.contains("secure"),
-        "{csrf_attrs}"
-    );
+    assert!(!csrf_attrs.contains("httponly"), "{csrf_attrs}");
+    for a in ["secure", "samesite=strict", "path=/"] {
+        assert!(csrf_attrs.contains(a), "csrf cookie {a}: {csrf_attrs}");
+    }
+    assert!(!csrf_attrs.contains("domain="), "{csrf_attrs}");
 
-    let jar = format!("__Host-tessera_at={at}; tessera_csrf={csrf}");
+    let jar = format!("__Host-tessera_at={at}; __Host-tessera_csrf={csrf}");
     let me = s
         .call_with(Method::GET, "/v1/me", None, &[("cookie", &jar)])
         .await;
@@ -130,7 +132,7 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
         (StatusCode::OK, Some(e.as_str()))
     );
 
-    let rjar = format!("__Secure-tessera_rt={rt}; tessera_csrf={csrf}");
+    let rjar = format!("__Secure-tessera_rt={rt}; __Host-tessera_csrf={csrf}");
     let no_csrf = s
         .call_with(
             Method::POST,
@@ -160,9 +162,9 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
     let rt2 = &c2.get("__Secure-tessera_rt").unwrap().0;
     assert_ne!(rt2, &rt, "refresh from the cookie rotates it");
     let at2 = c2.get("__Host-tessera_at").unwrap().0.clone();
-    let csrf2 = c2.get("tessera_csrf").unwrap().0.clone();
+    let csrf2 = c2.get("__Host-tessera_csrf").unwrap().0.clone();
 
-    let jar = format!("__Host-tessera_at={at2}; tessera_csrf={csrf2}");
+    let jar = format!("__Host-tessera_at={at2}; __Host-tessera_csrf={csrf2}");
     let r = s
         .call_with(Method::POST, "/v1/auth/logout", None, &[("cookie", &jar)])
         .await;
@@ -190,7 +192,11 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let cleared = r.cookies();
-    for name in ["__Host-tessera_at", "__Secure-tessera_rt", "tessera_csrf"] {
+    for name in [
+        "__Host-tessera_at",
+        "__Secure-tessera_rt",
+        "__Host-tessera_csrf",
+    ] {
         assert!(
             cleared
                 .get(name)
@@ -215,4 +221,122 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
         s.logout(&r.str("access_token")).await.status,
         StatusCode::NO_CONTENT
     );
+}
+
+/// The CSRF cookie is bound to its session: a value from another session (the attacker's
+/// own, or planted by a sibling subdomain) is refused even when header and cookie agree; a
+/// refresh keeps the session's value; a missing header is refused; a bearer request needs
+/// none.
+pub async fn csrf_values_are_bound_to_their_session(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.token_transport = Some("both".into())).await else {
+        return;
+    };
+    let victim = email("csrf-victim");
+    let attacker = email("csrf-attacker");
+    s.register(&victim, PW).await;
+    s.register(&attacker, PW).await;
+    let v = s.login(&victim, PW).await;
+    let v2 = s.login(&victim, PW).await;
+    let a = s.login(&attacker, PW).await;
+    let cookie = |r: &Reply, name: &str| r.cookies().get(name).unwrap().0.clone();
+    let (v_at, v_rt, v_csrf) = (
+        cookie(&v, "__Host-tessera_at"),
+        cookie(&v, "__Secure-tessera_rt"),
+        cookie(&v, "__Host-tessera_csrf"),
+    );
+    let a_csrf = cookie(&a, "__Host-tessera_csrf");
+    let v2_csrf = cookie(&v2, "__Host-tessera_csrf");
+    assert_ne!(v_csrf, a_csrf);
+    assert_ne!(v_csrf, v2_csrf, "one value per session, not per user");
+
+    // Header and cookie agree, but the value belongs to another session: refused.
+    for other in [&a_csrf, &v2_csrf] {
+        let jar = format!("__Host-tessera_at={v_at}; __Host-tessera_csrf={other}");
+        let r = s
+            .call_with(
+                Method::POST,
+                "/v1/auth/logout",
+                None,
+                &[("cookie", &jar), ("x-csrf-token", other)],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, Some("csrf_failed"))
+        );
+        let rjar = format!("__Secure-tessera_rt={v_rt}; __Host-tessera_csrf={other}");
+        let r = s
+            .call_with(
+                Method::POST,
+                "/v1/auth/refresh",
+                None,
+                &[
+                    ("cookie", &rjar),
+                    ("x-csrf-token", other),
+                    ("content-type", "application/json"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, Some("csrf_failed"))
+        );
+    }
+    // The session's own value in the header but not in the cookie: refused.
+    let jar = format!("__Host-tessera_at={v_at}");
+    let r = s
+        .call_with(
+            Method::DELETE,
+            &format!("/v1/sessions/{}", v2.str("session_id")),
+            None,
+            &[("cookie", &jar), ("x-csrf-token", &v_csrf)],
+        )
+        .await;
+    assert_eq!(r.code(), Some("csrf_failed"));
+
+    // The victim's session is intact: its own value works, and a refresh keeps it.
+    let rjar = format!("__Secure-tessera_rt={v_rt}; __Host-tessera_csrf={v_csrf}");
+    let rotated = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            &[
+                ("cookie", &rjar),
+                ("x-csrf-token", &v_csrf),
+                ("content-type", "application/json"),
+            ],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{rotated:?}");
+    assert_eq!(cookie(&rotated, "__Host-tessera_csrf"), v_csrf);
+    let at = cookie(&rotated, "__Host-tessera_at");
+    let jar = format!("__Host-tessera_at={at}; __Host-tessera_csrf={v_csrf}");
+    let r = s
+        .call_with(
+            Method::DELETE,
+            &format!("/v1/sessions/{}", v2.str("session_id")),
+            None,
+            &[("cookie", &jar), ("x-csrf-token", &v_csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+
+    // A bearer request needs no CSRF header, even with a foreign CSRF cookie around.
+    let jar = format!("__Host-tessera_csrf={a_csrf}");
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            &[
+                ("cookie", &jar),
+                (
+                    "authorization",
+                    &format!("Bearer {}", rotated.str("access_token")),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
 }

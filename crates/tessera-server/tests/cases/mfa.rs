@@ -8,7 +8,7 @@ use crate::common::totp::{fresh_step, totp_now};
 use crate::common::{Backend, PW, Session, TestServer, email};
 
 /// Registers, signs in and turns TOTP on. Returns (email, session, secret, recovery codes).
-pub(super) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<String>) {
+pub(crate) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<String>) {
     let e = email(tag);
     let sess = s.signed_up(&e).await;
     let en = s
@@ -40,7 +40,7 @@ pub(super) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, Str
     (e, sess, secret, codes)
 }
 
-pub(super) async fn challenge(
+pub(crate) async fn challenge(
     s: &TestServer,
     e: &str,
     extra: Value,

@@ -12,8 +12,10 @@ mod metrics;
 mod mfa;
 mod mfa_keys;
 mod oauth2;
+mod outage;
 mod password;
 mod proxies;
+mod races;
 mod refresh;
 mod sessions;
 mod signin;
@@ -61,6 +63,7 @@ suite!(
     sessions::idle_timeout_and_absolute_lifetime_end_sessions,
     browser::fingerprint_binding_refuses_a_stolen_token_without_its_cookie,
     browser::cookie_transport_works_with_cookies_alone_and_checks_csrf,
+    browser::csrf_values_are_bound_to_their_session,
     admin::admin_api_needs_the_admin_token_and_bans_hold,
     admin::security_events_are_per_user_newest_first_and_paged,
     limits::failed_sign_ins_lock_the_account_from_that_address_with_retry_after,
@@ -94,6 +97,14 @@ suite!(
     password::reset_tokens_expire,
     password::concurrent_resets_with_one_token_have_exactly_one_winner,
     password::password_change_needs_the_current_password_and_keeps_only_the_caller,
+    races::a_ban_racing_sign_ins_leaves_no_live_session,
+    races::a_password_change_racing_sign_ins_with_the_old_password_keeps_only_the_caller,
+    races::a_ban_racing_second_factor_completions_leaves_no_live_session,
+    races::a_password_reset_racing_sign_ins_with_the_old_password_leaves_none,
+    outage::a_reset_whose_revocation_fails_changes_nothing_until_the_retry,
+    outage::a_reset_failing_after_the_password_write_leaves_no_old_session,
+    outage::a_change_whose_revocation_fails_changes_nothing_until_the_retry,
+    outage::a_session_that_outlived_a_ban_is_refused_at_refresh,
     metrics::metrics_count_sign_ins_refreshes_reuse_and_revocations_by_route_template,
     proxies::behind_a_trusted_proxy_each_forwarded_client_has_its_own_address,
     proxies::without_trusted_proxies_forwarding_headers_are_ignored,

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod binary;
+pub mod faulty;
 pub mod http;
 pub mod server;
 pub mod smtp;

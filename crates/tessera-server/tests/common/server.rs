@@ -7,6 +7,7 @@ use tessera_server::accounts::password::PasswordHasher;
 use tessera_server::app::App;
 use tessera_server::config::{RawConfig, Settings};
 use tessera_server::http::router;
+use tessera_store::StateStore;
 use tessera_testkit::postgres::TempDatabase;
 
 use super::backend::Backend;
@@ -27,6 +28,16 @@ impl TestServer {
     /// Starts a server on `backend` with default settings changed by `configure`. `None` when
     /// the backend's services are missing (see [`Backend::resources`]).
     pub async fn start(backend: Backend, configure: impl FnOnce(&mut RawConfig)) -> Option<Self> {
+        Self::start_wrapped(backend, configure, |store| store).await
+    }
+
+    /// As [`TestServer::start`], its state store wrapped by `wrap` (e.g. in a
+    /// [`FaultyStore`](super::faulty::FaultyStore)).
+    pub async fn start_wrapped(
+        backend: Backend,
+        configure: impl FnOnce(&mut RawConfig),
+        wrap: impl FnOnce(Arc<dyn StateStore>) -> Arc<dyn StateStore>,
+    ) -> Option<Self> {
         let resources = backend.resources().await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -52,7 +63,7 @@ impl TestServer {
         // A cheap hash keeps the suite fast; the OWASP cost is the binary's default.
         let hasher = PasswordHasher::with_params(4, 1024, 1).unwrap();
         let app = Arc::new(
-            App::build_with(&settings, hasher, tessera_server::app::Role::Server)
+            App::build_wrapped(&settings, hasher, tessera_server::app::Role::Server, wrap)
                 .await
                 .unwrap(),
         );

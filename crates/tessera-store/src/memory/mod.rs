@@ -154,6 +154,15 @@ impl StateStore for MemoryStore {
         Ok(out)
     }
 
+    async fn revoke_user_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        Ok(self.lock(now).revoke_user_except(user, keep, now))
+    }
+
     async fn revoke_access_token(
         &self,
         user: UserId,

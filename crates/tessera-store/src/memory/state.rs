@@ -401,6 +401,24 @@ impl State {
         *ver
     }
 
+    /// Every session of `user` but `keep`, under the one lock (`revoke_user_except.lua`).
+    pub(super) fn revoke_user_except(
+        &mut self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> u64 {
+        let others: Vec<SessionId> = self
+            .sessions
+            .get(&user)
+            .map(|m| m.keys().filter(|id| **id != keep).copied().collect())
+            .unwrap_or_default();
+        others
+            .into_iter()
+            .map(|id| u64::from(self.revoke_session(user, id, now)))
+            .sum()
+    }
+
     pub(super) fn revoke_access_token(
         &mut self,
         user: UserId,

@@ -149,6 +149,15 @@ impl StateStore for ConnectingStore {
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         self.store()?.revoke_user(user, now).await
     }
+
+    async fn revoke_user_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.store()?.revoke_user_except(user, keep, now).await
+    }
     async fn revoke_access_token(
         &self,
         user: UserId,

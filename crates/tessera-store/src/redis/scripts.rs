@@ -29,6 +29,8 @@ pub(crate) static ROTATE_REFRESH: LazyLock<Script> = script!("rotate_refresh.lua
 pub(crate) static REVOKE_SESSION: LazyLock<Script> = script!("revoke_session.lua");
 /// `revoke_user.lua`.
 pub(crate) static REVOKE_USER: LazyLock<Script> = script!("revoke_user.lua");
+/// `revoke_user_except.lua`.
+pub(crate) static REVOKE_USER_EXCEPT: LazyLock<Script> = script!("revoke_user_except.lua");
 /// `revoke_access_token.lua`.
 pub(crate) static REVOKE_ACCESS_TOKEN: LazyLock<Script> = script!("revoke_access_token.lua");
 /// `list_sessions.lua`.
@@ -56,12 +58,13 @@ pub(crate) static MAP_PUT: LazyLock<Script> = script!("map_put.lua");
 pub(crate) static MAP_CLEAR: LazyLock<Script> = script!("map_clear.lua");
 
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 16] {
+pub fn all() -> [(&'static str, &'static Script); 17] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
         ("revoke_session", &REVOKE_SESSION),
         ("revoke_user", &REVOKE_USER),
+        ("revoke_user_except", &REVOKE_USER_EXCEPT),
         ("revoke_access_token", &REVOKE_ACCESS_TOKEN),
         ("list_sessions", &LIST_SESSIONS),
         ("find_access_token", &FIND_ACCESS_TOKEN),

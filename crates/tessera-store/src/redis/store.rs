@@ -589,6 +589,26 @@ impl StateStore for RedisStore {
         Ok(ver)
     }
 
+    async fn revoke_user_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let k = self.keys(user);
+        let mut inv = scripts::REVOKE_USER_EXCEPT.prepare_invoke();
+        inv.key(k.version())
+            .key(k.index())
+            .arg(k.session_prefix())
+            .arg(ts_arg(now))
+            .arg(UserKeys::member(keep));
+        let mut items = reply::array(self.run(&inv).await?)?.into_iter();
+        let revoked = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
+        let delta = Delta::read(&mut items, Delta::SGR)?;
+        self.count(delta).await;
+        Ok(revoked)
+    }
+
     async fn revoke_access_token(
         &self,
         user: UserId,

@@ -138,6 +138,18 @@ pub async fn every_revocation_path_publishes_a_notice(redis: RedisAccess) {
         .unwrap();
     assert_eq!(out, RotationOutcome::Reused);
     assert_eq!(sub.next().await, Revocation::Session(o.user, o.session));
+    // A password change: one notice per other session, none for the kept one.
+    let user = UserId::new();
+    let keep = open_default(store, user, t0).await;
+    let other = open_default(store, user, t0).await;
+    assert_eq!(
+        store
+            .revoke_user_except(user, keep.session, t0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(sub.next().await, Revocation::Session(user, other.session));
 
     // Eviction by the session limit: one notice per evicted session, oldest first.
     let user = UserId::new();

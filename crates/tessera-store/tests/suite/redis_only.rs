@@ -200,6 +200,9 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
     store.push_event(user, event("e", now), now).await.unwrap();
     assert_eq!(store.reconcile_stats(now).await.unwrap().sessions, 1);
     assert!(store.revoke_session(user, o.session, now).await.unwrap());
+    open_default(store, user, now).await;
+    let none = tessera_core::ids::SessionId::new();
+    assert_eq!(store.revoke_user_except(user, none, now).await.unwrap(), 1);
     assert_eq!(store.revoke_user(user, now).await.unwrap(), 1);
     // The ephemeral-record scripts too.
     let key = EphemeralKey::user(user, "flush");
@@ -217,6 +220,7 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
     let rate = Rate::new(3, Duration::from_secs(60));
     let other = EphemeralKey::user(user, "flush-throttle");
     assert!(store.throttle(&other, rate, 1, now).await.unwrap().allowed);
+    store.refund(&other, rate, 1, now).await.unwrap();
     let exp = now.plus(Duration::from_secs(60));
     store.map_put(user, "m", "f", b"v", exp, now).await.unwrap();
     assert_eq!(store.map_clear(user, "m").await.unwrap(), 1);

@@ -189,6 +189,85 @@ pub async fn revoke_user_kills_all_sessions_and_bumps_version(store: Arc<dyn Sta
     assert_eq!(store.revoke_user(UserId::new(), t0).await.unwrap(), 1);
 }
 
+/// A password change: every other session dies in one step, the kept one and its access
+/// tokens live on (the version is not bumped), other users are untouched; a dead session is
+/// not counted; concurrent sign-ins see all others alive or all gone.
+pub async fn revoke_user_except_keeps_exactly_one_session(store: Arc<dyn StateStore>) {
+    let store = &*store;
+    let t0 = Timestamp::now();
+    let user = UserId::new();
+    let bystander = open_default(store, UserId::new(), t0).await;
+    let keep = open_default(store, user, t0).await;
+    let a = open_default(store, user, t0).await;
+    let b = open_default(store, user, t0).await;
+    let mut n = new_session(user, t0);
+    n.limits.idle_timeout = Duration::from_secs(1);
+    let idle = open(store, n, t0).await;
+    let later = at(t0, Duration::from_secs(2));
+    assert_eq!(
+        store
+            .revoke_user_except(user, keep.session, later)
+            .await
+            .unwrap(),
+        2,
+        "the idle session was dead already"
+    );
+    for o in [&a, &b, &idle] {
+        assert_eq!(
+            status_both(store, check(o, o.access, 0), later).await,
+            AccessStatus::Revoked
+        );
+        assert_eq!(
+            store
+                .rotate_refresh(rotation(o, o.refresh, later), later)
+                .await
+                .unwrap(),
+            RotationOutcome::Invalid
+        );
+    }
+    assert_eq!(
+        status_both(store, check(&keep, keep.access, 0), later).await,
+        AccessStatus::Active
+    );
+    assert_eq!(store.token_version(user).await.unwrap(), keep.token_version);
+    assert_eq!(
+        store
+            .list_sessions(user, later)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.session)
+            .collect::<Vec<_>>(),
+        vec![keep.session]
+    );
+    assert_eq!(
+        status_both(store, check(&bystander, bystander.access, 0), later).await,
+        AccessStatus::Active
+    );
+    // Keeping a session that does not exist revokes every session.
+    let c = open_default(store, user, later).await;
+    assert_eq!(
+        store
+            .revoke_user_except(user, a.session, later)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.list_sessions(user, later).await.unwrap().is_empty());
+    assert_eq!(
+        status_both(store, check(&c, c.access, 0), later).await,
+        AccessStatus::Revoked
+    );
+    // A user never seen: nothing to do.
+    assert_eq!(
+        store
+            .revoke_user_except(UserId::new(), a.session, later)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 pub async fn idle_timeout_kills_session_unless_refreshed(store: Arc<dyn StateStore>) {
     let store = &*store;
     let t0 = Timestamp::now();

@@ -17,7 +17,8 @@ use crate::http::cookies;
 /// state store. The token comes from `Authorization: Bearer`, or — with cookie transport on
 /// and no `Authorization` header — from the `__Host-tessera_at` cookie, in which case a
 /// state-changing method (POST, PUT, PATCH, DELETE) must carry `X-CSRF-Token` equal to the
-/// `tessera_csrf` cookie (else 403 `csrf_failed`). Rejects with 401 (`missing_token`,
+/// `__Host-tessera_csrf` cookie, whose value must be the CSRF token of the access token's
+/// session (else 403 `csrf_failed`). Rejects with 401 (`missing_token`,
 /// `invalid_token`, `token_expired`, `token_revoked`, `fingerprint_mismatch`) or 503
 /// (`state_store_unavailable`).
 #[derive(Clone, Debug)]
@@ -39,8 +40,8 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let (token, via_cookie) = match bearer(parts) {
-            Some(t) => (t.to_owned(), false),
+        let (token, csrf) = match bearer(parts) {
+            Some(t) => (t.to_owned(), None),
             None => {
                 let cookie = state
                     .settings
@@ -51,10 +52,12 @@ impl FromRequestParts<AppState> for Authenticated {
                     .map(|c| c.value().to_owned())
                     .filter(|v| !v.is_empty())
                     .ok_or(AuthError::MissingToken)?;
-                if is_state_changing(&parts.method) && !cookies::csrf_ok(&jar, &parts.headers) {
-                    return Err(csrf_failed());
-                }
-                (cookie, true)
+                let csrf = if is_state_changing(&parts.method) {
+                    Some(cookies::csrf_echoed(&jar, &parts.headers).ok_or_else(csrf_failed)?)
+                } else {
+                    None
+                };
+                (cookie, Some(csrf))
             }
         };
         let fingerprint = cookies::fingerprint_of(&jar);
@@ -62,7 +65,15 @@ impl FromRequestParts<AppState> for Authenticated {
             .auth
             .authenticate(&token, fingerprint.as_ref(), Timestamp::now())
             .await?;
-        Ok(Authenticated { claims, via_cookie })
+        if let Some(Some(value)) = &csrf
+            && !state.auth.csrf_matches(claims.sid, value)
+        {
+            return Err(csrf_failed());
+        }
+        Ok(Authenticated {
+            claims,
+            via_cookie: csrf.is_some(),
+        })
     }
 }
 
@@ -71,7 +82,7 @@ pub fn csrf_failed() -> ApiError {
     ApiError::request(
         StatusCode::FORBIDDEN,
         "csrf_failed",
-        "a cookie-authenticated request must send the tessera_csrf cookie value in X-CSRF-Token",
+        "a cookie-authenticated request must send the __Host-tessera_csrf cookie value of its session in X-CSRF-Token",
     )
 }
 

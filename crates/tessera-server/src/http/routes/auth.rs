@@ -128,7 +128,12 @@ pub async fn refresh(
             .map(|c| c.value().to_owned());
         match from_cookie {
             Some(token) => {
-                if !cookies::csrf_ok(&jar, &headers) {
+                // The echoed CSRF cookie must be the token of the refresh token's session.
+                let echoed = cookies::csrf_echoed(&jar, &headers).ok_or_else(csrf_failed)?;
+                // Routing ids only: the store decides whether the token is genuine.
+                if let Ok((_, session)) = tessera_core::refresh::RefreshToken::route(&token)
+                    && !app.auth.csrf_matches(session, &echoed)
+                {
                     return Err(csrf_failed());
                 }
                 token
@@ -201,7 +206,7 @@ pub(crate) fn token_response(
     let transport = app.settings.token_transport;
     let mut jar = jar;
     if transport.cookies() {
-        jar = cookies::set_tokens(jar, &pair);
+        jar = cookies::set_tokens(jar, &pair, app.auth.csrf_token(pair.session_id));
     }
     if let Some(fp) = fingerprint {
         jar = cookies::set_fingerprint(
