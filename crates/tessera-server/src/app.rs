@@ -42,6 +42,8 @@ pub struct App {
     pub mailer: Arc<Mailer>,
     /// This server's Prometheus metrics (its own recorder: see [`crate::app_metrics`]).
     pub metrics: Metrics,
+    /// The introspection clients (`/oauth2/*` client authentication).
+    pub clients: crate::http::extract::Clients,
 }
 
 /// How often the Redis statistics counters are recomputed by a bounded background SCAN (they
@@ -258,6 +260,7 @@ impl App {
             settings: Arc::new(settings.clone()),
             mailer,
             metrics,
+            clients: crate::http::extract::Clients::new(settings.introspection_clients.clone()),
         })
     }
 }

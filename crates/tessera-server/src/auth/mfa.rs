@@ -137,8 +137,13 @@ impl AuthService {
             });
         }
         self.limits.refund(reservation, now).await?;
+        // Devices trusted before this factor existed must not skip it: cleared first, so a
+        // failure here leaves nothing confirmed.
+        self.store.map_clear(user.id, trusted::MAP).await?;
         let codes = recovery::generate();
-        self.mfa.confirm(user.id, &codes, now).await?;
+        if !self.mfa.confirm(user.id, &codes, now).await? {
+            return Err(AuthError::MfaAlreadyEnabled);
+        }
         self.profiles.forget(user.id);
         self.audit
             .record(SecurityEvent::new(EventKind::MfaEnabled, user.id, now).session(caller.sid))
@@ -175,9 +180,11 @@ impl AuthService {
                 attempts_left: None,
             });
         }
+        // Trusted devices first: a failure after the removal would leave them behind with
+        // no way to retry (the removal is done, the next call finds no factor).
+        self.store.map_clear(user.id, trusted::MAP).await?;
         self.mfa.remove(user.id).await?;
         self.profiles.forget(user.id);
-        self.store.map_clear(user.id, trusted::MAP).await?;
         self.audit
             .record(SecurityEvent::new(EventKind::MfaDisabled, user.id, now).session(caller.sid))
             .await;

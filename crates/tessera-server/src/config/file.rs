@@ -325,7 +325,7 @@ mod tests {
             redis_url: Some("redis://:redis-hunter2@127.0.0.1:6379".into()),
             admin_token: Some("admin-hunter2-0123456789".into()),
             smtp_url: Some("smtps://mailer:smtp-hunter2@mail.example.org".into()),
-            introspection_clients: Some("gateway:client-hunter2".into()),
+            introspection_clients: Some("gateway:client-hunter2-0123456789abcdefghij".into()),
             audience: Some("visible-audience".into()),
             ..Default::default()
         };

@@ -149,30 +149,51 @@ fn xff_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
 
 /// The `for=` of every element of every `Forwarded` line, or `None` without the header. An
 /// element without `for=` is a hop of unknown address.
+///
+/// A line that breaks the RFC 7239 grammar is one hop of unknown address as a whole: a
+/// quoted string still open at the end of the line (a client sending `for=9.9.9.9;by="_x`
+/// would otherwise swallow the element its proxy appends to the same line, `, for=<real>`,
+/// and name its own address), an element with two `for=`, or a value with a quote that does
+/// not wrap it whole. The walk then stops there and the peer is used: a client can make
+/// itself look like its proxy, never like anyone else.
 fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     let mut lines = headers.get_all(FORWARDED).iter().peekable();
     lines.peek()?;
     let mut hops = Vec::new();
     for line in lines {
-        let Ok(text) = line.to_str() else {
-            hops.push(None);
-            continue;
-        };
-        for element in split_unquoted(text, ',') {
-            let node = split_unquoted(element, ';').into_iter().find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| unquote(value.trim()))
-            });
-            hops.push(node.and_then(|n| node_addr(&n)));
+        match line.to_str().ok().and_then(forwarded_line) {
+            Some(line_hops) => hops.extend(line_hops),
+            None => hops.push(None),
         }
     }
     Some(hops)
 }
 
-/// Splits `s` at `sep` outside double-quoted strings (backslash escapes inside quotes).
-fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+/// The hops of one well-formed `Forwarded` line; `None` for a malformed one.
+fn forwarded_line(text: &str) -> Option<Vec<Option<IpAddr>>> {
+    let mut hops = Vec::new();
+    for element in split_unquoted(text, ',')? {
+        let mut node = None;
+        for pair in split_unquoted(element, ';')? {
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if !name.trim().eq_ignore_ascii_case("for") {
+                continue;
+            }
+            if node.is_some() {
+                return None;
+            }
+            node = Some(unquote(value.trim())?);
+        }
+        hops.push(node.and_then(|n| node_addr(&n)));
+    }
+    Some(hops)
+}
+
+/// Splits `s` at `sep` outside double-quoted strings (backslash escapes inside quotes);
+/// `None` when a quoted string is still open at the end.
+fn split_unquoted(s: &str, sep: char) -> Option<Vec<&str>> {
     let mut parts = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);
     for (i, c) in s.char_indices() {
@@ -187,28 +208,34 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
             start = i + c.len_utf8();
         }
     }
+    if quoted {
+        return None;
+    }
     parts.push(&s[start..]);
-    parts
+    Some(parts)
 }
 
-/// A token or quoted-string value without its quotes and escapes.
-fn unquote(v: &str) -> String {
-    match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-        Some(inner) => {
-            let mut out = String::with_capacity(inner.len());
-            let mut escaped = false;
-            for c in inner.chars() {
-                if !escaped && c == '\\' {
-                    escaped = true;
-                } else {
-                    escaped = false;
-                    out.push(c);
-                }
-            }
-            out
+/// A token or quoted-string value without its quotes and escapes; `None` when a quote
+/// stands anywhere but around the whole value.
+fn unquote(v: &str) -> Option<String> {
+    let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return (!v.contains('"')).then(|| v.to_owned());
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut escaped = false;
+    for c in inner.chars() {
+        if escaped {
+            escaped = false;
+            out.push(c);
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            return None;
+        } else {
+            out.push(c);
         }
-        None => v.to_owned(),
     }
+    Some(out)
 }
 
 /// The address of a node: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]` or
@@ -219,6 +246,13 @@ fn node_addr(node: &str) -> Option<IpAddr> {
     }
     if let Ok(sa) = node.parse::<SocketAddr>() {
         return Some(sa.ip());
+    }
+    // IPv4 with an obfuscated port (`192.0.2.43:_abc`).
+    if let Some((host, port)) = node.rsplit_once(':')
+        && port.starts_with('_')
+        && let Ok(v4) = host.parse::<std::net::Ipv4Addr>()
+    {
+        return Some(IpAddr::V4(v4));
     }
     // `[v6]` without a port, or with an obfuscated port (`[v6]:_port`).
     let inner = node.strip_prefix('[')?;
@@ -398,6 +432,42 @@ mod tests {
         ] {
             assert_eq!(p.client(peer, &h), peer, "{h:?}");
         }
+    }
+
+    #[test]
+    fn a_client_cannot_swallow_the_element_its_proxy_appends() {
+        let p = proxies();
+        let peer = ip("127.0.0.1");
+        // The proxy appends `, for=<real address>` to the client's own line: a quote the
+        // client left open must not swallow it.
+        for forged in [
+            "for=9.9.9.9;by=\"_x, for=198.51.100.2",
+            "for=9.9.9.9;by=\"_x\\\", for=198.51.100.2",
+            "for=\"9.9.9.9, for=198.51.100.2",
+            "for=9.9.9.9;for=8.8.8.8, for=198.51.100.2",
+            "for=9.9.9.9\"x, for=198.51.100.2",
+        ] {
+            let h = headers(&[("forwarded", forged)]);
+            let client = p.client(peer, &h);
+            assert_ne!(client, ip("9.9.9.9"), "{forged}");
+            assert_ne!(client, ip("8.8.8.8"), "{forged}");
+        }
+        // On a line of its own, the proxy's element still wins.
+        let h = headers(&[
+            ("forwarded", "for=9.9.9.9;by=\"_x"),
+            ("forwarded", "for=198.51.100.2"),
+        ]);
+        assert_eq!(p.client(peer, &h), ip("198.51.100.2"));
+    }
+
+    #[test]
+    fn ipv4_with_an_obfuscated_port_is_an_address() {
+        let p = proxies();
+        let peer = ip("127.0.0.1");
+        let h = headers(&[("forwarded", "for=\"192.0.2.43:_abc\"")]);
+        assert_eq!(p.client(peer, &h), ip("192.0.2.43"));
+        let h = headers(&[("forwarded", "for=\"[2001:db8::9]:_abc\"")]);
+        assert_eq!(p.client(peer, &h), ip("2001:db8::9"));
     }
 
     #[test]

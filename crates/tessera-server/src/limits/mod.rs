@@ -28,9 +28,10 @@
 //! the check succeeds. So N concurrent guesses never get more checks than the smallest
 //! budget, whatever the interleaving, and a crash between check and settlement counts as a
 //! failure. Successful checks cost nothing in the end, so many users behind one NAT address
-//! still sign in. The admin token and client secrets are cheap to compare: a failure is
-//! charged after the compare, and a failure whose charge is refused answers 429 like a
-//! refused peek, so no more than the budget of guesses ever get a verdict.
+//! still sign in. The admin token and client secrets are reserved for the same way
+//! ([`Limits::reserve_credential`]); a client whose exact credentials were already proven
+//! in this process skips the budget (see `http::extract::client_auth`), so a resource
+//! server's many concurrent introspections are not limited by its own requests in flight.
 //!
 //! The lockout is progressive (a bucket refills one attempt at a time) and cannot lock a
 //! victim out from one attacker's address: that address exhausts its own `fail:<a>` bucket
@@ -208,43 +209,20 @@ impl Limits {
         Ok(())
     }
 
-    /// Before comparing a cheap `credential` from `ip`: refused while the address has no
-    /// failure budget left for it, so an exhausted budget answers 429 even to the right
-    /// credential.
-    pub async fn before_credential(
+    /// Before comparing a `credential` sent from `ip`: reserves one failure from the
+    /// address's budget for it, like [`reserve_password`](Self::reserve_password), so no
+    /// more guesses than the budget are ever compared, however many arrive at once.
+    pub async fn reserve_credential(
         &self,
         credential: Credential,
         ip: Option<IpAddr>,
         now: Timestamp,
-    ) -> Result<(), LimitError> {
+    ) -> Result<Reservation, LimitError> {
         if !self.on {
-            return Ok(());
+            return Ok(Reservation::default());
         }
         let (key, rate) = credential.bucket(ip);
-        let t = self.store.throttle(&key, rate, 0, now).await?;
-        if t.allowed {
-            Ok(())
-        } else {
-            Err(LimitError::Limited(Limited {
-                retry_after: t.retry_after,
-            }))
-        }
-    }
-
-    /// After a wrong `credential` from `ip`: charges the address. `Err(Limited)` when the
-    /// budget was already spent by concurrent failures: answer 429, not the verdict, so no
-    /// more guesses than the budget ever get one.
-    pub async fn credential_failed(
-        &self,
-        credential: Credential,
-        ip: Option<IpAddr>,
-        now: Timestamp,
-    ) -> Result<(), LimitError> {
-        if !self.on {
-            return Ok(());
-        }
-        let (key, rate) = credential.bucket(ip);
-        self.charge(&key, rate, now).await
+        self.reserve(vec![(key, rate, false)], now).await
     }
 
     /// Before sending a password-reset mail (known account or not).

@@ -180,18 +180,27 @@ impl MfaRecords {
     }
 
     /// Confirms the pending enrolment and stores the recovery codes' hashes (replacing any).
+    /// `false`, with nothing changed, when there is no pending enrolment any more (a
+    /// concurrent confirmation won, or the factor was removed).
     pub async fn confirm(
         &self,
         user: UserId,
         codes: &[String],
         now: Timestamp,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query("UPDATE mfa_totp SET confirmed_at = $1 WHERE user_id = $2")
-            .bind(now.as_secs())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let pending = sqlx::query(
+            "UPDATE mfa_totp SET confirmed_at = $1 WHERE user_id = $2 AND confirmed_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if pending.rows_affected() != 1 {
+            // Confirmed concurrently (or removed): the codes shown by that call stay valid.
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
             .bind(user.to_string())
             .execute(&mut *tx)
@@ -206,7 +215,7 @@ impl MfaRecords {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Removes the factor (pending or confirmed, whether or not it opens) and its recovery

@@ -459,3 +459,51 @@ pub async fn an_expired_challenge_is_refused_even_with_a_good_code(b: Backend) {
     let id = challenge(&s, &e, json!({}), None).await.str("challenge_id");
     assert_eq!(mfa(&s, &id, &codes[1]).await.status, StatusCode::OK);
 }
+
+pub async fn concurrent_confirmations_confirm_once_and_keep_the_winners_codes(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let e = email("confirm-race");
+    let sess = s.signed_up(&e).await;
+    let en = s
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
+        .await;
+    let secret = en.str("secret");
+    fresh_step().await;
+    // Two valid codes (this step and the previous one), sent at once.
+    let confirm = |offset: i64| {
+        let code = totp_now(&secret, offset);
+        let s = &s;
+        let access = sess.access.clone();
+        async move {
+            s.call(
+                Method::POST,
+                "/v1/mfa/totp/confirm",
+                Some(json!({"code": code})),
+                Some(&access),
+            )
+            .await
+        }
+    };
+    let (a, b) = futures::future::join(confirm(0), confirm(-1)).await;
+    let winners: Vec<_> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .collect();
+    assert_eq!(winners.len(), 1, "{a:?} {b:?}");
+    let loser = if a.status == StatusCode::OK { &b } else { &a };
+    assert_eq!(loser.code(), Some("mfa_already_enabled"), "{loser:?}");
+    // The codes the winner showed are the ones that work.
+    let code = winners[0].body["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = challenge(&s, &e, json!({}), None).await.str("challenge_id");
+    assert_eq!(mfa(&s, &id, &code).await.status, StatusCode::OK);
+}

@@ -19,7 +19,8 @@ use crate::limits::Credential;
 /// time). Without a configured admin token the admin API is disabled: 403
 /// `admin_disabled`; a missing or wrong token (including any user's access token) is 401
 /// `admin_required`. Wrong tokens are limited per client address
-/// ([`Credential::AdminToken`]): past the budget every answer, right token or not, is 429.
+/// ([`Credential::AdminToken`]), reserved before the compare: past the budget every answer,
+/// right token or not, is 429.
 #[derive(Clone, Copy, Debug)]
 pub struct Admin;
 
@@ -52,8 +53,9 @@ impl FromRequestParts<AppState> for Admin {
             .unwrap_or("");
         let limits = state.auth.limits();
         let now = Timestamp::now();
-        limits
-            .before_credential(Credential::AdminToken, ip, now)
+        // The budget is taken before the compare and given back only for the right token.
+        let reservation = limits
+            .reserve_credential(Credential::AdminToken, ip, now)
             .await
             .map_err(AuthError::from)?;
         let ok: bool = presented
@@ -61,13 +63,13 @@ impl FromRequestParts<AppState> for Admin {
             .ct_eq(expected.expose_secret().as_bytes())
             .into();
         if ok {
+            limits
+                .refund(reservation, now)
+                .await
+                .map_err(AuthError::from)?;
             Ok(Admin)
         } else {
             tracing::warn!(client = ?ip, "wrong admin token");
-            limits
-                .credential_failed(Credential::AdminToken, ip, now)
-                .await
-                .map_err(AuthError::from)?;
             Err(ApiError::request(
                 StatusCode::UNAUTHORIZED,
                 "admin_required",

@@ -1,5 +1,7 @@
 //! OAuth 2.0 client authentication for `/oauth2/*` (RFC 6749 §2.3.1) with a form body.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -126,20 +128,28 @@ impl FromRequest<AppState> for ClientForm {
             (None, Some(id), Some(secret)) => (id, secret),
             (None, _, _) => return Err(AuthError::InvalidClient.into()),
         };
-        // Wrong credentials are limited per client address: past the budget every answer,
-        // right credentials or not, is 429.
-        let limits = state.auth.limits();
-        let now = Timestamp::now();
-        limits
-            .before_credential(Credential::Client, ip, now)
-            .await
-            .map_err(AuthError::from)?;
-        if !authenticate(&state.settings.introspection_clients, &id, &secret) {
-            limits
-                .credential_failed(Credential::Client, ip, now)
+        // A client whose exact credentials were already proven in this process is not
+        // guessing: it skips the budget, so its own concurrent requests never limit it.
+        // Anything else reserves a failure from the address's budget before the compare
+        // and gets it back only when the credentials match: no more guesses than the budget
+        // are ever compared, however many arrive at once.
+        let matched = state.clients.check(&id, &secret);
+        if !matched.is_some_and(|i| state.clients.proven(i)) {
+            let limits = state.auth.limits();
+            let now = Timestamp::now();
+            let reservation = limits
+                .reserve_credential(Credential::Client, ip, now)
                 .await
                 .map_err(AuthError::from)?;
-            return Err(AuthError::InvalidClient.into());
+            let Some(i) = matched else {
+                tracing::warn!(client = ?ip, "wrong introspection client credentials");
+                return Err(AuthError::InvalidClient.into());
+            };
+            limits
+                .refund(reservation, now)
+                .await
+                .map_err(AuthError::from)?;
+            state.clients.mark_proven(i);
         }
         Ok(ClientForm {
             client_id: id,
@@ -148,20 +158,53 @@ impl FromRequest<AppState> for ClientForm {
     }
 }
 
-/// Whether `id` and `secret` match a configured client. Every client is compared (no early
-/// exit), and ids and secrets are compared as SHA-256 digests in constant time, so timing
-/// tells neither which ids exist nor how much of a secret matched.
-fn authenticate(clients: &[ClientCredential], id: &str, secret: &str) -> bool {
-    use secrecy::ExposeSecret;
-    let id_hash = TokenHash::of(id.as_bytes());
-    let secret_hash = TokenHash::of(secret.as_bytes());
-    let mut found = false;
-    for c in clients {
-        let id_ok = TokenHash::of(c.id.as_bytes()).ct_eq(&id_hash);
-        let secret_ok = TokenHash::of(c.secret.expose_secret().as_bytes()).ct_eq(&secret_hash);
-        found |= id_ok & secret_ok;
+/// The configured introspection clients, and which of them already proved their
+/// credentials to this process (they skip the failure budget from then on).
+#[derive(Debug, Default)]
+pub struct Clients {
+    list: Vec<ClientCredential>,
+    proven: Vec<AtomicBool>,
+}
+
+impl Clients {
+    /// Over the configured `list`.
+    pub fn new(list: Vec<ClientCredential>) -> Self {
+        let proven = list.iter().map(|_| AtomicBool::new(false)).collect();
+        Self { list, proven }
     }
-    found
+
+    /// The index of the client `id` and `secret` belong to, if any. Every client is
+    /// compared (no early exit), and ids and secrets are compared as SHA-256 digests in
+    /// constant time, so timing tells neither which ids exist nor how much of a secret
+    /// matched.
+    pub fn check(&self, id: &str, secret: &str) -> Option<usize> {
+        use secrecy::ExposeSecret;
+        let id_hash = TokenHash::of(id.as_bytes());
+        let secret_hash = TokenHash::of(secret.as_bytes());
+        let mut found = None;
+        for (i, c) in self.list.iter().enumerate() {
+            let id_ok = TokenHash::of(c.id.as_bytes()).ct_eq(&id_hash);
+            let secret_ok = TokenHash::of(c.secret.expose_secret().as_bytes()).ct_eq(&secret_hash);
+            if id_ok & secret_ok {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    /// Whether client `i` proved its credentials before.
+    pub fn proven(&self, i: usize) -> bool {
+        self.proven
+            .get(i)
+            .is_some_and(|p| p.load(Ordering::Relaxed))
+    }
+
+    /// Records that client `i` proved its credentials.
+    pub fn mark_proven(&self, i: usize) {
+        if let Some(p) = self.proven.get(i) {
+            p.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// `client_secret_basic` credentials: `None` without an `Authorization` header; a header
@@ -249,14 +292,29 @@ mod tests {
     }
 
     #[test]
-    fn client_comparison() {
-        let clients = vec![ClientCredential {
-            id: "rs1".into(),
-            secret: "s3cret".to_owned().into(),
-        }];
-        assert!(authenticate(&clients, "rs1", "s3cret"));
-        assert!(!authenticate(&clients, "rs1", "s3cre"));
-        assert!(!authenticate(&clients, "rs2", "s3cret"));
-        assert!(!authenticate(&[], "rs1", "s3cret"));
+    fn client_comparison_and_proof() {
+        let clients = Clients::new(vec![
+            ClientCredential {
+                id: "rs0".into(),
+                secret: "other".to_owned().into(),
+            },
+            ClientCredential {
+                id: "rs1".into(),
+                secret: "s3cret".to_owned().into(),
+            },
+        ]);
+        assert_eq!(clients.check("rs1", "s3cret"), Some(1));
+        assert_eq!(clients.check("rs1", "s3cre"), None);
+        assert_eq!(clients.check("rs2", "s3cret"), None);
+        assert_eq!(
+            clients.check("rs0", "s3cret"),
+            None,
+            "secret of another client"
+        );
+        assert_eq!(Clients::default().check("rs1", "s3cret"), None);
+        assert!(!clients.proven(1));
+        clients.mark_proven(1);
+        assert!(clients.proven(1) && !clients.proven(0) && !clients.proven(7));
+        clients.mark_proven(7);
     }
 }

@@ -15,4 +15,5 @@ pub mod json;
 pub use admin::Admin;
 pub use bearer::Authenticated;
 pub use client::Client;
+pub use client_auth::Clients;
 pub use json::ApiJson;
