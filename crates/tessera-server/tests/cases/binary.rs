@@ -888,3 +888,109 @@ async fn an_evicting_redis_is_named_in_a_start_up_warning() {
         }
     }
 }
+
+/// Issue-11 hardening through the real binary on the memory store and on Redis, for the
+/// items the in-process suite covers per backend: a refresh token two rotations old revokes
+/// the session (theft), a CSRF value of another session is refused, wrong admin tokens are
+/// limited, an impossible trusted-device id is 404 (not an outage), and secrets are served
+/// `no-store`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_hardening_holds_on_memory_and_redis() {
+    let redis = redis_available().then(|| {
+        let dir = TempDir::new("api-hardening");
+        let server = RedisServer::start(free_port(), dir.path(), &[]);
+        (server, dir)
+    });
+    let mut backends: Vec<Vec<(&str, String)>> = vec![vec![]];
+    if let Some((server, _)) = &redis {
+        backends.push(vec![("REDIS_URL", server.url())]);
+    }
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    for extra in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([
+            ("TESSERA_TOKEN_TRANSPORT", "both"),
+            ("TESSERA_ADMIN_TOKEN", ADMIN),
+        ]);
+        let srv = Binary::serve(dir.path(), &env).await;
+
+        // Theft detection for every older generation.
+        let e = email("bin-theft");
+        let victim = srv.signed_up(&e).await;
+        let first = Session::from(&srv.refresh(&victim.refresh).await);
+        let second = Session::from(&srv.refresh(&first.refresh).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let replay = srv.refresh(&victim.refresh).await;
+        assert_eq!(
+            replay.code(),
+            Some("refresh_token_reused"),
+            "{env:?}: {replay:?}"
+        );
+        assert_eq!(
+            srv.refresh(&second.refresh).await.code(),
+            Some("invalid_refresh_token")
+        );
+        assert_eq!(srv.me(&second.access).await.code(), Some("token_revoked"));
+
+        // The CSRF cookie is bound to its session.
+        let a = srv.login(&e, PW).await;
+        let b = srv.login(&e, PW).await;
+        let (at_a, csrf_b) = (
+            a.cookies()["__Host-tessera_at"].0.clone(),
+            b.cookies()["__Host-tessera_csrf"].0.clone(),
+        );
+        let jar = format!("__Host-tessera_at={at_a}; __Host-tessera_csrf={csrf_b}");
+        let r = srv
+            .call_with(
+                Method::POST,
+                "/v1/auth/logout",
+                None,
+                &[("cookie", &jar), ("x-csrf-token", &csrf_b)],
+            )
+            .await;
+        assert_eq!(r.code(), Some("csrf_failed"), "{env:?}: {r:?}");
+
+        // Wrong admin tokens: 40 at once against a budget of 20.
+        let srv_ref = &srv;
+        let guesses = (0..40).map(|i| async move {
+            srv_ref
+                .with_authorization("/v1/admin/stats", &format!("Bearer guess-{i}"))
+                .await
+                .status
+        });
+        let statuses = futures::future::join_all(guesses).await;
+        let n = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+        assert_eq!(
+            (
+                n(StatusCode::UNAUTHORIZED),
+                n(StatusCode::TOO_MANY_REQUESTS)
+            ),
+            (20, 20),
+            "{env:?}"
+        );
+
+        // User input is not an outage; secrets are never cached.
+        let sess = Session::from(&srv.login(&e, PW).await);
+        let long = "x".repeat(300);
+        let r = srv
+            .call(
+                Method::DELETE,
+                &format!("/v1/devices/trusted/{long}"),
+                None,
+                Some(&sess.access),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{env:?}: {r:?}");
+        let en = srv
+            .call(
+                Method::POST,
+                "/v1/mfa/totp",
+                Some(serde_json::json!({"password": PW})),
+                Some(&sess.access),
+            )
+            .await;
+        assert_eq!(en.status, StatusCode::OK, "{en:?}");
+        assert_eq!(en.headers["cache-control"], "no-store");
+    }
+}
