@@ -126,13 +126,15 @@ impl AuthService {
         {
             return Err(AuthError::UserNotFound);
         }
-        self.revoke_everything(id, now).await?;
+        // The ban is durable from here on: recorded before the revocation, which may fail
+        // (503) and is then retried by the operator.
         self.audit
             .record(
                 SecurityEvent::new(EventKind::AccountBanned, id, now)
                     .details(json!({"reason": reason})),
             )
             .await;
+        self.revoke_everything(id, now).await?;
         Ok(())
     }
 

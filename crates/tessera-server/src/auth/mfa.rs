@@ -244,6 +244,7 @@ impl AuthService {
             user: user.id,
             client,
             trust_device,
+            standing: Some(challenge::standing(&user.password_hash, user.token_version)),
         };
         let value =
             serde_json::to_vec(&challenge).map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -327,6 +328,12 @@ impl AuthService {
             return Err(AuthError::TooManyAttempts);
         }
         let user = self.user(challenge.user).await?;
+        // A reset, a change or "sign out everywhere" since the password step voids it: the
+        // password that opened it is no longer good.
+        if !challenge.still_holds_for(&user) {
+            self.store.delete(&id.key()).await?;
+            return Err(AuthError::ChallengeExpired);
+        }
         // The code is sent from the caller's address, which may not be the one that passed
         // the password step: the session, the events and the budgets use the caller's.
         if caller_ip.is_some() {

@@ -43,6 +43,19 @@ impl AuthService {
             self.metrics.refresh(RefreshOutcome::Invalid);
             return Err(AuthError::InvalidRefreshToken);
         };
+        // The account's durable standing, read *before* the rotation, so that a database
+        // failure leaves the presented token unused (a retry works) instead of rotating it
+        // away and answering 5xx. Only for a token whose tag verified: the key vouches that
+        // this server issued it for that user, so garbage never costs a SQL read and a ban is
+        // never revealed to someone who merely knows a user id. A legacy (untagged) token is
+        // checked after the rotation instead (`standing::confirm_refresh`).
+        let account = match token.generation() {
+            Some(_) => Some(
+                self.account_before_refresh(token.user(), token.session(), now)
+                    .await?,
+            ),
+            None => None,
+        };
         let seed = SuccessorSeed::random();
         let successor = token.successor(&self.refresh_key, &seed);
         let grant = self.issuer.grant(now);
@@ -105,17 +118,18 @@ impl AuthService {
             }
             RotationOutcome::Invalid => {
                 self.metrics.refresh(RefreshOutcome::Invalid);
-                // A banned account's sessions are gone; say why rather than "invalid".
-                if let Ok(Some(user)) = self.users.by_id(token.user()).await
-                    && user.disabled_at.is_some()
-                {
-                    return Err(AuthError::AccountDisabled);
-                }
                 return Err(AuthError::InvalidRefreshToken);
             }
         };
-        self.confirm_refresh(token.user(), token.session(), token_version, now)
-            .await?;
+        match &account {
+            Some(account) => {
+                self.confirm_version(account, token_version, now).await?;
+            }
+            None => {
+                self.confirm_refresh(token.user(), token.session(), token_version, now)
+                    .await?;
+            }
+        }
         let amr = ClientInfo::from_attributes(&attributes).amr;
         let access = self.sign_access(
             token.user(),

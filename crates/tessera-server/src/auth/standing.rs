@@ -51,11 +51,54 @@ impl AuthService {
         Err(refusal)
     }
 
-    /// After a successful rotation of `session` (whose token version is `generation`):
-    /// refuses a banned or deleted account ([`AuthError::AccountDisabled`], the session
-    /// revoked), and a session older than the durable token version — a revocation whose
-    /// state-store step failed after SQL recorded it — with every session of the user
-    /// revoked in the store as that revocation meant ([`AuthError::InvalidRefreshToken`]).
+    /// Before rotating a refresh token of `user`'s `session`: the account, unless it is
+    /// banned or deleted ([`AuthError::AccountDisabled`], the session revoked, best effort).
+    /// Read before the rotation so that a database error leaves the token unused. A ban
+    /// that lands after this read is still safe: it writes SQL first and revokes in the
+    /// store after, and that revocation ends the session this rotation renews.
+    pub(crate) async fn account_before_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<User, AuthError> {
+        match self.users.by_id(user).await? {
+            Some(u) if u.disabled_at.is_none() => Ok(u),
+            _ => {
+                if let Err(e) = self.store.revoke_session(user, session, now).await {
+                    tracing::warn!(error = %e, %user, %session, "refused refresh: the session could not be revoked");
+                }
+                Err(AuthError::AccountDisabled)
+            }
+        }
+    }
+
+    /// After a successful rotation whose store token version is `generation`: a session
+    /// older than `account`'s durable token version — a revocation whose state-store step
+    /// failed after SQL recorded it — is refused ([`AuthError::InvalidRefreshToken`]) and
+    /// every session of the user revoked in the store, as that revocation meant.
+    pub(crate) async fn confirm_version(
+        &self,
+        account: &User,
+        generation: u64,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        if account.token_version <= generation {
+            return Ok(());
+        }
+        if let Err(e) = self.revoke_everything(account.id, now).await {
+            tracing::warn!(error = %e, user = %account.id, "refused refresh: the sessions could not be revoked");
+        }
+        Err(AuthError::InvalidRefreshToken)
+    }
+
+    /// After a successful rotation of a legacy (untagged) token of `user`'s `session`
+    /// (whose token version is `generation`): [`account_before_refresh`] and
+    /// [`confirm_version`] in one, read after the rotation because an untagged token does
+    /// not prove whose it is until the store matched its hash.
+    ///
+    /// [`account_before_refresh`]: Self::account_before_refresh
+    /// [`confirm_version`]: Self::confirm_version
     pub(crate) async fn confirm_refresh(
         &self,
         user: UserId,
@@ -63,25 +106,7 @@ impl AuthService {
         generation: u64,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        // Refused whatever the revocation does: the successor is never handed out.
-        let (revoked, refusal) = match self.users.by_id(user).await? {
-            Some(u) if u.disabled_at.is_none() && u.token_version <= generation => return Ok(()),
-            Some(u) if u.disabled_at.is_none() => (
-                self.revoke_everything(user, now).await.map(drop),
-                AuthError::InvalidRefreshToken,
-            ),
-            _ => (
-                self.store
-                    .revoke_session(user, session, now)
-                    .await
-                    .map(drop)
-                    .map_err(AuthError::from),
-                AuthError::AccountDisabled,
-            ),
-        };
-        if let Err(e) = revoked {
-            tracing::warn!(error = %e, %user, %session, "refused refresh: the session could not be revoked");
-        }
-        Err(refusal)
+        let account = self.account_before_refresh(user, session, now).await?;
+        self.confirm_version(&account, generation, now).await
     }
 }

@@ -29,6 +29,35 @@ pub struct Challenge {
     pub client: ClientInfo,
     /// Whether the device should become trusted once the second factor is given.
     pub trust_device: bool,
+    /// [`standing`] of the account when the password was checked. A challenge whose
+    /// account no longer has it (the password was reset or changed, or every session was
+    /// revoked since) is expired: the password that opened it is no longer good. A
+    /// challenge without it (written before it existed) is expired too.
+    #[serde(default)]
+    pub standing: Option<String>,
+}
+
+/// A digest of what a pending challenge depends on: the password hash and the durable
+/// token version (bumped by a reset, "sign out everywhere" and a ban's revocation).
+pub fn standing(password_hash: &str, token_version: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tessera/mfa-challenge-standing/v1");
+    h.update(token_version.to_be_bytes());
+    h.update(password_hash.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+impl Challenge {
+    /// Whether `user` still has the standing this challenge was opened with (constant
+    /// time).
+    pub fn still_holds_for(&self, user: &crate::accounts::User) -> bool {
+        use subtle::ConstantTimeEq;
+        let now = standing(&user.password_hash, user.token_version);
+        self.standing
+            .as_deref()
+            .is_some_and(|then| bool::from(then.as_bytes().ct_eq(now.as_bytes())))
+    }
 }
 
 /// A challenge id: 22 base64url characters.

@@ -110,6 +110,17 @@ pub async fn admin_api_needs_the_admin_token_and_bans_hold(b: Backend) {
         Some("invalid_credentials"),
         "a ban is only revealed to the password holder"
     );
+    // ... and to a holder of one of the account's own (tagged) refresh tokens: a token
+    // forged from the user's id alone (the untagged legacy form, which no key vouches for)
+    // learns nothing.
+    let (user, session) = tessera_core::refresh::RefreshToken::route(&a.refresh).unwrap();
+    let forged = tessera_core::refresh::RefreshToken::generate_legacy(user, session).encode();
+    let r = s.refresh(&forged).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")),
+        "{r:?}"
+    );
 
     let r = s
         .call(

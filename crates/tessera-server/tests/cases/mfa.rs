@@ -507,3 +507,55 @@ pub async fn concurrent_confirmations_confirm_once_and_keep_the_winners_codes(b:
     let id = challenge(&s, &e, json!({}), None).await.str("challenge_id");
     assert_eq!(mfa(&s, &id, &code).await.status, StatusCode::OK);
 }
+
+pub async fn a_challenge_opened_before_a_password_change_or_sign_out_everywhere_cannot_complete(
+    b: Backend,
+) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let (e, sess, secret, codes) = enrolled(&s, "stale-challenge").await;
+    // The attacker passed the password step with the old password and waits.
+    let stale = challenge(&s, &e, json!({}), None).await.str("challenge_id");
+    let new_pw = format!("new {PW}");
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/password/change",
+            Some(json!({"current_password": PW, "new_password": new_pw})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    fresh_step().await;
+    let r = mfa(&s, &stale, &totp_now(&secret, 0)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("challenge_expired")),
+        "{r:?}"
+    );
+    // The recovery code was not spent on it.
+    assert_eq!(
+        mfa(&s, &stale, &codes[0]).await.code(),
+        Some("challenge_expired")
+    );
+
+    // "Sign out everywhere" voids pending challenges too.
+    let body = json!({"email": e, "password": new_pw});
+    let pending = s
+        .call(Method::POST, "/v1/auth/login", Some(body.clone()), None)
+        .await
+        .str("challenge_id");
+    assert_eq!(
+        s.logout_all(&sess.access).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let r = mfa(&s, &pending, &codes[0]).await;
+    assert_eq!(r.code(), Some("challenge_expired"), "{r:?}");
+    // A challenge opened now completes.
+    let fresh = s
+        .call(Method::POST, "/v1/auth/login", Some(body), None)
+        .await
+        .str("challenge_id");
+    assert_eq!(mfa(&s, &fresh, &codes[0]).await.status, StatusCode::OK);
+}

@@ -81,6 +81,7 @@ suite!(
     mfa::disabling_totp_needs_proof_and_clears_trusted_devices,
     mfa::an_expired_challenge_is_refused_even_with_a_good_code,
     mfa::concurrent_confirmations_confirm_once_and_keep_the_winners_codes,
+    mfa::a_challenge_opened_before_a_password_change_or_sign_out_everywhere_cannot_complete,
     mfa_keys::an_unreadable_second_factor_refuses_the_sign_in_and_never_skips_it,
     mfa_keys::an_operator_resets_a_second_factor_and_the_user_is_told,
     mfa_keys::totp_secrets_and_recovery_codes_are_never_cached,
