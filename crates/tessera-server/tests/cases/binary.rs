@@ -461,20 +461,30 @@ async fn a_ban_survives_a_restart_of_the_server_and_its_state_store() {
     );
 }
 
+/// A private Redis kept running while it lives.
+type PrivateRedis = Option<(RedisServer, TempDir)>;
+
+/// The environments of a binary on the memory store and, when `redis-server` is there, on
+/// a private Redis of its own (kept running while the returned guard lives).
+fn memory_and_redis(tag: &str) -> (PrivateRedis, Vec<Vec<(&'static str, String)>>) {
+    let redis = redis_available().then(|| {
+        let dir = TempDir::new(tag);
+        let server = RedisServer::start(free_port(), dir.path(), &[]);
+        (server, dir)
+    });
+    let mut backends = vec![vec![]];
+    if let Some((server, _)) = &redis {
+        backends.push(vec![("REDIS_URL", server.url())]);
+    }
+    (redis, backends)
+}
+
 /// The real binary (full Argon2 cost) on the memory store and on Redis: 24 concurrent wrong
 /// passwords for one account get exactly 10 checks, and a stolen access token can neither
 /// add nor remove a second factor without the password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_holds_the_sign_in_budget_under_concurrent_guesses() {
-    let redis = redis_available().then(|| {
-        let dir = TempDir::new("api-budget");
-        let server = RedisServer::start(free_port(), dir.path(), &[]);
-        (server, dir)
-    });
-    let mut backends: Vec<Vec<(&str, String)>> = vec![vec![]];
-    if let Some((server, _)) = &redis {
-        backends.push(vec![("REDIS_URL", server.url())]);
-    }
+    let (_redis, backends) = memory_and_redis("api-budget");
     for env in backends {
         let dir = tempfile::tempdir().unwrap();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -896,15 +906,7 @@ async fn an_evicting_redis_is_named_in_a_start_up_warning() {
 /// `no-store`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_hardening_holds_on_memory_and_redis() {
-    let redis = redis_available().then(|| {
-        let dir = TempDir::new("api-hardening");
-        let server = RedisServer::start(free_port(), dir.path(), &[]);
-        (server, dir)
-    });
-    let mut backends: Vec<Vec<(&str, String)>> = vec![vec![]];
-    if let Some((server, _)) = &redis {
-        backends.push(vec![("REDIS_URL", server.url())]);
-    }
+    let (_redis, backends) = memory_and_redis("api-hardening");
     const ADMIN: &str = "admin-token-0123456789abcdef";
     for extra in backends {
         let dir = tempfile::tempdir().unwrap();

@@ -164,28 +164,7 @@ async fn event_types(s: &TestServer, access: &str) -> Vec<(String, Value)> {
 
 /// Turns TOTP on for the user of `sess`; returns the secret.
 async fn enable_totp(s: &TestServer, sess: &Session) -> String {
-    let en = s
-        .call(
-            Method::POST,
-            "/v1/mfa/totp",
-            Some(json!({"password": PW})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(en.status, StatusCode::OK, "{en:?}");
-    let secret = en.str("secret");
-    crate::common::totp::fresh_step().await;
-    let code = crate::common::totp::totp_now(&secret, 0);
-    let conf = s
-        .call(
-            Method::POST,
-            "/v1/mfa/totp/confirm",
-            Some(json!({"code": code})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
-    secret
+    super::mfa::enable_totp(s, sess).await.0
 }
 
 pub async fn concurrent_wrong_passwords_get_no_more_checks_than_the_budget(b: Backend) {

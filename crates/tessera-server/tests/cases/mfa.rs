@@ -11,6 +11,13 @@ use crate::common::{Backend, PW, Session, TestServer, email};
 pub(crate) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, String, Vec<String>) {
     let e = email(tag);
     let sess = s.signed_up(&e).await;
+    let (secret, codes) = enable_totp(s, &sess).await;
+    (e, sess, secret, codes)
+}
+
+/// Turns TOTP on for the user of `sess` (password, then a first code). Returns (secret,
+/// recovery codes).
+pub(crate) async fn enable_totp(s: &TestServer, sess: &Session) -> (String, Vec<String>) {
     let en = s
         .call(
             Method::POST,
@@ -37,7 +44,7 @@ pub(crate) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, Str
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
-    (e, sess, secret, codes)
+    (secret, codes)
 }
 
 pub(crate) async fn challenge(
