@@ -64,15 +64,13 @@ impl AuthService {
         if !self.store.revoke_session(user, session, now).await? {
             return Err(AuthError::SessionNotFound);
         }
-        self.metrics
-            .revocation(crate::app_metrics::RevocationKind::Session);
-        self.audit
-            .record(
-                SecurityEvent::new(EventKind::SessionRevoked, user, now)
-                    .session(session)
-                    .details(json!({"via": "admin"})),
-            )
-            .await;
+        self.record_revocation(
+            crate::app_metrics::RevocationKind::Session,
+            SecurityEvent::new(EventKind::SessionRevoked, user, now)
+                .session(session)
+                .details(json!({"via": "admin"})),
+        )
+        .await;
         Ok(())
     }
 
@@ -99,15 +97,13 @@ impl AuthService {
                 now,
             )
             .await?;
-        self.metrics
-            .revocation(crate::app_metrics::RevocationKind::AccessToken);
-        self.audit
-            .record(
-                SecurityEvent::new(EventKind::TokenRevoked, user, now)
-                    .session(session)
-                    .details(json!({"jti": jti, "via": "admin"})),
-            )
-            .await;
+        self.record_revocation(
+            crate::app_metrics::RevocationKind::AccessToken,
+            SecurityEvent::new(EventKind::TokenRevoked, user, now)
+                .session(session)
+                .details(json!({"jti": jti, "via": "admin"})),
+        )
+        .await;
         Ok(session)
     }
 

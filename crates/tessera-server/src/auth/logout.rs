@@ -19,15 +19,13 @@ impl AuthService {
         self.store
             .revoke_session(claims.sub, claims.sid, now)
             .await?;
-        self.metrics
-            .revocation(crate::app_metrics::RevocationKind::Session);
-        self.audit
-            .record(
-                SecurityEvent::new(EventKind::Logout, claims.sub, now)
-                    .session(claims.sid)
-                    .client(client),
-            )
-            .await;
+        self.record_revocation(
+            crate::app_metrics::RevocationKind::Session,
+            SecurityEvent::new(EventKind::Logout, claims.sub, now)
+                .session(claims.sid)
+                .client(client),
+        )
+        .await;
         Ok(())
     }
 

@@ -97,28 +97,24 @@ impl AuthService {
             } => {
                 tracing::info!(%user, %session, %jti, was_active, "access token revoked (RFC 7009)");
                 if was_active {
-                    self.metrics
-                        .revocation(crate::app_metrics::RevocationKind::AccessToken);
-                    self.audit
-                        .record(
-                            SecurityEvent::new(EventKind::TokenRevoked, user, now)
-                                .session(session)
-                                .details(json!({"jti": jti, "via": "oauth2_revoke"})),
-                        )
-                        .await;
+                    self.record_revocation(
+                        crate::app_metrics::RevocationKind::AccessToken,
+                        SecurityEvent::new(EventKind::TokenRevoked, user, now)
+                            .session(session)
+                            .details(json!({"jti": jti, "via": "oauth2_revoke"})),
+                    )
+                    .await;
                 }
             }
             Revocation::Session { user, session } => {
                 tracing::info!(%user, %session, "session revoked by its refresh token (RFC 7009)");
-                self.metrics
-                    .revocation(crate::app_metrics::RevocationKind::Session);
-                self.audit
-                    .record(
-                        SecurityEvent::new(EventKind::SessionRevoked, user, now)
-                            .session(session)
-                            .details(json!({"via": "oauth2_revoke"})),
-                    )
-                    .await;
+                self.record_revocation(
+                    crate::app_metrics::RevocationKind::Session,
+                    SecurityEvent::new(EventKind::SessionRevoked, user, now)
+                        .session(session)
+                        .details(json!({"via": "oauth2_revoke"})),
+                )
+                .await;
             }
             Revocation::Nothing => {}
         }

@@ -152,6 +152,18 @@ impl AuthService {
         &self.policy
     }
 
+    /// Counts a revocation of `kind` in `tessera_revocations_total` and records its security
+    /// `event`: every revocation path (user, operator, RFC 7009) does both, through here, so
+    /// the metric and the trail never disagree.
+    pub(crate) async fn record_revocation(
+        &self,
+        kind: crate::app_metrics::RevocationKind,
+        event: crate::audit::SecurityEvent,
+    ) {
+        self.metrics.revocation(kind);
+        self.audit.record(event).await;
+    }
+
     /// The grant the store tracks for a token with this `jti` and `exp`.
     pub(crate) fn store_grant(&self, (jti, exp): (Jti, Timestamp)) -> AccessGrant {
         AccessGrant {

@@ -116,16 +116,14 @@ impl AuthService {
         if !self.store.revoke_session(caller.sub, session, now).await? {
             return Err(AuthError::SessionNotFound);
         }
-        self.metrics
-            .revocation(crate::app_metrics::RevocationKind::Session);
-        self.audit
-            .record(
-                SecurityEvent::new(EventKind::SessionRevoked, caller.sub, now)
-                    .session(session)
-                    .client(client)
-                    .details(json!({"by_session": caller.sid})),
-            )
-            .await;
+        self.record_revocation(
+            crate::app_metrics::RevocationKind::Session,
+            SecurityEvent::new(EventKind::SessionRevoked, caller.sub, now)
+                .session(session)
+                .client(client)
+                .details(json!({"by_session": caller.sid})),
+        )
+        .await;
         Ok(())
     }
 
@@ -152,16 +150,14 @@ impl AuthService {
                 now,
             )
             .await?;
-        self.metrics
-            .revocation(crate::app_metrics::RevocationKind::AccessToken);
-        self.audit
-            .record(
-                SecurityEvent::new(EventKind::TokenRevoked, caller.sub, now)
-                    .session(session)
-                    .client(client)
-                    .details(json!({"jti": jti})),
-            )
-            .await;
+        self.record_revocation(
+            crate::app_metrics::RevocationKind::AccessToken,
+            SecurityEvent::new(EventKind::TokenRevoked, caller.sub, now)
+                .session(session)
+                .client(client)
+                .details(json!({"jti": jti})),
+        )
+        .await;
         Ok(())
     }
 }
