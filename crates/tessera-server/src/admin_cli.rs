@@ -1,6 +1,9 @@
 //! The operator commands of the CLI (`sessions`, `revoke`, `ban`, `unban`, `stats`,
-//! `mfa reset`): the same
-//! domain calls as the admin API, over the same state store and database.
+//! `mfa reset`): the methods of [`AdminService`](crate::auth::AdminService) that the admin
+//! API calls too, over the same state store and database, so a revocation leaves the same
+//! security events and counts the same metrics whichever way it was asked for. (The CLI's
+//! counters live in its own process and end with it: a server's `/metrics` does not see
+//! them.)
 
 use std::sync::Arc;
 
@@ -11,9 +14,10 @@ use tessera_core::time::Timestamp;
 use crate::accounts::email::Email;
 use crate::app::App;
 use crate::audit::device_label;
-use crate::auth::ClientInfo;
+use crate::auth::AuthError;
 use crate::cli::{Command, MfaAction, RevokeTarget, SessionsAction};
 use crate::config::{Settings, StateStoreSettings};
+use crate::device::ClientInfo;
 
 /// Runs an operator command; prints the result to stdout. Errors (unknown ids, unreachable
 /// stores) come back as `Err` with a message for stderr.
@@ -26,13 +30,13 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
     }
     let app = Arc::new(App::build(&settings, crate::app::Role::Operator).await?);
     let now = Timestamp::now();
-    let auth = &app.auth;
+    let admin = &app.admin;
     match command {
         Command::Sessions {
             action: SessionsAction::List { user },
         } => {
             let user = resolve_user(&app, user).await?;
-            let sessions = auth.user_sessions(user, now).await?;
+            let sessions = admin.user_sessions(user, now).await?;
             if sessions.is_empty() {
                 println!("no live sessions for {user}");
             }
@@ -61,13 +65,12 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
             let session: SessionId = id
                 .parse()
                 .map_err(|_| anyhow!("{id:?} is not a session id"))?;
-            let user = auth
-                .audit()
-                .owner_of_session(&session.to_string())
+            let user = admin
+                .owner_of_session(session)
                 .await?
                 .ok_or_else(|| anyhow!("no session {session}"))?;
-            match auth.admin_revoke_session(user, session, now).await {
-                Err(crate::auth::AuthError::SessionNotFound) => {
+            match admin.revoke_session(user, session, now).await {
+                Err(AuthError::SessionNotFound) => {
                     bail!("session {session} is not live (already ended or expired)")
                 }
                 r => r?,
@@ -78,19 +81,16 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
             target: RevokeTarget::User { user },
         } => {
             let user = resolve_user(&app, user).await?;
-            auth.admin_revoke_sessions(user, now).await?;
+            admin.revoke_sessions(user, now).await?;
             println!("revoked every session of user {user}");
         }
         Command::Revoke {
             target: RevokeTarget::Token { token, user },
         } => {
             let (owner, jti) = if token.contains('.') {
-                let claims = auth
-                    .verifier
-                    .verify(&*app.keys.current(), token, now)
-                    .context(
-                        "not a valid Tessera access token (an expired one needs no revoking)",
-                    )?;
+                let claims = app.access.claims(token, now).context(
+                    "not a valid Tessera access token (an expired one needs no revoking)",
+                )?;
                 (claims.sub, claims.jti)
             } else {
                 let jti: Jti = token
@@ -101,8 +101,8 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow!("a bare jti needs --user EMAIL|ID"))?;
                 (resolve_user(&app, user).await?, jti)
             };
-            let session = match auth.admin_revoke_token(owner, jti, now).await {
-                Err(crate::auth::AuthError::TokenNotFound) => {
+            let session = match admin.revoke_token(owner, jti, now).await {
+                Err(AuthError::TokenNotFound) => {
                     bail!("no live access token {jti} for user {owner}")
                 }
                 r => r?,
@@ -111,29 +111,29 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
         }
         Command::Ban { user, reason } => {
             let user = resolve_user(&app, user).await?;
-            auth.ban(user, reason, now).await?;
+            admin.ban(user, reason, now).await?;
             println!("banned user {user}; every session ended");
         }
         Command::Unban { user } => {
             let user = resolve_user(&app, user).await?;
-            auth.unban(user, now).await?;
+            admin.unban(user, now).await?;
             println!("unbanned user {user}");
         }
         Command::Stats => {
-            let s = auth.stats(now).await?;
+            let s = admin.stats(now).await?;
             println!("sessions_active\t{}", s.store.sessions_active);
             println!("access_tokens_active\t{}", s.store.access_tokens_active);
             println!("revoked_tokens\t{}", s.store.revoked_tokens);
             println!("users\t{}", s.users);
             for (k, v) in &s.store.backend {
-                println!("{}.{k}\t{v}", auth.store().backend());
+                println!("{}.{k}\t{v}", s.backend);
             }
         }
         Command::Mfa {
             action: MfaAction::Reset { user },
         } => {
             let user = resolve_user(&app, user).await?;
-            let reset = auth.admin_reset_mfa(user, &app.mailer, now).await?;
+            let reset = admin.reset_mfa(user, &app.mailer, now).await?;
             if !reset.removed {
                 println!("user {user} has no second factor; nothing changed");
             } else if reset.mailed {
@@ -151,11 +151,14 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
 
 /// A user by id or email; an error naming the input when there is none.
 async fn resolve_user(app: &App, who: &str) -> anyhow::Result<UserId> {
-    let users = app.auth.users();
     let found = match who.parse::<UserId>() {
-        Ok(id) => users.by_id(id).await?,
+        Ok(id) => match app.admin.user(id).await {
+            Ok(u) => Some(u),
+            Err(AuthError::UserNotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
         Err(_) => match Email::parse(who) {
-            Some(e) => users.by_email(&e).await?,
+            Some(e) => app.admin.user_by_email(&e).await?,
             None => bail!("{who:?} is neither a user id nor an email address"),
         },
     };

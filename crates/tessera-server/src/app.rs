@@ -13,8 +13,11 @@ use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
 use crate::app_metrics::Metrics;
 use crate::audit::AuditTrail;
-use crate::auth::password::{Passwords, ResetPolicy};
-use crate::auth::{AuthService, SessionPolicy};
+use crate::auth::password::ResetPolicy;
+use crate::auth::{
+    AccessService, AdminService, AuthCore, AuthServices, Fingerprinting, Passwords,
+    SecondFactorService, SessionPolicy, SessionService, SignInService,
+};
 use crate::config::{Settings, StateStoreSettings};
 use crate::keys::{KeyFile, LiveKeys};
 use crate::limits::Limits;
@@ -26,12 +29,25 @@ pub type AppState = Arc<App>;
 
 /// The running server's parts.
 pub struct App {
-    /// Sign-in and tokens.
-    pub auth: AuthService,
-    /// Accounts database.
-    pub db: Database,
+    /// Register, sign in (both steps), refresh, sign out.
+    pub sign_in: SignInService,
+    /// Authenticating access tokens (the `Authenticated` extractor), introspection, CSRF,
+    /// the `/v1/me` profile.
+    pub access: AccessService,
+    /// The caller's sessions and access tokens; RFC 7009 revocation.
+    pub sessions: SessionService,
+    /// TOTP enrolment and removal, trusted devices.
+    pub second_factor: SecondFactorService,
     /// Password reset by mail and password change.
     pub passwords: Passwords,
+    /// Operator actions: the admin API and the CLI call the same methods.
+    pub admin: AdminService,
+    /// The rate limits (the admin-token and client-secret budgets of the extractors).
+    pub limits: Limits,
+    /// Accounts database.
+    pub db: Database,
+    /// The state store (readiness and `/metrics` read it; the services hold it too).
+    pub store: Arc<dyn StateStore>,
     /// Signing keys.
     pub keys: Arc<LiveKeys>,
     /// Request body limit.
@@ -196,7 +212,7 @@ impl App {
             revocation_mode: settings.revocation_mode,
             fail_mode: settings.fail_mode,
             clock_leeway: LEEWAY,
-            fingerprint: settings.fingerprint,
+            fingerprint: Fingerprinting::new(settings.fingerprint),
             trusted_device_ttl: settings.trusted_device_ttl,
             totp_issuer: "Tessera".to_owned(),
             mfa_challenge_ttl: settings.mfa_challenge_ttl,
@@ -223,10 +239,10 @@ impl App {
         let audit = AuditTrail::new(Arc::clone(&store), db.clone());
         let limits = Limits::new(Arc::clone(&store), settings.rate_limit);
         let metrics = Metrics::new();
-        let auth = AuthService::new(
+        let core = AuthCore::new(
             Users::new(db.clone()),
             hasher,
-            store,
+            Arc::clone(&store),
             Arc::clone(&keys),
             issuer,
             verifier,
@@ -234,7 +250,7 @@ impl App {
             policy,
             audit,
             mfa,
-            limits,
+            limits.clone(),
             metrics.clone(),
         );
         let mailer = Arc::new(Mailer::new(
@@ -243,8 +259,15 @@ impl App {
             &settings.mail_from,
         )?);
         tracing::info!(via = mailer.kind(), "mail ready");
-        let passwords = Passwords::new(
-            auth.clone(),
+        let AuthServices {
+            sign_in,
+            access,
+            sessions,
+            second_factor,
+            passwords,
+            admin,
+        } = AuthServices::new(
+            core,
             Arc::clone(&mailer),
             ResetPolicy {
                 url: settings.password_reset_url.clone(),
@@ -252,9 +275,15 @@ impl App {
             },
         );
         Ok(App {
-            auth,
-            db,
+            sign_in,
+            access,
+            sessions,
+            second_factor,
             passwords,
+            admin,
+            limits,
+            db,
+            store,
             keys,
             max_body_bytes: settings.max_body_bytes,
             settings: Arc::new(settings.clone()),

@@ -6,7 +6,9 @@
 //! - [`mfa`]: the second factor (TOTP, recovery codes, challenges, trusted devices).
 //! - [`limits`]: rate limiting and lockout in the state store.
 //! - [`keys`]: the key file on disk and the live, reloadable key ring.
-//! - [`auth`]: the sign-in, token, session and admin flows ([`auth::AuthService`]).
+//! - [`auth`]: the sign-in, token, session, second-factor, password and admin services
+//!   ([`auth::AuthServices`]).
+//! - [`device`]: [`device::ClientInfo`], what a request tells about the client device.
 //! - [`audit`]: the security-event trail (state store + SQL).
 //! - [`http`]: axum routes, extractors and the error → problem+json table.
 //! - [`app_metrics`]: the Prometheus metrics (names, labels, the recorder) behind `/metrics`.
@@ -21,6 +23,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod http;
 pub mod keys;
 pub mod limits;

@@ -6,7 +6,7 @@ use tessera_core::ids::{SessionId, UserId};
 use tessera_core::time::Timestamp;
 use uuid::Uuid;
 
-use crate::auth::ClientInfo;
+use crate::device::ClientInfo;
 
 /// What happened. The string forms are the API's stable `type` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

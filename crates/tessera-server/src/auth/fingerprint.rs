@@ -5,11 +5,17 @@
 //! as its binding. A token presented without the matching cookie is refused, so a token
 //! stolen from JavaScript, a log or a proxy is useless on its own; a refresh without the
 //! cookie is refused by the store before anything rotates.
+//!
+//! [`Fingerprinting`] makes every decision about it — whether a sign-in gets a cookie, what a
+//! session and a token are bound to, whether a presented token and cookie match — so the
+//! switch is read and cookies are compared nowhere else.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use tessera_core::refresh::TokenHash;
+
+use super::error::AuthError;
 
 /// Name of the fingerprint cookie.
 pub const COOKIE: &str = "__Secure-Fgp";
@@ -58,6 +64,60 @@ impl Fingerprint {
     }
 }
 
+/// Whether fingerprint binding is on (`fingerprint` setting), and what follows from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fingerprinting {
+    on: bool,
+}
+
+impl Fingerprinting {
+    /// Binding on or off.
+    pub const fn new(on: bool) -> Self {
+        Self { on }
+    }
+
+    /// Whether binding is on (a sign-in sets the cookie, a sign-out clears it).
+    pub const fn is_on(self) -> bool {
+        self.on
+    }
+
+    /// A fresh cookie value for a sign-in, when binding is on.
+    pub fn for_sign_in(self) -> Option<Fingerprint> {
+        self.on.then(Fingerprint::generate)
+    }
+
+    /// What a new session and its tokens are bound to: the presented value when binding is
+    /// on, nothing when it is off (a cookie sent anyway binds nothing).
+    pub fn bound(self, presented: Option<&Fingerprint>) -> Option<&Fingerprint> {
+        presented.filter(|_| self.on)
+    }
+
+    /// The `fgp` claim of an access token signed for a request that presented `presented`.
+    pub fn claim(self, presented: Option<&Fingerprint>) -> Option<String> {
+        self.bound(presented).map(Fingerprint::claim)
+    }
+
+    /// What a refresh presents to the store: the cookie's binding whatever the switch says.
+    /// The store compares it with the session's binding, so a session opened while binding
+    /// was on stays bound, and an unbound session ignores it.
+    pub fn presented_binding(presented: Option<&Fingerprint>) -> Option<TokenHash> {
+        presented.map(Fingerprint::binding)
+    }
+
+    /// Whether an access token with `fgp` claim `claim` may be used by a request carrying
+    /// `cookie`: with binding on, or for a token that carries a claim anyway, the cookie must
+    /// match the claim; otherwise [`AuthError::FingerprintMismatch`].
+    pub fn admit(self, claim: Option<&str>, cookie: Option<&Fingerprint>) -> Result<(), AuthError> {
+        if !self.on && claim.is_none() {
+            return Ok(());
+        }
+        match (claim, cookie) {
+            (Some(claim), Some(cookie)) if cookie.matches(claim) => Ok(()),
+            _ => Err(AuthError::FingerprintMismatch),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +130,25 @@ mod tests {
         assert!(!Fingerprint::from_cookie("forged").matches(&f.claim()));
         assert!(!Fingerprint::generate().matches(&f.claim()));
         assert_eq!(f.claim().len(), 43);
+    }
+
+    #[test]
+    fn a_claim_needs_its_cookie_and_binding_on_needs_a_claim() {
+        let f = Fingerprint::generate();
+        let (on, off) = (Fingerprinting::new(true), Fingerprinting::new(false));
+        let claim = f.claim();
+        for p in [on, off] {
+            assert!(p.admit(Some(&claim), Some(&f)).is_ok());
+            assert!(p.admit(Some(&claim), None).is_err());
+            assert!(
+                p.admit(Some(&claim), Some(&Fingerprint::generate()))
+                    .is_err()
+            );
+        }
+        assert!(off.admit(None, None).is_ok());
+        assert!(off.admit(None, Some(&f)).is_ok());
+        assert!(on.admit(None, Some(&f)).is_err());
+        assert!(off.claim(Some(&f)).is_none() && off.for_sign_in().is_none());
+        assert_eq!(on.claim(Some(&f)), Some(claim));
     }
 }

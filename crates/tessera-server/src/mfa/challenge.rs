@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::ids::UserId;
 use tessera_store::EphemeralKey;
 
-use crate::auth::ClientInfo;
+use crate::device::ClientInfo;
 
 /// How long a challenge lives by default (`mfa_challenge_ttl`).
 pub const TTL: Duration = Duration::from_secs(300);

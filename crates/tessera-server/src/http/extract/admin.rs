@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .unwrap_or("");
-        let limits = state.auth.limits();
+        let limits = &state.limits;
         let now = Timestamp::now();
         // The budget is taken before the compare and given back only for the right token.
         let reservation = limits

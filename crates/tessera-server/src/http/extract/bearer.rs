@@ -62,11 +62,11 @@ impl FromRequestParts<AppState> for Authenticated {
         };
         let fingerprint = cookies::fingerprint_of(&jar);
         let claims = state
-            .auth
+            .access
             .authenticate(&token, fingerprint.as_ref(), Timestamp::now())
             .await?;
         if let Some(Some(value)) = &csrf
-            && !state.auth.csrf_matches(claims.sid, value)
+            && !state.access.csrf_matches(claims.sid, value)
         {
             return Err(csrf_failed());
         }

@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 
-use crate::auth::ClientInfo;
+use crate::device::ClientInfo;
 use crate::http::forwarded::ClientAddr;
 
 /// The caller's `User-Agent` and address (absent when the server was not started with

@@ -135,7 +135,7 @@ impl FromRequest<AppState> for ClientForm {
         // are ever compared, however many arrive at once.
         let matched = state.clients.check(&id, &secret);
         if !matched.is_some_and(|i| state.clients.proven(i)) {
-            let limits = state.auth.limits();
+            let limits = &state.limits;
             let now = Timestamp::now();
             let reservation = limits
                 .reserve_credential(Credential::Client, ip, now)

@@ -19,14 +19,14 @@ fn user_id(id: &str) -> Result<UserId, ApiError> {
 
 /// `GET /v1/admin/stats`: counters kept by the state store, accounts, backend facts.
 pub async fn stats(State(app): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let s = app.auth.stats(Timestamp::now()).await?;
+    let s = app.admin.stats(Timestamp::now()).await?;
     Ok(Json(json!({
         "sessions_active": s.store.sessions_active,
         "access_tokens_active": s.store.access_tokens_active,
         "revoked_tokens": s.store.revoked_tokens,
         "users": s.users,
-        "state_store": app.auth.store().backend(),
-        app.auth.store().backend(): s.store.backend,
+        "state_store": s.backend,
+        s.backend: s.store.backend,
     })))
 }
 
@@ -37,7 +37,7 @@ pub async fn user_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let sessions = app
-        .auth
+        .admin
         .user_sessions(user_id(&id)?, Timestamp::now())
         .await?;
     Ok(Json(json!({ "sessions": sessions })))
@@ -49,8 +49,8 @@ pub async fn revoke_sessions(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.auth
-        .admin_revoke_sessions(user_id(&id)?, Timestamp::now())
+    app.admin
+        .revoke_sessions(user_id(&id)?, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -70,7 +70,7 @@ pub async fn ban(
     ApiJson(req): ApiJson<BanRequest>,
 ) -> Result<StatusCode, ApiError> {
     let reason = req.reason.unwrap_or_default();
-    app.auth
+    app.admin
         .ban(user_id(&id)?, &reason, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -82,7 +82,7 @@ pub async fn unban(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.auth.unban(user_id(&id)?, Timestamp::now()).await?;
+    app.admin.unban(user_id(&id)?, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,8 +94,8 @@ pub async fn reset_mfa(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.auth
-        .admin_reset_mfa(user_id(&id)?, &app.mailer, Timestamp::now())
+    app.admin
+        .reset_mfa(user_id(&id)?, &app.mailer, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

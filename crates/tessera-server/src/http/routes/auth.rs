@@ -1,9 +1,8 @@
 //! `/v1/auth/*`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -12,12 +11,12 @@ use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::app::{App, AppState};
-use crate::auth::mfa::SignIn;
-use crate::auth::{ClientInfo, Fingerprint, TokenPair};
+use crate::auth::sign_in::SignIn;
+use crate::auth::{Fingerprint, TokenPair};
+use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::cookies;
-use crate::http::extract::bearer::csrf_failed;
-use crate::http::extract::{ApiJson, Authenticated, Client};
+use crate::http::extract::{ApiJson, Authenticated, Client, PresentedRefresh};
 use crate::mfa::trusted;
 
 /// `POST /v1/auth/register` body.
@@ -36,7 +35,7 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     let user = app
-        .auth
+        .sign_in
         .register(
             &req.email,
             Zeroizing::new(req.password),
@@ -78,10 +77,10 @@ pub async fn login(
         client.ip,
         req.device_name.as_deref(),
     );
-    let fingerprint = app.settings.fingerprint.then(Fingerprint::generate);
+    let fingerprint = app.sign_in.fingerprinting().for_sign_in();
     let trust_cookie = jar.get(trusted::COOKIE).map(|c| c.value().to_owned());
     let outcome = app
-        .auth
+        .sign_in
         .login(
             &req.email,
             Zeroizing::new(req.password),
@@ -103,58 +102,25 @@ pub async fn login(
     }
 }
 
-/// `POST /v1/auth/refresh` body. With cookie transport the body may be empty: the refresh
-/// token then comes from the `__Secure-tessera_rt` cookie (and the CSRF header is required).
-#[derive(Deserialize)]
-pub struct RefreshRequest {
-    refresh_token: String,
-}
-
-/// `POST /v1/auth/refresh` → 200 `TokenPair` with a new refresh token.
+/// `POST /v1/auth/refresh` (body `{refresh_token}`, or with cookie transport an empty body,
+/// the cookie and the CSRF header: [`PresentedRefresh`]) → 200 `TokenPair` with a new
+/// refresh token.
 pub async fn refresh(
     State(app): State<AppState>,
     client: Client,
     jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
+    presented: PresentedRefresh,
 ) -> Result<Response, ApiError> {
-    let presented = if body.iter().all(u8::is_ascii_whitespace) {
-        let from_cookie = app
-            .settings
-            .token_transport
-            .cookies()
-            .then(|| jar.get(cookies::REFRESH))
-            .flatten()
-            .map(|c| c.value().to_owned());
-        match from_cookie {
-            Some(token) => {
-                // The echoed CSRF cookie must be the token of the refresh token's session.
-                let echoed = cookies::csrf_echoed(&jar, &headers).ok_or_else(csrf_failed)?;
-                // Routing ids only: the store decides whether the token is genuine.
-                if let Ok((_, session)) = tessera_core::refresh::RefreshToken::route(&token)
-                    && !app.auth.csrf_matches(session, &echoed)
-                {
-                    return Err(csrf_failed());
-                }
-                token
-            }
-            None => {
-                return Err(ApiError::request(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_request",
-                    "the request body does not have the expected fields: missing field `refresh_token`",
-                ));
-            }
-        }
-    } else {
-        let ApiJson(req) = ApiJson::<RefreshRequest>::from_bytes(&headers, &body)?;
-        req.refresh_token
-    };
     let info = || ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
     let fingerprint = cookies::fingerprint_of(&jar);
     let pair = app
-        .auth
-        .refresh(&presented, fingerprint.as_ref(), info, Timestamp::now())
+        .sign_in
+        .refresh(
+            &presented.token,
+            fingerprint.as_ref(),
+            info,
+            Timestamp::now(),
+        )
         .await?;
     Ok(token_response(&app, jar, pair, None))
 }
@@ -167,7 +133,7 @@ pub async fn logout(
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.auth
+    app.sign_in
         .logout(&auth.claims, &info, Timestamp::now())
         .await?;
     Ok(signed_out(&app, jar))
@@ -181,14 +147,14 @@ pub async fn logout_all(
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.auth
+    app.sign_in
         .logout_all(&auth.claims, &info, Timestamp::now())
         .await?;
     Ok(signed_out(&app, jar))
 }
 
 fn signed_out(app: &App, jar: CookieJar) -> Response {
-    if app.settings.token_transport.cookies() || app.settings.fingerprint {
+    if app.settings.token_transport.cookies() || app.sign_in.fingerprinting().is_on() {
         (StatusCode::NO_CONTENT, cookies::clear_tokens(jar)).into_response()
     } else {
         StatusCode::NO_CONTENT.into_response()
@@ -206,7 +172,7 @@ pub(crate) fn token_response(
     let transport = app.settings.token_transport;
     let mut jar = jar;
     if transport.cookies() {
-        jar = cookies::set_tokens(jar, &pair, app.auth.csrf_token(pair.session_id));
+        jar = cookies::set_tokens(jar, &pair, app.access.csrf_token(pair.session_id));
     }
     if let Some(fp) = fingerprint {
         jar = cookies::set_fingerprint(

@@ -18,7 +18,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Ready when both the state store and the database answer within 2 s; 503 otherwise.
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
-    let store = app.auth.store();
+    let store = &app.store;
     let (s, d) = tokio::join!(
         tokio::time::timeout(PROBE_TIMEOUT, store.ping()),
         tokio::time::timeout(PROBE_TIMEOUT, app.db.ping()),

@@ -30,7 +30,7 @@ struct Me<'a> {
 pub async fn me(State(app): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
     let user = auth.claims.sub;
     let profile = app
-        .auth
+        .access
         .profile(user, Timestamp::now())
         .await?
         .ok_or(AuthError::TokenRevoked)?;

@@ -12,7 +12,6 @@ use zeroize::Zeroizing;
 
 use super::auth::token_response;
 use crate::app::AppState;
-use crate::auth::Fingerprint;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 use crate::mfa::trusted;
@@ -32,9 +31,9 @@ pub async fn complete(
     jar: CookieJar,
     ApiJson(req): ApiJson<MfaRequest>,
 ) -> Result<Response, ApiError> {
-    let fingerprint = app.settings.fingerprint.then(Fingerprint::generate);
+    let fingerprint = app.sign_in.fingerprinting().for_sign_in();
     let done = app
-        .auth
+        .sign_in
         .complete_mfa(
             &req.challenge_id,
             &req.code,
@@ -88,7 +87,7 @@ pub async fn enrol(
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Response, ApiError> {
     let e = app
-        .auth
+        .second_factor
         .enrol_totp(
             &auth.claims,
             Zeroizing::new(req.password),
@@ -114,7 +113,7 @@ pub async fn confirm(
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Response, ApiError> {
     let codes = app
-        .auth
+        .second_factor
         .confirm_totp(&auth.claims, &req.code, &client.info(), Timestamp::now())
         .await?;
     Ok(uncacheable(json!({ "recovery_codes": codes })))
@@ -134,7 +133,7 @@ pub async fn disable(
     auth: Authenticated,
     ApiJson(req): ApiJson<DisableRequest>,
 ) -> Result<StatusCode, ApiError> {
-    app.auth
+    app.second_factor
         .disable_totp(
             &auth.claims,
             Zeroizing::new(req.password),
@@ -152,7 +151,7 @@ pub async fn trusted_devices(
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let devices = app
-        .auth
+        .second_factor
         .trusted_devices(auth.claims.sub, Timestamp::now())
         .await?;
     Ok(Json(json!({ "devices": devices })))
@@ -164,7 +163,7 @@ pub async fn remove_trusted_device(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.auth
+    app.second_factor
         .remove_trusted_device(&auth.claims, &id, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
 
 use crate::app::AppState;
-use crate::auth::introspect::Introspection;
-use crate::auth::revoke::TokenTypeHint;
+use crate::auth::access::introspect::Introspection;
+use crate::auth::sessions::oauth_revoke::TokenTypeHint;
 use crate::http::ApiError;
 use crate::http::extract::client_auth::{ClientForm, FormParams};
 
@@ -21,7 +21,7 @@ pub async fn introspect(
     form: ClientForm,
 ) -> Result<Response, ApiError> {
     let token = required_token(&form.params)?;
-    let body = match app.auth.introspect(token, Timestamp::now()).await? {
+    let body = match app.access.introspect(token, Timestamp::now()).await? {
         Introspection::Active(c) => {
             let mut body = json!({
                 "active": true,
@@ -53,7 +53,9 @@ pub async fn revoke(State(app): State<AppState>, form: ClientForm) -> Result<Res
         .params
         .get("token_type_hint")
         .and_then(TokenTypeHint::parse);
-    app.auth.revoke_token(token, hint, Timestamp::now()).await?;
+    app.sessions
+        .revoke_token(token, hint, Timestamp::now())
+        .await?;
     Ok(no_store(StatusCode::OK))
 }
 

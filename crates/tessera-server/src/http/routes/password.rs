@@ -10,7 +10,7 @@ use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
-use crate::auth::{AuthError, ClientInfo};
+use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 
@@ -22,20 +22,16 @@ pub struct ForgotRequest {
 
 /// `POST /v1/password/forgot` → 202, always with the same body: whether the email has an
 /// account, is banned or is not an address at all is never revealed (the lookup and the mail
-/// run after the answer).
+/// run after the answer). 429 when the address or the account has asked too often.
 pub async fn forgot(
     State(app): State<AppState>,
     client: Client,
     ApiJson(req): ApiJson<ForgotRequest>,
 ) -> Result<Response, ApiError> {
-    let now = Timestamp::now();
-    app.auth
-        .limits()
-        .before_forgot(client.ip, &req.email, now)
-        .await
-        .map_err(AuthError::from)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.passwords.request_reset(req.email, info, now);
+    app.passwords
+        .request_reset(req.email, info, Timestamp::now())
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -60,11 +56,6 @@ pub async fn reset(
     client: Client,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    app.auth
-        .limits()
-        .before_request(client.ip, Timestamp::now())
-        .await
-        .map_err(AuthError::from)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
     app.passwords
         .reset(

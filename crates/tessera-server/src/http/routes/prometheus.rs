@@ -27,7 +27,7 @@ pub const STATS_TIMEOUT: Duration = Duration::from_secs(1);
 /// figures), or `tessera_state_store_up 0` and no statistics when the store failed or did not
 /// answer within [`STATS_TIMEOUT`]. Always 200.
 pub async fn metrics(State(app): State<AppState>) -> Response {
-    let stats = tokio::time::timeout(STATS_TIMEOUT, app.auth.store().stats(Timestamp::now())).await;
+    let stats = tokio::time::timeout(STATS_TIMEOUT, app.store.stats(Timestamp::now())).await;
     let stats = match stats {
         Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {

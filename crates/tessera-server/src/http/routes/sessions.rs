@@ -9,7 +9,8 @@ use tessera_core::ids::{Jti, SessionId};
 use tessera_core::time::Timestamp;
 
 use crate::app::AppState;
-use crate::auth::{AuthError, ClientInfo};
+use crate::auth::AuthError;
+use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::extract::{Authenticated, Client};
 
@@ -19,8 +20,8 @@ pub async fn list(
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let sessions = app
-        .auth
-        .sessions(auth.claims.sub, Some(auth.claims.sid), Timestamp::now())
+        .sessions
+        .list(auth.claims.sub, Some(auth.claims.sid), Timestamp::now())
         .await?;
     Ok(Json(json!({ "sessions": sessions })))
 }
@@ -34,7 +35,7 @@ pub async fn end(
 ) -> Result<StatusCode, ApiError> {
     let session: SessionId = id.parse().map_err(|_| AuthError::SessionNotFound)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.auth
+    app.sessions
         .end_session(&auth.claims, session, &info, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -49,7 +50,7 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let jti: Jti = jti.parse().map_err(|_| AuthError::TokenNotFound)?;
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
-    app.auth
+    app.sessions
         .revoke_own_token(&auth.claims, jti, &info, Timestamp::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -82,11 +83,9 @@ pub async fn security_events(
         })?),
     };
     let events = app
-        .auth
-        .audit()
-        .recent(auth.claims.sub, limit, before, Timestamp::now())
-        .await
-        .map_err(AuthError::from)?;
+        .sessions
+        .security_events(auth.claims.sub, limit, before, Timestamp::now())
+        .await?;
     Ok(Json(json!({ "events": events })))
 }
 

@@ -12,13 +12,20 @@ use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
-use super::client::ClientInfo;
-use super::error::AuthError;
-use super::service::AuthService;
+use tessera_core::ids::UserId;
+use tessera_store::EphemeralKey;
+
+use super::AuthCore;
 use crate::accounts::User;
 use crate::audit::{EventKind, SecurityEvent};
+use crate::auth::error::AuthError;
+use crate::device::ClientInfo;
 use crate::limits::Reservation;
 use crate::mfa::recovery;
+use crate::mfa::totp::TotpFactor;
+
+/// How long a used TOTP step is remembered (the code window and then some).
+const STEP_REPLAY_TTL: std::time::Duration = std::time::Duration::from_secs(150);
 
 /// The kind of second-factor code that proved the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +36,7 @@ pub enum CodeKind {
     RecoveryCode,
 }
 
-impl AuthService {
+impl AuthCore {
     /// Checks `password` against `user`'s under the sign-in budgets of `client`'s address and
     /// `user`'s account. A wrong password writes `login_failed` (with `details.action`) and,
     /// when it used up an account budget, `account_locked`, and is
@@ -130,5 +137,29 @@ impl AuthService {
             )
             .await;
         Ok(None)
+    }
+
+    /// A code against a TOTP secret, each step accepted once per user and purpose (RFC 6238
+    /// §5.2): a sign-in code can never be replayed for another sign-in, while the code that
+    /// confirmed an enrolment may still complete the first sign-in in the same 30 s.
+    pub(crate) async fn check_totp(
+        &self,
+        user: UserId,
+        secret: &str,
+        email: &str,
+        code: &str,
+        purpose: &str,
+        now: Timestamp,
+    ) -> Result<bool, AuthError> {
+        let factor = TotpFactor::from_base32(secret, &self.policy.totp_issuer, email)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let Some(step) = factor.check(code, now.as_secs().max(0) as u64) else {
+            return Ok(false);
+        };
+        let marker = EphemeralKey::user(user, format!("totp:{purpose}:{step}"));
+        Ok(self
+            .store
+            .put_if_absent(&marker, b"1", STEP_REPLAY_TTL, now)
+            .await?)
     }
 }

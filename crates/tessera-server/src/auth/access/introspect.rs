@@ -4,8 +4,8 @@ use tessera_core::time::Timestamp;
 use tessera_core::token::AccessClaims;
 use tessera_store::AccessStatus;
 
-use super::error::AuthError;
-use super::service::AuthService;
+use super::AccessService;
+use crate::auth::error::AuthError;
 
 /// What introspection can say about a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum Introspection {
     Inactive,
 }
 
-impl AuthService {
+impl AccessService {
     /// Whether `token` is an access token this server would accept right now: the verifier's
     /// rules (signature, header, claims, time) and the state store's revocation check, as for
     /// an authenticated request — minus the fingerprint cookie, which a resource server does
@@ -32,7 +32,7 @@ impl AuthService {
         token: &str,
         now: Timestamp,
     ) -> Result<Introspection, AuthError> {
-        let Ok(claims) = self.verified_claims(token, now) else {
+        let Ok(claims) = self.claims(token, now) else {
             return Ok(Introspection::Inactive);
         };
         match self.liveness(&claims, now).await? {

@@ -1,13 +1,12 @@
 //! Token revocation (RFC 7009).
 
-use serde_json::json;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 
-use super::error::AuthError;
-use super::service::AuthService;
-use crate::audit::{EventKind, SecurityEvent};
+use super::{Revoker, SessionService};
+use crate::app_metrics::RevocationKind;
+use crate::auth::error::AuthError;
 
 /// Which kind of token the client says it presents (RFC 7009 §2.1). Only a hint: both kinds
 /// are tried whatever it says.
@@ -57,7 +56,7 @@ pub enum Revocation {
     Nothing,
 }
 
-impl AuthService {
+impl SessionService {
     /// Revokes `token`, an access or a refresh token (`hint` only chooses which is tried
     /// first; the formats cannot be confused).
     ///
@@ -97,24 +96,22 @@ impl AuthService {
             } => {
                 tracing::info!(%user, %session, %jti, was_active, "access token revoked (RFC 7009)");
                 if was_active {
-                    self.record_revocation(
-                        crate::app_metrics::RevocationKind::AccessToken,
-                        SecurityEvent::new(EventKind::TokenRevoked, user, now)
-                            .session(session)
-                            .details(json!({"jti": jti, "via": "oauth2_revoke"})),
-                    )
-                    .await;
+                    self.core
+                        .record_revocation(
+                            RevocationKind::AccessToken,
+                            Revoker::TokenHolder.token_event(user, session, jti, now),
+                        )
+                        .await;
                 }
             }
             Revocation::Session { user, session } => {
                 tracing::info!(%user, %session, "session revoked by its refresh token (RFC 7009)");
-                self.record_revocation(
-                    crate::app_metrics::RevocationKind::Session,
-                    SecurityEvent::new(EventKind::SessionRevoked, user, now)
-                        .session(session)
-                        .details(json!({"via": "oauth2_revoke"})),
-                )
-                .await;
+                self.core
+                    .record_revocation(
+                        RevocationKind::Session,
+                        Revoker::TokenHolder.session_event(user, session, now),
+                    )
+                    .await;
             }
             Revocation::Nothing => {}
         }
@@ -122,19 +119,21 @@ impl AuthService {
     }
 
     async fn revoke_access(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
-        let ring = self.keys.current();
+        let ring = self.core.keys.current();
         // Refused by the verifier: not ours, forged, or expired beyond the leeway (dead
         // everywhere, and its grant is gone from the store).
-        let Ok(claims) = self.verifier.verify(&*ring, token, now) else {
+        let Ok(claims) = self.core.verifier.verify(&*ring, token, now) else {
             return Ok(Revocation::Nothing);
         };
         let was_active = self
+            .core
             .store
             .revoke_access_token(
                 claims.sub,
                 claims.sid,
-                self.store_grant((claims.jti, Timestamp::from_secs(claims.exp))),
-                self.policy.revocation_mode,
+                self.core
+                    .store_grant((claims.jti, Timestamp::from_secs(claims.exp))),
+                self.core.policy.revocation_mode,
                 now,
             )
             .await?;
@@ -152,11 +151,12 @@ impl AuthService {
     /// is revoked too: the client revoking has no fingerprint cookie, and holding the token
     /// is the proof RFC 7009 asks for.
     async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
-        let Ok(token) = RefreshToken::parse(token, &self.refresh_key) else {
+        let Ok(token) = RefreshToken::parse(token, &self.core.refresh_key) else {
             return Ok(Revocation::Nothing);
         };
         let (user, session) = (token.user(), token.session());
         let revoked = self
+            .core
             .store
             .revoke_session_by_refresh(user, session, &token.hash(), now)
             .await?;

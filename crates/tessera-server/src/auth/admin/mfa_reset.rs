@@ -6,9 +6,9 @@ use serde_json::json;
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
 
-use super::error::AuthError;
-use super::service::AuthService;
+use super::AdminService;
 use crate::audit::{EventKind, SecurityEvent};
+use crate::auth::error::AuthError;
 use crate::mail::{Mail, Mailer};
 use crate::mfa::trusted;
 
@@ -22,7 +22,7 @@ pub struct MfaReset {
     pub mailed: bool,
 }
 
-impl AuthService {
+impl AdminService {
     /// Removes the user's TOTP enrolment (confirmed or pending, whether or not it opens with
     /// the data key), recovery codes and trusted devices; records `mfa_reset_by_admin` and
     /// mails the user. Idempotent: a user with nothing enrolled is left as is (no event, no
@@ -30,16 +30,16 @@ impl AuthService {
     ///
     /// The removal comes first and stands even when the mail cannot be sent (the event says
     /// so, and it is logged): a lost factor must not stay in place because a mail failed.
-    pub async fn admin_reset_mfa(
+    pub async fn reset_mfa(
         &self,
         id: UserId,
         mailer: &Mailer,
         now: Timestamp,
     ) -> Result<MfaReset, AuthError> {
         let user = self.user(id).await?;
-        let factor = self.mfa.remove(id).await?;
-        let devices = self.store.map_clear(id, trusted::MAP).await?;
-        self.profiles.forget(id);
+        let factor = self.core.mfa.remove(id).await?;
+        let devices = self.core.store.map_clear(id, trusted::MAP).await?;
+        self.core.profiles.forget(id);
         if !factor && devices == 0 {
             return Ok(MfaReset {
                 removed: false,
@@ -68,7 +68,8 @@ impl AuthService {
                 false
             }
         };
-        self.audit
+        self.core
+            .audit
             .record(
                 SecurityEvent::new(EventKind::MfaResetByAdmin, id, now).details(json!({
                     "totp_removed": factor,

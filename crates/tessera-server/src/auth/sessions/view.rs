@@ -1,16 +1,14 @@
-//! A user's sessions (devices) and access tokens.
+//! A user's live sessions as listed (`GET /v1/sessions`, the admin API, `tessera sessions
+//! list`).
 
 use serde::Serialize;
-use serde_json::json;
-use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::ids::{SessionId, UserId};
 use tessera_core::time::Timestamp;
-use tessera_core::token::AccessClaims;
-use tessera_store::{AccessGrant, SessionRecord};
+use tessera_store::SessionRecord;
 
-use super::client::ClientInfo;
-use super::error::AuthError;
-use super::service::AuthService;
-use crate::audit::{EventKind, SecurityEvent};
+use super::SessionService;
+use crate::auth::error::AuthError;
+use crate::device::ClientInfo;
 
 /// Device of a session as listed.
 #[derive(Clone, Debug, Serialize)]
@@ -79,17 +77,18 @@ impl SessionView {
     }
 }
 
-impl AuthService {
+impl SessionService {
     /// The user's live sessions, oldest first; `current` marks the caller's.
-    pub async fn sessions(
+    pub async fn list(
         &self,
         user: UserId,
         current: Option<SessionId>,
         now: Timestamp,
     ) -> Result<Vec<SessionView>, AuthError> {
-        let records = self.store.list_sessions(user, now).await?;
+        let records = self.core.store.list_sessions(user, now).await?;
         let trusted = if records.iter().any(|r| r.attributes.contains("\"td\"")) {
-            self.store
+            self.core
+                .store
                 .map_list(user, crate::mfa::trusted::MAP, now)
                 .await?
                 .into_iter()
@@ -102,62 +101,5 @@ impl AuthService {
             .into_iter()
             .map(|r| SessionView::from_record(r, current, &trusted))
             .collect())
-    }
-
-    /// Signs one of the caller's devices out: its refresh token and access tokens die.
-    /// Another user's session id is [`AuthError::SessionNotFound`], like an unknown one.
-    pub async fn end_session(
-        &self,
-        caller: &AccessClaims,
-        session: SessionId,
-        client: &ClientInfo,
-        now: Timestamp,
-    ) -> Result<(), AuthError> {
-        if !self.store.revoke_session(caller.sub, session, now).await? {
-            return Err(AuthError::SessionNotFound);
-        }
-        self.record_revocation(
-            crate::app_metrics::RevocationKind::Session,
-            SecurityEvent::new(EventKind::SessionRevoked, caller.sub, now)
-                .session(session)
-                .client(client)
-                .details(json!({"by_session": caller.sid})),
-        )
-        .await;
-        Ok(())
-    }
-
-    /// Revokes one of the caller's access tokens; its session stays. Another user's jti is
-    /// [`AuthError::TokenNotFound`], like an unknown or expired one.
-    pub async fn revoke_own_token(
-        &self,
-        caller: &AccessClaims,
-        jti: Jti,
-        client: &ClientInfo,
-        now: Timestamp,
-    ) -> Result<(), AuthError> {
-        let (session, expires_at) = self
-            .store
-            .find_access_token(caller.sub, jti, now)
-            .await?
-            .ok_or(AuthError::TokenNotFound)?;
-        self.store
-            .revoke_access_token(
-                caller.sub,
-                session,
-                AccessGrant { jti, expires_at },
-                self.policy.revocation_mode,
-                now,
-            )
-            .await?;
-        self.record_revocation(
-            crate::app_metrics::RevocationKind::AccessToken,
-            SecurityEvent::new(EventKind::TokenRevoked, caller.sub, now)
-                .session(session)
-                .client(client)
-                .details(json!({"jti": jti})),
-        )
-        .await;
-        Ok(())
     }
 }

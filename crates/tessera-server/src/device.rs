@@ -1,4 +1,7 @@
-//! What a request tells about the client device, recorded with its session.
+//! [`ClientInfo`]: what a request tells about the client device (user agent, address, the
+//! name the client gave it), recorded with its session and its security events. Built by the
+//! `Client` extractor ([`crate::http::extract::Client::info`]) and read back from session
+//! attributes.
 
 use std::net::IpAddr;
 

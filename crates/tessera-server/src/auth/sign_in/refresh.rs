@@ -4,15 +4,15 @@ use tessera_core::refresh::{RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
 use tessera_store::{Rotation, RotationOutcome};
 
-use super::client::ClientInfo;
-use super::error::AuthError;
-use super::fingerprint::Fingerprint;
-use super::pair::TokenPair;
-use super::service::AuthService;
+use super::SignInService;
 use crate::app_metrics::RefreshOutcome;
 use crate::audit::{EventKind, SecurityEvent};
+use crate::auth::error::AuthError;
+use crate::auth::fingerprint::{Fingerprint, Fingerprinting};
+use crate::auth::pair::TokenPair;
+use crate::device::ClientInfo;
 
-impl AuthService {
+impl SignInService {
     /// Rotates a refresh token. The successor is derived from the presented token, the refresh
     /// key and a fresh seed; the store decides atomically what the presentation means:
     /// - current token: the successor becomes current and is returned;
@@ -39,8 +39,8 @@ impl AuthService {
     ) -> Result<TokenPair, AuthError> {
         // A tag that does not verify is invalid like a malformed token: the store (and so the
         // family) is never asked about a generation the key did not vouch for.
-        let Ok(token) = RefreshToken::parse(presented, &self.refresh_key) else {
-            self.metrics.refresh(RefreshOutcome::Invalid);
+        let Ok(token) = RefreshToken::parse(presented, &self.core.refresh_key) else {
+            self.core.metrics.refresh(RefreshOutcome::Invalid);
             return Err(AuthError::InvalidRefreshToken);
         };
         // The account's durable standing, read *before* the rotation, so that a database
@@ -57,9 +57,10 @@ impl AuthService {
             None => None,
         };
         let seed = SuccessorSeed::random();
-        let successor = token.successor(&self.refresh_key, &seed);
-        let grant = self.issuer.grant(now);
+        let successor = token.successor(&self.core.refresh_key, &seed);
+        let grant = self.core.issuer.grant(now);
         let outcome = self
+            .core
             .store
             .rotate_refresh(
                 Rotation {
@@ -70,10 +71,10 @@ impl AuthService {
                     successor: successor.hash(),
                     successor_generation: token.successor_generation(),
                     seed,
-                    access: self.store_grant(grant),
-                    grace: self.policy.reuse_grace,
-                    idle_timeout: self.policy.idle_timeout,
-                    binding: fingerprint.map(Fingerprint::binding),
+                    access: self.core.store_grant(grant),
+                    grace: self.core.policy.reuse_grace,
+                    idle_timeout: self.core.policy.idle_timeout,
+                    binding: Fingerprinting::presented_binding(fingerprint),
                 },
                 now,
             )
@@ -84,7 +85,7 @@ impl AuthService {
                 session_expires_at,
                 attributes,
             } => {
-                self.metrics.refresh(RefreshOutcome::Rotated);
+                self.core.metrics.refresh(RefreshOutcome::Rotated);
                 (successor, token_version, session_expires_at, attributes)
             }
             RotationOutcome::GraceReplay {
@@ -93,21 +94,22 @@ impl AuthService {
                 session_expires_at,
                 attributes,
             } => {
-                self.metrics.refresh(RefreshOutcome::GraceReplay);
+                self.core.metrics.refresh(RefreshOutcome::GraceReplay);
                 (
-                    token.successor(&self.refresh_key, &seed),
+                    token.successor(&self.core.refresh_key, &seed),
                     token_version,
                     session_expires_at,
                     attributes,
                 )
             }
             RotationOutcome::Reused => {
-                self.metrics.refresh(RefreshOutcome::Reused);
+                self.core.metrics.refresh(RefreshOutcome::Reused);
                 tracing::warn!(
                     user = %token.user(), session = %token.session(),
                     "refresh token reused after rotation: session revoked (possible theft)"
                 );
-                self.audit
+                self.core
+                    .audit
                     .record(
                         SecurityEvent::new(EventKind::RefreshTokenReused, token.user(), now)
                             .session(token.session())
@@ -117,7 +119,7 @@ impl AuthService {
                 return Err(AuthError::RefreshTokenReused);
             }
             RotationOutcome::Invalid => {
-                self.metrics.refresh(RefreshOutcome::Invalid);
+                self.core.metrics.refresh(RefreshOutcome::Invalid);
                 return Err(AuthError::InvalidRefreshToken);
             }
         };
@@ -131,7 +133,7 @@ impl AuthService {
             }
         }
         let amr = ClientInfo::from_attributes(&attributes).amr;
-        let access = self.sign_access(
+        let access = self.core.sign_access(
             token.user(),
             token.session(),
             token_version,

@@ -4,7 +4,7 @@
 //! user row and whether a second factor is enrolled): two queries that cost more than the
 //! token check and the revocation round trip together. Most of it never changes (`email` and
 //! `name` are fixed at registration); only `mfa_enabled` does, and only through this
-//! process's [`AuthService`](super::AuthService) or another instance's. So:
+//! process's auth services or another instance's. So:
 //!
 //! - an entry answers for at most [`MAX_AGE`] after it was read from SQL. That bounds what
 //!   another instance (or the operator CLI) can change unseen: its change shows here within
@@ -26,7 +26,8 @@ use quick_cache::sync::Cache;
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
 
-use super::{AuthError, AuthService};
+use super::AccessService;
+use crate::auth::error::AuthError;
 
 /// How long an entry answers after it was read from SQL.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -121,7 +122,7 @@ impl Profiles {
     }
 }
 
-impl AuthService {
+impl AccessService {
     /// The account view of `user` for `/v1/me`: from the cache, or read from SQL (the user
     /// row and the MFA flag) and cached. `None` when the account does not exist.
     pub async fn profile(
@@ -129,19 +130,20 @@ impl AuthService {
         user: UserId,
         now: Timestamp,
     ) -> Result<Option<Arc<Profile>>, AuthError> {
-        if let Some(p) = self.profiles.get(user, now) {
+        let profiles = &self.core.profiles;
+        if let Some(p) = profiles.get(user, now) {
             return Ok(Some(p));
         }
-        let ticket = self.profiles.ticket();
-        let Some(row) = self.users.by_id(user).await? else {
+        let ticket = profiles.ticket();
+        let Some(row) = self.core.users.by_id(user).await? else {
             return Ok(None);
         };
         let profile = Arc::new(Profile {
             email: row.email,
             name: row.name,
-            mfa_enabled: self.mfa.enabled(user).await?,
+            mfa_enabled: self.core.mfa.enabled(user).await?,
         });
-        self.profiles.insert(ticket, user, profile.clone(), now);
+        profiles.insert(ticket, user, profile.clone(), now);
         Ok(Some(profile))
     }
 }

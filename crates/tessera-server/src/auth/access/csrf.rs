@@ -13,7 +13,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tessera_core::ids::SessionId;
 
-use super::service::AuthService;
+use super::AccessService;
 
 /// Label of the CSRF key derived from the refresh key (never used for anything else).
 const KEY_LABEL: &[u8] = b"tessera/csrf-key/v1";
@@ -24,11 +24,11 @@ fn mac(key: &[u8], msg: &[u8]) -> Option<[u8; 32]> {
     Some(m.finalize().into_bytes().into())
 }
 
-impl AuthService {
+impl AccessService {
     /// The CSRF token of `session` (base64url, 43 characters). Empty only if HMAC could not
-    /// be keyed, which [`AuthService::csrf_matches`] never accepts.
+    /// be keyed, which [`AccessService::csrf_matches`] never accepts.
     pub fn csrf_token(&self, session: SessionId) -> String {
-        mac(self.refresh_key.as_bytes(), KEY_LABEL)
+        mac(self.core.refresh_key.as_bytes(), KEY_LABEL)
             .and_then(|key| mac(&key, session.as_bytes()))
             .map(|t| URL_SAFE_NO_PAD.encode(t))
             .unwrap_or_default()

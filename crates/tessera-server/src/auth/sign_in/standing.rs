@@ -17,11 +17,11 @@
 use tessera_core::ids::{SessionId, UserId};
 use tessera_core::time::Timestamp;
 
-use super::error::AuthError;
-use super::service::AuthService;
+use super::SignInService;
 use crate::accounts::User;
+use crate::auth::error::AuthError;
 
-impl AuthService {
+impl SignInService {
     /// After `open_session` created `session` for `signed_in` (the account as read when the
     /// credentials were checked): revokes it and refuses when the account has been banned
     /// ([`AuthError::AccountDisabled`]), deleted, or its password changed meanwhile
@@ -32,7 +32,7 @@ impl AuthService {
         session: SessionId,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        let refusal = match self.users.by_id(signed_in.id).await {
+        let refusal = match self.core.users.by_id(signed_in.id).await {
             Ok(Some(u)) if u.disabled_at.is_some() => Some(AuthError::AccountDisabled),
             Ok(Some(u)) if u.password_hash != signed_in.password_hash => {
                 Some(AuthError::InvalidCredentials)
@@ -45,7 +45,8 @@ impl AuthService {
         let Some(refusal) = refusal else {
             return Ok(());
         };
-        self.store
+        self.core
+            .store
             .revoke_session(signed_in.id, session, now)
             .await?;
         Err(refusal)
@@ -62,10 +63,10 @@ impl AuthService {
         session: SessionId,
         now: Timestamp,
     ) -> Result<User, AuthError> {
-        match self.users.by_id(user).await? {
+        match self.core.users.by_id(user).await? {
             Some(u) if u.disabled_at.is_none() => Ok(u),
             _ => {
-                if let Err(e) = self.store.revoke_session(user, session, now).await {
+                if let Err(e) = self.core.store.revoke_session(user, session, now).await {
                     tracing::warn!(error = %e, %user, %session, "refused refresh: the session could not be revoked");
                 }
                 Err(AuthError::AccountDisabled)
@@ -86,7 +87,7 @@ impl AuthService {
         if account.token_version <= generation {
             return Ok(());
         }
-        if let Err(e) = self.revoke_everything(account.id, now).await {
+        if let Err(e) = self.core.revoke_everything(account.id, now).await {
             tracing::warn!(error = %e, user = %account.id, "refused refresh: the sessions could not be revoked");
         }
         Err(AuthError::InvalidRefreshToken)

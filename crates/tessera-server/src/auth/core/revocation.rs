@@ -1,0 +1,33 @@
+//! The bookkeeping every revocation shares, and ending every session of a user.
+
+use tessera_core::ids::UserId;
+use tessera_core::time::Timestamp;
+
+use super::AuthCore;
+use crate::app_metrics::RevocationKind;
+use crate::audit::SecurityEvent;
+use crate::auth::error::AuthError;
+
+impl AuthCore {
+    /// Counts a revocation of `kind` in `tessera_revocations_total` and records its security
+    /// `event`: every revocation path (user, operator, RFC 7009) does both, through here, so
+    /// the metric and the trail never disagree.
+    pub(crate) async fn record_revocation(&self, kind: RevocationKind, event: SecurityEvent) {
+        self.metrics.revocation(kind);
+        self.audit.record(event).await;
+    }
+
+    /// Ends every session of `user` and bumps the token version, in the state store first
+    /// (effective at once) and then durably in SQL (so it survives state-store loss).
+    /// Counted as one `user` revocation; the caller records its own event.
+    pub(crate) async fn revoke_everything(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<u64, AuthError> {
+        let version = self.store.revoke_user(user, now).await?;
+        self.metrics.revocation(RevocationKind::User);
+        self.users.raise_token_version(user, version, now).await?;
+        Ok(version)
+    }
+}
