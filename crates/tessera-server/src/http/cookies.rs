@@ -2,7 +2,7 @@
 //! cookie. Every cookie is `Secure`; token cookies are `HttpOnly`; only the CSRF cookie is
 //! readable by JavaScript: a cookie-authenticated state change must echo it in
 //! `X-CSRF-Token`, and its value must be the CSRF token of the session the request's token
-//! belongs to (`auth::csrf`: an HMAC of the session id), so a cookie planted by a sibling
+//! belongs to (`auth::access::csrf`: an HMAC of the session id), so a cookie planted by a sibling
 //! subdomain or copied from another session is refused.
 
 use axum::http::HeaderMap;

@@ -996,3 +996,150 @@ async fn the_binary_hardening_holds_on_memory_and_redis() {
         assert_eq!(en.headers["cache-control"], "no-store");
     }
 }
+
+/// The operator's revocations through the CLI and through the admin API are one service
+/// call (`AdminService`): revoking every session of a user, a ban and an unban leave the same
+/// security events whichever way they were asked for, and the CLI's `revoke session` and
+/// `revoke token` leave the events of the shared session step, marked `via: "admin"`. The
+/// CLI needs a state store it can reach, so only the Redis environment of
+/// [`memory_and_redis`] runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_and_admin_api_revocations_leave_the_same_security_events() {
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    let (_redis, backends) = memory_and_redis("api-cli-events");
+    for extra in backends.iter().filter(|env| !env.is_empty()) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([
+            ("TESSERA_ISSUER", "http://tessera.test"),
+            ("TESSERA_ADMIN_TOKEN", ADMIN),
+        ]);
+        let srv = Binary::serve(dir.path(), &env).await;
+        let cli = |args: &[&str]| {
+            let out = command(args, dir.path(), &env).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let admin = |method: Method, path: String, body: Option<serde_json::Value>| {
+            let srv = &srv;
+            async move {
+                let r = srv.call(method, &path, body, Some(ADMIN)).await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{path}: {r:?}");
+            }
+        };
+        // The events of `e` other than its sign-ins, without their ids and times.
+        let events_of = |e: String| {
+            let srv = &srv;
+            async move {
+                let reader = Session::from(&srv.login(&e, PW).await);
+                let r = srv
+                    .call(
+                        Method::GET,
+                        "/v1/security-events?limit=100",
+                        None,
+                        Some(&reader.access),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{r:?}");
+                let mut events: Vec<serde_json::Value> = r.body["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|ev| ev["type"] != "login")
+                    .map(|ev| {
+                        let mut ev = ev.clone();
+                        let map = ev.as_object_mut().unwrap();
+                        map.remove("id");
+                        map.remove("at");
+                        ev
+                    })
+                    .collect();
+                events.reverse();
+                events
+            }
+        };
+        let mut by = Vec::new();
+        for via_cli in [true, false] {
+            let e = email(if via_cli { "ops-cli" } else { "ops-api" });
+            let r = srv.register(&e, PW).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+            let uid = r.body["user"]["id"].as_str().unwrap().to_owned();
+            let first = Session::from(&srv.login(&e, PW).await);
+            let second = Session::from(&srv.login(&e, PW).await);
+            if via_cli {
+                cli(&["revoke", "user", &e]);
+                cli(&["ban", &e, "--reason", "testing"]);
+                cli(&["unban", &uid]);
+            } else {
+                admin(
+                    Method::POST,
+                    format!("/v1/admin/users/{uid}/revoke-sessions"),
+                    None,
+                )
+                .await;
+                admin(
+                    Method::POST,
+                    format!("/v1/admin/users/{uid}/ban"),
+                    Some(serde_json::json!({"reason": "testing"})),
+                )
+                .await;
+                admin(Method::DELETE, format!("/v1/admin/users/{uid}/ban"), None).await;
+            }
+            for s in [&first, &second] {
+                assert_eq!(srv.me(&s.access).await.code(), Some("token_revoked"));
+            }
+            by.push(events_of(e).await);
+        }
+        assert_eq!(by[0], by[1], "CLI and admin API: the same events");
+        let kinds: Vec<&str> = by[0]
+            .iter()
+            .map(|ev| ev["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "sessions_revoked_by_admin",
+                "account_banned",
+                "account_unbanned"
+            ],
+            "{by:?}"
+        );
+        assert_eq!(by[0][1]["details"]["reason"], "testing");
+
+        // One session and one access token, ended by the operator through the CLI: the
+        // session step a user's own `DELETE /v1/sessions/{id}` and `/v1/tokens/{jti}` take,
+        // recorded as the operator's.
+        let e = email("ops-cli-session");
+        let r = srv.register(&e, PW).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let session = Session::from(&srv.login(&e, PW).await);
+        let token = Session::from(&srv.login(&e, PW).await);
+        let jti = decode(&token.access).1["jti"].as_str().unwrap().to_owned();
+        cli(&["revoke", "session", &session.id]);
+        cli(&["revoke", "token", &token.access]);
+        assert_eq!(srv.me(&session.access).await.code(), Some("token_revoked"));
+        assert_eq!(srv.me(&token.access).await.code(), Some("token_revoked"));
+        assert_eq!(
+            events_of(e).await,
+            [
+                serde_json::json!({
+                    "type": "session_revoked",
+                    "ip": null,
+                    "session_id": session.id,
+                    "device": null,
+                    "details": {"via": "admin"},
+                }),
+                serde_json::json!({
+                    "type": "token_revoked",
+                    "ip": null,
+                    "session_id": token.id,
+                    "device": null,
+                    "details": {"jti": jti, "via": "admin"},
+                }),
+            ]
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Revocations racing sign-ins: a ban, a password change or a password reset that runs
 //! while someone keeps signing in with the (old) password must leave no session of those
-//! sign-ins alive, whatever the interleaving (`auth::standing` explains the ordering).
+//! sign-ins alive, whatever the interleaving (`auth::sign_in::standing` explains the ordering).
 //!
 //! Each case keeps several clients signing in in a loop while the revocation runs, so some
 //! sign-ins read the account before the revocation and open their session after it: the

@@ -11,7 +11,7 @@ use crate::auth::error::AuthError;
 impl AdminService {
     /// Bans the user: durable in SQL first (so the ban survives a state-store loss and no new
     /// session can start), then every session is revoked. This order is what closes the race
-    /// with a concurrent sign-in (see `standing`): a sign-in re-reads the account after
+    /// with a concurrent sign-in (see `sign_in::standing`): a sign-in re-reads the account after
     /// opening its session, so it either sees the ban and ends its own session, or opened it
     /// before the ban was written and so before this revocation. A session that outlives a
     /// failed revocation here (the admin gets 503 and retries) is refused at its next

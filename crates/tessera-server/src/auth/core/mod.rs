@@ -3,10 +3,10 @@
 //! the policy, the audit trail, the second-factor records, the rate limits, the profile cache
 //! and the metrics — and the steps more than one service takes, each in one place:
 //!
-//! - [`tokens`]: [`AuthCore::sign_access`] (every access token is signed there) and
-//!   [`AuthCore::store_grant`] (the grant the store tracks for it);
-//! - [`revocation`]: [`AuthCore::record_revocation`] (the metric and the security event of
-//!   every revocation) and [`AuthCore::revoke_everything`] (every session of a user, store
+//! - [`tokens`]: `AuthCore::sign_access` (every access token is signed there) and
+//!   `AuthCore::store_grant` (the grant the store tracks for it);
+//! - [`revocation`]: `AuthCore::record_revocation` (the metric and the security event of
+//!   every revocation) and `AuthCore::revoke_everything` (every session of a user, store
 //!   then SQL);
 //! - [`proof`]: the password and a second-factor code, checked under the sign-in budgets.
 //!

@@ -21,7 +21,7 @@ impl Passwords {
     /// gone) *before* the SQL write, so a store failure answers 503 with nothing changed;
     /// then the password hash (compare-and-set); then the same step again for a sign-in with
     /// the old password that opened its session in between (one that re-read the account
-    /// after the SQL write ended its own session, see `standing`). The token version is not
+    /// after the SQL write ended its own session, see `sign_in::standing`). The token version is not
     /// bumped: that would end the caller's access tokens too.
     pub async fn change(
         &self,

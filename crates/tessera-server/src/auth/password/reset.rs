@@ -129,7 +129,7 @@ impl Passwords {
     ///    version raised above `W`, in one statement;
     /// 5. every session is revoked again: a sign-in with the old password that slipped in
     ///    between 2 and 4 either re-read the account after 4 and ended its own session
-    ///    (`standing`), or opened it before 4 and dies here. If this step fails (503), such
+    ///    (`sign_in::standing`), or opened it before 4 and dies here. If this step fails (503), such
     ///    a session is older than the durable version: refused at its next refresh and ended
     ///    by the user's next sign-in.
     pub async fn reset(
