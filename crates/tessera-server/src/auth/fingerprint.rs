@@ -92,6 +92,12 @@ impl Fingerprinting {
         presented.filter(|_| self.on)
     }
 
+    /// The binding a new session keeps (what its refreshes must present): the presented
+    /// value's when binding is on.
+    pub fn session_binding(self, presented: Option<&Fingerprint>) -> Option<TokenHash> {
+        self.bound(presented).map(Fingerprint::binding)
+    }
+
     /// The `fgp` claim of an access token signed for a request that presented `presented`.
     pub fn claim(self, presented: Option<&Fingerprint>) -> Option<String> {
         self.bound(presented).map(Fingerprint::claim)

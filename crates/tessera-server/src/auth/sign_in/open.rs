@@ -16,7 +16,10 @@ use crate::auth::pair::TokenPair;
 use crate::device::ClientInfo;
 
 impl SignInService {
-    /// Opens a session for an authenticated user and mints its first token pair.
+    /// Opens a session for an authenticated user and mints its first token pair. The session
+    /// and its token are bound to `fingerprint` as [`Fingerprinting`] decides.
+    ///
+    /// [`Fingerprinting`]: crate::auth::fingerprint::Fingerprinting
     pub(crate) async fn open_session(
         &self,
         user: &User,
@@ -28,7 +31,6 @@ impl SignInService {
         let refresh = RefreshToken::generate(user.id, session, &self.core.refresh_key);
         let grant = self.core.issuer.grant(now);
         let absolute_expiry = now.plus(self.core.policy.absolute_lifetime);
-        let fingerprint = self.core.policy.fingerprint.bound(fingerprint);
         let created = self
             .core
             .store
@@ -45,7 +47,7 @@ impl SignInService {
                     },
                     max_sessions: self.core.policy.max_sessions,
                     attributes: client.to_attributes(),
-                    binding: fingerprint.map(Fingerprint::binding),
+                    binding: self.core.policy.fingerprint.session_binding(fingerprint),
                 },
                 now,
             )

@@ -111,7 +111,7 @@ pub async fn refresh(
     jar: CookieJar,
     presented: PresentedRefresh,
 ) -> Result<Response, ApiError> {
-    let info = || ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = || client.info();
     let fingerprint = cookies::fingerprint_of(&jar);
     let pair = app
         .sign_in
@@ -132,7 +132,7 @@ pub async fn logout(
     jar: CookieJar,
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.sign_in
         .logout(&auth.claims, &info, Timestamp::now())
         .await?;
@@ -146,7 +146,7 @@ pub async fn logout_all(
     jar: CookieJar,
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.sign_in
         .logout_all(&auth.claims, &info, Timestamp::now())
         .await?;

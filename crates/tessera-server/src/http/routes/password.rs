@@ -10,7 +10,6 @@ use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
-use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 
@@ -28,7 +27,7 @@ pub async fn forgot(
     client: Client,
     ApiJson(req): ApiJson<ForgotRequest>,
 ) -> Result<Response, ApiError> {
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.passwords
         .request_reset(req.email, info, Timestamp::now())
         .await?;
@@ -56,7 +55,7 @@ pub async fn reset(
     client: Client,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.passwords
         .reset(
             &req.token,
@@ -85,7 +84,7 @@ pub async fn change(
 ) -> Result<Response, ApiError> {
     // Wrong current passwords count like failed sign-ins (the service checks it under the
     // sign-in budgets): a stolen access token must not become a password oracle.
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.passwords
         .change(
             &auth.claims,

@@ -10,7 +10,6 @@ use tessera_core::time::Timestamp;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
-use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::extract::{Authenticated, Client};
 
@@ -34,7 +33,7 @@ pub async fn end(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let session: SessionId = id.parse().map_err(|_| AuthError::SessionNotFound)?;
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.sessions
         .end_session(&auth.claims, session, &info, Timestamp::now())
         .await?;
@@ -49,7 +48,7 @@ pub async fn revoke_token(
     Path(jti): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let jti: Jti = jti.parse().map_err(|_| AuthError::TokenNotFound)?;
-    let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
+    let info = client.info();
     app.sessions
         .revoke_own_token(&auth.claims, jti, &info, Timestamp::now())
         .await?;
