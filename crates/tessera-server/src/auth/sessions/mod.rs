@@ -94,3 +94,30 @@ impl Revoker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_operator_and_a_token_holder_are_named_in_the_details_only() {
+        let (user, session, jti) = (UserId::new(), SessionId::new(), Jti::new());
+        let now = Timestamp::from_secs(1_800_000_000);
+        for (by, via) in [
+            (Revoker::Operator, "admin"),
+            (Revoker::TokenHolder, "oauth2_revoke"),
+        ] {
+            let ended = by.session_event(user, session, now);
+            assert_eq!(ended.kind, "session_revoked");
+            assert_eq!(ended.session_id, Some(session));
+            assert_eq!((ended.ip, ended.device), (None, None));
+            assert_eq!(ended.details, json!({"via": via}));
+            let revoked = by.token_event(user, session, jti, now);
+            assert_eq!(revoked.kind, "token_revoked");
+            assert_eq!(revoked.session_id, Some(session));
+            assert_eq!(revoked.details, json!({"jti": jti, "via": via}));
+        }
+    }
+}
