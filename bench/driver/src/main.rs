@@ -22,7 +22,7 @@ use crate::load::Scenario;
 /// The session attributes the server stores for a desktop Chrome sign-in from
 /// 203.0.113.45 with a password (what `ClientInfo` makes of [`USER_AGENT`]).
 pub(crate) fn device_attributes() -> String {
-    tessera_server::auth::ClientInfo::new(
+    tessera_server::device::ClientInfo::new(
         Some(USER_AGENT),
         Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
             203, 0, 113, 45,
