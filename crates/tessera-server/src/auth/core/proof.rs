@@ -7,6 +7,9 @@
 //! password — share one budget and never get more checks than it allows. A stolen access
 //! token therefore buys no password or code oracle: each of those routes costs the same
 //! budget as a sign-in.
+//!
+//! Also here: `AuthCore::check_totp`, a TOTP code against a secret, each 30 s step accepted
+//! once per user and purpose (enrolment confirmation and every code proof use it).
 
 use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
