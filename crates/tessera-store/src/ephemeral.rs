@@ -1,6 +1,6 @@
 //! Generic short-lived records for account security (TOTP codes used once, MFA challenges,
 //! password-reset tokens, rate limits, lockouts, trusted devices): the values that cross the
-//! ephemeral methods of [`StateStore`](crate::StateStore), and the rules both backends share
+//! methods of [`EphemeralStore`](crate::EphemeralStore), and the rules both backends share
 //! (name limits, record encoding, the GCRA arithmetic).
 //!
 //! # Names
@@ -85,7 +85,7 @@ pub struct Throttle {
 
 /// A GCRA rate: `burst` requests at once, refilling one every `period / burst` (whole
 /// milliseconds, at least 1), so at most `burst` per `period` on average. `burst` must be at
-/// least 1, else [`throttle`](crate::StateStore::throttle) fails with
+/// least 1, else [`throttle`](crate::EphemeralStore::throttle) fails with
 /// [`StoreError::Protocol`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {

@@ -1,8 +1,11 @@
 //! The state of every Tessera token and session.
 //!
 //! # Layout
-//! - [`store`]: the [`StateStore`] trait — the one contract both backends keep, method by
-//!   method, including what is atomic and what a concurrent caller sees.
+//! - [`store`]: the store traits, one per concern ([`SessionStore`], [`RevocationCheck`],
+//!   [`EphemeralStore`], [`UserMaps`], [`EventLog`], [`StoreHealth`]; a file each under
+//!   `store/`), and [`StateStore`], all of them together — the contracts every backend keeps,
+//!   method by method: what is atomic, what a concurrent caller sees, what publishes a
+//!   revocation notice, what writes while it reads.
 //! - [`model`]: the values that cross the trait (new sessions, rotation requests, outcomes).
 //! - [`ephemeral`]: generic short-lived records for account security (values taken once,
 //!   attempt counters, GCRA throttles, per-user maps with per-entry expiry).
@@ -27,4 +30,6 @@ mod stored;
 pub use ephemeral::{Attempts, EphemeralKey, MAX_NAME_LEN, Rate, Scope, Throttle};
 pub use error::StoreError;
 pub use model::*;
-pub use store::StateStore;
+pub use store::{
+    EphemeralStore, EventLog, RevocationCheck, SessionStore, StateStore, StoreHealth, UserMaps,
+};

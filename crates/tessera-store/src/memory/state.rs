@@ -578,10 +578,6 @@ impl State {
             .cloned()
             .collect()
     }
-
-    pub(super) fn token_version(&self, user: UserId) -> u64 {
-        self.versions.get(&user).copied().unwrap_or(0)
-    }
 }
 
 /// Ephemeral records and per-user maps (mirroring `put_if_absent.lua`, `take.lua`,
