@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
-use tessera_store::{SecurityEventRecord, StateStore, StoreError};
+use tessera_store::{EventLog, SecurityEventRecord, StoreError};
 
 use super::event::SecurityEvent;
 use crate::accounts::Database;
@@ -12,13 +12,14 @@ use crate::accounts::Database;
 /// Writes events to the state store and to SQL; reads recent ones from the state store.
 #[derive(Clone)]
 pub struct AuditTrail {
-    store: Arc<dyn StateStore>,
+    /// Only the event log of the state store.
+    store: Arc<dyn EventLog>,
     db: Database,
 }
 
 impl AuditTrail {
     /// Over both stores.
-    pub fn new(store: Arc<dyn StateStore>, db: Database) -> Self {
+    pub fn new(store: Arc<dyn EventLog>, db: Database) -> Self {
         Self { store, db }
     }
 
