@@ -118,7 +118,7 @@ impl Guard {
         };
         let store = ConnectingStore::connect(redis.clone(), None)
             .await
-            .map_err(|e| BuildError::Redis(e.to_string()))?;
+            .map_err(|e| BuildError::Redis(e.chain()))?;
         let mut tasks = Vec::new();
         let keys = match &config.keys {
             KeySource::Static(k) => Keys::Static(Arc::clone(k)),

@@ -12,8 +12,10 @@
 //! - `stored`: `StoredHash`, the 16-byte form in which refresh-token hashes and bindings
 //!   are stored (truncated in that one place).
 //! - [`error`]: [`StoreError`], which separates "the store is unreachable" (answer 503) from
-//!   everything else.
-//! - [`memory`]: the in-process backend (the embedded default), same semantics as Redis.
+//!   answers it does not understand, a configuration that cannot work and a Redis too old;
+//!   each keeps its cause ([`ProtocolError`], [`ConfigError`](error::ConfigError)).
+//! - [`memory`]: the in-process backend (the embedded default), same semantics as Redis
+//!   (`memory/state/`: the rules, a file per concern, mirroring the Lua scripts).
 //! - [`redis`]: the production backend: standalone or Cluster, every atomic change one Lua
 //!   script under `redis/scripts/`, every key of one user under the hash tag `{u:<user-id>}`.
 //!
@@ -28,7 +30,7 @@ pub mod store;
 mod stored;
 
 pub use ephemeral::{Attempts, EphemeralKey, MAX_NAME_LEN, Rate, Scope, Throttle};
-pub use error::StoreError;
+pub use error::{ProtocolError, StoreError};
 pub use model::*;
 pub use store::{
     EphemeralStore, EventLog, RevocationCheck, SessionStore, StateStore, StoreHealth, UserMaps,

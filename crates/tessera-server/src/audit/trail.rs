@@ -39,7 +39,7 @@ impl AuditTrail {
             payload,
         };
         if let Err(e) = self.store.push_event(event.user, record, event.at_ms).await {
-            tracing::warn!(error = %e, kind = event.kind, "security event not written to the state store");
+            tracing::warn!(error = %e.chain(), kind = event.kind, "security event not written to the state store");
         }
         let sql = sqlx::query(
             "INSERT INTO security_events (id, user_id, type, at, session_id, ip, device, details) \

@@ -22,20 +22,6 @@ use crate::store::{
 #[error("not connected to Redis yet")]
 struct NotConnectedYet;
 
-/// `e` and its causes, `: `-separated (`StoreError`'s own text says only "unavailable"; the
-/// cause says why: refused, authentication failed, certificate refused). Driver errors
-/// never contain the password of the URL.
-fn chain(e: &StoreError) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// A [`StateStore`] for a Redis that was unreachable at start: every call answers
 /// [`StoreError::Unavailable`] (so requests fail closed and `/readyz` says not ready) while a
 /// background task retries the connection with exponential backoff (0.5 s doubling to 10 s);
@@ -66,7 +52,7 @@ impl ConnectingStore {
             }
             Err(e) if e.is_permanent() => Err(e),
             Err(e) => {
-                tracing::error!(error = %chain(&e), "Redis unreachable at start; retrying in the background");
+                tracing::error!(error = %e.chain(), "Redis unreachable at start; retrying in the background");
                 let inner = Arc::new(OnceLock::new());
                 let cell = Arc::clone(&inner);
                 tokio::spawn(async move {
@@ -83,11 +69,11 @@ impl ConnectingStore {
                                 return;
                             }
                             Err(e) if e.is_permanent() => {
-                                tracing::error!(error = %chain(&e), "Redis cannot be used; not retrying (restart once it is fixed)");
+                                tracing::error!(error = %e.chain(), "Redis cannot be used; not retrying (restart once it is fixed)");
                                 return;
                             }
                             Err(e) => {
-                                tracing::warn!(error = %chain(&e), retry_in = ?wait, "Redis still unreachable");
+                                tracing::warn!(error = %e.chain(), retry_in = ?wait, "Redis still unreachable");
                                 wait = (wait * 2).min(Duration::from_secs(10));
                             }
                         }

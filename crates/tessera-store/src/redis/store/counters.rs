@@ -131,7 +131,7 @@ impl RedisStore {
         }
         let mut conn = self.conn.clone();
         if let Err(e) = self.bounded(pipe.query_async::<()>(&mut conn)).await {
-            tracing::warn!(error = %e, "statistics counters not updated");
+            tracing::warn!(error = %e.chain(), "statistics counters not updated");
         }
     }
 }

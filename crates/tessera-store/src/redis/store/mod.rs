@@ -21,11 +21,11 @@ use tessera_core::ids::UserId;
 
 use super::config::RedisConfig;
 use super::conn::Conn;
-use super::error::{ConfigError, OperationTimeout};
+use super::error::OperationTimeout;
 use super::eviction;
 use super::keys::UserKeys;
 use super::version;
-use crate::error::StoreError;
+use crate::error::{ConfigError, StoreError};
 
 mod counters;
 mod ephemeral;
@@ -68,16 +68,18 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Validates `config`, connects (waiting for the first connection) and returns the store.
-    /// Fails with [`StoreError::Unavailable`] when Redis cannot be reached now or the
+    /// Fails with [`StoreError::Unavailable`] when Redis cannot be reached now (or refuses
+    /// the credentials or the TLS certificate), with [`StoreError::Misconfigured`] when the
     /// configuration cannot work (bad URL, prefix with `{`/`}`, no URL, several URLs for a
-    /// standalone server), with [`StoreError::Incompatible`] for a Redis older than 7.0.
+    /// standalone server, an unusable CA file), with [`StoreError::Incompatible`] for a Redis
+    /// older than 7.0.
     /// Logs a warning naming any primary's `maxmemory-policy` other than `noeviction` (see
     /// `eviction.rs`).
     pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
         if config.key_prefix.contains(['{', '}']) {
-            return Err(StoreError::Unavailable(Box::new(ConfigError(
+            return Err(StoreError::Misconfigured(ConfigError::Invalid(
                 "key prefix must not contain '{' or '}'".to_owned(),
-            ))));
+            )));
         }
         let timeout = config.operation_timeout;
         let conn = match tokio::time::timeout(timeout, Conn::connect(&config)).await {
@@ -85,7 +87,7 @@ impl RedisStore {
             Err(_) => return Err(StoreError::Unavailable(Box::new(OperationTimeout(timeout)))),
         };
         if let Ok(Some(info)) = tokio::time::timeout(timeout, server_info(&conn)).await {
-            version::check(&info).map_err(|e| StoreError::Incompatible(e.to_string()))?;
+            version::check(&info).map_err(StoreError::Incompatible)?;
         }
         if let Ok(policies) = tokio::time::timeout(timeout, eviction::policies(&conn)).await {
             eviction::warn_unless_noeviction(&policies);

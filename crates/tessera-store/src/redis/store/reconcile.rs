@@ -108,7 +108,9 @@ impl RedisStore {
             loop {
                 match store.reconcile_stats(Timestamp::now()).await {
                     Ok(r) => tracing::debug!(?r, "statistics reconciled"),
-                    Err(e) => tracing::warn!(error = %e, "statistics reconciliation failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "statistics reconciliation failed")
+                    }
                 }
                 tokio::time::sleep(every).await;
             }
