@@ -42,7 +42,7 @@ const WAS_ACTIVE: i64 = 1;
 impl RedisStore {
     /// `revoke_session.lua`: unconditionally (`proof` `None`) or only for the holder of the
     /// session's current or previous refresh token.
-    pub(super) async fn revoke_session_with(
+    async fn revoke_session_with(
         &self,
         user: UserId,
         session: SessionId,
@@ -322,6 +322,7 @@ fn generation_arg(generation: Option<u32>) -> String {
     generation.map_or_else(String::new, |g| g.to_string())
 }
 
+/// A revocation mode as script argument (`revoke_access_token.lua` ARGV[4]).
 fn mode_arg(mode: RevocationMode) -> &'static str {
     match mode {
         RevocationMode::Allowlist => "a",
