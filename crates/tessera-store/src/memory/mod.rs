@@ -1,9 +1,11 @@
 //! The in-process backend: the embedded default, with the same semantics as Redis.
 //!
 //! # Layout
-//! - [`state`](self): plain structs and the synchronous rules (one function per trait method).
-//! - this module: [`MemoryStore`], which runs each rule under one mutex, so every call is one
-//!   atomic step exactly as a Lua script is on Redis.
+//! - `state/`: plain structs and the synchronous rules (one function per trait method, a
+//!   file per concern).
+//! - this module: [`MemoryStore`], which implements every store trait by running each rule
+//!   under one mutex, so every call is one atomic step exactly as a Lua script is on Redis
+//!   (`check_access` included, which on Redis is a pipeline of reads).
 //!
 //! Memory stays bounded without a cleanup job: every [`SWEEP_EVERY`] calls the store drops
 //! dead sessions, expired access grants, expired denylist entries, security events past
@@ -41,7 +43,7 @@ use state::State;
 /// How many calls pass between two sweeps of dead entries.
 pub const SWEEP_EVERY: u64 = 256;
 
-/// In-process [`StateStore`]. Cheap to create; share it behind an `Arc`.
+/// In-process [`StateStore`](crate::StateStore). Cheap to create; share it behind an `Arc`.
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,

@@ -1,7 +1,7 @@
-//! The memory backend's data and rules. Every function here is one atomic step of the
-//! [`StateStore`](crate::StateStore) contract; it mirrors the Lua script of the same name
-//! under `redis/scripts/` rule for rule, so the conformance suite can hold both to one
-//! behaviour.
+//! The memory backend's data and rules. Every rule (a function of [`State`], in the files
+//! below) is one step of a store-trait method, run under the store's one lock; it mirrors
+//! the Lua script of the same name under `redis/scripts/` rule for rule, so the conformance
+//! suite can hold both to one behaviour.
 //!
 //! # Layout
 //! - this file: [`State`], the sweep, the maintained statistics (`figures.rs`).
