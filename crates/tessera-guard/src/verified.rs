@@ -13,7 +13,7 @@ use crate::error::GuardError;
 
 /// A token that passed the guard: its Tessera claims and the raw token (to read further,
 /// service-specific claims with [`decode`](Self::decode)). Put into the request extensions by
-/// the [`GuardLayer`](crate::GuardLayer) and by [`Authenticated`].
+/// the [`GuardLayer`](crate::GuardLayer) and by [`Authenticated`](crate::Authenticated).
 #[derive(Clone)]
 pub struct VerifiedToken {
     claims: AccessClaims,
