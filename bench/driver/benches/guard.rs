@@ -18,7 +18,7 @@ use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, TokenIssuer, TokenRequest};
 use tessera_guard::{Guard, GuardConfig, KeySource};
 use tessera_store::redis::{RedisConfig, RedisStore};
-use tessera_store::{AccessGrant, NewSession, SessionLimits, StateStore};
+use tessera_store::{AccessGrant, NewSession, SessionLimits, SessionStore};
 use tessera_testkit::{RedisServer, TempDir, free_port};
 
 const ISS: &str = "https://auth.bench.test";

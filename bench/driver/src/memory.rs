@@ -16,7 +16,7 @@ use tessera_core::refresh::{RefreshKey, RefreshToken, SuccessorSeed, TokenHash};
 use tessera_core::time::Timestamp;
 use tessera_store::redis::{RedisConfig, RedisStore, UserKeys};
 use tessera_store::{
-    AccessGrant, NewSession, Rotation, RotationOutcome, SessionLimits, StateStore,
+    AccessGrant, NewSession, Rotation, RotationOutcome, SessionLimits, SessionStore,
 };
 
 const IDLE: Duration = Duration::from_secs(7 * 86_400);

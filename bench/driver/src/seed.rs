@@ -20,7 +20,7 @@ use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 use tessera_server::keys::KeyFile;
 use tessera_store::redis::{RedisConfig, RedisStore};
-use tessera_store::{AccessGrant, NewSession, SessionLimits, StateStore};
+use tessera_store::{AccessGrant, NewSession, SessionLimits, SessionStore};
 
 use crate::setup::{self, Session};
 

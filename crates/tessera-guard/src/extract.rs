@@ -1,58 +1,14 @@
-//! [`Authenticated`]: the axum extractor, with typed claims.
-
-use std::sync::Arc;
+//! [`Authenticated`]: the axum extractor, with typed claims. Depends on [`guard`](crate::guard)
+//! (to authenticate a route without the layer), never the other way round.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
 use tessera_core::time::Timestamp;
-use tessera_core::token::{AccessClaims, VerifyError};
+use tessera_core::token::AccessClaims;
 
 use crate::error::GuardError;
 use crate::guard::Guard;
-
-/// A token that passed the guard: its Tessera claims and the raw token (to read further,
-/// service-specific claims with [`decode`](Self::decode)). Put into the request extensions by
-/// the [`GuardLayer`](crate::GuardLayer) and by [`Authenticated`].
-#[derive(Clone)]
-pub struct VerifiedToken {
-    claims: AccessClaims,
-    token: Arc<str>,
-}
-
-impl std::fmt::Debug for VerifiedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the token itself: it is a bearer credential.
-        f.debug_struct("VerifiedToken")
-            .field("claims", &self.claims)
-            .finish_non_exhaustive()
-    }
-}
-
-impl VerifiedToken {
-    pub(crate) fn new(claims: AccessClaims, token: &str) -> Self {
-        Self {
-            claims,
-            token: Arc::from(token),
-        }
-    }
-
-    /// The verified Tessera claims.
-    pub fn claims(&self) -> &AccessClaims {
-        &self.claims
-    }
-
-    /// The payload deserialized as `C` (the signature was verified, so the payload is
-    /// trusted). A payload that is not a `C`: [`VerifyError::InvalidClaims`].
-    pub fn decode<C: DeserializeOwned>(&self) -> Result<C, GuardError> {
-        let invalid = || GuardError::InvalidToken(VerifyError::InvalidClaims);
-        let payload = self.token.split('.').nth(1).ok_or_else(invalid)?;
-        let raw = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-        serde_json::from_slice(&raw).map_err(|_| invalid())
-    }
-}
+pub use crate::verified::VerifiedToken;
 
 /// Claims an [`Authenticated`] handler can ask for. [`AccessClaims`] (the default) costs
 /// nothing extra; for your own type, implement this with [`VerifiedToken::decode`]:
@@ -75,7 +31,7 @@ pub trait GuardClaims: Sized + Send + 'static {
 
 impl GuardClaims for AccessClaims {
     fn from_verified(v: &VerifiedToken) -> Result<Self, GuardError> {
-        Ok(v.claims.clone())
+        Ok(v.claims().clone())
     }
 }
 

@@ -1,4 +1,6 @@
 //! [`Guard`]: verify a token, then ask the near-cache or Redis whether it is still live.
+//! Depends on neither [`extract`](crate::extract) nor [`layer`](crate::layer) (they depend on
+//! it); [`Guard::layer`] is defined in `layer.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,16 +10,15 @@ use tessera_core::keys::VerificationKeys;
 use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, Verifier, VerifyError};
 use tessera_store::redis::{ConnectingStore, revocations_channel, tls_certificates};
-use tessera_store::{AccessCheck, AccessStatus, RevocationMode, StateStore};
+use tessera_store::{AccessCheck, AccessStatus, RevocationCheck, RevocationMode};
 use tokio::task::AbortHandle;
 
 use crate::cache::NearCache;
 use crate::config::{FailMode, GuardConfig, KeySource};
 use crate::error::{BuildError, GuardError};
-use crate::extract::VerifiedToken;
 use crate::keys::JwksKeys;
-use crate::layer::GuardLayer;
 use crate::subscriber::{self, Subscription};
+use crate::verified::VerifiedToken;
 
 enum Keys {
     Static(Arc<dyn VerificationKeys + Send + Sync>),
@@ -27,7 +28,8 @@ enum Keys {
 struct Inner {
     verifier: Verifier,
     keys: Keys,
-    store: Arc<dyn StateStore>,
+    /// Only the revocation check: the guard never changes store state.
+    store: Arc<dyn RevocationCheck>,
     mode: RevocationMode,
     fail_mode: FailMode,
     cache: Arc<NearCache>,
@@ -53,7 +55,7 @@ impl Drop for Inner {
 ///    time with bounded leeway, size limit); an unknown `kid` triggers one rate-limited JWKS
 ///    refetch and a second attempt;
 /// 2. the near-cache holds it as live (no round trip), or else the store's `check_access`
-///    script on Tessera's Redis answers *active* (one round trip) — the answer is then
+///    (a pipeline of reads on Tessera's Redis, one round trip) answers *active* — the answer is then
 ///    cached (see the near-cache invariants in the crate docs).
 ///
 /// Redis unreachable: [`GuardError::Unavailable`] (503), or with [`FailMode::Open`] the
@@ -116,7 +118,7 @@ impl Guard {
         };
         let store = ConnectingStore::connect(redis.clone(), None)
             .await
-            .map_err(|e| BuildError::Redis(e.to_string()))?;
+            .map_err(|e| BuildError::Redis(e.chain()))?;
         let mut tasks = Vec::new();
         let keys = match &config.keys {
             KeySource::Static(k) => Keys::Static(Arc::clone(k)),
@@ -180,11 +182,6 @@ impl Guard {
                 store_checks: AtomicU64::new(0),
             }),
         })
-    }
-
-    /// A tower layer that authenticates every request (see [`GuardLayer`]).
-    pub fn layer(&self) -> GuardLayer {
-        GuardLayer::new(self.clone())
     }
 
     /// Authenticates a request by its `Authorization: Bearer` header.

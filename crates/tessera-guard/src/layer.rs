@@ -1,4 +1,5 @@
-//! [`GuardLayer`]: a tower layer that lets only authenticated requests through.
+//! [`GuardLayer`]: a tower layer that lets only authenticated requests through, and
+//! [`Guard::layer`]. Depends on [`guard`](crate::guard), never the other way round.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,13 @@ impl GuardLayer {
     /// A layer that authenticates with `guard`.
     pub fn new(guard: Guard) -> Self {
         Self { guard }
+    }
+}
+
+impl Guard {
+    /// A tower layer that authenticates every request (see [`GuardLayer`]).
+    pub fn layer(&self) -> GuardLayer {
+        GuardLayer::new(self.clone())
     }
 }
 

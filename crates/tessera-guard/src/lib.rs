@@ -3,10 +3,10 @@
 //! A request is accepted when its `Authorization: Bearer` token passes **the same
 //! verification rules as the Tessera server** (tessera-core's [`Verifier`], here fed by a
 //! JWKS cache through [`VerificationKeys`]) and **the same revocation check** (the store's own
-//! `check_access` script on the same Redis, one round trip). A near-cache remembers tokens
-//! already seen live, so a repeat costs only its signature check; it is kept coherent by the
-//! revocation notices every Tessera revocation publishes on Redis pub/sub (see
-//! [`tessera_store::redis::invalidation`]), and is flushed and bypassed whenever the
+//! `check_access`: one pipeline of reads on the same Redis, one round trip). A near-cache
+//! remembers tokens already seen live, so a repeat costs only its signature check; it is kept
+//! coherent by the revocation notices every Tessera revocation publishes on Redis pub/sub
+//! (see [`tessera_store::redis::invalidation`]), and is flushed and bypassed whenever the
 //! subscription is not known to be up — a missed notice can never let a revoked token in.
 //!
 //! ```no_run
@@ -36,9 +36,15 @@
 //!   unknown `kid` at most once per interval).
 //! - `cache`: the near-cache (jti → live until `exp`) and its coherence rules.
 //! - `subscriber`: the pub/sub task that applies revocation notices and detects drops.
-//! - [`guard`]: [`Guard`], the one entry point: verify, then near-cache or store.
+//! - `verified`: [`VerifiedToken`], a token that passed (claims + raw token).
+//! - [`guard`]: [`Guard`], the one entry point: verify, then near-cache or store. It holds the
+//!   store only as [`RevocationCheck`](tessera_store::RevocationCheck): nothing that writes.
 //! - [`extract`]: [`Authenticated`], the axum extractor, with typed claims ([`GuardClaims`]).
-//! - [`layer`]: [`GuardLayer`], the tower layer that refuses unauthenticated requests.
+//! - [`layer`]: [`GuardLayer`], the tower layer that refuses unauthenticated requests, and
+//!   [`Guard::layer`].
+//!
+//! Dependencies between these go one way: `verified` ← `guard` ← `extract`, `layer` (and
+//! `extract`, `layer` use `verified`); `guard` imports neither `extract` nor `layer`.
 //! - [`error`]: [`GuardError`] (why a request is refused, with its HTTP response) and
 //!   [`BuildError`].
 //!
@@ -53,12 +59,14 @@ pub mod guard;
 pub mod keys;
 pub mod layer;
 mod subscriber;
+mod verified;
 
 pub use config::{FailMode, GuardConfig, KeySource, NearCacheConfig};
 pub use error::{BuildError, GuardError};
-pub use extract::{Authenticated, GuardClaims, VerifiedToken};
+pub use extract::{Authenticated, GuardClaims};
 pub use guard::{Guard, GuardStats};
 pub use keys::{JwksKeys, KeySet, KeysError};
 pub use layer::{GuardLayer, GuardService};
 pub use tessera_core::token::AccessClaims;
 pub use tessera_store::RevocationMode;
+pub use verified::VerifiedToken;

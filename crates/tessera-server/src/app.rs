@@ -236,8 +236,10 @@ impl App {
                 "data key opens every enrolled second factor"
             );
         }
-        let audit = AuditTrail::new(Arc::clone(&store), db.clone());
-        let limits = Limits::new(Arc::clone(&store), settings.rate_limit);
+        // Each consumer gets only the part of the store it uses (trait upcasting): the audit
+        // trail the event log, the limits the ephemeral records; the auth flows the whole.
+        let audit = AuditTrail::new(store.clone(), db.clone());
+        let limits = Limits::new(store.clone(), settings.rate_limit);
         let metrics = Metrics::new();
         let core = AuthCore::new(
             Users::new(db.clone()),

@@ -1,6 +1,6 @@
 //! Generic short-lived records for account security (TOTP codes used once, MFA challenges,
 //! password-reset tokens, rate limits, lockouts, trusted devices): the values that cross the
-//! ephemeral methods of [`StateStore`](crate::StateStore), and the rules both backends share
+//! methods of [`EphemeralStore`](crate::EphemeralStore), and the rules both backends share
 //! (name limits, record encoding, the GCRA arithmetic).
 //!
 //! # Names
@@ -20,7 +20,7 @@ use std::time::Duration;
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
 
-use crate::error::StoreError;
+use crate::error::{ProtocolError, StoreError};
 
 /// Longest tag, name, map name or map field, in bytes.
 pub const MAX_NAME_LEN: usize = 200;
@@ -85,7 +85,7 @@ pub struct Throttle {
 
 /// A GCRA rate: `burst` requests at once, refilling one every `period / burst` (whole
 /// milliseconds, at least 1), so at most `burst` per `period` on average. `burst` must be at
-/// least 1, else [`throttle`](crate::StateStore::throttle) fails with
+/// least 1, else [`throttle`](crate::EphemeralStore::throttle) fails with
 /// [`StoreError::Protocol`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -125,14 +125,14 @@ impl Attempts {
 
 fn check_part(what: &str, s: &str) -> Result<(), StoreError> {
     if s.len() > MAX_NAME_LEN {
-        return Err(StoreError::Protocol(format!(
+        return Err(StoreError::Protocol(ProtocolError::Refused(format!(
             "ephemeral {what} longer than {MAX_NAME_LEN} bytes"
-        )));
+        ))));
     }
     if s.contains(['{', '}']) {
-        return Err(StoreError::Protocol(format!(
+        return Err(StoreError::Protocol(ProtocolError::Refused(format!(
             "ephemeral {what} contains '{{' or '}}'"
-        )));
+        ))));
     }
     Ok(())
 }
@@ -141,8 +141,8 @@ fn check_part(what: &str, s: &str) -> Result<(), StoreError> {
 pub(crate) fn check_map(map: &str, field: Option<&str>) -> Result<(), StoreError> {
     check_part("map name", map)?;
     match field {
-        Some(f) if f.len() > MAX_NAME_LEN => Err(StoreError::Protocol(format!(
-            "map field longer than {MAX_NAME_LEN} bytes"
+        Some(f) if f.len() > MAX_NAME_LEN => Err(StoreError::Protocol(ProtocolError::Refused(
+            format!("map field longer than {MAX_NAME_LEN} bytes"),
         ))),
         _ => Ok(()),
     }
@@ -191,7 +191,9 @@ pub(crate) struct Gcra {
 impl Gcra {
     pub(crate) fn new(rate: Rate) -> Result<Self, StoreError> {
         if rate.burst == 0 {
-            return Err(StoreError::Protocol("rate burst must be at least 1".into()));
+            return Err(StoreError::Protocol(ProtocolError::Refused(
+                "rate burst must be at least 1".into(),
+            )));
         }
         let interval = (dur_ms(rate.period) / i64::from(rate.burst)).max(1);
         Ok(Self {

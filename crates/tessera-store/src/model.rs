@@ -1,4 +1,4 @@
-//! Values that cross the [`StateStore`](crate::StateStore) trait.
+//! Values that cross the store traits ([`crate::store`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -66,7 +66,7 @@ pub struct NewSession {
     pub binding: Option<TokenHash>,
 }
 
-/// Result of [`StateStore::create_session`](crate::StateStore::create_session).
+/// Result of [`SessionStore::create_session`](crate::SessionStore::create_session).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreatedSession {
     /// The token version to put in the access token's `ver` claim.
@@ -190,7 +190,7 @@ pub struct SessionRecord {
     pub attributes: String,
 }
 
-/// Store-wide statistics (see [`StateStore::stats`](crate::StateStore::stats)).
+/// Store-wide statistics (see [`StoreHealth::stats`](crate::StoreHealth::stats)).
 ///
 /// On the memory backend the numbers are exact. On Redis they are maintained counters,
 /// best-effort: exact right after the operations that change them, corrected by the
@@ -227,7 +227,7 @@ pub const EVENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 pub const EVENT_MAX_PER_USER: usize = 500;
 
 /// One security event of a user, as kept in the state store
-/// ([`StateStore::push_event`](crate::StateStore::push_event)).
+/// ([`EventLog::push_event`](crate::EventLog::push_event)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityEventRecord {
     /// Unique id chosen by the writer (e.g. a UUID). Pushing the same id twice keeps both.

@@ -113,7 +113,7 @@ mod memory {
     async fn sweep_drops_dead_sessions_without_being_asked() {
         use tessera_core::ids::UserId;
         use tessera_core::time::Timestamp;
-        use tessera_store::StateStore;
+        use tessera_store::SessionStore;
         use tessera_store::memory::{MemoryStore, SWEEP_EVERY};
         let store = MemoryStore::new();
         let t0 = Timestamp::now();
@@ -123,7 +123,6 @@ mod memory {
         assert_eq!(store.stored_sessions(), 10);
         let later = t0.plus(crate::support::fixtures::LIFETIME);
         for _ in 0..SWEEP_EVERY {
-            store.token_version(UserId::new()).await.unwrap();
             store.list_sessions(UserId::new(), later).await.unwrap();
         }
         assert_eq!(store.stored_sessions(), 0);
@@ -134,7 +133,7 @@ mod memory {
         use tessera_core::ids::UserId;
         use tessera_core::time::Timestamp;
         use tessera_store::memory::{MemoryStore, SWEEP_EVERY};
-        use tessera_store::{EphemeralKey, Rate, StateStore};
+        use tessera_store::{EphemeralKey, EphemeralStore, Rate, UserMaps};
         let store = MemoryStore::new();
         let t0 = Timestamp::now();
         let minute = Duration::from_secs(60);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tessera_core::time::Timestamp;
 use tessera_guard::{FailMode, GuardError};
-use tessera_store::StateStore;
+use tessera_store::SessionStore;
 
 use crate::support::redis::private_standalone;
 use crate::support::{Env, wait_until};

@@ -114,4 +114,4 @@ async fn layer_and_extractor_answer_like_the_server() {
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
 }
 
-use tessera_store::StateStore as _;
+use tessera_store::SessionStore as _;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tessera_core::refresh::{RefreshKey, RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
-use tessera_store::{AccessGrant, RevocationMode, Rotation, RotationOutcome, StateStore};
+use tessera_store::{AccessGrant, RevocationMode, Rotation, RotationOutcome, SessionStore};
 
 use crate::support::redis::{Target, shared_cluster, shared_standalone};
 use crate::support::{Env, Login};

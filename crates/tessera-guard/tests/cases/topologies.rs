@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tessera_core::time::Timestamp;
 use tessera_guard::GuardError;
-use tessera_store::StateStore;
+use tessera_store::{SessionStore, StoreHealth};
 
 use crate::support::redis::private_sentinel;
 use crate::support::{Env, wait_until};

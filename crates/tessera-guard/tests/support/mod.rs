@@ -14,7 +14,7 @@ use tessera_core::time::Timestamp;
 use tessera_core::token::{AccessClaims, TokenIssuer, TokenRequest};
 use tessera_guard::{Guard, GuardConfig, GuardError, KeySource};
 use tessera_store::redis::RedisStore;
-use tessera_store::{AccessGrant, NewSession, SessionLimits, StateStore};
+use tessera_store::{AccessGrant, NewSession, SessionLimits, SessionStore};
 
 pub use self::jwks::JwksServer;
 pub use self::redis::Target;

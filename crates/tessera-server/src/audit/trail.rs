@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
-use tessera_store::{SecurityEventRecord, StateStore, StoreError};
+use tessera_store::{EventLog, SecurityEventRecord, StoreError};
 
 use super::event::SecurityEvent;
 use crate::accounts::Database;
@@ -12,13 +12,14 @@ use crate::accounts::Database;
 /// Writes events to the state store and to SQL; reads recent ones from the state store.
 #[derive(Clone)]
 pub struct AuditTrail {
-    store: Arc<dyn StateStore>,
+    /// Only the event log of the state store.
+    store: Arc<dyn EventLog>,
     db: Database,
 }
 
 impl AuditTrail {
     /// Over both stores.
-    pub fn new(store: Arc<dyn StateStore>, db: Database) -> Self {
+    pub fn new(store: Arc<dyn EventLog>, db: Database) -> Self {
         Self { store, db }
     }
 
@@ -38,7 +39,7 @@ impl AuditTrail {
             payload,
         };
         if let Err(e) = self.store.push_event(event.user, record, event.at_ms).await {
-            tracing::warn!(error = %e, kind = event.kind, "security event not written to the state store");
+            tracing::warn!(error = %e.chain(), kind = event.kind, "security event not written to the state store");
         }
         let sql = sqlx::query(
             "INSERT INTO security_events (id, user_id, type, at, session_id, ip, device, details) \

@@ -192,7 +192,9 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
         ),
         // An answer the code does not understand is a bug, not an outage: 500, logged, not
         // counted in `tessera_state_store_unavailable_total`.
-        StateStore(StoreError::Protocol(_) | StoreError::Incompatible(_))
+        StateStore(
+            StoreError::Protocol(_) | StoreError::Misconfigured(_) | StoreError::Incompatible(_),
+        )
         | Database(_)
         | Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,6 @@
 //! Rate limiting and lockout, shared by every Tessera process on one state store.
 //!
-//! Each limit is a GCRA bucket in the state store ([`StateStore::throttle`]), so a limit holds
+//! Each limit is a GCRA bucket in the state store ([`EphemeralStore::throttle`]), so a limit holds
 //! across instances. Limits count what attackers do and stay generous for honest traffic:
 //!
 //! | bucket | key | rate | what it stops |
@@ -44,7 +44,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
-use tessera_store::{EphemeralKey, Rate, StateStore, StoreError};
+use tessera_store::{EphemeralKey, EphemeralStore, Rate, StoreError};
 
 /// A request refused by a limit: answer 429 with `Retry-After`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,13 +128,14 @@ impl Reservation {
 /// The limits (see the module table).
 #[derive(Clone)]
 pub struct Limits {
-    store: Arc<dyn StateStore>,
+    /// Only the ephemeral records: limits are GCRA buckets and nothing else.
+    store: Arc<dyn EphemeralStore>,
     on: bool,
 }
 
 impl Limits {
     /// Over `store`; `on: false` (TESSERA_RATE_LIMIT=off, benchmarks only) allows everything.
-    pub fn new(store: Arc<dyn StateStore>, on: bool) -> Self {
+    pub fn new(store: Arc<dyn EphemeralStore>, on: bool) -> Self {
         Self { store, on }
     }
 

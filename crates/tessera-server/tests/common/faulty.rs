@@ -66,7 +66,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl StateStore for FaultyStore {
+impl SessionStore for FaultyStore {
     async fn create_session(
         &self,
         new: NewSession,
@@ -81,15 +81,6 @@ impl StateStore for FaultyStore {
         now: Timestamp,
     ) -> Result<RotationOutcome, StoreError> {
         self.inner.rotate_refresh(rotation, now).await
-    }
-
-    async fn check_access(
-        &self,
-        check: AccessCheck,
-        mode: RevocationMode,
-        now: Timestamp,
-    ) -> Result<AccessStatus, StoreError> {
-        self.inner.check_access(check, mode, now).await
     }
 
     async fn revoke_session(
@@ -158,11 +149,22 @@ impl StateStore for FaultyStore {
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
         self.inner.find_access_token(user, jti, now).await
     }
+}
 
-    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
-        self.inner.stats(now).await
+#[async_trait]
+impl RevocationCheck for FaultyStore {
+    async fn check_access(
+        &self,
+        check: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError> {
+        self.inner.check_access(check, mode, now).await
     }
+}
 
+#[async_trait]
+impl EventLog for FaultyStore {
     async fn push_event(
         &self,
         user: UserId,
@@ -181,7 +183,10 @@ impl StateStore for FaultyStore {
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         self.inner.recent_events(user, limit, before, now).await
     }
+}
 
+#[async_trait]
+impl EphemeralStore for FaultyStore {
     async fn put_if_absent(
         &self,
         key: &EphemeralKey,
@@ -237,7 +242,10 @@ impl StateStore for FaultyStore {
     ) -> Result<bool, StoreError> {
         self.inner.refund(key, rate, cost, now).await
     }
+}
 
+#[async_trait]
+impl UserMaps for FaultyStore {
     async fn map_put(
         &self,
         user: UserId,
@@ -278,9 +286,12 @@ impl StateStore for FaultyStore {
     async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
         self.inner.map_clear(user, map).await
     }
+}
 
-    async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
-        self.inner.token_version(user).await
+#[async_trait]
+impl StoreHealth for FaultyStore {
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        self.inner.stats(now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,9 +1,11 @@
 //! The in-process backend: the embedded default, with the same semantics as Redis.
 //!
 //! # Layout
-//! - [`state`](self): plain structs and the synchronous rules (one function per trait method).
-//! - this module: [`MemoryStore`], which runs each rule under one mutex, so every call is one
-//!   atomic step exactly as a Lua script is on Redis.
+//! - `state/`: plain structs and the synchronous rules (one function per trait method, a
+//!   file per concern).
+//! - this module: [`MemoryStore`], which implements every store trait by running each rule
+//!   under one mutex, so every call is one atomic step exactly as a Lua script is on Redis
+//!   (`check_access` included, which on Redis is a pipeline of reads).
 //!
 //! Memory stays bounded without a cleanup job: every [`SWEEP_EVERY`] calls the store drops
 //! dead sessions, expired access grants, expired denylist entries, security events past
@@ -32,14 +34,16 @@ use tessera_core::time::Timestamp;
 use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle, check_map, dur_ms, ms};
 use crate::error::StoreError;
 use crate::model::*;
-use crate::store::StateStore;
+use crate::store::{
+    EphemeralStore, EventLog, RevocationCheck, SessionStore, StoreHealth, UserMaps,
+};
 
 use state::State;
 
 /// How many calls pass between two sweeps of dead entries.
 pub const SWEEP_EVERY: u64 = 256;
 
-/// In-process [`StateStore`]. Cheap to create; share it behind an `Arc`.
+/// In-process [`StateStore`](crate::StateStore). Cheap to create; share it behind an `Arc`.
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -88,7 +92,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl StateStore for MemoryStore {
+impl SessionStore for MemoryStore {
     async fn create_session(
         &self,
         new: NewSession,
@@ -111,15 +115,6 @@ impl StateStore for MemoryStore {
         let out = state.rotate_refresh(rotation, now);
         state.reindex(user);
         Ok(out)
-    }
-
-    async fn check_access(
-        &self,
-        check: AccessCheck,
-        mode: RevocationMode,
-        now: Timestamp,
-    ) -> Result<AccessStatus, StoreError> {
-        Ok(self.lock(now).check_access(check, mode, now))
     }
 
     async fn revoke_session(
@@ -196,11 +191,22 @@ impl StateStore for MemoryStore {
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
         Ok(self.lock(now).find_access_token(user, jti, now))
     }
+}
 
-    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
-        Ok(self.lock(now).stats(now))
+#[async_trait]
+impl RevocationCheck for MemoryStore {
+    async fn check_access(
+        &self,
+        check: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError> {
+        Ok(self.lock(now).check_access(check, mode, now))
     }
+}
 
+#[async_trait]
+impl EventLog for MemoryStore {
     async fn push_event(
         &self,
         user: UserId,
@@ -220,7 +226,10 @@ impl StateStore for MemoryStore {
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         Ok(self.lock(now).recent_events(user, limit, before, now))
     }
+}
 
+#[async_trait]
+impl EphemeralStore for MemoryStore {
     async fn put_if_absent(
         &self,
         key: &EphemeralKey,
@@ -285,7 +294,10 @@ impl StateStore for MemoryStore {
         key.validate()?;
         self.lock(now).refund(key, rate, cost, ms(now))
     }
+}
 
+#[async_trait]
+impl UserMaps for MemoryStore {
     async fn map_put(
         &self,
         user: UserId,
@@ -331,10 +343,12 @@ impl StateStore for MemoryStore {
         check_map(map, None)?;
         Ok(self.lock_plain().map_clear(user, map))
     }
+}
 
-    async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(guard.token_version(user))
+#[async_trait]
+impl StoreHealth for MemoryStore {
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        Ok(self.lock(now).stats(now))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@
 //!   Redis is back.
 //! - **Sentinel** (`redis+sentinel://`): a [`SentinelConn`], the standalone manager of the
 //!   master the sentinels name, swapped for a new one when the master moves (see
-//!   `sentinel.rs`).
+//!   `sentinel/conn.rs`).
 //! - **Cluster**: a [`ClusterConnection`], which keeps one multiplexed connection per node,
 //!   follows `MOVED`/`ASK`, refreshes its slot map and reconnects on its own.
 //! - Both have connect and response timeouts; on top of that every store call is bounded by
@@ -23,10 +23,10 @@ use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRou
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use super::config::RedisConfig;
-use super::error::{ConfigError, map_redis_error};
+use super::error::map_redis_error;
 use super::sentinel::{SentinelConn, SentinelUrl, is_sentinel_url};
 use super::tls::{is_tls_url, tls_certificates};
-use crate::error::StoreError;
+use crate::error::{ConfigError, StoreError};
 
 /// Reconnect attempts per trigger (standalone).
 const RECONNECT_ATTEMPTS: usize = 2;
@@ -44,16 +44,17 @@ pub(crate) enum Conn {
 
 impl Conn {
     /// Connects and waits for the first connection (fails with
-    /// [`StoreError::Unavailable`] when Redis cannot be reached now).
+    /// [`StoreError::Unavailable`] when Redis cannot be reached now, with
+    /// [`StoreError::Misconfigured`] when the configuration cannot work).
     pub(crate) async fn connect(config: &RedisConfig) -> Result<Self, StoreError> {
-        let bad = |m: &str| StoreError::Unavailable(Box::new(ConfigError(m.to_owned())));
+        let bad = |m: &str| StoreError::Misconfigured(ConfigError::Invalid(m.to_owned()));
         if config.urls.is_empty() {
             return Err(bad("no redis url given"));
         }
         let certs = match &config.tls_ca_file {
             Some(path) => Some(
                 tls_certificates(path)
-                    .map_err(|e| StoreError::Unavailable(Box::new(ConfigError::from(e))))?,
+                    .map_err(|e| StoreError::Misconfigured(ConfigError::TlsCa(e)))?,
             ),
             None => None,
         };
@@ -68,7 +69,9 @@ impl Conn {
             if let Some(certs) = certs {
                 builder = builder.certs(certs);
             }
-            let client = builder.build().map_err(map_redis_error)?;
+            let client = builder
+                .build()
+                .map_err(|e| StoreError::Misconfigured(ConfigError::Client(e)))?;
             let conn = client
                 .get_async_connection()
                 .await
@@ -86,7 +89,7 @@ impl Conn {
             .set_max_delay(config.connect_timeout);
         if is_sentinel_url(url) {
             let parsed =
-                SentinelUrl::parse(url).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+                SentinelUrl::parse(url).map_err(|e| StoreError::Misconfigured(e.into()))?;
             let conn = SentinelConn::connect(&parsed, manager_config, config.operation_timeout)
                 .await
                 .map_err(map_redis_error)?;
@@ -96,7 +99,7 @@ impl Conn {
             Some(certs) if is_tls_url(url) => redis::Client::build_with_tls(url.as_str(), certs),
             _ => redis::Client::open(url.as_str()),
         }
-        .map_err(map_redis_error)?;
+        .map_err(|e| StoreError::Misconfigured(ConfigError::Client(e)))?;
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
             .map_err(|e| {

@@ -13,26 +13,14 @@ use super::store::RedisStore;
 use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
-use crate::store::StateStore;
+use crate::store::{
+    EphemeralStore, EventLog, RevocationCheck, SessionStore, StateStore, StoreHealth, UserMaps,
+};
 
 /// Redis has not been reached since start.
 #[derive(Debug, thiserror::Error)]
 #[error("not connected to Redis yet")]
 struct NotConnectedYet;
-
-/// `e` and its causes, `: `-separated (`StoreError`'s own text says only "unavailable"; the
-/// cause says why: refused, authentication failed, certificate refused). Driver errors
-/// never contain the password of the URL.
-fn chain(e: &StoreError) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
 
 /// A [`StateStore`] for a Redis that was unreachable at start: every call answers
 /// [`StoreError::Unavailable`] (so requests fail closed and `/readyz` says not ready) while a
@@ -64,7 +52,7 @@ impl ConnectingStore {
             }
             Err(e) if e.is_permanent() => Err(e),
             Err(e) => {
-                tracing::error!(error = %chain(&e), "Redis unreachable at start; retrying in the background");
+                tracing::error!(error = %e.chain(), "Redis unreachable at start; retrying in the background");
                 let inner = Arc::new(OnceLock::new());
                 let cell = Arc::clone(&inner);
                 tokio::spawn(async move {
@@ -81,11 +69,11 @@ impl ConnectingStore {
                                 return;
                             }
                             Err(e) if e.is_permanent() => {
-                                tracing::error!(error = %chain(&e), "Redis cannot be used; not retrying (restart once it is fixed)");
+                                tracing::error!(error = %e.chain(), "Redis cannot be used; not retrying (restart once it is fixed)");
                                 return;
                             }
                             Err(e) => {
-                                tracing::warn!(error = %chain(&e), retry_in = ?wait, "Redis still unreachable");
+                                tracing::warn!(error = %e.chain(), retry_in = ?wait, "Redis still unreachable");
                                 wait = (wait * 2).min(Duration::from_secs(10));
                             }
                         }
@@ -104,7 +92,7 @@ impl ConnectingStore {
 }
 
 #[async_trait]
-impl StateStore for ConnectingStore {
+impl SessionStore for ConnectingStore {
     async fn create_session(
         &self,
         new: NewSession,
@@ -112,6 +100,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<CreatedSession, StoreError> {
         self.store()?.create_session(new, now).await
     }
+
     async fn rotate_refresh(
         &self,
         r: Rotation,
@@ -119,14 +108,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<RotationOutcome, StoreError> {
         self.store()?.rotate_refresh(r, now).await
     }
-    async fn check_access(
-        &self,
-        c: AccessCheck,
-        mode: RevocationMode,
-        now: Timestamp,
-    ) -> Result<AccessStatus, StoreError> {
-        self.store()?.check_access(c, mode, now).await
-    }
+
     async fn revoke_session(
         &self,
         user: UserId,
@@ -135,6 +117,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<bool, StoreError> {
         self.store()?.revoke_session(user, session, now).await
     }
+
     async fn revoke_session_by_refresh(
         &self,
         user: UserId,
@@ -146,6 +129,7 @@ impl StateStore for ConnectingStore {
             .revoke_session_by_refresh(user, session, refresh, now)
             .await
     }
+
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         self.store()?.revoke_user(user, now).await
     }
@@ -158,6 +142,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<u64, StoreError> {
         self.store()?.revoke_user_except(user, keep, now).await
     }
+
     async fn revoke_access_token(
         &self,
         user: UserId,
@@ -170,6 +155,7 @@ impl StateStore for ConnectingStore {
             .revoke_access_token(user, session, grant, mode, now)
             .await
     }
+
     async fn list_sessions(
         &self,
         user: UserId,
@@ -177,6 +163,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         self.store()?.list_sessions(user, now).await
     }
+
     async fn find_access_token(
         &self,
         user: UserId,
@@ -185,9 +172,22 @@ impl StateStore for ConnectingStore {
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
         self.store()?.find_access_token(user, jti, now).await
     }
-    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
-        self.store()?.stats(now).await
+}
+
+#[async_trait]
+impl RevocationCheck for ConnectingStore {
+    async fn check_access(
+        &self,
+        c: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError> {
+        self.store()?.check_access(c, mode, now).await
     }
+}
+
+#[async_trait]
+impl EventLog for ConnectingStore {
     async fn push_event(
         &self,
         user: UserId,
@@ -196,6 +196,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<(), StoreError> {
         self.store()?.push_event(user, event, now).await
     }
+
     async fn recent_events(
         &self,
         user: UserId,
@@ -205,6 +206,10 @@ impl StateStore for ConnectingStore {
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         self.store()?.recent_events(user, limit, before, now).await
     }
+}
+
+#[async_trait]
+impl EphemeralStore for ConnectingStore {
     async fn put_if_absent(
         &self,
         key: &EphemeralKey,
@@ -214,9 +219,11 @@ impl StateStore for ConnectingStore {
     ) -> Result<bool, StoreError> {
         self.store()?.put_if_absent(key, value, ttl, now).await
     }
+
     async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
         self.store()?.get(key, now).await
     }
+
     async fn take(
         &self,
         key: &EphemeralKey,
@@ -224,9 +231,11 @@ impl StateStore for ConnectingStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.store()?.take(key, now).await
     }
+
     async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
         self.store()?.delete(key).await
     }
+
     async fn count_attempt(
         &self,
         key: &EphemeralKey,
@@ -236,6 +245,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<Attempts, StoreError> {
         self.store()?.count_attempt(key, max, ttl, now).await
     }
+
     async fn throttle(
         &self,
         key: &EphemeralKey,
@@ -245,6 +255,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<Throttle, StoreError> {
         self.store()?.throttle(key, rate, cost, now).await
     }
+
     async fn refund(
         &self,
         key: &EphemeralKey,
@@ -254,6 +265,10 @@ impl StateStore for ConnectingStore {
     ) -> Result<bool, StoreError> {
         self.store()?.refund(key, rate, cost, now).await
     }
+}
+
+#[async_trait]
+impl UserMaps for ConnectingStore {
     async fn map_put(
         &self,
         user: UserId,
@@ -267,6 +282,7 @@ impl StateStore for ConnectingStore {
             .map_put(user, map, field, value, expires_at, now)
             .await
     }
+
     async fn map_get(
         &self,
         user: UserId,
@@ -276,6 +292,7 @@ impl StateStore for ConnectingStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.store()?.map_get(user, map, field, now).await
     }
+
     async fn map_list(
         &self,
         user: UserId,
@@ -284,18 +301,26 @@ impl StateStore for ConnectingStore {
     ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
         self.store()?.map_list(user, map, now).await
     }
+
     async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
         self.store()?.map_remove(user, map, field).await
     }
+
     async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
         self.store()?.map_clear(user, map).await
     }
-    async fn token_version(&self, user: UserId) -> Result<u64, StoreError> {
-        self.store()?.token_version(user).await
+}
+
+#[async_trait]
+impl StoreHealth for ConnectingStore {
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        self.store()?.stats(now).await
     }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.store()?.ping().await
     }
+
     fn backend(&self) -> &'static str {
         "redis"
     }

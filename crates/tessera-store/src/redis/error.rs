@@ -2,12 +2,13 @@
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
-use crate::error::StoreError;
+use crate::error::{ProtocolError, StoreError};
 
 /// Reachability problems (I/O, timeouts, refused or dropped connections, a cluster that is
 /// down or resharding, a server still loading, failed authentication) become
 /// [`StoreError::Unavailable`] with the cause kept; anything else the server or the driver
-/// reports (a script error, a reply of the wrong type) becomes [`StoreError::Protocol`].
+/// reports (a script error, a reply of the wrong type) becomes [`StoreError::Protocol`],
+/// the driver error kept as [`ProtocolError::Redis`].
 pub(crate) fn map_redis_error(err: RedisError) -> StoreError {
     let unavailable = err.is_io_error()
         || err.is_timeout()
@@ -30,7 +31,7 @@ pub(crate) fn map_redis_error(err: RedisError) -> StoreError {
     if unavailable {
         StoreError::Unavailable(Box::new(err))
     } else {
-        StoreError::Protocol(err.to_string())
+        StoreError::Protocol(ProtocolError::Redis(err))
     }
 }
 
@@ -39,12 +40,8 @@ pub(crate) fn map_redis_error(err: RedisError) -> StoreError {
 #[error("redis call timed out after {0:?}")]
 pub(crate) struct OperationTimeout(pub(crate) std::time::Duration);
 
-/// The configuration cannot work (bad URL, bad prefix, wrong number of URLs).
-#[derive(Debug, thiserror::Error)]
-#[error("invalid redis configuration: {0}")]
-pub(crate) struct ConfigError(pub(crate) String);
-
-/// A [`StoreError::Protocol`] for a reply this code does not understand.
+/// A [`StoreError::Protocol`] for a reply this code does not understand
+/// ([`ProtocolError::Malformed`]).
 pub(crate) fn protocol(what: impl Into<String>) -> StoreError {
-    StoreError::Protocol(what.into())
+    StoreError::Protocol(ProtocolError::Malformed(what.into()))
 }

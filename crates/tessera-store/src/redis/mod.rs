@@ -5,18 +5,27 @@
 //!   passwords).
 //! - `conn`: one connection enum over `ConnectionManager` (standalone) and
 //!   `ClusterConnection` (Cluster), and what happens when Redis goes away.
-//! - `sentinel`: the `redis+sentinel://` URL and the master connection that follows
-//!   failovers. `tls`: the CA a `rediss://` connection trusts. `acl`: the ACL rules
-//!   Tessera's Redis user needs.
-//! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` + `scripts/*.lua`: one Lua script per atomic change.
-//! - `store`: [`RedisStore`], the [`StateStore`](crate::StateStore) implementation, and the
-//!   background statistics reconciliation; `store/ephemeral.rs`: its ephemeral-record and
-//!   per-user-map methods (see [`crate::ephemeral`]).
+//! - `sentinel/`: the `redis+sentinel://` URL (`url.rs`), the master connection that follows
+//!   failovers (`conn.rs`) and master lookups for connections of their own (`lookup.rs`).
+//!   `tls`: the CA a `rediss://` connection trusts. `acl`: the ACL rules Tessera's Redis user
+//!   needs. `version`: the oldest Redis the scripts run on. `eviction`: the
+//!   `maxmemory-policy` warning. `connecting`: [`ConnectingStore`], a store that connects in
+//!   the background when Redis is unreachable at start.
+//! - `keys`: key names, all built there ([`UserKeys`], [`compact`]). `scripts` +
+//!   `scripts/*.lua`: one Lua script per atomic change (each header: KEYS, ARGV, reply,
+//!   notices).
+//! - `store/`: [`RedisStore`], which implements every store trait: `store/mod.rs` (connect),
+//!   `store/runner.rs` (timeouts, `EVALSHA` with `NOSCRIPT` reload, the one retry of
+//!   idempotent requests), `store/counters.rs` (statistics changes batched into one
+//!   background `HINCRBY`) and `store/reconcile.rs` (the periodic correction), then one file
+//!   per trait: `sessions.rs`, `revocation_check.rs`, `ephemeral.rs`, `maps.rs`, `events.rs`,
+//!   `health.rs`. Script reply codes are named constants where the replies are decoded.
+//! - `access`: the `check_access` pipeline of reads and its decision (not a script).
 //! - `stats`: the global statistics hash and how `stats()` reads it.
 //! - [`invalidation`]: the revocation notices every revoking script publishes on
 //!   `Prevocations` for guard near-caches ([`Revocation`]).
 //! - `reply` and `error`: decoding replies, mapping driver errors onto
-//!   [`StoreError`](crate::StoreError).
+//!   [`StoreError`](crate::StoreError) (the driver error kept as the cause).
 //!
 //! # Key schema
 //!
@@ -30,7 +39,7 @@
 //!
 //! | key | type | TTL | content | scripts |
 //! |---|---|---|---|---|
-//! | `P{u:UID}:ver` | string | none — durable counter (with `Pstats`, the only keys without TTL) | token version | all but `revoke_user`'s reads: `create_session` (raise, never lower), `revoke_user` (INCR), `rotate_refresh`, `check_access`, `revoke_session`, `revoke_access_token`, `list_sessions` (read); plain `GET` for `token_version` |
+//! | `P{u:UID}:ver` | string | none — durable counter (with `Pstats`, the only keys without TTL) | token version | all but `revoke_user`'s reads: `create_session` (raise, never lower), `revoke_user` (INCR), `rotate_refresh`, `check_access`, `revoke_session`, `revoke_access_token`, `list_sessions` (read); `check_access` reads it with a plain `GET` |
 //! | `P{u:UID}:sessions` | zset | the latest member score − now | member SID, score = that session's deadline `min(last_seen + idle, absolute)` (ms); members whose score ≤ now are pruned (`ZREMRANGEBYSCORE`) by every script that writes it | `create_session`, `rotate_refresh`, `revoke_session`, `revoke_user`, `list_sessions`, `find_access_token`, `count_sessions` |
 //! | `P{u:UID}:s:SID` | hash | deadline − now, renewed on rotation | session record, refresh family and access allowlist (fields below) | `create_session`, `rotate_refresh`, `check_access`, `revoke_session`, `revoke_user`, `revoke_access_token`, `list_sessions`, `find_access_token`, `count_sessions` |
 //! | `P{u:UID}:deny:JTI` | string `1` | the token's `exp` − now | denylist-mode revoked access token | `revoke_access_token` (write), `check_access` (read) |
@@ -134,3 +143,4 @@ pub use sentinel::{
 };
 pub use store::{Reconciled, RedisStore};
 pub use tls::{TlsCaError, tls_certificates};
+pub use version::TooOld;

@@ -11,8 +11,6 @@ use std::path::Path;
 
 use redis::TlsCertificates;
 
-use super::error::ConfigError;
-
 /// Reads `path` as the CA bundle to trust. The error names the file and what is wrong.
 pub fn tls_certificates(path: &Path) -> Result<TlsCertificates, TlsCaError> {
     let pem = std::fs::read(path).map_err(|e| {
@@ -40,12 +38,6 @@ pub fn tls_certificates(path: &Path) -> Result<TlsCertificates, TlsCaError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct TlsCaError(pub String);
-
-impl From<TlsCaError> for ConfigError {
-    fn from(e: TlsCaError) -> Self {
-        ConfigError(e.0)
-    }
-}
 
 /// True for a `rediss://` URL.
 pub(crate) fn is_tls_url(url: &str) -> bool {

@@ -6,13 +6,14 @@ use super::stats::info_value;
 /// `PEXPIRE … GT` (Redis 7.0).
 const MIN_MAJOR: u64 = 7;
 
-/// The server is older than the scripts need. Refused at connect, so that an old Redis is a
+/// The server is older than the scripts need (the cause of
+/// [`StoreError::Incompatible`](crate::StoreError::Incompatible)). Refused at connect, so that an old Redis is a
 /// clear start-up error instead of every refresh failing with a script error.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "Redis {found} is too old: Tessera needs Redis 7.0 or later (its scripts use PEXPIRE ... GT)"
 )]
-pub(crate) struct TooOld {
+pub struct TooOld {
     found: String,
 }
 

@@ -1,0 +1,301 @@
+//! [`SentinelConn`]: the master connection that follows failovers (see the module docs of
+//! `sentinel`).
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::SentinelClient;
+use redis::{
+    AsyncConnectionConfig, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Msg, Pipeline,
+    PushKind, RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
+};
+
+use super::lookup::lookup_timed_out;
+use super::url::SentinelUrl;
+
+/// Smallest pause between two lookups of the master.
+pub(crate) const RESOLVE_MIN_GAP: Duration = Duration::from_millis(200);
+/// Period of the background check of the master's address.
+pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// Pause before subscribing to `+switch-master` again (on the next sentinel).
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// The master as last resolved.
+struct Current {
+    /// `host:port` (no credentials), for comparing and logging.
+    addr: String,
+    manager: ConnectionManager,
+}
+
+struct Shared {
+    current: ArcSwap<Current>,
+    /// The sentinel client; held by the one lookup in progress.
+    sentinel: tokio::sync::Mutex<SentinelClient>,
+    /// When the last lookup started.
+    last_lookup: std::sync::Mutex<Option<Instant>>,
+    manager_config: ConnectionManagerConfig,
+    lookup_timeout: Duration,
+    master_name: String,
+}
+
+/// A connection to the master of a Sentinel deployment that follows failovers (module docs).
+/// Cheap to clone; clones share the connection and the watcher.
+#[derive(Clone)]
+pub(crate) struct SentinelConn {
+    shared: Arc<Shared>,
+}
+
+impl SentinelConn {
+    /// Resolves the master and connects to it; starts the background watcher (which stops
+    /// when the last clone is dropped).
+    pub(crate) async fn connect(
+        url: &SentinelUrl,
+        manager_config: ConnectionManagerConfig,
+        lookup_timeout: Duration,
+    ) -> RedisResult<Self> {
+        let mut sentinel = url.client(redis::ProtocolVersion::RESP2)?;
+        let current = match tokio::time::timeout(
+            lookup_timeout,
+            connect_master(&mut sentinel, manager_config.clone()),
+        )
+        .await
+        {
+            Ok(current) => current?,
+            Err(_) => return Err(lookup_timed_out()),
+        };
+        tracing::info!(master = %url.master_name, addr = %current.addr, "connected to the Redis master named by Sentinel");
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(current),
+            sentinel: tokio::sync::Mutex::new(sentinel),
+            last_lookup: std::sync::Mutex::new(Some(Instant::now())),
+            manager_config,
+            lookup_timeout,
+            master_name: url.master_name.clone(),
+        });
+        tokio::spawn(watch(Arc::downgrade(&shared)));
+        tokio::spawn(follow_switches(
+            Arc::downgrade(&shared),
+            url.sentinels.clone(),
+            lookup_timeout.min(Duration::from_secs(1)),
+        ));
+        Ok(Self { shared })
+    }
+
+    /// A handle to the current master's connection.
+    pub(crate) fn manager(&self) -> ConnectionManager {
+        self.shared.current.load().manager.clone()
+    }
+
+    /// Starts a lookup of the master in the background when `result` failed in a way that
+    /// may mean a failover.
+    fn after<T>(&self, result: &RedisResult<T>) {
+        if let Err(e) = result
+            && may_be_failover(e)
+        {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move { shared.lookup(false).await });
+        }
+    }
+}
+
+/// Errors after which the master is looked up again.
+fn may_be_failover(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown)
+        )
+        || e.code() == Some("READONLY")
+}
+
+/// Asks `sentinel` for the master and connects a manager to it.
+async fn connect_master(
+    sentinel: &mut SentinelClient,
+    config: ConnectionManagerConfig,
+) -> RedisResult<Current> {
+    let client = sentinel.async_get_client().await?;
+    let addr = client.get_connection_info().addr().to_string();
+    let manager = ConnectionManager::new_with_config(client, config).await?;
+    Ok(Current { addr, manager })
+}
+
+impl Shared {
+    /// One lookup of the master; swaps the connection when the master moved. Unless
+    /// `announced` (a sentinel said the master moved: wait for a lookup in progress, then
+    /// look again), skipped when one is running or one started less than
+    /// [`RESOLVE_MIN_GAP`] ago.
+    async fn lookup(&self, announced: bool) {
+        let mut sentinel = if announced {
+            self.sentinel.lock().await
+        } else {
+            match self.sentinel.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            }
+        };
+        {
+            let mut last = self.last_lookup.lock().unwrap_or_else(|e| e.into_inner());
+            if !announced && last.is_some_and(|t| t.elapsed() < RESOLVE_MIN_GAP) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let found = tokio::time::timeout(self.lookup_timeout, sentinel.async_get_client()).await;
+        let client = match found {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                tracing::warn!(master = %self.master_name, error = %e, "Sentinel lookup of the Redis master failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(master = %self.master_name, "Sentinel lookup of the Redis master timed out");
+                return;
+            }
+        };
+        let addr = client.get_connection_info().addr().to_string();
+        let old = self.current.load().addr.clone();
+        if addr == old {
+            return;
+        }
+        let connected = tokio::time::timeout(
+            self.lookup_timeout,
+            ConnectionManager::new_with_config(client, self.manager_config.clone()),
+        )
+        .await;
+        match connected {
+            Ok(Ok(manager)) => {
+                tracing::warn!(master = %self.master_name, from = %old, to = %addr, "Redis master moved (Sentinel failover); switched");
+                self.current.store(Arc::new(Current { addr, manager }));
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(master = %self.master_name, to = %addr, error = %e, "cannot connect to the new Redis master yet");
+            }
+            Err(_) => {
+                tracing::warn!(master = %self.master_name, to = %addr, "connecting to the new Redis master timed out");
+            }
+        }
+    }
+}
+
+/// The background check: every [`WATCH_EVERY`] while a clone of the connection exists.
+async fn watch(shared: Weak<Shared>) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.lookup(false).await;
+    }
+}
+
+impl ConnectionLike for SentinelConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let mut manager = self.manager();
+            let result = manager.req_packed_command(cmd).await;
+            self.after(&result);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let mut manager = self.manager();
+            let result = manager.req_packed_commands(pipeline, offset, count).await;
+            self.after(&result);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.shared.current.load().manager.get_db()
+    }
+}
+
+/// Stays subscribed to `+switch-master` on one sentinel at a time (the next one after a
+/// failure) while a clone of the connection exists, and looks the master up at once when
+/// ours is announced to have moved.
+async fn follow_switches(shared: Weak<Shared>, sentinels: Vec<(String, u16)>, timeout: Duration) {
+    let mut next = 0usize;
+    while shared.strong_count() > 0 {
+        let Some((host, port)) = sentinels.get(next % sentinels.len().max(1)).cloned() else {
+            return;
+        };
+        next = next.wrapping_add(1);
+        if let Err(e) = listen_for_switches(&shared, host, port, timeout).await {
+            tracing::debug!(error = %e, "cannot follow +switch-master on a sentinel; trying the next");
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+/// One subscription's life: `Ok` when it ended (or the connection is no longer used).
+async fn listen_for_switches(
+    shared: &Weak<Shared>,
+    host: String,
+    port: u16,
+    timeout: Duration,
+) -> RedisResult<()> {
+    let info = ConnectionAddr::Tcp(host, port).into_connection_info()?;
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    let client = redis::Client::open(info.set_redis_settings(settings))?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_push_sender(tx);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    conn.subscribe("+switch-master").await?;
+    loop {
+        let push = tokio::select! {
+            push = rx.recv() => push,
+            // Notice a dropped store even when no sentinel says anything.
+            _ = tokio::time::sleep(WATCH_EVERY) => {
+                if shared.strong_count() == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let Some(push) = push else {
+            return Ok(());
+        };
+        match push.kind {
+            PushKind::Message => {
+                // Payload: `<master-name> <old-ip> <old-port> <new-ip> <new-port>`.
+                let Some(shared) = shared.upgrade() else {
+                    return Ok(());
+                };
+                let ours = Msg::from_push_info(push).is_some_and(|m| {
+                    m.get_payload_bytes().split(|b| *b == b' ').next()
+                        == Some(shared.master_name.as_bytes())
+                });
+                if ours {
+                    tracing::info!(master = %shared.master_name, "Sentinel announced +switch-master");
+                    shared.lookup(true).await;
+                }
+            }
+            PushKind::Disconnection | PushKind::Unsubscribe => return Ok(()),
+            _ => {}
+        }
+    }
+}
