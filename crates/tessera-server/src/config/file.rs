@@ -7,9 +7,16 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Every setting. Each TOML key `name` is also the environment variable `TESSERA_NAME`
-/// (`database_url` and `redis_url` are read from `DATABASE_URL` and `REDIS_URL`); the
+use super::names::{CONFIG_FILE_ENV, ENV_PREFIX, SETTINGS};
+
+/// Every setting as written. Each TOML key `name` is also the environment variable
+/// `TESSERA_NAME` (`database_url` and `redis_url` are read from `DATABASE_URL` and
+/// `REDIS_URL`): the names come from [`SETTINGS`], which has one entry per field. The
 /// environment wins over the file. Durations are human strings (`15m`, `10s`, `30d`).
+///
+/// Values stay text here (a TOML number or boolean given for a text setting is taken back as
+/// the text written, see `lenient_string`); [`Settings::from_raw`](super::Settings::from_raw)
+/// parses each once into its type, naming the key when it cannot.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
@@ -116,9 +123,10 @@ pub struct RawConfig {
     pub trusted_proxies: Option<String>,
 }
 
-/// Redacts every setting that may hold a secret (`database_url`, `redis_url`, `admin_token`,
-/// `smtp_url`, `introspection_clients`): shown only as set or unset. Destructured, so a new
-/// field does not compile until it is listed here.
+/// Redacts every setting that may hold a secret (those marked `secret` in [`SETTINGS`]:
+/// `database_url`, `redis_url`, `admin_token`, `smtp_url`, `introspection_clients`): shown
+/// only as set or unset. Destructured, so a new field does not compile until it is listed
+/// here; a unit test checks that every field is shown and every secret one redacted.
 impl fmt::Debug for RawConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let RawConfig {
@@ -216,45 +224,6 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     }))
 }
 
-/// Keys read from `TESSERA_<KEY>` (uppercase). Others with the prefix are ignored (and named
-/// in a warning), so unrelated variables such as `TESSERA_REQUIRE_SERVICES` never break start.
-pub const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "redis_cluster",
-    "redis_ca_file",
-    "redis_key_prefix",
-    "issuer",
-    "audience",
-    "signing_alg",
-    "signing_key_file",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "session_idle_timeout",
-    "refresh_reuse_grace",
-    "revocation_mode",
-    "fail_mode",
-    "max_sessions_per_user",
-    "token_transport",
-    "fingerprint",
-    "admin_token",
-    "smtp_url",
-    "password_reset_url",
-    "password_reset_ttl",
-    "mail_from",
-    "introspection_clients",
-    "rate_limit",
-    "log_format",
-    "max_body_bytes",
-    "password_hash_concurrency",
-    "trusted_device_ttl",
-    "mfa_challenge_ttl",
-    "trusted_proxies",
-];
-
-/// Environment variables outside the `TESSERA_` prefix that are part of the contract.
-pub const BARE_ENV_KEYS: &[&str] = &["DATABASE_URL", "REDIS_URL"];
-
 /// Why configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -264,8 +233,7 @@ impl RawConfig {
     /// File (if any) then environment. `TESSERA_CONFIG` names the file when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
-        let from_env = std::env::var_os("TESSERA_CONFIG").map(PathBuf::from);
-        if let Some(p) = path.map(Path::to_path_buf).or(from_env) {
+        if let Some(p) = Self::file_path(path) {
             fig = fig.merge(Toml::file_exact(p));
         }
         Self::with_env(fig)
@@ -273,21 +241,44 @@ impl RawConfig {
             .map_err(|e| ConfigError(Box::new(e)))
     }
 
-    fn with_env(fig: Figment) -> Figment {
-        // Values stay strings: `TESSERA_ADMIN_TOKEN=12345` is a string, not a number. Numeric
-        // and boolean keys are parsed by figment's lenient deserializer.
-        fig.merge(
-            Env::prefixed("TESSERA_")
-                .filter(|k| ENV_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())),
-        )
-        .merge(Env::raw().only(BARE_ENV_KEYS))
+    /// The configuration file [`load`](Self::load) reads: `path`, else `TESSERA_CONFIG`.
+    pub fn file_path(path: Option<&Path>) -> Option<PathBuf> {
+        path.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from))
     }
 
-    /// `TESSERA_*` variables that are set but not configuration keys.
+    fn with_env(fig: Figment) -> Figment {
+        // Values stay strings: `TESSERA_ADMIN_TOKEN=12345` is a string, not a number. Numeric
+        // and boolean keys are parsed by figment's lenient deserializer. Names are compared
+        // case-insensitively, as figment does.
+        fig.merge(Env::prefixed(ENV_PREFIX).filter(|k| {
+            SETTINGS.iter().any(|s| {
+                s.prefixed_name()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(k.as_str()))
+            })
+        }))
+        .merge(Env::raw().filter(|k| {
+            SETTINGS
+                .iter()
+                .any(|s| s.prefixed_name().is_none() && s.env.eq_ignore_ascii_case(k.as_str()))
+        }))
+    }
+
+    /// `TESSERA_*` variables that are set but not configuration keys (lowercased, without
+    /// the prefix), `TESSERA_CONFIG` aside. They are ignored; `main` names them in a warning,
+    /// so unrelated variables such as `TESSERA_REQUIRE_SERVICES` never break start.
     pub fn unknown_env_keys() -> Vec<String> {
+        let config = CONFIG_FILE_ENV
+            .strip_prefix(ENV_PREFIX)
+            .unwrap_or(CONFIG_FILE_ENV);
         std::env::vars()
-            .filter_map(|(k, _)| k.strip_prefix("TESSERA_").map(str::to_lowercase))
-            .filter(|k| !ENV_KEYS.contains(&k.as_str()) && k != "config")
+            .filter_map(|(k, _)| k.strip_prefix(ENV_PREFIX).map(str::to_lowercase))
+            .filter(|k| {
+                !SETTINGS
+                    .iter()
+                    .any(|s| s.prefixed_name().is_some_and(|n| n.eq_ignore_ascii_case(k)))
+                    && !k.eq_ignore_ascii_case(config)
+            })
             .collect()
     }
 }
