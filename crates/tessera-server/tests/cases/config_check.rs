@@ -27,7 +27,10 @@ fn config_check_binary_prints_effective_values_with_defaults_and_no_secret() {
     .unwrap();
     let env = [
         // Nothing listens there: config check connects to nothing.
-        ("DATABASE_URL", "postgres://tessera:pg-hunter2@127.0.0.1:1/tessera"),
+        (
+            "DATABASE_URL",
+            "postgres://tessera:pg-hunter2@127.0.0.1:1/tessera",
+        ),
         ("REDIS_URL", "redis://:redis-hunter2@127.0.0.1:1"),
         (
             "TESSERA_INTROSPECTION_CLIENTS",
@@ -70,7 +73,10 @@ fn config_check_binary_prints_effective_values_with_defaults_and_no_secret() {
     ] {
         assert!(out.lines().any(|l| l == line), "{line}\n{out}");
     }
-    assert!(out.contains(&format!("# file: {}", file.display())), "{out}");
+    assert!(
+        out.contains(&format!("# file: {}", file.display())),
+        "{out}"
+    );
     // The unknown variable is named as `serve` names it.
     assert!(err.contains("not_a_setting"), "{err}");
     // Nothing was started or created.
@@ -120,7 +126,11 @@ fn config_check_binary_refuses_an_invalid_configuration_as_serve_does() {
         ),
         (vec!["--config", bad_file], vec![], "listn"),
     ] {
-        let check: Vec<&str> = ["config", "check"].iter().copied().chain(args.clone()).collect();
+        let check: Vec<&str> = ["config", "check"]
+            .iter()
+            .copied()
+            .chain(args.clone())
+            .collect();
         let (code, out, err) = run(&check, dir.path(), &env);
         assert_eq!(code, 2, "{names}: {out}\n{err}");
         assert!(err.contains(names), "{names}\n{err}");
