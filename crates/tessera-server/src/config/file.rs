@@ -7,7 +7,15 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
+use tessera_core::keys::SigningAlg;
+use tessera_store::RevocationMode;
+
+use super::choice::Switch;
 use super::names::{CONFIG_FILE_ENV, ENV_PREFIX, SETTINGS};
+use super::written::Written;
+use super::{FailMode, LogFormat, TokenTransport};
 
 /// Every setting as written. Each TOML key `name` is also the environment variable
 /// `TESSERA_NAME` (`database_url` and `redis_url` are read from `DATABASE_URL` and
@@ -16,7 +24,8 @@ use super::names::{CONFIG_FILE_ENV, ENV_PREFIX, SETTINGS};
 ///
 /// Values stay text here (a TOML number or boolean given for a text setting is taken back as
 /// the text written, see `lenient_string`); [`Settings::from_raw`](super::Settings::from_raw)
-/// parses each once into its type, naming the key when it cannot.
+/// parses each once into its type, naming the key and the accepted values when it cannot. A
+/// [`Written<T>`] field is text bound for a `T` (a fixed set of words, a duration).
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
@@ -50,37 +59,37 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub audience: Option<String>,
     /// `EdDSA`, `ES256`, `RS256` or `HS256`. Default `EdDSA`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub signing_alg: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub signing_alg: Option<Written<SigningAlg>>,
     /// PKCS#8 PEM private key to sign with instead of generated keys (share it between
     /// instances). Default: unset.
     pub signing_key_file: Option<PathBuf>,
     /// Access-token lifetime. Default `15m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub access_token_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub access_token_ttl: Option<Written<Duration>>,
     /// Absolute session lifetime. Default `30d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub refresh_token_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub refresh_token_ttl: Option<Written<Duration>>,
     /// A session dies when not refreshed for this long. Default `7d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub session_idle_timeout: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub session_idle_timeout: Option<Written<Duration>>,
     /// Concurrent-refresh grace window; `0s` disables. Default `10s`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub refresh_reuse_grace: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub refresh_reuse_grace: Option<Written<Duration>>,
     /// `allowlist` or `denylist`. Default `allowlist`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub revocation_mode: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub revocation_mode: Option<Written<RevocationMode>>,
     /// `closed` (503 when the state store is down) or `open`. Default `closed`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub fail_mode: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub fail_mode: Option<Written<FailMode>>,
     /// Oldest session evicted beyond this many; `0` = no limit. Default `0`.
     pub max_sessions_per_user: Option<u32>,
     /// `body`, `cookie` or `both`. Default `body`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub token_transport: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub token_transport: Option<Written<TokenTransport>>,
     /// `on` binds access tokens to a hardened cookie. Default `off`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub fingerprint: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub fingerprint: Option<Written<Switch>>,
     /// Bearer secret for `/v1/admin/*`. Default: unset (admin API disabled).
     #[serde(deserialize_with = "lenient_string")]
     pub admin_token: Option<String>,
@@ -91,8 +100,8 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub password_reset_url: Option<String>,
     /// Lifetime of a password-reset token. Default `15m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub password_reset_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub password_reset_ttl: Option<Written<Duration>>,
     /// Sender of outgoing mail (`Name <address>` or `address`). Default
     /// `Tessera <no-reply@localhost>`.
     #[serde(deserialize_with = "lenient_string")]
@@ -101,19 +110,19 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub introspection_clients: Option<String>,
     /// `off` disables rate limiting and lockout (benchmarks only). Default `on`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub rate_limit: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub rate_limit: Option<Written<Switch>>,
     /// `pretty` or `json`. Default `pretty` on a terminal, else `json`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub log_format: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub log_format: Option<Written<LogFormat>>,
     /// Largest accepted request body in bytes. Default `65536`.
     pub max_body_bytes: Option<usize>,
     /// How long a sign-in challenge waits for its second factor. Default `5m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub mfa_challenge_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub mfa_challenge_ttl: Option<Written<Duration>>,
     /// How long a trusted device skips the second factor. Default `30d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub trusted_device_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub trusted_device_ttl: Option<Written<Duration>>,
     /// Concurrent Argon2 hashes; default: the number of CPUs.
     pub password_hash_concurrency: Option<usize>,
     /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` is
@@ -201,6 +210,13 @@ impl fmt::Debug for RawConfig {
             .field("trusted_proxies", trusted_proxies)
             .finish()
     }
+}
+
+/// [`lenient_string`], kept as text bound for a `T`.
+fn lenient_written<'de, D: serde::Deserializer<'de>, T>(
+    d: D,
+) -> Result<Option<Written<T>>, D::Error> {
+    Ok(lenient_string(d)?.map(Written::from))
 }
 
 /// Environment values arrive parsed (`12345` as a number, `true` as a boolean); a string
@@ -333,6 +349,27 @@ mod tests {
             shown.contains("gateway"),
             "client ids are not secret: {shown}"
         );
+    }
+
+    #[test]
+    fn toml_booleans_and_numbers_are_taken_as_the_words_written() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tessera.toml",
+                "fingerprint = true\nrate_limit = 0\nrefresh_reuse_grace = \"0s\"\n",
+            )?;
+            jail.set_env("TESSERA_FAIL_MODE", "open");
+            jail.set_env("TESSERA_TOKEN_TRANSPORT", " both ");
+            let raw = RawConfig::load(Some(Path::new("tessera.toml"))).unwrap();
+            assert_eq!(raw.fingerprint.as_deref(), Some("true"));
+            assert_eq!(raw.rate_limit.as_deref(), Some("0"));
+            let s = crate::config::Settings::from_raw(raw, false).unwrap();
+            assert!(s.fingerprint && !s.rate_limit);
+            assert_eq!(s.fail_mode, crate::config::FailMode::Open);
+            assert_eq!(s.token_transport, crate::config::TokenTransport::Both);
+            assert!(s.refresh_reuse_grace.is_zero());
+            Ok(())
+        });
     }
 
     #[test]

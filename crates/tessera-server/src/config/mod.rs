@@ -9,7 +9,8 @@
 //! - [`settings`]: [`Settings`], the validated runtime form the rest of the server uses,
 //!   assembled from one parser per section: `server`, `storage`, `tokens`, `sessions`,
 //!   `revocation`, `logging`, `browser`, `clients`, `mail`, `network`, `mfa`.
-//! - [`choice`]: settings that take one of a fixed set of words, parsed into enums.
+//! - [`choice`]: settings that take one of a fixed set of words, parsed into enums;
+//!   [`written`]: the raw text of such a setting, typed by what it parses into.
 //! - [`effective`]: the effective configuration with secrets redacted
 //!   (`tessera config check`).
 
@@ -30,6 +31,7 @@ pub mod settings;
 mod storage;
 mod tokens;
 mod value;
+pub mod written;
 
 pub use browser::TokenTransport;
 pub use choice::{Choice, Switch, UnknownChoice};
@@ -41,3 +43,4 @@ pub use revocation::FailMode;
 pub use settings::Settings;
 pub use storage::StateStoreSettings;
 pub use value::InvalidSetting;
+pub use written::Written;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::choice::Choice;
+use super::written::Written;
 
 /// A setting with a value that cannot be used. Shows as `invalid setting <key>: <reason>`,
 /// which is what `tessera serve` and `tessera config check` print before exiting.
@@ -26,7 +27,7 @@ pub(super) fn invalid(key: &'static str, reason: impl Into<String>) -> InvalidSe
 /// A human duration (`15m`, `10s`, `30d`), `default` when unset.
 pub(super) fn duration(
     key: &'static str,
-    v: &Option<String>,
+    v: &Option<Written<Duration>>,
     default: &str,
 ) -> Result<Duration, InvalidSetting> {
     let s = v.as_deref().unwrap_or(default).trim();
@@ -36,7 +37,7 @@ pub(super) fn duration(
 /// One of the words of `T`, `default` when unset.
 pub(super) fn choice<T: Choice>(
     key: &'static str,
-    v: &Option<String>,
+    v: &Option<Written<T>>,
     default: T,
 ) -> Result<T, InvalidSetting> {
     match v.as_deref() {
