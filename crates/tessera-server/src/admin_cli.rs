@@ -144,7 +144,9 @@ pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Serve { .. } | Command::Keys { .. } => bail!("not an operator command"),
+        Command::Serve { .. } | Command::Keys { .. } | Command::Config { .. } => {
+            bail!("not an operator command")
+        }
     }
     Ok(())
 }

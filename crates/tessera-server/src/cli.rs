@@ -8,7 +8,7 @@ use tessera_core::keys::SigningAlg;
 use tessera_core::time::Timestamp;
 
 use crate::app::key_retention;
-use crate::config::{RawConfig, Settings};
+use crate::config::{Effective, RawConfig, Settings};
 use crate::keys::KeyFile;
 use crate::keys::file::rotate_in_place;
 
@@ -72,6 +72,22 @@ pub enum Command {
         #[command(subcommand)]
         action: MfaAction,
     },
+    /// Inspect the configuration.
+    Config {
+        /// Config action.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `tessera config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration (file and environment, read and checked exactly as `serve`
+    /// does, without starting anything or connecting to Redis or SQL) and print the effective
+    /// values, defaults applied and secrets redacted. Exits 0 when valid; otherwise prints the
+    /// error `serve` would print and exits 2.
+    Check,
 }
 
 /// `tessera mfa …`.
@@ -140,6 +156,14 @@ pub fn settings(cli: &Cli, listen: Option<String>) -> anyhow::Result<Settings> {
         raw.listen = listen;
     }
     Ok(Settings::from_raw(raw, std::io::stderr().is_terminal())?)
+}
+
+/// `tessera config check` once `settings` validated: prints the effective configuration
+/// (secrets redacted) to stdout.
+pub fn config_check(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
+    let file = RawConfig::file_path(cli.config.as_deref());
+    print!("{}", Effective::of(settings, file));
+    Ok(())
 }
 
 /// Runs a `keys` action; prints to stdout.

@@ -1,9 +1,9 @@
-//! `tessera`: serve, keys.
+//! `tessera`: serve, keys, operator commands, config check.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tessera_server::cli::{self, Cli, Command};
+use tessera_server::cli::{self, Cli, Command, ConfigAction};
 use tessera_server::config::RawConfig;
 
 /// mimalloc instead of the system allocator: a request allocates dozens of small, short-lived
@@ -47,6 +47,9 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         Command::Keys { action } => cli::keys(&settings, action),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => cli::config_check(&cli, &settings),
         other => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

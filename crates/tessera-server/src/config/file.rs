@@ -7,9 +7,25 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Every setting. Each TOML key `name` is also the environment variable `TESSERA_NAME`
-/// (`database_url` and `redis_url` are read from `DATABASE_URL` and `REDIS_URL`); the
+use std::time::Duration;
+
+use tessera_core::keys::SigningAlg;
+use tessera_store::RevocationMode;
+
+use super::choice::Switch;
+use super::names::{CONFIG_FILE_ENV, ENV_PREFIX, SETTINGS};
+use super::written::Written;
+use super::{FailMode, LogFormat, TokenTransport};
+
+/// Every setting as written. Each TOML key `name` is also the environment variable
+/// `TESSERA_NAME` (`database_url` and `redis_url` are read from `DATABASE_URL` and
+/// `REDIS_URL`): the names come from [`SETTINGS`], which has one entry per field. The
 /// environment wins over the file. Durations are human strings (`15m`, `10s`, `30d`).
+///
+/// Values stay text here (a TOML number or boolean given for a text setting is taken back as
+/// the text written, see `lenient_string`); [`Settings::from_raw`](super::Settings::from_raw)
+/// parses each once into its type, naming the key and the accepted values when it cannot. A
+/// [`Written<T>`] field is text bound for a `T` (a fixed set of words, a duration).
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
@@ -43,37 +59,37 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub audience: Option<String>,
     /// `EdDSA`, `ES256`, `RS256` or `HS256`. Default `EdDSA`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub signing_alg: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub signing_alg: Option<Written<SigningAlg>>,
     /// PKCS#8 PEM private key to sign with instead of generated keys (share it between
     /// instances). Default: unset.
     pub signing_key_file: Option<PathBuf>,
     /// Access-token lifetime. Default `15m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub access_token_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub access_token_ttl: Option<Written<Duration>>,
     /// Absolute session lifetime. Default `30d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub refresh_token_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub refresh_token_ttl: Option<Written<Duration>>,
     /// A session dies when not refreshed for this long. Default `7d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub session_idle_timeout: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub session_idle_timeout: Option<Written<Duration>>,
     /// Concurrent-refresh grace window; `0s` disables. Default `10s`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub refresh_reuse_grace: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub refresh_reuse_grace: Option<Written<Duration>>,
     /// `allowlist` or `denylist`. Default `allowlist`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub revocation_mode: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub revocation_mode: Option<Written<RevocationMode>>,
     /// `closed` (503 when the state store is down) or `open`. Default `closed`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub fail_mode: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub fail_mode: Option<Written<FailMode>>,
     /// Oldest session evicted beyond this many; `0` = no limit. Default `0`.
     pub max_sessions_per_user: Option<u32>,
     /// `body`, `cookie` or `both`. Default `body`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub token_transport: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub token_transport: Option<Written<TokenTransport>>,
     /// `on` binds access tokens to a hardened cookie. Default `off`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub fingerprint: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub fingerprint: Option<Written<Switch>>,
     /// Bearer secret for `/v1/admin/*`. Default: unset (admin API disabled).
     #[serde(deserialize_with = "lenient_string")]
     pub admin_token: Option<String>,
@@ -84,8 +100,8 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub password_reset_url: Option<String>,
     /// Lifetime of a password-reset token. Default `15m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub password_reset_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub password_reset_ttl: Option<Written<Duration>>,
     /// Sender of outgoing mail (`Name <address>` or `address`). Default
     /// `Tessera <no-reply@localhost>`.
     #[serde(deserialize_with = "lenient_string")]
@@ -94,19 +110,19 @@ pub struct RawConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub introspection_clients: Option<String>,
     /// `off` disables rate limiting and lockout (benchmarks only). Default `on`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub rate_limit: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub rate_limit: Option<Written<Switch>>,
     /// `pretty` or `json`. Default `pretty` on a terminal, else `json`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub log_format: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub log_format: Option<Written<LogFormat>>,
     /// Largest accepted request body in bytes. Default `65536`.
     pub max_body_bytes: Option<usize>,
     /// How long a sign-in challenge waits for its second factor. Default `5m`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub mfa_challenge_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub mfa_challenge_ttl: Option<Written<Duration>>,
     /// How long a trusted device skips the second factor. Default `30d`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub trusted_device_ttl: Option<String>,
+    #[serde(deserialize_with = "lenient_written")]
+    pub trusted_device_ttl: Option<Written<Duration>>,
     /// Concurrent Argon2 hashes; default: the number of CPUs.
     pub password_hash_concurrency: Option<usize>,
     /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` is
@@ -116,9 +132,10 @@ pub struct RawConfig {
     pub trusted_proxies: Option<String>,
 }
 
-/// Redacts every setting that may hold a secret (`database_url`, `redis_url`, `admin_token`,
-/// `smtp_url`, `introspection_clients`): shown only as set or unset. Destructured, so a new
-/// field does not compile until it is listed here.
+/// Redacts every setting that may hold a secret (those marked `secret` in [`SETTINGS`]:
+/// `database_url`, `redis_url`, `admin_token`, `smtp_url`, `introspection_clients`): shown
+/// only as set or unset. Destructured, so a new field does not compile until it is listed
+/// here; a unit test checks that every field is shown and every secret one redacted.
 impl fmt::Debug for RawConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let RawConfig {
@@ -195,6 +212,13 @@ impl fmt::Debug for RawConfig {
     }
 }
 
+/// [`lenient_string`], kept as text bound for a `T`.
+fn lenient_written<'de, D: serde::Deserializer<'de>, T>(
+    d: D,
+) -> Result<Option<Written<T>>, D::Error> {
+    Ok(lenient_string(d)?.map(Written::from))
+}
+
 /// Environment values arrive parsed (`12345` as a number, `true` as a boolean); a string
 /// setting takes them back as the text that was written.
 fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -216,45 +240,6 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     }))
 }
 
-/// Keys read from `TESSERA_<KEY>` (uppercase). Others with the prefix are ignored (and named
-/// in a warning), so unrelated variables such as `TESSERA_REQUIRE_SERVICES` never break start.
-pub const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "redis_cluster",
-    "redis_ca_file",
-    "redis_key_prefix",
-    "issuer",
-    "audience",
-    "signing_alg",
-    "signing_key_file",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "session_idle_timeout",
-    "refresh_reuse_grace",
-    "revocation_mode",
-    "fail_mode",
-    "max_sessions_per_user",
-    "token_transport",
-    "fingerprint",
-    "admin_token",
-    "smtp_url",
-    "password_reset_url",
-    "password_reset_ttl",
-    "mail_from",
-    "introspection_clients",
-    "rate_limit",
-    "log_format",
-    "max_body_bytes",
-    "password_hash_concurrency",
-    "trusted_device_ttl",
-    "mfa_challenge_ttl",
-    "trusted_proxies",
-];
-
-/// Environment variables outside the `TESSERA_` prefix that are part of the contract.
-pub const BARE_ENV_KEYS: &[&str] = &["DATABASE_URL", "REDIS_URL"];
-
 /// Why configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -264,8 +249,7 @@ impl RawConfig {
     /// File (if any) then environment. `TESSERA_CONFIG` names the file when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
-        let from_env = std::env::var_os("TESSERA_CONFIG").map(PathBuf::from);
-        if let Some(p) = path.map(Path::to_path_buf).or(from_env) {
+        if let Some(p) = Self::file_path(path) {
             fig = fig.merge(Toml::file_exact(p));
         }
         Self::with_env(fig)
@@ -273,21 +257,44 @@ impl RawConfig {
             .map_err(|e| ConfigError(Box::new(e)))
     }
 
-    fn with_env(fig: Figment) -> Figment {
-        // Values stay strings: `TESSERA_ADMIN_TOKEN=12345` is a string, not a number. Numeric
-        // and boolean keys are parsed by figment's lenient deserializer.
-        fig.merge(
-            Env::prefixed("TESSERA_")
-                .filter(|k| ENV_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())),
-        )
-        .merge(Env::raw().only(BARE_ENV_KEYS))
+    /// The configuration file [`load`](Self::load) reads: `path`, else `TESSERA_CONFIG`.
+    pub fn file_path(path: Option<&Path>) -> Option<PathBuf> {
+        path.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from))
     }
 
-    /// `TESSERA_*` variables that are set but not configuration keys.
+    fn with_env(fig: Figment) -> Figment {
+        // Values stay strings: `TESSERA_ADMIN_TOKEN=12345` is a string, not a number. Numeric
+        // and boolean keys are parsed by figment's lenient deserializer. Names are compared
+        // case-insensitively, as figment does.
+        fig.merge(Env::prefixed(ENV_PREFIX).filter(|k| {
+            SETTINGS.iter().any(|s| {
+                s.prefixed_name()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(k.as_str()))
+            })
+        }))
+        .merge(Env::raw().filter(|k| {
+            SETTINGS
+                .iter()
+                .any(|s| s.prefixed_name().is_none() && s.env.eq_ignore_ascii_case(k.as_str()))
+        }))
+    }
+
+    /// `TESSERA_*` variables that are set but not configuration keys (lowercased, without
+    /// the prefix), `TESSERA_CONFIG` aside. They are ignored; `main` names them in a warning,
+    /// so unrelated variables such as `TESSERA_REQUIRE_SERVICES` never break start.
     pub fn unknown_env_keys() -> Vec<String> {
+        let config = CONFIG_FILE_ENV
+            .strip_prefix(ENV_PREFIX)
+            .unwrap_or(CONFIG_FILE_ENV);
         std::env::vars()
-            .filter_map(|(k, _)| k.strip_prefix("TESSERA_").map(str::to_lowercase))
-            .filter(|k| !ENV_KEYS.contains(&k.as_str()) && k != "config")
+            .filter_map(|(k, _)| k.strip_prefix(ENV_PREFIX).map(str::to_lowercase))
+            .filter(|k| {
+                !SETTINGS
+                    .iter()
+                    .any(|s| s.prefixed_name().is_some_and(|n| n.eq_ignore_ascii_case(k)))
+                    && !k.eq_ignore_ascii_case(config)
+            })
             .collect()
     }
 }
@@ -342,6 +349,27 @@ mod tests {
             shown.contains("gateway"),
             "client ids are not secret: {shown}"
         );
+    }
+
+    #[test]
+    fn toml_booleans_and_numbers_are_taken_as_the_words_written() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tessera.toml",
+                "fingerprint = true\nrate_limit = 0\nrefresh_reuse_grace = \"0s\"\n",
+            )?;
+            jail.set_env("TESSERA_FAIL_MODE", "open");
+            jail.set_env("TESSERA_TOKEN_TRANSPORT", " both ");
+            let raw = RawConfig::load(Some(Path::new("tessera.toml"))).unwrap();
+            assert_eq!(raw.fingerprint.as_deref(), Some("true"));
+            assert_eq!(raw.rate_limit.as_deref(), Some("0"));
+            let s = crate::config::Settings::from_raw(raw, false).unwrap();
+            assert!(s.fingerprint && !s.rate_limit);
+            assert_eq!(s.fail_mode, crate::config::FailMode::Open);
+            assert_eq!(s.token_transport, crate::config::TokenTransport::Both);
+            assert!(s.refresh_reuse_grace.is_zero());
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The behaviour suite. Every case in `suite!` runs once per backend combination; the cases
-//! in [`binary`] drive the real executable.
+//! in [`binary`] and [`config_check`] drive the real executable.
 
 mod admin;
 mod bad_input;
 mod binary;
 mod browser;
+mod config_check;
 mod forged;
 mod limits;
 mod logout;
