@@ -4,6 +4,8 @@
 //!
 //! Needs `redis-server` (the near-cache is used only while the guard's revocation
 //! subscription is up). Run: `cargo bench -p tessera-bench --bench guard`.
+// A program of its own: an edge that reads the clock.
+#![allow(clippy::disallowed_methods)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;

@@ -7,7 +7,8 @@
 //! notice and pass — unless `TESSERA_REQUIRE_SERVICES=1`.
 //!
 //! DO NOT add more test binaries for the guard: add cases to `cases/`.
-
+// Tests read the clock: they are an edge.
+#![allow(clippy::disallowed_methods)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unreachable_pub)]
 

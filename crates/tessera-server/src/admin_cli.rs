@@ -21,6 +21,7 @@ use crate::device::ClientInfo;
 
 /// Runs an operator command; prints the result to stdout. Errors (unknown ids, unreachable
 /// stores) come back as `Err` with a message for stderr.
+#[allow(clippy::disallowed_methods)] // the CLI: an edge, reads the clock and passes `now` in
 pub async fn run(settings: Settings, command: &Command) -> anyhow::Result<()> {
     if settings.state_store == StateStoreSettings::Memory {
         bail!(

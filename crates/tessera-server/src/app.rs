@@ -139,6 +139,7 @@ impl App {
 
     /// As [`App::build_with`], the state store passed through `wrap` before anything uses it
     /// (tests wrap it to inject failures between the steps of a flow).
+    #[allow(clippy::disallowed_methods)] // start-up: an edge, reads the clock and passes `now` in
     pub async fn build_wrapped(
         settings: &Settings,
         hasher: PasswordHasher,

@@ -5,7 +5,8 @@
 //!
 //! One test binary on purpose: each `tests/*.rs` is a separate slow link. Add cases to
 //! `cases/`, not new files here.
-
+// Tests read the clock: they are an edge.
+#![allow(clippy::disallowed_methods)]
 #![allow(
     unreachable_pub,
     clippy::unwrap_used,

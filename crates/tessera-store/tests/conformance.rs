@@ -10,7 +10,8 @@
 //!
 //! DO NOT add more test binaries for the store: add cases to `suite/` (each binary is a slow
 //! link).
-
+// Tests read the clock: they are an edge.
+#![allow(clippy::disallowed_methods)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Test modules share items with `pub`; nothing here is exported.
 #![allow(unreachable_pub)]

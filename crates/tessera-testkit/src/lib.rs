@@ -9,7 +9,12 @@
 //! - [`redis_tls`]: a private TLS `redis-server` and certificates made by the `openssl` CLI.
 //! - [`postgres`]: a throwaway PostgreSQL database per test run, from the admin URL in
 //!   `DATABASE_URL`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 pub mod postgres;
 pub mod redis_cluster;

@@ -66,6 +66,7 @@ impl LiveKeys {
 
     /// Polls the key file every `every` and reloads on change (and at least every minute, to
     /// drop expired retired keys). Runs until the process ends.
+    #[allow(clippy::disallowed_methods)] // a background task: an edge, reads the clock and passes `now` in
     pub fn spawn_watcher(self: &Arc<Self>, every: Duration) {
         let this = Arc::clone(self);
         tokio::spawn(async move {

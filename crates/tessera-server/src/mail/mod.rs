@@ -174,7 +174,7 @@ async fn write_private(path: &Path, bytes: &[u8]) -> Result<(), MailError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // tests read the clock
     use super::*;
 
     #[tokio::test]

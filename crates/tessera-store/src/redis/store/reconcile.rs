@@ -102,6 +102,7 @@ impl RedisStore {
     /// aborted (or the runtime shuts down); [`connect`](Self::connect) does not start it —
     /// the server starts one per process. Several processes reconciling is harmless (each
     /// pass writes totals), only wasteful.
+    #[allow(clippy::disallowed_methods)] // a background task: an edge that reads the clock
     pub fn spawn_stats_reconciler(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let store = self.clone();
         tokio::spawn(async move {
