@@ -67,7 +67,7 @@ impl SignInService {
             Some(u) if u.disabled_at.is_none() => Ok(u),
             _ => {
                 if let Err(e) = self.core.store.revoke_session(user, session, now).await {
-                    tracing::warn!(error = %e, %user, %session, "refused refresh: the session could not be revoked");
+                    tracing::warn!(error = %e.chain(), %user, %session, "refused refresh: the session could not be revoked");
                 }
                 Err(AuthError::AccountDisabled)
             }

@@ -31,7 +31,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let stats = match stats {
         Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {
-            tracing::debug!(error = %e, "metrics: state store statistics unavailable");
+            tracing::debug!(error = %e.chain(), "metrics: state store statistics unavailable");
             None
         }
         Err(_) => {
