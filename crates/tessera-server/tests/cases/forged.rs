@@ -14,7 +14,6 @@ use sha2::Sha256;
 use tessera_core::keys::{KeyMaterial, KeyRing};
 use tessera_core::time::Timestamp;
 use tessera_core::token::{TokenIssuer, TokenRequest};
-use tessera_server::keys::KeyFile;
 
 use super::signin::decode;
 use crate::common::{Backend, TestServer, email};
@@ -27,10 +26,7 @@ pub async fn forged_and_out_of_policy_tokens_are_refused(b: Backend) {
     assert_eq!(s.me(&genuine).await.status, StatusCode::OK);
     let (header, claims) = decode(&genuine);
 
-    let file = KeyFile::read(&KeyFile::path(s.data_dir.path()))
-        .unwrap()
-        .unwrap();
-    let stored = file.signing_keys[0].clone();
+    let stored = s.signing_keys().await[0].clone();
     let KeyMaterial::PrivateKeyPem(pem) = &stored.material else {
         panic!("EdDSA key expected")
     };
