@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 use tessera_core::keys::SigningAlg;
 use tessera_core::time::Timestamp;
 
+use crate::accounts::Database;
 use crate::app::key_retention;
 use crate::config::{Effective, RawConfig, Settings};
-use crate::accounts::Database;
 use crate::keys::KeyVault;
 use crate::keys::startup::{master_key, ring};
 use crate::keys::vault::list_signing_keys;

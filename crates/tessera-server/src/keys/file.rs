@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use tessera_core::keys::{KeyError, SigningAlg, StoredKey};
 #[cfg(test)]
 use tessera_core::keys::KeyMaterial;
+use tessera_core::keys::{KeyError, SigningAlg, StoredKey};
 use tessera_core::refresh::RefreshKey;
 use tessera_core::time::Timestamp;
 
@@ -167,7 +167,6 @@ impl KeyFile {
             .map_err(|_| KeyFileError::BadRefreshKey(path.to_path_buf()))?;
         Ok(crate::mfa::DataKey::from_bytes(bytes))
     }
-
 }
 
 fn random_key() -> String {

@@ -119,14 +119,22 @@ pub async fn open(
             "imported keys.json into the database (sealed under master key {master_id}); the \
              file is no longer read: keep it offline as a backup or delete it"
         ),
-        Origin::Generated => tracing::info!(master_key_id = %master_id, "keys generated into the database"),
+        Origin::Generated => {
+            tracing::info!(master_key_id = %master_id, "keys generated into the database")
+        }
         Origin::Existing if legacy.exists() => tracing::info!(
             file = %legacy.display(),
             "keys come from the database; keys.json in the data directory is not read"
         ),
         Origin::Existing => {}
     }
-    let ring = ring(&keys.signing, settings.signing_key_file.as_deref(), settings.signing_alg, retention, now)?;
+    let ring = ring(
+        &keys.signing,
+        settings.signing_key_file.as_deref(),
+        settings.signing_alg,
+        retention,
+        now,
+    )?;
     let live = LiveKeys::new(
         ring,
         vault,

@@ -189,10 +189,11 @@ impl KeyVault {
     /// other than the one that sealed them.
     pub async fn load(&self) -> Result<Option<StoredKeys>, KeyVaultError> {
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
-        let head = sqlx::query("SELECT generation, master_key_id FROM server_key_ring WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
+        let head =
+            sqlx::query("SELECT generation, master_key_id FROM server_key_ring WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(DbError::from)?;
         let Some(head) = head else {
             return Ok(None);
         };
@@ -219,14 +220,17 @@ impl KeyVault {
             let malformed = || KeyVaultError::Malformed { name: name.clone() };
             match kind.as_str() {
                 "signing" => {
-                    let key: StoredKey =
-                        serde_json::from_slice(&plain).map_err(|_| malformed())?;
+                    let key: StoredKey = serde_json::from_slice(&plain).map_err(|_| malformed())?;
                     if name != signing_name(&key.kid) {
                         return Err(malformed());
                     }
                     signing.push(key);
                 }
-                "refresh" => refresh = Some(RefreshKey::from_bytes(bytes32(&plain).ok_or_else(malformed)?)),
+                "refresh" => {
+                    refresh = Some(RefreshKey::from_bytes(
+                        bytes32(&plain).ok_or_else(malformed)?,
+                    ))
+                }
                 "data" => data = Some(DataKey::from_bytes(bytes32(&plain).ok_or_else(malformed)?)),
                 _ => return Err(malformed()),
             }
@@ -268,7 +272,9 @@ impl KeyVault {
                 if self.create(&file, &path, now).await? {
                     origin = candidate;
                 }
-                self.load().await?.ok_or(KeyVaultError::Missing("signing"))?
+                self.load()
+                    .await?
+                    .ok_or(KeyVaultError::Missing("signing"))?
             }
         };
         if active_alg(&keys.signing) != Some(alg) {
@@ -279,7 +285,10 @@ impl KeyVault {
                 rotate(signing, alg, retention, now).map(Some)
             })
             .await?;
-            let keys = self.load().await?.ok_or(KeyVaultError::Missing("signing"))?;
+            let keys = self
+                .load()
+                .await?
+                .ok_or(KeyVaultError::Missing("signing"))?;
             return Ok((keys, origin));
         }
         Ok((keys, origin))
@@ -293,9 +302,11 @@ impl KeyVault {
         retention: Duration,
         now: Timestamp,
     ) -> Result<String, KeyVaultError> {
-        self.change(now, |signing| rotate(signing, alg, retention, now).map(Some))
-            .await?
-            .ok_or(KeyVaultError::Contended)
+        self.change(now, |signing| {
+            rotate(signing, alg, retention, now).map(Some)
+        })
+        .await?
+        .ok_or(KeyVaultError::Contended)
     }
 
     fn check_master(&self, stored: &str) -> Result<(), KeyVaultError> {
@@ -312,7 +323,12 @@ impl KeyVault {
 
     /// Stores `file` as the first keys unless the database already holds some (then
     /// nothing is written). Returns whether this call stored them.
-    async fn create(&self, file: &KeyFile, path: &Path, now: Timestamp) -> Result<bool, KeyVaultError> {
+    async fn create(
+        &self,
+        file: &KeyFile,
+        path: &Path,
+        now: Timestamp,
+    ) -> Result<bool, KeyVaultError> {
         let refresh = file.refresh_key(path)?;
         let data = file.data_key(path)?;
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
@@ -362,7 +378,10 @@ impl KeyVault {
         mut edit: impl FnMut(&mut Vec<StoredKey>) -> Result<Option<T>, KeyError>,
     ) -> Result<Option<T>, KeyVaultError> {
         for _ in 0..CHANGE_ATTEMPTS {
-            let keys = self.load().await?.ok_or(KeyVaultError::Missing("signing"))?;
+            let keys = self
+                .load()
+                .await?
+                .ok_or(KeyVaultError::Missing("signing"))?;
             let mut signing = keys.signing.clone();
             let Some(out) = edit(&mut signing)? else {
                 return Ok(None);
@@ -402,9 +421,8 @@ impl KeyVault {
         key: &StoredKey,
     ) -> Result<(), KeyVaultError> {
         let name = signing_name(&key.kid);
-        let json = serde_json::to_vec(key).map_err(|_| KeyVaultError::Malformed {
-            name: name.clone(),
-        })?;
+        let json =
+            serde_json::to_vec(key).map_err(|_| KeyVaultError::Malformed { name: name.clone() })?;
         sqlx::query(
             "INSERT INTO server_keys (name, kind, alg, sealed, created_at, retired_at) \
              VALUES ($1, 'signing', $2, $3, $4, $5)",

@@ -55,17 +55,7 @@ pub async fn set_data_key(data_dir: &Path, db: &Database, b: u8) -> String {
     DataKey::from_bytes([b; 32]).id()
 }
 
-/// The stored data key row as it is (sealed).
-pub async fn sealed_data_key(db: &Database) -> String {
-    sqlx::query("SELECT sealed FROM server_keys WHERE name = 'data'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .try_get("sealed")
-        .unwrap()
-}
-
-/// Puts back a row read by [`sealed_data_key`].
+/// Replaces the stored data key row by `sealed`.
 pub async fn set_sealed_data_key(db: &Database, sealed: &str) {
     sqlx::query("UPDATE server_keys SET sealed = $1 WHERE name = 'data'")
         .bind(sealed)
@@ -82,22 +72,23 @@ pub struct Snapshot {
 
 /// Reads the stored keys as they are.
 pub async fn snapshot(db: &Database) -> Snapshot {
-    let keys = sqlx::query("SELECT name, kind, alg, sealed, created_at, retired_at FROM server_keys")
-        .fetch_all(db.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r.try_get(0).unwrap(),
-                r.try_get(1).unwrap(),
-                r.try_get(2).unwrap(),
-                r.try_get(3).unwrap(),
-                r.try_get(4).unwrap(),
-                r.try_get(5).unwrap(),
-            )
-        })
-        .collect();
+    let keys =
+        sqlx::query("SELECT name, kind, alg, sealed, created_at, retired_at FROM server_keys")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get(0).unwrap(),
+                    r.try_get(1).unwrap(),
+                    r.try_get(2).unwrap(),
+                    r.try_get(3).unwrap(),
+                    r.try_get(4).unwrap(),
+                    r.try_get(5).unwrap(),
+                )
+            })
+            .collect();
     let r = sqlx::query("SELECT generation, master_key_id, updated_at FROM server_key_ring")
         .fetch_one(db.pool())
         .await

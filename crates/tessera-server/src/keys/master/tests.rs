@@ -33,7 +33,10 @@ fn the_documented_encoding_round_trips_and_standard_base64_is_accepted() {
     let k = MasterKey::generate();
     let text = k.encode();
     assert_eq!(text.len(), 43);
-    assert_eq!(MasterKey::parse(&format!("  {text}\n")).unwrap().id(), k.id());
+    assert_eq!(
+        MasterKey::parse(&format!("  {text}\n")).unwrap().id(),
+        k.id()
+    );
     let standard = STANDARD.encode(sample());
     assert!(standard.ends_with('='));
     assert_eq!(

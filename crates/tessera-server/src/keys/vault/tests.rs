@@ -65,7 +65,10 @@ async fn keys_are_created_once_and_read_back_by_every_instance() {
         };
         for r in rows {
             let sealed: String = r.try_get("sealed").unwrap();
-            assert!(!sealed.contains("PRIVATE") && !pem.contains(&sealed), "{engine}");
+            assert!(
+                !sealed.contains("PRIVATE") && !pem.contains(&sealed),
+                "{engine}"
+            );
         }
     }
 }
@@ -96,14 +99,18 @@ async fn instances_starting_at_once_on_an_empty_database_end_with_one_ring() {
             .count();
         assert_eq!(generated, 1, "{engine}: one instance creates");
         for (keys, _) in &results[1..] {
-            assert!(same(keys, &results[0].0), "{engine}: every instance reads the same");
+            assert!(
+                same(keys, &results[0].0),
+                "{engine}: every instance reads the same"
+            );
         }
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM server_keys WHERE kind = 'signing'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
+        let count: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM server_keys WHERE kind = 'signing'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap();
         assert_eq!(count, 1, "{engine}");
     }
 }
@@ -128,9 +135,17 @@ async fn a_wrong_master_key_is_refused_by_id_and_a_tampered_row_by_name() {
             matches!(err, KeyVaultError::WrongMasterKey { .. }),
             "{engine}: {err:?}"
         );
-        assert!(text.contains(&master.id()) && text.contains(&other.id()), "{text}");
+        assert!(
+            text.contains(&master.id()) && text.contains(&other.id()),
+            "{text}"
+        );
         assert!(text.contains("TESSERA_MASTER_KEY"), "{text}");
-        assert!(vault(&db, &other).rotate(SigningAlg::EdDSA, KEEP, NOW).await.is_err());
+        assert!(
+            vault(&db, &other)
+                .rotate(SigningAlg::EdDSA, KEEP, NOW)
+                .await
+                .is_err()
+        );
         // A row swapped for another row's sealed value does not open: named.
         sqlx::query(
             "UPDATE server_keys SET sealed = (SELECT sealed FROM server_keys WHERE name = 'data') \
@@ -171,7 +186,10 @@ async fn rotation_serialises_across_instances_and_keeps_the_old_keys_verifying()
         let keys = v.load().await.unwrap().unwrap();
         assert_eq!(keys.signing.len(), 3, "{engine}");
         assert_eq!(
-            keys.signing.iter().filter(|k| k.retired_at.is_none()).count(),
+            keys.signing
+                .iter()
+                .filter(|k| k.retired_at.is_none())
+                .count(),
             1,
             "{engine}: one active key"
         );
@@ -184,14 +202,21 @@ async fn rotation_serialises_across_instances_and_keeps_the_old_keys_verifying()
                 .any(|k| k.common.key_id.as_deref() == Some(first.signing[0].kid.as_str())),
             "{engine}: the first key still verifies"
         );
-        assert!(same_secret(&first, &keys), "{engine}: refresh and data keys unchanged");
+        assert!(
+            same_secret(&first, &keys),
+            "{engine}: refresh and data keys unchanged"
+        );
         let listed = list_signing_keys(&db).await.unwrap();
         assert_eq!(listed.len(), 3);
         assert_eq!(listed.iter().filter(|k| k.retired_at.is_none()).count(), 1);
         // Past the retention, a rotation drops the retired keys.
         let much_later = later.plus(KEEP).plus(Duration::from_secs(1));
         v.rotate(SigningAlg::EdDSA, KEEP, much_later).await.unwrap();
-        assert_eq!(v.load().await.unwrap().unwrap().signing.len(), 2, "{engine}");
+        assert_eq!(
+            v.load().await.unwrap().unwrap().signing.len(),
+            2,
+            "{engine}"
+        );
         // A configured algorithm change rotates once.
         let (keys, _) = v
             .open_or_create(empty.path(), SigningAlg::ES256, KEEP, much_later)
@@ -232,7 +257,11 @@ async fn an_existing_keys_json_is_imported_once_and_left_in_place() {
             keys.refresh.as_bytes(),
             legacy.refresh_key(&path).unwrap().as_bytes()
         );
-        assert_eq!(std::fs::read(&path).unwrap(), before, "the file is left as it was");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file is left as it was"
+        );
         let (_, origin) = vault(&db, &master)
             .open_or_create(dir.path(), SigningAlg::EdDSA, KEEP, NOW)
             .await
