@@ -64,9 +64,12 @@ pub async fn set_sealed_data_key(db: &Database, sealed: &str) {
         .unwrap();
 }
 
+/// One `server_keys` row: name, kind, alg, sealed, created_at, retired_at.
+type KeyRow = (String, String, Option<String>, String, i64, Option<i64>);
+
 /// Every stored key row and the ring row, to put back with [`restore`].
 pub struct Snapshot {
-    keys: Vec<(String, String, Option<String>, String, i64, Option<i64>)>,
+    keys: Vec<KeyRow>,
     ring: (i64, String, i64),
 }
 
