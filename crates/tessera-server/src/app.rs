@@ -19,7 +19,7 @@ use crate::auth::{
     SecondFactorService, SessionPolicy, SessionService, SignInService,
 };
 use crate::config::{Settings, StateStoreSettings};
-use crate::keys::{KeyFile, LiveKeys};
+use crate::keys::{LiveKeys, StartedKeys};
 use crate::limits::Limits;
 use crate::mail::Mailer;
 use crate::mfa::MfaRecords;
@@ -67,6 +67,10 @@ pub struct App {
 /// untouched).
 pub const STATS_RECONCILE_EVERY: Duration = Duration::from_secs(300);
 
+/// How often each instance polls the database for a new key ring generation (a rotation
+/// reaches every instance within this, plus the time of one reload).
+pub const KEY_POLL_EVERY: Duration = Duration::from_secs(2);
+
 /// Leeway the verifier allows for clock skew.
 pub const LEEWAY: Duration = Duration::from_secs(30);
 
@@ -81,9 +85,10 @@ pub enum StartError {
     /// Data directory.
     #[error("data directory {0}: {1}")]
     DataDir(String, #[source] std::io::Error),
-    /// Keys.
+    /// Keys: the master key, or the keys stored in the database (see
+    /// [`crate::keys::KeyStartError`]; each variant names what failed).
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeyFileError),
+    Keys(#[from] crate::keys::KeyStartError),
     /// Database.
     #[error("database: {0}")]
     Database(#[from] crate::accounts::DbError),
@@ -93,11 +98,9 @@ pub enum StartError {
     /// Mail transport.
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::MailError),
-    /// Enrolled second factors do not open with the data key in the key file.
-    #[error("second factors cannot be opened with the data key of {path}: {mismatch}")]
+    /// Enrolled second factors do not open with the data key stored in the database.
+    #[error("second factors cannot be opened with the database's data key: {mismatch}")]
     DataKey {
-        /// The key file.
-        path: String,
         /// What does not open, and why.
         mismatch: crate::mfa::key_check::KeyMismatch,
     },
@@ -117,8 +120,8 @@ pub enum Role {
 }
 
 impl App {
-    /// Creates the data directory, loads (or generates) keys, connects and migrates the
-    /// database, connects the state store.
+    /// Creates the data directory, connects and migrates the database, opens (or creates,
+    /// or imports) the keys stored in it, connects the state store.
     pub async fn build(settings: &Settings, role: Role) -> Result<Self, StartError> {
         Self::build_with(
             settings,
@@ -150,27 +153,16 @@ impl App {
         create_private_dir(&settings.data_dir)
             .map_err(|e| StartError::DataDir(settings.data_dir.display().to_string(), e))?;
         let retention = key_retention(settings.access_token_ttl);
-        let key_file =
-            KeyFile::load_or_create(&settings.data_dir, settings.signing_alg, retention, now)?;
-        let key_path = KeyFile::path(&settings.data_dir);
-        let ring = key_file.ring(
-            settings.signing_key_file.as_deref(),
-            settings.signing_alg,
-            retention,
-            now,
-        )?;
-        let refresh_key = key_file.refresh_key(&key_path)?;
-        tracing::info!(kid = %ring.active_kid(), alg = %ring.active_alg(), "signing key loaded");
-        let keys = LiveKeys::new(
-            ring,
-            key_path,
-            settings.signing_key_file.clone(),
-            settings.signing_alg,
-            retention,
-        );
-
         let db = Database::connect(&settings.database_url).await?;
         tracing::info!(engine = db.engine().as_str(), "database ready");
+        let StartedKeys {
+            live: keys,
+            refresh: refresh_key,
+            data: data_key,
+            origin: _,
+        } = crate::keys::startup::open(settings, &db, retention, now).await?;
+        let ring = keys.current();
+        tracing::info!(kid = %ring.active_kid(), alg = %ring.active_alg(), "signing key loaded");
 
         let store: Arc<dyn StateStore> = match &settings.state_store {
             StateStoreSettings::Memory => Arc::new(MemoryStore::new()),
@@ -218,19 +210,13 @@ impl App {
             totp_issuer: "Tessera".to_owned(),
             mfa_challenge_ttl: settings.mfa_challenge_ttl,
         };
-        let mfa = MfaRecords::new(
-            db.clone(),
-            key_file.data_key(&KeyFile::path(&settings.data_dir))?,
-        );
+        let mfa = MfaRecords::new(db.clone(), data_key);
         if role == Role::Server {
             // Fails closed: never serve second factors this key cannot open (an operator
             // command still runs, so `tessera mfa reset` can clear them).
             let mismatch = mfa.check_key().await?;
             if !mismatch.is_empty() {
-                return Err(StartError::DataKey {
-                    path: KeyFile::path(&settings.data_dir).display().to_string(),
-                    mismatch,
-                });
+                return Err(StartError::DataKey { mismatch });
             }
             tracing::info!(
                 key_id = mfa.key_id(),

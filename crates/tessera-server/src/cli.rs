@@ -7,10 +7,12 @@ use clap::{Parser, Subcommand};
 use tessera_core::keys::SigningAlg;
 use tessera_core::time::Timestamp;
 
+use crate::accounts::Database;
 use crate::app::key_retention;
 use crate::config::{Effective, RawConfig, Settings};
-use crate::keys::KeyFile;
-use crate::keys::file::rotate_in_place;
+use crate::keys::KeyVault;
+use crate::keys::startup::{master_key, ring};
+use crate::keys::vault::list_signing_keys;
 
 /// Tessera: revocable JWT access tokens and rotating refresh tokens.
 #[derive(Debug, Parser)]
@@ -138,14 +140,14 @@ pub enum RevokeTarget {
 /// `tessera keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysAction {
-    /// Add a new active signing key; the old one keeps verifying until its tokens expire.
-    /// A running server picks the change up within seconds.
+    /// Add a new active signing key in the database; the old one keeps verifying until its
+    /// tokens expire. Every running server picks the change up within seconds.
     Rotate {
         /// Algorithm of the new key (default: the configured one).
         #[arg(long)]
         alg: Option<SigningAlg>,
     },
-    /// List the keys in the key file.
+    /// List the signing keys in the database.
     List,
 }
 
@@ -166,20 +168,15 @@ pub fn config_check(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a `keys` action; prints to stdout.
+/// Runs a `keys` action against the keys stored in the database; prints to stdout.
 #[allow(clippy::disallowed_methods)] // the CLI: an edge, reads the clock and passes `now` in
-pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
+pub async fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let retention = key_retention(settings.access_token_ttl);
     if let Some(pem) = &settings.signing_key_file {
         // The configured PEM is the signing key: there is nothing here to rotate or list
         // but that one key.
-        let ring = KeyFile {
-            signing_keys: Vec::new(),
-            refresh_key: String::new(),
-            data_key: None,
-        }
-        .ring(Some(pem), settings.signing_alg, retention, now)?;
+        let ring = ring(&[], Some(pem), settings.signing_alg, retention, now)?;
         return match action {
             KeysAction::Rotate { .. } => anyhow::bail!(
                 "the signing key comes from signing_key_file ({}): rotate it by deploying a new PEM file",
@@ -196,24 +193,31 @@ pub fn keys(settings: &Settings, action: &KeysAction) -> anyhow::Result<()> {
             }
         };
     }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let db = Database::connect(&settings.database_url).await?;
     match action {
         KeysAction::Rotate { alg } => {
             let alg = alg.unwrap_or(settings.signing_alg);
-            let kid = rotate_in_place(&settings.data_dir, alg, retention, now)?;
+            let (master, given_by) =
+                master_key(&settings.master_key, &settings.data_dir, &db).await?;
+            let vault = KeyVault::new(db, master, given_by);
+            vault
+                .open_or_create(&settings.data_dir, settings.signing_alg, retention, now)
+                .await?;
+            let kid = vault.rotate(alg, retention, now).await?;
             println!(
                 "new signing key {kid} ({alg}); previous keys verify for another {}",
                 humantime::format_duration(retention)
             );
         }
         KeysAction::List => {
-            let path = KeyFile::path(&settings.data_dir);
-            let Some(file) = KeyFile::read(&path)? else {
+            let listed = list_signing_keys(&db).await?;
+            if listed.is_empty() {
                 anyhow::bail!(
-                    "no key file at {} (it is created by the first `tessera serve`)",
-                    path.display()
+                    "no keys in the database (they are created by the first `tessera serve`)"
                 );
-            };
-            for k in &file.signing_keys {
+            }
+            for k in &listed {
                 let state = match k.retired_at {
                     None => "active".to_owned(),
                     Some(r) => format!("retired {}s ago", now.as_secs() - r.as_secs()),

@@ -46,7 +46,13 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(tessera_server::serve::serve(settings)),
             Err(e) => Err(e.into()),
         },
-        Command::Keys { action } => cli::keys(&settings, action),
+        Command::Keys { action } => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(cli::keys(&settings, action)),
+            Err(e) => Err(e.into()),
+        },
         Command::Config {
             action: ConfigAction::Check,
         } => cli::config_check(&cli, &settings),

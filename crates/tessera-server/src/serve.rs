@@ -11,7 +11,7 @@ use crate::http::router;
 /// Builds the app and serves HTTP until SIGINT or SIGTERM, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(App::build(&settings, crate::app::Role::Server).await?);
-    app.keys.spawn_watcher(Duration::from_secs(5));
+    app.keys.spawn_watcher(crate::app::KEY_POLL_EVERY);
     app.metrics.spawn_upkeep(Duration::from_secs(5));
     if !settings.not_implemented.is_empty() {
         tracing::warn!(settings = ?settings.not_implemented, "these settings are not implemented yet and have no effect");

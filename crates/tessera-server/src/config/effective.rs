@@ -8,6 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::choice::{Choice, Switch};
+use super::master_key::MasterKeySetting;
 use super::names::{SETTINGS, SettingName};
 use super::settings::Settings;
 use super::storage::StateStoreSettings;
@@ -192,6 +193,17 @@ fn shown(key: &str, s: &Settings) -> Shown {
         "log_format" => text(s.log_format),
         "max_body_bytes" => literal(s.max_body_bytes),
         "password_hash_concurrency" => literal(s.password_hash_concurrency),
+        "master_key" => match &s.master_key {
+            MasterKeySetting::Value(_) => Shown::Redacted,
+            MasterKeySetting::File(_) => Shown::Unset("read from master_key_file"),
+            MasterKeySetting::Generated => {
+                Shown::Unset("generated into the data dir (master.key) on first start")
+            }
+        },
+        "master_key_file" => match &s.master_key {
+            MasterKeySetting::File(p) => text(p.display()),
+            _ => Shown::Unset("no master key file"),
+        },
         _ => Shown::Unset("unknown setting"),
     }
 }

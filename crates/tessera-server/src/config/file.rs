@@ -130,10 +130,18 @@ pub struct RawConfig {
     /// headers are ignored).
     #[serde(deserialize_with = "lenient_string")]
     pub trusted_proxies: Option<String>,
+    /// 32 random bytes in base64url: seals the keys stored in SQL. Every instance of a
+    /// deployment uses the same one. Default: unset (`master_key_file`, else the generated
+    /// `<data dir>/master.key`).
+    #[serde(deserialize_with = "lenient_string")]
+    pub master_key: Option<String>,
+    /// File holding the master key (same encoding). Default: unset.
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Redacts every setting that may hold a secret (those marked `secret` in [`SETTINGS`]:
-/// `database_url`, `redis_url`, `admin_token`, `smtp_url`, `introspection_clients`): shown
+/// `database_url`, `redis_url`, `admin_token`, `smtp_url`, `introspection_clients`,
+/// `master_key`): shown
 /// only as set or unset. Destructured, so a new field does not compile until it is listed
 /// here; a unit test checks that every field is shown and every secret one redacted.
 impl fmt::Debug for RawConfig {
@@ -172,6 +180,8 @@ impl fmt::Debug for RawConfig {
             trusted_device_ttl,
             password_hash_concurrency,
             trusted_proxies,
+            master_key,
+            master_key_file,
         } = self;
         let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
         f.debug_struct("RawConfig")
@@ -208,6 +218,8 @@ impl fmt::Debug for RawConfig {
             .field("trusted_device_ttl", trusted_device_ttl)
             .field("password_hash_concurrency", password_hash_concurrency)
             .field("trusted_proxies", trusted_proxies)
+            .field("master_key", &redacted(master_key))
+            .field("master_key_file", master_key_file)
             .finish()
     }
 }

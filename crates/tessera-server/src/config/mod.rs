@@ -8,7 +8,8 @@
 //!   every key with its default in its doc comment.
 //! - [`settings`]: [`Settings`], the validated runtime form the rest of the server uses,
 //!   assembled from one parser per section: `server`, `storage`, `tokens`, `sessions`,
-//!   `revocation`, `logging`, `browser`, `clients`, `mail`, `network`, `mfa`.
+//!   `revocation`, `logging`, `browser`, `clients`, `mail`, `network`, `mfa`,
+//!   `master_key`.
 //! - [`choice`]: settings that take one of a fixed set of words, parsed into enums;
 //!   [`written`]: the raw text of such a setting, typed by what it parses into.
 //! - [`effective`]: the effective configuration with secrets redacted
@@ -21,6 +22,7 @@ pub mod effective;
 pub mod file;
 mod logging;
 mod mail;
+pub mod master_key;
 mod mfa;
 pub mod names;
 mod network;
@@ -39,6 +41,7 @@ pub use clients::{ClientCredential, MIN_ADMIN_TOKEN, MIN_CLIENT_SECRET};
 pub use effective::Effective;
 pub use file::{ConfigError, RawConfig};
 pub use logging::LogFormat;
+pub use master_key::MasterKeySetting;
 pub use revocation::FailMode;
 pub use settings::Settings;
 pub use storage::StateStoreSettings;

@@ -85,6 +85,8 @@ pub const SETTINGS: &[SettingName] = &[
         "password_hash_concurrency",
         "TESSERA_PASSWORD_HASH_CONCURRENCY",
     ),
+    secret("master_key", "TESSERA_MASTER_KEY"),
+    name("master_key_file", "TESSERA_MASTER_KEY_FILE"),
 ];
 
 /// Names API.md reserves for features that are not built yet. They are not settings: the
@@ -94,8 +96,6 @@ pub const SETTINGS: &[SettingName] = &[
 pub const PLANNED: &[&str] = &[
     "TESSERA_DURABLE_SESSIONS",
     "TESSERA_DURABLE_LAG",
-    "TESSERA_MASTER_KEY",
-    "TESSERA_MASTER_KEY_FILE",
     "TESSERA_WEBAUTHN_RP_ID",
     "TESSERA_WEBAUTHN_ORIGINS",
     "TESSERA_OAUTH_RETURN_URLS",

@@ -13,6 +13,7 @@ use super::clients::{ClientCredential, Clients};
 use super::file::RawConfig;
 use super::logging::{LogFormat, log_format};
 use super::mail::Mail;
+use super::master_key::{MasterKeySetting, master_key};
 use super::mfa::Mfa;
 use super::network::Network;
 use super::revocation::{FailMode, Revocation};
@@ -86,6 +87,8 @@ pub struct Settings {
     pub password_reset_ttl: Duration,
     /// Reverse proxies whose forwarding headers name the client (empty: headers ignored).
     pub trusted_proxies: TrustedProxies,
+    /// Where the master key that seals the stored keys comes from.
+    pub master_key: MasterKeySetting,
     /// Settings that were given but whose feature is not built yet (warned about at start).
     pub not_implemented: Vec<&'static str>,
 }
@@ -145,6 +148,7 @@ impl Settings {
             trusted_device_ttl,
             mfa_challenge_ttl,
         } = Mfa::from_raw(&raw)?;
+        let master_key = master_key(&raw)?;
         Ok(Settings {
             listen,
             data_dir,
@@ -176,6 +180,7 @@ impl Settings {
             password_reset_url,
             password_reset_ttl,
             trusted_proxies,
+            master_key,
             not_implemented: Vec::new(),
         })
     }

@@ -1,13 +1,16 @@
-//! `keys.json`: the persisted key ring and refresh key.
+//! `keys.json`: where keys lived before they moved to the database. Read once, to import
+//! an existing file into an empty database (see [`super::vault`]); never written by the
+//! server any more.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use tessera_core::keys::{KeyError, KeyMaterial, KeyRing, SigningAlg, StoredKey, rotate};
+#[cfg(test)]
+use tessera_core::keys::KeyMaterial;
+use tessera_core::keys::{KeyError, SigningAlg, StoredKey};
 use tessera_core::refresh::RefreshKey;
 use tessera_core::time::Timestamp;
 
@@ -78,48 +81,23 @@ impl KeyFile {
         data_dir.join(FILE_NAME)
     }
 
-    /// Reads the file, or creates it with a fresh `alg` key when missing. When the active
-    /// key's algorithm differs from `alg`, rotates to a new `alg` key (the old key keeps
-    /// verifying for `retention`). Returns the file and whether it was written.
-    pub fn load_or_create(
-        data_dir: &Path,
-        alg: SigningAlg,
-        retention: Duration,
-        now: Timestamp,
-    ) -> Result<Self, KeyFileError> {
-        let path = Self::path(data_dir);
-        match Self::read(&path)? {
-            Some(mut file) => {
-                let active_alg = file
-                    .signing_keys
-                    .iter()
-                    .filter(|k| k.retired_at.is_none())
-                    .max_by_key(|k| k.created_at)
-                    .map(|k| k.alg);
-                let mut changed = false;
-                if active_alg != Some(alg) {
-                    rotate(&mut file.signing_keys, alg, retention, now)?;
-                    changed = true;
-                }
-                if file.data_key.is_none() {
-                    file.data_key = Some(random_key());
-                    changed = true;
-                }
-                if changed {
-                    file.write(&path)?;
-                }
-                Ok(file)
-            }
-            None => {
-                let file = KeyFile {
-                    signing_keys: vec![StoredKey::generate(alg, now)?],
-                    refresh_key: URL_SAFE_NO_PAD.encode(RefreshKey::generate().as_bytes()),
-                    data_key: Some(random_key()),
-                };
-                file.write(&path)?;
-                Ok(file)
-            }
+    /// A fresh set: one new `alg` signing key, a new refresh key and data key (the
+    /// content of the database's first ring, when there is no `keys.json` to import).
+    pub fn generate(alg: SigningAlg, now: Timestamp) -> Result<Self, KeyFileError> {
+        Ok(KeyFile {
+            signing_keys: vec![StoredKey::generate(alg, now)?],
+            refresh_key: URL_SAFE_NO_PAD.encode(RefreshKey::generate().as_bytes()),
+            data_key: Some(random_key()),
+        })
+    }
+
+    /// Gives a file written before data keys existed a new data key (what the server did on
+    /// loading such a file, before keys moved to the database).
+    pub fn with_data_key(mut self) -> Self {
+        if self.data_key.is_none() {
+            self.data_key = Some(random_key());
         }
+        self
     }
 
     /// Reads the file; `None` when it does not exist.
@@ -189,56 +167,12 @@ impl KeyFile {
             .map_err(|_| KeyFileError::BadRefreshKey(path.to_path_buf()))?;
         Ok(crate::mfa::DataKey::from_bytes(bytes))
     }
-
-    /// The key ring: from the configured PEM when given, else from this file.
-    pub fn ring(
-        &self,
-        pem_file: Option<&Path>,
-        alg: SigningAlg,
-        retention: Duration,
-        now: Timestamp,
-    ) -> Result<KeyRing, KeyFileError> {
-        match pem_file {
-            Some(p) => {
-                let pem = std::fs::read_to_string(p).map_err(|source| KeyFileError::Io {
-                    path: p.to_path_buf(),
-                    source,
-                })?;
-                let material = if alg == SigningAlg::HS256 {
-                    KeyMaterial::HmacSecret(pem.trim().to_owned())
-                } else {
-                    KeyMaterial::PrivateKeyPem(pem)
-                };
-                let key = StoredKey::from_material(alg, material, Timestamp::from_millis(0))?;
-                Ok(KeyRing::new(&[key], retention, now)?)
-            }
-            None => Ok(KeyRing::new(&self.signing_keys, retention, now)?),
-        }
-    }
 }
 
 fn random_key() -> String {
     let mut b = [0u8; 32];
     rand::fill(&mut b);
     URL_SAFE_NO_PAD.encode(b)
-}
-
-/// `tessera keys rotate`: a new active key of `alg`; the old key keeps verifying for
-/// `retention`. Returns the new `kid`.
-pub fn rotate_in_place(
-    data_dir: &Path,
-    alg: SigningAlg,
-    retention: Duration,
-    now: Timestamp,
-) -> Result<String, KeyFileError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| KeyFileError::Io {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
-    let mut file = KeyFile::load_or_create(data_dir, alg, retention, now)?;
-    let kid = rotate(&mut file.signing_keys, alg, retention, now)?;
-    file.write(&KeyFile::path(data_dir))?;
-    Ok(kid)
 }
 
 #[cfg(test)]
@@ -248,11 +182,9 @@ mod tests {
 
     #[test]
     fn debug_output_shows_no_key_material() {
-        let dir = tempfile::tempdir().unwrap();
         let now = Timestamp::from_secs(1_000);
-        let keep = Duration::from_secs(960);
         for alg in [SigningAlg::EdDSA, SigningAlg::HS256] {
-            let file = KeyFile::load_or_create(dir.path(), alg, keep, now).unwrap();
+            let file = KeyFile::generate(alg, now).unwrap();
             let shown = format!("{file:?} {file:#?}");
             assert!(!shown.contains(&file.refresh_key), "{shown}");
             let data_key = file.data_key.clone().unwrap();
@@ -268,46 +200,26 @@ mod tests {
     }
 
     #[test]
-    fn key_file_is_created_private_and_reloaded_identically() {
+    fn a_written_file_is_private_and_reads_back_identically() {
         let dir = tempfile::tempdir().unwrap();
-        let now = Timestamp::from_secs(1_000);
-        let keep = Duration::from_secs(960);
-        let a = KeyFile::load_or_create(dir.path(), SigningAlg::EdDSA, keep, now).unwrap();
+        let path = KeyFile::path(dir.path());
+        let a = KeyFile::generate(SigningAlg::EdDSA, Timestamp::from_secs(1_000)).unwrap();
+        a.write(&path).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(KeyFile::path(dir.path()))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let b = KeyFile::load_or_create(dir.path(), SigningAlg::EdDSA, keep, now).unwrap();
+        let b = KeyFile::read(&path).unwrap().unwrap();
         assert_eq!(a.signing_keys, b.signing_keys);
         assert_eq!(a.refresh_key, b.refresh_key);
-    }
-
-    #[test]
-    fn rotation_and_algorithm_change_keep_the_old_key_verifying() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = Timestamp::from_secs(1_000);
-        let keep = Duration::from_secs(960);
-        let a = KeyFile::load_or_create(dir.path(), SigningAlg::EdDSA, keep, now).unwrap();
-        let old = a.signing_keys[0].kid.clone();
-        let kid = rotate_in_place(dir.path(), SigningAlg::EdDSA, keep, now).unwrap();
-        let f = KeyFile::read(&KeyFile::path(dir.path())).unwrap().unwrap();
-        let ring = f.ring(None, SigningAlg::EdDSA, keep, now).unwrap();
-        assert_eq!(ring.active_kid(), kid);
-        assert_eq!(ring.jwks().keys.len(), 2);
-        assert!(
-            ring.jwks()
-                .keys
-                .iter()
-                .any(|k| k.common.key_id.as_deref() == Some(old.as_str()))
-        );
-        let f = KeyFile::load_or_create(dir.path(), SigningAlg::ES256, keep, now).unwrap();
-        let ring = f.ring(None, SigningAlg::ES256, keep, now).unwrap();
-        assert_eq!(ring.active_alg(), SigningAlg::ES256);
-        assert_eq!(ring.jwks().keys.len(), 3);
+        assert!(b.refresh_key(&path).is_ok() && b.data_key(&path).is_ok());
+        let legacy = KeyFile {
+            data_key: None,
+            ..b
+        };
+        assert!(legacy.data_key(&path).is_err());
+        assert!(legacy.with_data_key().data_key(&path).is_ok());
     }
 }

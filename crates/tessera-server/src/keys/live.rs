@@ -1,43 +1,53 @@
-//! The key ring in use, swappable while serving.
+//! The key ring in use, swappable while serving, following the database.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tessera_core::keys::{KeyRing, SigningAlg};
 use tessera_core::time::Timestamp;
 
-use super::file::{KeyFile, KeyFileError};
+use super::startup::{KeyStartError, ring};
+use super::vault::KeyVault;
+
+/// How often the ring is rebuilt even without a change, to drop retired keys whose
+/// retention has passed.
+const REBUILD_EVERY: Duration = Duration::from_secs(60);
 
 /// The current [`KeyRing`]. Readers take a snapshot ([`LiveKeys::current`]); a background
-/// task reloads the key file when it changes, so `tessera keys rotate` takes effect without a
-/// restart, and drops retired keys once their retention has passed.
+/// task polls the database's ring generation (one indexed single-row read) and reloads when
+/// it changed, so `tessera keys rotate` run anywhere reaches every instance within one poll
+/// interval; the ring is also rebuilt every minute to drop retired keys past their retention.
 pub struct LiveKeys {
     ring: ArcSwap<KeyRing>,
+    generation: AtomicI64,
     source: Source,
 }
 
 struct Source {
-    file: PathBuf,
+    vault: KeyVault,
     pem: Option<PathBuf>,
     alg: SigningAlg,
     retention: Duration,
 }
 
 impl LiveKeys {
-    /// Wraps a loaded ring.
+    /// Wraps a loaded ring, read at `generation` of `vault`.
     pub fn new(
         ring: KeyRing,
-        file: PathBuf,
+        vault: KeyVault,
+        generation: i64,
         pem: Option<PathBuf>,
         alg: SigningAlg,
         retention: Duration,
     ) -> Arc<Self> {
         Arc::new(Self {
             ring: ArcSwap::from_pointee(ring),
+            generation: AtomicI64::new(generation),
             source: Source {
-                file,
+                vault,
                 pem,
                 alg,
                 retention,
@@ -50,52 +60,60 @@ impl LiveKeys {
         self.ring.load_full()
     }
 
-    /// Re-reads the key file and swaps the ring in.
-    pub fn reload(&self, now: Timestamp) -> Result<(), KeyFileError> {
-        if let Some(file) = KeyFile::read(&self.source.file)? {
-            let ring = file.ring(
+    /// The database generation the ring was last read at.
+    pub fn generation(&self) -> i64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Re-reads the stored keys and swaps the ring in.
+    pub async fn reload(&self, now: Timestamp) -> Result<(), KeyStartError> {
+        if let Some(keys) = self.source.vault.load().await? {
+            let ring = ring(
+                &keys.signing,
                 self.source.pem.as_deref(),
                 self.source.alg,
                 self.source.retention,
                 now,
             )?;
             self.ring.store(Arc::new(ring));
+            self.generation.store(keys.generation, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// Polls the key file every `every` and reloads on change (and at least every minute, to
-    /// drop expired retired keys). Runs until the process ends.
+    /// Polls the ring generation every `every` and reloads on change (and every minute).
+    /// Runs until the process ends; a failed poll keeps the current keys and is logged.
     #[allow(clippy::disallowed_methods)] // a background task: an edge, reads the clock and passes `now` in
     pub fn spawn_watcher(self: &Arc<Self>, every: Duration) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut last = modified(&this.source.file);
-            let mut ticks: u32 = 0;
+            let mut since_rebuild = Duration::ZERO;
             loop {
                 tokio::time::sleep(every).await;
-                ticks = ticks.wrapping_add(1);
-                let now_mod = modified(&this.source.file);
-                let periodic = every.saturating_mul(ticks) >= Duration::from_secs(60);
-                if now_mod != last || periodic {
-                    if periodic {
-                        ticks = 0;
+                since_rebuild = since_rebuild.saturating_add(every);
+                let changed = match this.source.vault.generation().await {
+                    Ok(g) => g.is_some_and(|g| g != this.generation()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "key ring generation poll failed; keeping the current keys");
+                        continue;
                     }
-                    last = now_mod;
-                    match this.reload(Timestamp::now()) {
-                        Ok(()) => {
-                            tracing::debug!(kid = %this.current().active_kid(), "key ring reloaded")
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "key ring reload failed; keeping the current keys")
-                        }
+                };
+                if !changed && since_rebuild < REBUILD_EVERY {
+                    continue;
+                }
+                since_rebuild = Duration::ZERO;
+                match this.reload(Timestamp::now()).await {
+                    Ok(()) if changed => tracing::info!(
+                        kid = %this.current().active_kid(),
+                        generation = this.generation(),
+                        "key ring reloaded from the database"
+                    ),
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "key ring reload failed; keeping the current keys")
                     }
                 }
             }
         });
     }
-}
-
-fn modified(path: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -31,6 +31,11 @@ impl DataKey {
         Self(b)
     }
 
+    /// The raw key, to seal it under the master key for storage (see `keys::vault`).
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The key's public name, stored beside every value it seals or keys: 16 base64url
     /// characters of an HMAC-SHA-256 of a fixed label under the key. It identifies the key
     /// without revealing it, so a row sealed with another key is recognised as such instead

@@ -1,7 +1,8 @@
 //! The start-up check of the data key against the enrolled second factors.
 //!
 //! A server must not run with a data key that cannot open the second factors in its
-//! database (a regenerated `keys.json`, a restore without it, another instance's keys): each
+//! database (keys regenerated into an emptied key table, a database restored without its
+//! keys, keys imported from another instance's `keys.json`): each
 //! affected sign-in would be refused at run time (see [`MfaRecords::confirmed`]), so the
 //! operator is told at once instead, with the cause. Rows written before key ids were
 //! recorded (`key_id` NULL) are identified by trying to open them; those that open are
@@ -62,7 +63,7 @@ impl fmt::Display for KeyMismatch {
         let mut causes = Vec::new();
         for (kid, n) in &self.other_keys {
             causes.push(format!(
-                "{} sealed with data key {kid}, but keys.json holds data key {}",
+                "{} sealed with data key {kid}, but the database holds data key {}",
                 factors(*n).0,
                 self.current
             ));
@@ -83,8 +84,8 @@ impl fmt::Display for KeyMismatch {
         }
         write!(
             f,
-            "{}: restore the keys.json they were enrolled with; if it is lost for good, reset \
-             those users' second factors (`tessera mfa reset <user>`) and start again \
+            "{}: restore the keys (table server_keys, and the master key) they were enrolled \
+             with; if they are lost for good, reset those users' second factors (`tessera mfa reset <user>`) and start again \
              (affected users include {})",
             causes.join("; "),
             self.users.join(", ")
@@ -196,11 +197,11 @@ mod tests {
         assert!(!m.is_empty());
         assert!(
             text.starts_with(
-                "3 enrolled second factors were sealed with data key OLD, but keys.json holds data key NEW"
+                "3 enrolled second factors were sealed with data key OLD, but the database holds data key NEW"
             ),
             "{text}"
         );
-        assert!(text.contains("restore the keys.json"), "{text}");
+        assert!(text.contains("restore the keys"), "{text}");
         assert!(text.contains("tessera mfa reset"), "{text}");
         assert!(text.ends_with("(affected users include u1)"), "{text}");
     }

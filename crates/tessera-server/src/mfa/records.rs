@@ -28,8 +28,8 @@ impl std::fmt::Debug for TotpRecord {
 /// Why a confirmed second factor cannot be evaluated with this server's data key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Unreadable {
-    /// The row names another data key (a regenerated or replaced `keys.json`, or an instance
-    /// with different keys sharing the database).
+    /// The row names another data key (keys regenerated or replaced in the database, or one
+    /// imported from another instance's `keys.json`).
     #[error("sealed with data key {stored}, but this server holds data key {current}")]
     OtherKey {
         /// The key id stored with the row.

@@ -10,7 +10,7 @@ use tessera_testkit::{RedisSentinel, RedisServer, TempDir, free_port, redis_avai
 
 use super::signin::decode;
 use crate::common::binary::{Binary, command};
-use crate::common::{PW, Session, email};
+use crate::common::{PW, Session, email, keys};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_default_serves_in_an_empty_directory_and_survives_restart() {
@@ -49,12 +49,16 @@ async fn embedded_default_serves_in_an_empty_directory_and_survives_restart() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("keys.json"))
+        let mode = std::fs::metadata(data.join("master.key"))
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o077, 0, "key file private to its owner");
+        assert_eq!(mode & 0o077, 0, "generated master key private to its owner");
     }
+    assert!(
+        !data.join("keys.json").exists(),
+        "keys live in the database, not in a file"
+    );
 
     let srv = Binary::serve(dir.path(), &issuer).await;
     let again = Session::from(&srv.login(&e, PW).await);
@@ -513,7 +517,7 @@ async fn the_binary_holds_the_sign_in_budget_under_concurrent_guesses() {
 }
 
 /// Registers `e` on `srv` and turns TOTP on; returns the secret.
-async fn enrol_totp(srv: &Binary, e: &str) -> String {
+pub(crate) async fn enrol_totp(srv: &Binary, e: &str) -> String {
     let sess = srv.signed_up(e).await;
     let en = srv
         .call(
@@ -538,7 +542,7 @@ async fn enrol_totp(srv: &Binary, e: &str) -> String {
 }
 
 /// `tessera serve` that is expected to refuse to start: its exit status and stderr.
-fn serve_refused(
+pub(crate) fn serve_refused(
     cwd: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (std::process::ExitStatus, String) {
@@ -569,25 +573,8 @@ fn serve_refused(
     )
 }
 
-/// A data key for keys.json: 32 bytes of `b`, base64url.
-fn data_key(b: u8) -> serde_json::Value {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode([b; 32])
-        .into()
-}
-
-fn data_key_id(keys_json: &str) -> String {
-    use base64::Engine;
-    let v: serde_json::Value = serde_json::from_str(keys_json).unwrap();
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(v["data_key"].as_str().unwrap())
-        .unwrap();
-    tessera_server::mfa::DataKey::from_bytes(raw.try_into().unwrap()).id()
-}
-
 /// Signs in with the password and completes the second factor.
-async fn sign_in_with_totp(srv: &Binary, e: &str, secret: &str) {
+pub(crate) async fn sign_in_with_totp(srv: &Binary, e: &str, secret: &str) {
     let ch = srv.login(e, PW).await;
     assert_eq!(ch.body["mfa_required"], true, "{ch:?}");
     crate::common::totp::fresh_step().await;
@@ -612,18 +599,10 @@ async fn a_data_key_that_cannot_open_the_enrolled_factors_stops_the_start() {
     let e = email("data-key");
     let secret = enrol_totp(&srv, &e).await;
     srv.stop();
-    let keys = dir.path().join("tessera-data").join("keys.json");
-    let original = std::fs::read_to_string(&keys).unwrap();
-    let enrolled_with = data_key_id(&original);
-    let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
-    v["data_key"] = data_key(9);
-    let replaced = serde_json::to_string(&v).unwrap();
-    let db = tessera_server::accounts::Database::connect(&secrecy::SecretString::from(format!(
-        "sqlite://{}",
-        dir.path().join("tessera-data").join("tessera.db").display()
-    )))
-    .await
-    .unwrap();
+    let data = dir.path().join("tessera-data");
+    let db = keys::database(&keys::sqlite_url(&data)).await;
+    let original = keys::snapshot(&db).await;
+    let enrolled_with = keys::data_key_id(&data, &db).await;
     let key_ids = || async {
         use sqlx::Row;
         sqlx::query("SELECT key_id FROM mfa_totp UNION ALL SELECT key_id FROM mfa_recovery_codes")
@@ -644,34 +623,33 @@ async fn a_data_key_that_cannot_open_the_enrolled_factors_stops_the_start() {
     ] {
         sqlx::query(statement).execute(db.pool()).await.unwrap();
     }
-    std::fs::write(&keys, &replaced).unwrap();
+    let replaced = keys::set_data_key(&data, &db, 9).await;
     let (status, err) = serve_refused(dir.path(), &[]);
     assert!(!status.success(), "{status}");
     let expected = format!(
-        "1 enrolled second factor was sealed before key ids were recorded and does not open with data key {}",
-        data_key_id(&replaced)
+        "1 enrolled second factor was sealed before key ids were recorded and does not open with data key {replaced}"
     );
     assert!(err.contains(&expected), "{expected}\n{err}");
     // With their own key they open, and are marked with its id.
-    std::fs::write(&keys, &original).unwrap();
+    keys::restore(&db, &original).await;
     let mut srv = Binary::serve(dir.path(), &[]).await;
     sign_in_with_totp(&srv, &e, &secret).await;
     srv.stop();
     assert_eq!(key_ids().await, vec![Some(enrolled_with.clone()); 11]);
 
-    // Another data key in keys.json.
-    std::fs::write(&keys, &replaced).unwrap();
+    // Another data key in the database.
+    keys::set_data_key(&data, &db, 9).await;
     let (status, err) = serve_refused(dir.path(), &[]);
     assert!(!status.success(), "{status}");
     let expected = format!(
-        "1 enrolled second factor was sealed with data key {enrolled_with}, but keys.json holds data key {}",
-        data_key_id(&replaced)
+        "1 enrolled second factor was sealed with data key {enrolled_with}, but the database holds data key {replaced}"
     );
     assert!(err.contains(&expected), "{expected}\n{err}");
-    assert!(err.contains("restore the keys.json"), "{err}");
+    assert!(err.contains("restore the keys"), "{err}");
 
-    // No keys.json at all (a restore without it): a new one is made, and the start refused.
-    std::fs::remove_file(&keys).unwrap();
+    // No keys at all (a database restored without them): new ones are made, and the start
+    // refused.
+    keys::forget(&db).await;
     let (status, err) = serve_refused(dir.path(), &[]);
     assert!(!status.success(), "{status}");
     assert!(
@@ -679,8 +657,8 @@ async fn a_data_key_that_cannot_open_the_enrolled_factors_stops_the_start() {
         "{err}"
     );
 
-    // The right keys.json: it starts, and the second factor works.
-    std::fs::write(&keys, &original).unwrap();
+    // The right keys: it starts, and the second factor works.
+    keys::restore(&db, &original).await;
     let srv = Binary::serve(dir.path(), &[]).await;
     sign_in_with_totp(&srv, &e, &secret).await;
 }
@@ -715,11 +693,8 @@ async fn cli_mfa_reset_clears_a_factor_the_key_cannot_open_and_mails_the_user() 
     srv.stop();
 
     // The data key is lost for good: the server refuses, the CLI is the way out.
-    let keys = dir.path().join("tessera-data").join("keys.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
-    v["data_key"] = data_key(7);
-    std::fs::write(&keys, serde_json::to_string(&v).unwrap()).unwrap();
+    let data = dir.path().join("tessera-data");
+    keys::set_data_key(&data, &keys::database(&keys::sqlite_url(&data)).await, 7).await;
     let (status, err) = serve_refused(dir.path(), &env);
     assert!(
         !status.success() && err.contains("tessera mfa reset"),

@@ -14,7 +14,6 @@ use sha2::Sha256;
 use tessera_core::keys::{KeyMaterial, KeyRing};
 use tessera_core::time::Timestamp;
 use tessera_core::token::{TokenIssuer, TokenRequest};
-use tessera_server::keys::KeyFile;
 
 use super::signin::decode;
 use crate::common::{Backend, TestServer, email};
@@ -27,10 +26,8 @@ pub async fn forged_and_out_of_policy_tokens_are_refused(b: Backend) {
     assert_eq!(s.me(&genuine).await.status, StatusCode::OK);
     let (header, claims) = decode(&genuine);
 
-    let file = KeyFile::read(&KeyFile::path(s.data_dir.path()))
-        .unwrap()
-        .unwrap();
-    let stored = file.signing_keys[0].clone();
+    let signing_keys = s.signing_keys().await;
+    let stored = signing_keys[0].clone();
     let KeyMaterial::PrivateKeyPem(pem) = &stored.material else {
         panic!("EdDSA key expected")
     };
@@ -61,12 +58,8 @@ pub async fn forged_and_out_of_policy_tokens_are_refused(b: Backend) {
         )
     };
     let hs256_with_public_key = {
-        let ring = KeyRing::new(
-            &file.signing_keys,
-            Duration::from_secs(3600),
-            Timestamp::now(),
-        )
-        .unwrap();
+        let ring =
+            KeyRing::new(&signing_keys, Duration::from_secs(3600), Timestamp::now()).unwrap();
         let public = serde_json::to_string(&ring.jwks().keys[0]).unwrap();
         let mut h = header.clone();
         h["alg"] = json!("HS256");
@@ -87,12 +80,8 @@ pub async fn forged_and_out_of_policy_tokens_are_refused(b: Backend) {
         parts.join(".")
     };
     let expired = {
-        let ring = KeyRing::new(
-            &file.signing_keys,
-            Duration::from_secs(3600),
-            Timestamp::now(),
-        )
-        .unwrap();
+        let ring =
+            KeyRing::new(&signing_keys, Duration::from_secs(3600), Timestamp::now()).unwrap();
         let issuer = TokenIssuer {
             issuer: s.issuer.clone(),
             audience: "tessera".into(),

@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod binary;
+mod binary_keys;
 mod browser;
 mod config_check;
 mod forged;

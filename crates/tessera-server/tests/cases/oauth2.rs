@@ -8,7 +8,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_core::keys::KeyMaterial;
 use tessera_core::refresh::{RefreshKey, RefreshToken};
-use tessera_server::keys::KeyFile;
 
 use super::signin::decode;
 use crate::common::http::Reply;
@@ -46,11 +45,9 @@ fn assert_inactive(r: &Reply, what: &str) {
 }
 
 /// Signs `claims` with the server's own key: a genuine token with chosen claims.
-fn sign_as_server(s: &TestServer, header: &Value, claims: &Value) -> String {
-    let file = KeyFile::read(&KeyFile::path(s.data_dir.path()))
-        .unwrap()
-        .unwrap();
-    let KeyMaterial::PrivateKeyPem(pem) = &file.signing_keys[0].material else {
+async fn sign_as_server(s: &TestServer, header: &Value, claims: &Value) -> String {
+    let keys = s.signing_keys().await;
+    let KeyMaterial::PrivateKeyPem(pem) = &keys[0].material else {
         panic!("EdDSA key expected")
     };
     let key = EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
@@ -106,12 +103,12 @@ pub async fn oauth2_introspection_reports_live_tokens_and_everything_else_inacti
     let mut expired = claims.clone();
     expired["iat"] = json!(claims["iat"].as_i64().unwrap() - 3600);
     expired["exp"] = json!(claims["iat"].as_i64().unwrap() - 600);
-    let expired = sign_as_server(&s, &header, &expired);
+    let expired = sign_as_server(&s, &header, &expired).await;
     assert_inactive(&introspect(&s, &expired).await, "expired");
     // Genuinely signed, but a jti the store never issued.
     let mut unknown_jti = claims.clone();
     unknown_jti["jti"] = json!(uuid::Uuid::new_v4());
-    let unknown_jti = sign_as_server(&s, &header, &unknown_jti);
+    let unknown_jti = sign_as_server(&s, &header, &unknown_jti).await;
     assert_inactive(&introspect(&s, &unknown_jti).await, "unissued jti");
     // The token_type_hint changes nothing.
     let r = s
@@ -366,7 +363,7 @@ pub async fn oauth2_revoking_an_access_token_stops_only_that_token(b: Backend) {
     let b2 = s.signed_up(&email("revoke-at-other")).await;
     let (header, mut claims) = decode(&a2.access);
     claims["jti"] = json!(uuid::Uuid::new_v4());
-    let unissued = sign_as_server(&s, &header, &claims);
+    let unissued = sign_as_server(&s, &header, &claims).await;
     assert_eq!(revoke(&s, &unissued, None).await.status, StatusCode::OK);
     assert_eq!(s.me(&a2.access).await.status, StatusCode::OK);
     assert_eq!(s.me(&b2.access).await.status, StatusCode::OK);

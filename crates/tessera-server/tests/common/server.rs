@@ -82,6 +82,14 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// The signing keys the server stored in its database.
+    pub async fn signing_keys(&self) -> Vec<tessera_core::keys::StoredKey> {
+        let db = super::keys::database(&self.database_url).await;
+        super::keys::signing_keys(self.data_dir.path(), &db).await
+    }
+}
+
 /// A key prefix no other server of this test process uses.
 pub fn unique_prefix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
