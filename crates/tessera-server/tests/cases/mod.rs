@@ -6,6 +6,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod config_check;
+mod durable;
 mod forged;
 mod limits;
 mod logout;
