@@ -21,7 +21,7 @@ use crate::accounts::{DbError, Users};
 /// |---|---|
 /// | `create_session` | the row written (evicted sessions' rows deleted) before it returns; if SQL fails, the new session is revoked in the store and the call fails (503) |
 /// | `rotate_refresh` → `Rotated` | the new family state queued (written behind, [`DurableSessions::queue`]) |
-/// | `rotate_refresh` → `Reused` | the row deleted before it returns |
+/// | `rotate_refresh` → `Reused` | the row deleted before it returns (if SQL fails: by the next flush, and never restored meanwhile) |
 /// | `rotate_refresh` → `Invalid` | the restore path: the row read; alive → put back ([`SessionRestore`], only if absent) and the rotation retried once |
 /// | `revoke_session`, `revoke_user`, `revoke_user_except` | rows deleted **before** the store is asked |
 /// | `revoke_session_by_refresh` | the store first (it holds the proof); then the row deleted; a session the store lost is proven against the row |
@@ -66,6 +66,9 @@ impl MirroredStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        if self.durable.forgotten(session) {
+            return Ok(false);
+        }
         let Some(mut restored) = self
             .durable
             .rows()
@@ -180,11 +183,13 @@ impl SessionStore for MirroredStore {
             ),
             RotationOutcome::Reused => {
                 self.durable.unqueue(rotation.session);
-                self.durable
-                    .rows()
-                    .forget_session(rotation.session)
-                    .await
-                    .map_err(sql)?;
+                // The store has already revoked it: answer the theft whatever SQL says, and
+                // delete the row later if it cannot be now.
+                if let Err(e) = self.durable.rows().forget_session(rotation.session).await {
+                    self.durable.metrics.durable_write_failure();
+                    tracing::warn!(error = %super::chain(&e), session = %rotation.session, "durable mirror: a stolen session's row is deleted later");
+                    self.durable.forget_later(rotation.session);
+                }
             }
             RotationOutcome::GraceReplay { .. } | RotationOutcome::Invalid => {}
         }

@@ -16,7 +16,7 @@ pub mod mirrored;
 pub mod rows;
 pub mod writer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -39,6 +39,9 @@ pub const QUEUE_CAPACITY: usize = 100_000;
 struct Pending {
     families: HashMap<SessionId, FamilyState>,
     oldest: Option<Timestamp>,
+    /// Sessions the store revoked on its own (theft) whose row could not be deleted then:
+    /// deleted by the next flush, never restored meanwhile.
+    forget: HashSet<SessionId>,
 }
 
 /// The durable copy: its tables, the write-behind queue and the metrics it reports.
@@ -115,6 +118,19 @@ impl DurableSessions {
         self.lock().families.remove(&session);
     }
 
+    /// Marks `session`'s row for deletion by the next flush (its immediate deletion failed)
+    /// and keeps it from being restored until then.
+    pub fn forget_later(&self, session: SessionId) {
+        let mut p = self.lock();
+        p.families.remove(&session);
+        p.forget.insert(session);
+    }
+
+    /// Whether `session` waits for its row to be deleted.
+    pub fn forgotten(&self, session: SessionId) -> bool {
+        self.lock().forget.contains(&session)
+    }
+
     /// Writes everything queued, in one transaction. On failure the states go back into the
     /// queue (unless a newer one arrived meanwhile) for the next flush.
     pub async fn flush(&self, now: Timestamp) {
@@ -124,6 +140,19 @@ impl DurableSessions {
             (batch, p.oldest.take())
         };
         self.metrics.durable_queue(0);
+        let forget: Vec<SessionId> = self.lock().forget.iter().copied().collect();
+        for session in forget {
+            match self.rows.forget_session(session).await {
+                Ok(()) => {
+                    self.lock().forget.remove(&session);
+                }
+                Err(e) => {
+                    self.metrics.durable_write_failure();
+                    tracing::warn!(error = %chain(&e), %session, "durable mirror: deleting a revoked session's row failed; retrying");
+                    break;
+                }
+            }
+        }
         if batch.is_empty() {
             self.metrics.durable_lag(Duration::ZERO);
             return;
