@@ -3,14 +3,18 @@
 //! memory store), a live session's current refresh token still works, and nothing revoked
 //! comes back — in allowlist and denylist mode.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use tessera_core::ids::{SessionId, UserId};
+use tessera_core::time::Timestamp;
+use tessera_store::StateStore;
 use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
 
 use super::signin::decode;
 use crate::common::binary::Binary;
-use crate::common::{Session, email};
+use crate::common::{Backend, PW, Session, TestServer, email};
 
 const ADMIN: &str = "admin-secret-for-tests-0123456789";
 const LAG: &str = "200ms";
@@ -75,7 +79,7 @@ async fn prepare(srv: &Binary) -> Prepared {
 
     let ee = email("durable-everywhere");
     let a = srv.signed_up(&ee).await;
-    let b = Session::from(&srv.login(&ee, crate::common::PW).await);
+    let b = Session::from(&srv.login(&ee, PW).await);
     assert_eq!(
         srv.logout_all(&a.access).await.status,
         StatusCode::NO_CONTENT
@@ -217,4 +221,87 @@ async fn a_kill_inside_the_lag_loses_at_most_the_rotations_of_the_lag() {
     srv.kill();
     let srv = Binary::serve(data.path(), &slow).await;
     refused(&srv, "logged out before the kill", &e.refresh).await;
+}
+
+/// In process, on every backend: sessions taken out of the state store behind the mirror's
+/// back (as a loss would) come back on their next refresh, and nothing revoked does — the
+/// restore path with its race check, in both modes.
+pub async fn a_session_the_store_lost_is_restored_and_nothing_revoked_comes_back(b: Backend) {
+    for mode in ["allowlist", "denylist"] {
+        let slot: Arc<Mutex<Option<Arc<dyn StateStore>>>> = Arc::default();
+        let keep = Arc::clone(&slot);
+        let Some(s) = TestServer::start_wrapped(
+            b,
+            |c| c.revocation_mode = Some(mode.into()),
+            move |store| {
+                *keep.lock().unwrap() = Some(Arc::clone(&store));
+                store
+            },
+        )
+        .await
+        else {
+            return;
+        };
+        let inner = slot.lock().unwrap().clone().unwrap();
+        let lose = |user: &str, session: &str| {
+            let inner = Arc::clone(&inner);
+            let user: UserId = user.parse().unwrap();
+            let session: SessionId = session.parse().unwrap();
+            async move {
+                #[allow(clippy::disallowed_methods)] // a test: an edge
+                let now = Timestamp::now();
+                assert!(inner.revoke_session(user, session, now).await.unwrap());
+            }
+        };
+        let e = email("lost");
+        let s0 = s.signed_up(&e).await;
+        let uid = s.me(&s0.access).await.str("id");
+        let live = Session::from(&s.refresh(&s0.refresh).await);
+        let jti = decode(&live.access).1["jti"].as_str().unwrap().to_owned();
+        let r = s
+            .call(
+                Method::DELETE,
+                &format!("/v1/tokens/{jti}"),
+                None,
+                Some(&live.access),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}: {r:?}");
+        let ended = Session::from(&s.login(&e, PW).await);
+        assert_eq!(s.logout(&ended.access).await.status, StatusCode::NO_CONTENT);
+
+        lose(&uid, &live.id).await;
+        denied_in(&s, mode, &live.access).await;
+        let next = s.refresh(&live.refresh).await;
+        assert_eq!(next.status, StatusCode::OK, "{mode}: {next:?}");
+        let next = Session::from(&next);
+        assert_eq!(next.id, live.id);
+        assert_eq!(s.me(&next.access).await.status, StatusCode::OK);
+        // The revoked access token stays dead in the restored session (denylist: its entry
+        // came back with it; allowlist: no grant came back).
+        denied_in(&s, mode, &live.access).await;
+        assert_eq!(
+            s.refresh(&ended.refresh).await.code(),
+            Some("invalid_refresh_token"),
+            "{mode}"
+        );
+        // Restored once: lost again, it comes back again, from the newest rotation.
+        lose(&uid, &live.id).await;
+        assert_eq!(
+            s.refresh(&next.refresh).await.status,
+            StatusCode::OK,
+            "{mode}"
+        );
+        // The sign-in token of the family is theft, as before any loss.
+        assert_eq!(
+            s.refresh(&s0.refresh).await.code(),
+            Some("refresh_token_reused"),
+            "{mode}"
+        );
+    }
+}
+
+async fn denied_in(s: &TestServer, mode: &str, access: &str) {
+    let r = s.me(access).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{mode}: {r:?}");
 }
