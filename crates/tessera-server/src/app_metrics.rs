@@ -33,8 +33,8 @@
 //! - `tessera_state_store_unavailable_total`: requests answered 503 `state_store_unavailable`.
 //! - The durable session copy (`durable/`, when `TESSERA_DURABLE_SESSIONS=on`):
 //!   `tessera_durable_lag_seconds` (gauge: how long the oldest rotation of the last flush
-//!   waited), `tessera_durable_queue_length` (gauge: sessions whose rotation waits to be
-//!   written), `tessera_durable_restores_total` (sessions put back into the state store),
+//!   waited), `tessera_durable_queue_length` (gauge: sessions whose rotation waited to be
+//!   written, sampled at each flush), `tessera_durable_restores_total` (sessions put back into the state store),
 //!   `tessera_durable_write_failures_total` (SQL writes of the copy that failed: a sign-in or
 //!   revocation answered 503, a flush retried, a sweep), `tessera_durable_queue_overflow_total`
 //!   (rotations not queued because the queue was full).

@@ -89,15 +89,15 @@ impl MirroredStore {
             // Signed out everywhere (or a password change) after it was opened.
             return Ok(false);
         }
-        if let Some(f) = self.durable.queued(session) {
-            if restored.refresh_generation.is_none_or(|n| n < f.generation) {
-                restored.current = f.current;
-                restored.previous = Some(f.previous);
-                restored.seed = Some(f.seed);
-                restored.refresh_generation = Some(f.generation);
-                restored.last_seen = f.last_seen;
-                restored.idle_timeout = f.idle;
-            }
+        if let Some(f) = self.durable.queued(session)
+            && restored.refresh_generation.is_none_or(|n| n < f.generation)
+        {
+            restored.current = f.current;
+            restored.previous = Some(f.previous);
+            restored.seed = Some(f.seed);
+            restored.refresh_generation = Some(f.generation);
+            restored.last_seen = f.last_seen;
+            restored.idle_timeout = f.idle;
         }
         let denied = restored.denied.clone();
         if self.inner.restore_session(restored, now).await? != RestoreOutcome::Restored {

@@ -105,7 +105,6 @@ impl DurableSessions {
             }
         }
         p.oldest.get_or_insert(now);
-        self.metrics.durable_queue(p.families.len());
     }
 
     /// The queued family state of `session`, if a rotation of it is waiting.
@@ -139,7 +138,8 @@ impl DurableSessions {
             let batch: Vec<(SessionId, FamilyState)> = p.families.drain().collect();
             (batch, p.oldest.take())
         };
-        self.metrics.durable_queue(0);
+        // Sampled here, not per rotation: a rotation costs no metric update.
+        self.metrics.durable_queue(batch.len());
         let forget: Vec<SessionId> = self.lock().forget.iter().copied().collect();
         for session in forget {
             match self.rows.forget_session(session).await {
