@@ -21,25 +21,40 @@ pub const SWEEP_BATCH: i64 = 500;
 /// A session's row as written at sign-in.
 #[derive(Clone, Debug)]
 pub struct SessionRow {
+    /// Owner.
     pub user: UserId,
+    /// Id (the primary key).
     pub session: SessionId,
+    /// Sign-in time (also the first `last_seen`).
     pub created_at: Timestamp,
+    /// Idle timeout.
     pub idle: Duration,
+    /// Absolute expiry.
     pub absolute_expiry: Timestamp,
+    /// The token version the store opened it under (`CreatedSession::token_version`).
     pub opened_under: u64,
+    /// Stored hash of the first refresh token.
     pub current: StoredHash,
+    /// Device attributes, as the store keeps them.
     pub attributes: String,
+    /// Fingerprint binding, if bound.
     pub binding: Option<StoredHash>,
 }
 
 /// The family state a rotation leaves (what the write-behind batcher writes).
 #[derive(Clone, Copy, Debug)]
 pub struct FamilyState {
+    /// Stored hash of the successor (now current).
     pub current: StoredHash,
+    /// Stored hash of the token just rotated away (now previous).
     pub previous: StoredHash,
+    /// Seed of the successor (for a grace replay).
     pub seed: SuccessorSeed,
+    /// Generation of the successor; a row is only ever moved to a newer one.
     pub generation: u32,
+    /// When the rotation happened (the new `last_seen`).
     pub last_seen: Timestamp,
+    /// Idle timeout the rotation extended the session by.
     pub idle: Duration,
 }
 
