@@ -19,6 +19,8 @@ use crate::auth::{
     SecondFactorService, SessionPolicy, SessionService, SignInService,
 };
 use crate::config::{Settings, StateStoreSettings};
+use crate::durable::rows::Rows;
+use crate::durable::{DurableSessions, MirroredStore};
 use crate::keys::{LiveKeys, StartedKeys};
 use crate::limits::Limits;
 use crate::mail::Mailer;
@@ -58,6 +60,9 @@ pub struct App {
     pub mailer: Arc<Mailer>,
     /// This server's Prometheus metrics (its own recorder: see [`crate::app_metrics`]).
     pub metrics: Metrics,
+    /// The durable SQL copy of the session state (`None` with `durable_sessions = off`):
+    /// `tessera serve` flushes it once more when it stops.
+    pub durable: Option<Arc<DurableSessions>>,
     /// The introspection clients (`/oauth2/*` client authentication).
     pub clients: crate::http::extract::Clients,
 }
@@ -187,6 +192,25 @@ impl App {
             }
         };
         let store = wrap(store);
+        let metrics = Metrics::new();
+        let (store, durable) = if settings.durable_sessions {
+            let durable = Arc::new(DurableSessions::new(
+                Rows::new(db.clone()),
+                settings.durable_lag,
+                metrics.clone(),
+            ));
+            if role == Role::Server {
+                crate::durable::writer::spawn(&durable);
+            }
+            let mirrored: Arc<dyn StateStore> = Arc::new(MirroredStore::new(
+                store,
+                Arc::clone(&durable),
+                Users::new(db.clone()),
+            ));
+            (mirrored, Some(durable))
+        } else {
+            (store, None)
+        };
         tracing::info!(backend = store.backend(), "state store ready");
 
         let issuer = TokenIssuer {
@@ -227,7 +251,6 @@ impl App {
         // trail the event log, the limits the ephemeral records; the auth flows the whole.
         let audit = AuditTrail::new(store.clone(), db.clone());
         let limits = Limits::new(store.clone(), settings.rate_limit);
-        let metrics = Metrics::new();
         let core = AuthCore::new(
             Users::new(db.clone()),
             hasher,
@@ -278,6 +301,7 @@ impl App {
             settings: Arc::new(settings.clone()),
             mailer,
             metrics,
+            durable,
             clients: crate::http::extract::Clients::new(settings.introspection_clients.clone()),
         })
     }

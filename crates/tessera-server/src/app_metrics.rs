@@ -31,6 +31,13 @@
 //! - `tessera_revocations_total{kind}`: `session`, `user` (every session of a user),
 //!   `access_token`.
 //! - `tessera_state_store_unavailable_total`: requests answered 503 `state_store_unavailable`.
+//! - The durable session copy (`durable/`, when `TESSERA_DURABLE_SESSIONS=on`):
+//!   `tessera_durable_lag_seconds` (gauge: how long the oldest rotation of the last flush
+//!   waited), `tessera_durable_queue_length` (gauge: sessions whose rotation waited to be
+//!   written, sampled at each flush), `tessera_durable_restores_total` (sessions put back into the state store),
+//!   `tessera_durable_write_failures_total` (SQL writes of the copy that failed: a sign-in or
+//!   revocation answered 503, a flush retried, a sweep), `tessera_durable_queue_overflow_total`
+//!   (rotations not queued because the queue was full).
 //! - `tessera_build_info{version}` = 1.
 //! - Read at scrape time (see `http::routes::prometheus`): `tessera_state_store_up`, and the
 //!   `/v1/admin/stats` figures `tessera_sessions_active`, `tessera_access_tokens_active`,
@@ -254,6 +261,45 @@ impl Metrics {
         let labels = vec![Label::new("method", method), Label::new("route", route)];
         r.register_histogram(&Key::from_parts(HTTP_DURATION, labels), &METADATA)
             .record(seconds);
+    }
+
+    fn durable_counter(&self, name: &'static str) {
+        self.inner
+            .recorder
+            .register_counter(&Key::from_name(name), &METADATA)
+            .increment(1);
+    }
+
+    fn durable_gauge(&self, name: &'static str, value: f64) {
+        self.inner
+            .recorder
+            .register_gauge(&Key::from_name(name), &METADATA)
+            .set(value);
+    }
+
+    /// Counts a session restored from the durable copy.
+    pub fn durable_restore(&self) {
+        self.durable_counter("tessera_durable_restores_total");
+    }
+
+    /// Counts a failed SQL write of the durable copy.
+    pub fn durable_write_failure(&self) {
+        self.durable_counter("tessera_durable_write_failures_total");
+    }
+
+    /// Counts a rotation dropped because the write-behind queue was full.
+    pub fn durable_overflow(&self) {
+        self.durable_counter("tessera_durable_queue_overflow_total");
+    }
+
+    /// Sets the number of sessions waiting in the write-behind queue.
+    pub fn durable_queue(&self, len: usize) {
+        self.durable_gauge("tessera_durable_queue_length", len as f64);
+    }
+
+    /// Sets the mirror lag: how long the oldest rotation of the last flush waited.
+    pub fn durable_lag(&self, lag: std::time::Duration) {
+        self.durable_gauge("tessera_durable_lag_seconds", lag.as_secs_f64());
     }
 
     /// The recorded metrics in the Prometheus text format (0.0.4).

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod device;
+pub mod durable;
 pub mod http;
 pub mod keys;
 pub mod limits;

@@ -16,6 +16,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if !settings.not_implemented.is_empty() {
         tracing::warn!(settings = ?settings.not_implemented, "these settings are not implemented yet and have no effect");
     }
+    let durable = app.durable.clone();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %settings.listen, issuer = %settings.issuer, "serving");
     axum::serve(
@@ -24,6 +25,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(durable) = &durable {
+        // Rotations still waiting are written before the process ends.
+        #[allow(clippy::disallowed_methods)] // shutdown: an edge, reads the clock
+        let now = tessera_core::time::Timestamp::now();
+        durable.flush(now).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::{SuccessorSeed, TokenHash};
+
+use crate::stored::StoredHash;
 use tessera_core::time::Timestamp;
 
 /// How access tokens are checked for revocation.
@@ -245,4 +247,57 @@ pub(crate) fn event_member(e: &SecurityEventRecord) -> Vec<u8> {
     let mut out = format!("{}:{}", e.id.len(), e.id).into_bytes();
     out.extend_from_slice(e.payload.as_bytes());
     out
+}
+
+/// A session as its durable copy knows it, to be put back into a state store that lost it
+/// ([`SessionRestore::restore_session`](crate::SessionRestore::restore_session)). Every
+/// field is what the store held for the session at the durable copy's last write; no access
+/// grant is carried (access tokens issued before the loss are not allowlisted again).
+#[derive(Clone, Debug)]
+pub struct RestoredSession {
+    /// Owner.
+    pub user: UserId,
+    /// Id.
+    pub session: SessionId,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// Sign-in or last rotation.
+    pub last_seen: Timestamp,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Absolute expiry.
+    pub absolute_expiry: Timestamp,
+    /// The token version the session was opened under: it is dead if `token_version` (or the
+    /// store's own version) is above it.
+    pub opened_under: u64,
+    /// The user's durable token version: the store's is raised to it if lower or missing,
+    /// never lowered.
+    pub token_version: u64,
+    /// Stored hash of the current refresh token.
+    pub current: StoredHash,
+    /// Stored hash of the previous refresh token (`None` before the first rotation).
+    pub previous: Option<StoredHash>,
+    /// Seed of the current token (`None` before the first rotation).
+    pub seed: Option<SuccessorSeed>,
+    /// Generation of the current token (`None` before the first rotation).
+    pub refresh_generation: Option<u32>,
+    /// Opaque device description, as at sign-in.
+    pub attributes: String,
+    /// The fingerprint binding, as at sign-in.
+    pub binding: Option<StoredHash>,
+    /// Denylist-mode revoked access tokens of the session (jti and `exp`): written back
+    /// with the session so none of them is accepted again.
+    pub denied: Vec<AccessGrant>,
+}
+
+/// What [`SessionRestore::restore_session`](crate::SessionRestore::restore_session) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// The store had no record of the session: it is back, alive.
+    Restored,
+    /// The store has a record of the session (alive or dead): nothing changed.
+    Present,
+    /// The store had no record, and the session is dead at `now` (expired, or its version
+    /// is behind the user's): nothing was written but the raised token version.
+    Dead,
 }

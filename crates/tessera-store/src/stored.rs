@@ -12,23 +12,28 @@ use tessera_core::refresh::TokenHash;
 /// token), never across all sessions, so collisions between sessions do not matter. It saves
 /// 16 bytes per stored hash (`h`, `p` and `b`: up to 48 bytes per session).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StoredHash([u8; 16]);
+pub struct StoredHash([u8; 16]);
 
 impl StoredHash {
     /// The stored form of `h`.
-    pub(crate) fn of(h: &TokenHash) -> Self {
+    pub fn of(h: &TokenHash) -> Self {
         let mut out = [0u8; 16];
         out.copy_from_slice(&h.as_bytes()[..16]);
         Self(out)
     }
 
-    /// The 16 raw bytes (a script argument).
-    pub(crate) fn as_bytes(&self) -> &[u8; 16] {
+    /// The 16 raw bytes (a script argument, or a durable copy's column).
+    pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
 
+    /// A stored hash read back from a durable copy (what [`as_bytes`](Self::as_bytes) gave).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
     /// Constant-time equality.
-    pub(crate) fn ct_eq(&self, other: &StoredHash) -> bool {
+    pub fn ct_eq(&self, other: &StoredHash) -> bool {
         self.0
             .iter()
             .zip(other.0.iter())

@@ -102,6 +102,11 @@ macro_rules! conformance {
             map_put_get_list_remove_clear,
             map_entries_expire_individually,
             maps_are_isolated_between_users_and_maps,
+            a_restored_session_rotates_from_its_current_token_and_lists,
+            a_restored_family_refuses_every_older_generation,
+            restore_writes_only_when_the_store_has_no_record,
+            a_dead_session_is_not_restored_but_the_version_is_raised,
+            restored_denied_tokens_stay_denied,
         );
     };
 }

@@ -163,6 +163,8 @@ fn shown(key: &str, s: &Settings) -> Shown {
         "fail_mode" => text(s.fail_mode),
         "token_transport" => text(s.token_transport),
         "fingerprint" => switch(s.fingerprint),
+        "durable_sessions" => switch(s.durable_sessions),
+        "durable_lag" => time(s.durable_lag),
         "admin_token" => match &s.admin_token {
             Some(_) => Shown::Redacted,
             None => Shown::Unset("admin API disabled"),

@@ -82,6 +82,12 @@ pub struct RawConfig {
     /// `closed` (503 when the state store is down) or `open`. Default `closed`.
     #[serde(deserialize_with = "lenient_written")]
     pub fail_mode: Option<Written<FailMode>>,
+    /// `on`: a durable SQL copy of sessions and revocations. Default `on`.
+    #[serde(deserialize_with = "lenient_written")]
+    pub durable_sessions: Option<Written<Switch>>,
+    /// The most a rotation waits before its durable copy is written. Default `1s`.
+    #[serde(deserialize_with = "lenient_written")]
+    pub durable_lag: Option<Written<Duration>>,
     /// Oldest session evicted beyond this many; `0` = no limit. Default `0`.
     pub max_sessions_per_user: Option<u32>,
     /// `body`, `cookie` or `both`. Default `body`.
@@ -164,6 +170,8 @@ impl fmt::Debug for RawConfig {
             refresh_reuse_grace,
             revocation_mode,
             fail_mode,
+            durable_sessions,
+            durable_lag,
             max_sessions_per_user,
             token_transport,
             fingerprint,
@@ -202,6 +210,8 @@ impl fmt::Debug for RawConfig {
             .field("refresh_reuse_grace", refresh_reuse_grace)
             .field("revocation_mode", revocation_mode)
             .field("fail_mode", fail_mode)
+            .field("durable_sessions", durable_sessions)
+            .field("durable_lag", durable_lag)
             .field("max_sessions_per_user", max_sessions_per_user)
             .field("token_transport", token_transport)
             .field("fingerprint", fingerprint)

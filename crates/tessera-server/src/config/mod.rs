@@ -18,6 +18,7 @@
 mod browser;
 pub mod choice;
 mod clients;
+mod durable;
 pub mod effective;
 pub mod file;
 mod logging;

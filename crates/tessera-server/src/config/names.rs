@@ -67,6 +67,8 @@ pub const SETTINGS: &[SettingName] = &[
     name("max_sessions_per_user", "TESSERA_MAX_SESSIONS_PER_USER"),
     name("revocation_mode", "TESSERA_REVOCATION_MODE"),
     name("fail_mode", "TESSERA_FAIL_MODE"),
+    name("durable_sessions", "TESSERA_DURABLE_SESSIONS"),
+    name("durable_lag", "TESSERA_DURABLE_LAG"),
     name("token_transport", "TESSERA_TOKEN_TRANSPORT"),
     name("fingerprint", "TESSERA_FINGERPRINT"),
     secret("admin_token", "TESSERA_ADMIN_TOKEN"),
@@ -94,8 +96,6 @@ pub const SETTINGS: &[SettingName] = &[
 /// TOML key is refused like any unknown key). Kept here so the contract's list and this
 /// table are checked against each other; a name moves to [`SETTINGS`] with its feature.
 pub const PLANNED: &[&str] = &[
-    "TESSERA_DURABLE_SESSIONS",
-    "TESSERA_DURABLE_LAG",
     "TESSERA_WEBAUTHN_RP_ID",
     "TESSERA_WEBAUTHN_ORIGINS",
     "TESSERA_OAUTH_RETURN_URLS",

@@ -10,6 +10,7 @@ use tessera_store::RevocationMode;
 
 use super::browser::{Browser, TokenTransport};
 use super::clients::{ClientCredential, Clients};
+use super::durable::Durable;
 use super::file::RawConfig;
 use super::logging::{LogFormat, log_format};
 use super::mail::Mail;
@@ -65,6 +66,10 @@ pub struct Settings {
     pub token_transport: TokenTransport,
     /// Fingerprint binding of access tokens (OWASP token sidejacking defence).
     pub fingerprint: bool,
+    /// A durable SQL copy of sessions and revocations (`durable_sessions`, default on).
+    pub durable_sessions: bool,
+    /// The most a rotation waits before its durable copy is written (`durable_lag`).
+    pub durable_lag: Duration,
     /// How long a trusted device skips the second factor.
     pub trusted_device_ttl: Duration,
     /// How long a sign-in challenge waits for its second factor (1s–1h).
@@ -125,6 +130,10 @@ impl Settings {
             revocation_mode,
             fail_mode,
         } = Revocation::from_raw(&raw)?;
+        let Durable {
+            durable_sessions,
+            durable_lag,
+        } = Durable::from_raw(&raw)?;
         let log_format = log_format(&raw, is_tty)?;
         let Browser {
             token_transport,
@@ -169,6 +178,8 @@ impl Settings {
             introspection_clients,
             token_transport,
             fingerprint,
+            durable_sessions,
+            durable_lag,
             trusted_device_ttl,
             mfa_challenge_ttl,
             rate_limit,

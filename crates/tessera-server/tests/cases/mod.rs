@@ -7,6 +7,7 @@ mod binary;
 mod binary_keys;
 mod browser;
 mod config_check;
+mod durable;
 mod forged;
 mod limits;
 mod logout;
@@ -45,6 +46,7 @@ macro_rules! suite {
 }
 
 suite!(
+    durable::a_session_the_store_lost_is_restored_and_nothing_revoked_comes_back,
     signin::register_normalises_email_and_refuses_duplicates_and_bad_input,
     signin::unknown_email_and_wrong_password_are_indistinguishable,
     signin::login_returns_a_token_pair_that_me_accepts,

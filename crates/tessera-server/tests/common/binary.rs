@@ -88,6 +88,12 @@ impl Binary {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// SIGKILL: the process dies at once, nothing flushed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits (kills after 10 s).
     pub fn stop(&mut self) {
         let _ = Command::new("kill")

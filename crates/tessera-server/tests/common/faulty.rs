@@ -152,6 +152,17 @@ impl SessionStore for FaultyStore {
 }
 
 #[async_trait]
+impl SessionRestore for FaultyStore {
+    async fn restore_session(
+        &self,
+        restored: RestoredSession,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, StoreError> {
+        self.inner.restore_session(restored, now).await
+    }
+}
+
+#[async_trait]
 impl RevocationCheck for FaultyStore {
     async fn check_access(
         &self,

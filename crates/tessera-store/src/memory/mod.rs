@@ -35,7 +35,7 @@ use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle, check_map, dur_ms
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::{
-    EphemeralStore, EventLog, RevocationCheck, SessionStore, StoreHealth, UserMaps,
+    EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore, StoreHealth, UserMaps,
 };
 
 use state::State;
@@ -190,6 +190,21 @@ impl SessionStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
         Ok(self.lock(now).find_access_token(user, jti, now))
+    }
+}
+
+#[async_trait]
+impl SessionRestore for MemoryStore {
+    async fn restore_session(
+        &self,
+        restored: RestoredSession,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, StoreError> {
+        let user = restored.user;
+        let mut state = self.lock(now);
+        let out = state.restore_session(restored, now);
+        state.reindex(user);
+        Ok(out)
     }
 }
 

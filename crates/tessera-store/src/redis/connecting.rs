@@ -14,7 +14,8 @@ use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::{
-    EphemeralStore, EventLog, RevocationCheck, SessionStore, StateStore, StoreHealth, UserMaps,
+    EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore, StateStore,
+    StoreHealth, UserMaps,
 };
 
 /// Redis has not been reached since start.
@@ -171,6 +172,17 @@ impl SessionStore for ConnectingStore {
         now: Timestamp,
     ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
         self.store()?.find_access_token(user, jti, now).await
+    }
+}
+
+#[async_trait]
+impl SessionRestore for ConnectingStore {
+    async fn restore_session(
+        &self,
+        r: RestoredSession,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, StoreError> {
+        self.store()?.restore_session(r, now).await
     }
 }
 

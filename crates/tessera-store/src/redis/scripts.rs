@@ -39,6 +39,8 @@ pub(crate) static LIST_SESSIONS: LazyLock<Script> = script!("list_sessions.lua")
 pub(crate) static FIND_ACCESS_TOKEN: LazyLock<Script> = script!("find_access_token.lua");
 /// `count_sessions.lua` (background statistics reconciliation).
 pub(crate) static COUNT_SESSIONS: LazyLock<Script> = script!("count_sessions.lua");
+/// `restore_session.lua` (a lost session put back from its durable copy).
+pub(crate) static RESTORE_SESSION: LazyLock<Script> = script!("restore_session.lua");
 /// `push_event.lua`.
 pub(crate) static PUSH_EVENT: LazyLock<Script> = script!("push_event.lua");
 
@@ -58,7 +60,7 @@ pub(crate) static MAP_PUT: LazyLock<Script> = script!("map_put.lua");
 pub(crate) static MAP_CLEAR: LazyLock<Script> = script!("map_clear.lua");
 
 /// Every script with its name, e.g. for preloading or for a health report.
-pub fn all() -> [(&'static str, &'static Script); 17] {
+pub fn all() -> [(&'static str, &'static Script); 18] {
     [
         ("create_session", &CREATE_SESSION),
         ("rotate_refresh", &ROTATE_REFRESH),
@@ -69,6 +71,7 @@ pub fn all() -> [(&'static str, &'static Script); 17] {
         ("list_sessions", &LIST_SESSIONS),
         ("find_access_token", &FIND_ACCESS_TOKEN),
         ("count_sessions", &COUNT_SESSIONS),
+        ("restore_session", &RESTORE_SESSION),
         ("push_event", &PUSH_EVENT),
         ("put_if_absent", &PUT_IF_ABSENT),
         ("take", &TAKE),

@@ -7,6 +7,7 @@
 //! | [`EphemeralStore`] | values taken once, attempt counters, GCRA throttles | rate limits, challenges, reset tokens |
 //! | [`UserMaps`] | per-user maps with per-entry expiry | trusted devices |
 //! | [`EventLog`] | recent security events | the audit trail |
+//! | [`SessionRestore`] | `restore_session` | the durable mirror, after the store lost a session |
 //! | [`StoreHealth`] | statistics, liveness probe, backend name | `/readyz`, `/metrics`, admin |
 //!
 //! Every backend ([`MemoryStore`](crate::memory::MemoryStore),
@@ -48,6 +49,7 @@ mod ephemeral;
 mod events;
 mod health;
 mod maps;
+mod restore;
 mod revocation_check;
 mod sessions;
 
@@ -55,6 +57,7 @@ pub use ephemeral::EphemeralStore;
 pub use events::EventLog;
 pub use health::StoreHealth;
 pub use maps::UserMaps;
+pub use restore::SessionRestore;
 pub use revocation_check::RevocationCheck;
 pub use sessions::SessionStore;
 
@@ -62,12 +65,20 @@ pub use sessions::SessionStore;
 /// this trait comes by the blanket impl) and what a server holds as one `Arc<dyn StateStore>`.
 /// Consumers take the narrowest part they need instead (upcast the `Arc`).
 pub trait StateStore:
-    SessionStore + RevocationCheck + EphemeralStore + UserMaps + EventLog + StoreHealth + 'static
+    SessionStore
+    + SessionRestore
+    + RevocationCheck
+    + EphemeralStore
+    + UserMaps
+    + EventLog
+    + StoreHealth
+    + 'static
 {
 }
 
 impl<T> StateStore for T where
     T: SessionStore
+        + SessionRestore
         + RevocationCheck
         + EphemeralStore
         + UserMaps

@@ -224,6 +224,27 @@ pub async fn flushed_scripts_are_reloaded_transparently(redis: RedisAccess) {
     let exp = now.plus(Duration::from_secs(60));
     store.map_put(user, "m", "f", b"v", exp, now).await.unwrap();
     assert_eq!(store.map_clear(user, "m").await.unwrap(), 1);
+    let restored = RestoredSession {
+        user,
+        session: tessera_core::ids::SessionId::new(),
+        created_at: now,
+        last_seen: now,
+        idle_timeout: IDLE,
+        absolute_expiry: now.plus(LIFETIME),
+        opened_under: 2,
+        token_version: 2,
+        current: StoredHash::of(&hash()),
+        previous: None,
+        seed: None,
+        refresh_generation: None,
+        attributes: ATTRS.to_owned(),
+        binding: None,
+        denied: Vec::new(),
+    };
+    assert_eq!(
+        store.restore_session(restored, now).await.unwrap(),
+        RestoreOutcome::Restored
+    );
     for (name, script) in scripts::all() {
         let loaded = redis
             .cli_all(&["SCRIPT", "EXISTS", script.get_hash()])

@@ -21,6 +21,7 @@ use super::figures::{Contribution, Figures};
 
 mod ephemeral;
 mod events;
+mod restore;
 mod session;
 mod sessions;
 #[cfg(test)]

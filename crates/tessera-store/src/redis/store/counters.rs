@@ -62,6 +62,8 @@ impl Delta {
     pub(super) const SGR: (bool, bool, bool) = (true, true, true);
     /// The reply carries grants and revoked tokens.
     pub(super) const GR: (bool, bool, bool) = (false, true, true);
+    /// The reply carries sessions only.
+    pub(super) const S: (bool, bool, bool) = (true, false, false);
     /// The reply carries sessions and grants.
     pub(super) const SG: (bool, bool, bool) = (true, true, false);
 

@@ -33,6 +33,7 @@ mod events;
 mod health;
 mod maps;
 mod reconcile;
+mod restore;
 mod revocation_check;
 mod runner;
 mod sessions;

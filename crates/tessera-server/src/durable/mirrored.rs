@@ -1,0 +1,478 @@
+//! [`MirroredStore`]: the state store with its durable copy kept beside it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use std::time::Duration;
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::TokenHash;
+use tessera_core::time::Timestamp;
+
+use tessera_store::*;
+
+use super::DurableSessions;
+use super::rows::{FamilyState, SessionRow};
+use crate::accounts::{DbError, Users};
+
+/// A [`StateStore`] that forwards every call to `inner` (still the one fast path: SQL is
+/// never read while the store answers) and keeps the durable copy:
+///
+/// | call | durable copy |
+/// |---|---|
+/// | `create_session` | the row written (evicted sessions' rows deleted) before it returns; if SQL fails, the new session is revoked in the store and the call fails (503) |
+/// | `rotate_refresh` → `Rotated` | the new family state queued (written behind, [`DurableSessions::queue`]) |
+/// | `rotate_refresh` → `Reused` | the row deleted before it returns (if SQL fails: by the next flush, and never restored meanwhile) |
+/// | `rotate_refresh` → `Invalid` | the restore path: the row read; alive → put back ([`SessionRestore`], only if absent) and the rotation retried once |
+/// | `revoke_session`, `revoke_user`, `revoke_user_except` | rows deleted **before** the store is asked |
+/// | `revoke_session_by_refresh` | the store first (it holds the proof); then the row deleted; a session the store lost is proven against the row |
+/// | `revoke_access_token` (denylist mode) | the jti recorded before the store is asked |
+///
+/// A revocation whose SQL write fails fails (503) without touching the store, so a
+/// revocation is never answered while it could come back.
+pub struct MirroredStore {
+    inner: Arc<dyn StateStore>,
+    durable: Arc<DurableSessions>,
+    users: Users,
+}
+
+impl std::fmt::Debug for MirroredStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirroredStore")
+            .field("backend", &self.inner.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+fn sql(e: DbError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+impl MirroredStore {
+    /// `inner` with the copy in `durable`; `users` gives the durable token versions.
+    pub fn new(inner: Arc<dyn StateStore>, durable: Arc<DurableSessions>, users: Users) -> Self {
+        Self {
+            inner,
+            durable,
+            users,
+        }
+    }
+
+    /// The restore path of a refresh the store found `Invalid`: when SQL has the session
+    /// alive, put it back (only if the store has no record of it) and answer whether it was.
+    /// The newest family state is the queued one when a rotation of it is still waiting.
+    async fn restore(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        if self.durable.forgotten(session) {
+            return Ok(false);
+        }
+        let Some(mut restored) = self
+            .durable
+            .rows()
+            .load(user, session, now)
+            .await
+            .map_err(sql)?
+        else {
+            return Ok(false);
+        };
+        let Some(account) = self.users.by_id(user).await.map_err(sql)? else {
+            return Ok(false);
+        };
+        if account.disabled_at.is_some() {
+            return Ok(false);
+        }
+        restored.token_version = account.token_version.max(restored.opened_under);
+        if account.token_version > restored.opened_under {
+            // Signed out everywhere (or a password change) after it was opened.
+            return Ok(false);
+        }
+        if let Some(f) = self.durable.queued(session)
+            && restored.refresh_generation.is_none_or(|n| n < f.generation)
+        {
+            restored.current = f.current;
+            restored.previous = Some(f.previous);
+            restored.seed = Some(f.seed);
+            restored.refresh_generation = Some(f.generation);
+            restored.last_seen = f.last_seen;
+            restored.idle_timeout = f.idle;
+        }
+        let denied = restored.denied.clone();
+        if self.inner.restore_session(restored, now).await? != RestoreOutcome::Restored {
+            return Ok(false);
+        }
+        // A revocation that raced the restore (its SQL write after our read, its store write
+        // before ours) is applied again, so nothing comes back.
+        match self.durable.rows().load(user, session, now).await {
+            Ok(Some(again)) => {
+                for grant in again.denied.iter().filter(|g| !denied.contains(g)) {
+                    self.inner
+                        .revoke_access_token(user, session, *grant, RevocationMode::Denylist, now)
+                        .await?;
+                }
+            }
+            Ok(None) | Err(_) => {
+                self.inner.revoke_session(user, session, now).await?;
+                return Ok(false);
+            }
+        }
+        self.durable.metrics.durable_restore();
+        tracing::info!(%user, %session, "session restored into the state store from its durable copy");
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MirroredStore {
+    async fn create_session(
+        &self,
+        new: NewSession,
+        now: Timestamp,
+    ) -> Result<CreatedSession, StoreError> {
+        let row = SessionRow {
+            user: new.user,
+            session: new.session,
+            created_at: now,
+            idle: new.limits.idle_timeout,
+            absolute_expiry: new.limits.absolute_expiry,
+            opened_under: 0,
+            current: StoredHash::of(&new.refresh),
+            attributes: new.attributes.clone(),
+            binding: new.binding.as_ref().map(StoredHash::of),
+        };
+        let created = self.inner.create_session(new, now).await?;
+        let row = SessionRow {
+            opened_under: created.token_version,
+            ..row
+        };
+        if let Err(e) = self.durable.rows().open(&row, &created.evicted).await {
+            self.durable.metrics.durable_write_failure();
+            if let Err(r) = self.inner.revoke_session(row.user, row.session, now).await {
+                tracing::warn!(error = %r.chain(), session = %row.session, "a session without its durable copy could not be revoked");
+            }
+            return Err(sql(e));
+        }
+        Ok(created)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        rotation: Rotation,
+        now: Timestamp,
+    ) -> Result<RotationOutcome, StoreError> {
+        let mut outcome = self.inner.rotate_refresh(rotation.clone(), now).await?;
+        // Only a tagged token is worth a SQL read: its MAC proves this server issued it for
+        // that user and session. A legacy (untagged) token's ids are not authenticated, so
+        // a forged one would cost a read each; a legacy session lost with the store signs
+        // in again.
+        if outcome == RotationOutcome::Invalid
+            && rotation.generation.is_some()
+            && self.restore(rotation.user, rotation.session, now).await?
+        {
+            outcome = self.inner.rotate_refresh(rotation.clone(), now).await?;
+        }
+        match &outcome {
+            RotationOutcome::Rotated { .. } => self.durable.queue(
+                rotation.session,
+                FamilyState {
+                    current: StoredHash::of(&rotation.successor),
+                    previous: StoredHash::of(&rotation.presented),
+                    seed: rotation.seed,
+                    generation: rotation.successor_generation,
+                    last_seen: now,
+                    idle: rotation.idle_timeout,
+                },
+                now,
+            ),
+            RotationOutcome::Reused => {
+                self.durable.unqueue(rotation.session);
+                // The store has already revoked it: answer the theft whatever SQL says, and
+                // delete the row later if it cannot be now.
+                if let Err(e) = self.durable.rows().forget_session(rotation.session).await {
+                    self.durable.metrics.durable_write_failure();
+                    tracing::warn!(error = %super::chain(&e), session = %rotation.session, "durable mirror: a stolen session's row is deleted later");
+                    self.durable.forget_later(rotation.session);
+                }
+            }
+            RotationOutcome::GraceReplay { .. } | RotationOutcome::Invalid => {}
+        }
+        Ok(outcome)
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.durable.unqueue(session);
+        self.durable
+            .rows()
+            .forget_session(session)
+            .await
+            .map_err(sql)?;
+        self.inner.revoke_session(user, session, now).await
+    }
+
+    async fn revoke_session_by_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+        refresh: &TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut revoked = self
+            .inner
+            .revoke_session_by_refresh(user, session, refresh, now)
+            .await?;
+        if !revoked {
+            // The store may have lost the session: its durable copy holds the proof then.
+            let presented = StoredHash::of(refresh);
+            let row = self
+                .durable
+                .rows()
+                .load(user, session, now)
+                .await
+                .map_err(sql)?;
+            revoked = row.is_some_and(|r| {
+                now < r.last_seen.plus(r.idle_timeout).min(r.absolute_expiry)
+                    && (r.current.ct_eq(&presented)
+                        || r.previous.is_some_and(|p| p.ct_eq(&presented)))
+            });
+            if !revoked {
+                return Ok(false);
+            }
+        }
+        self.durable.unqueue(session);
+        self.durable
+            .rows()
+            .forget_session(session)
+            .await
+            .map_err(sql)?;
+        Ok(revoked)
+    }
+
+    async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
+        self.durable
+            .rows()
+            .forget_user(user, None)
+            .await
+            .map_err(sql)?;
+        self.inner.revoke_user(user, now).await
+    }
+
+    async fn revoke_user_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.durable
+            .rows()
+            .forget_user(user, Some(keep))
+            .await
+            .map_err(sql)?;
+        self.inner.revoke_user_except(user, keep, now).await
+    }
+
+    async fn revoke_access_token(
+        &self,
+        user: UserId,
+        session: SessionId,
+        grant: AccessGrant,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        if mode == RevocationMode::Denylist {
+            self.durable
+                .rows()
+                .deny(user, session, grant)
+                .await
+                .map_err(sql)?;
+        }
+        self.inner
+            .revoke_access_token(user, session, grant, mode, now)
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.inner.list_sessions(user, now).await
+    }
+
+    async fn find_access_token(
+        &self,
+        user: UserId,
+        jti: Jti,
+        now: Timestamp,
+    ) -> Result<Option<(SessionId, Timestamp)>, StoreError> {
+        self.inner.find_access_token(user, jti, now).await
+    }
+}
+#[async_trait]
+impl SessionRestore for MirroredStore {
+    async fn restore_session(
+        &self,
+        r: RestoredSession,
+        now: Timestamp,
+    ) -> Result<RestoreOutcome, StoreError> {
+        self.inner.restore_session(r, now).await
+    }
+}
+
+#[async_trait]
+impl RevocationCheck for MirroredStore {
+    async fn check_access(
+        &self,
+        c: AccessCheck,
+        mode: RevocationMode,
+        now: Timestamp,
+    ) -> Result<AccessStatus, StoreError> {
+        self.inner.check_access(c, mode, now).await
+    }
+}
+
+#[async_trait]
+impl EventLog for MirroredStore {
+    async fn push_event(
+        &self,
+        user: UserId,
+        event: SecurityEventRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.push_event(user, event, now).await
+    }
+
+    async fn recent_events(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError> {
+        self.inner.recent_events(user, limit, before, now).await
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for MirroredStore {
+    async fn put_if_absent(
+        &self,
+        key: &EphemeralKey,
+        value: &[u8],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.put_if_absent(key, value, ttl, now).await
+    }
+
+    async fn get(&self, key: &EphemeralKey, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key, now).await
+    }
+
+    async fn take(
+        &self,
+        key: &EphemeralKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.take(key, now).await
+    }
+
+    async fn delete(&self, key: &EphemeralKey) -> Result<bool, StoreError> {
+        self.inner.delete(key).await
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &EphemeralKey,
+        max: u32,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Attempts, StoreError> {
+        self.inner.count_attempt(key, max, ttl, now).await
+    }
+
+    async fn throttle(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<Throttle, StoreError> {
+        self.inner.throttle(key, rate, cost, now).await
+    }
+
+    async fn refund(
+        &self,
+        key: &EphemeralKey,
+        rate: Rate,
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.refund(key, rate, cost, now).await
+    }
+}
+
+#[async_trait]
+impl UserMaps for MirroredStore {
+    async fn map_put(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        value: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .map_put(user, map, field, value, expires_at, now)
+            .await
+    }
+
+    async fn map_get(
+        &self,
+        user: UserId,
+        map: &str,
+        field: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.map_get(user, map, field, now).await
+    }
+
+    async fn map_list(
+        &self,
+        user: UserId,
+        map: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Vec<u8>, Timestamp)>, StoreError> {
+        self.inner.map_list(user, map, now).await
+    }
+
+    async fn map_remove(&self, user: UserId, map: &str, field: &str) -> Result<bool, StoreError> {
+        self.inner.map_remove(user, map, field).await
+    }
+
+    async fn map_clear(&self, user: UserId, map: &str) -> Result<u64, StoreError> {
+        self.inner.map_clear(user, map).await
+    }
+}
+
+#[async_trait]
+impl StoreHealth for MirroredStore {
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError> {
+        self.inner.stats(now).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}

@@ -1,0 +1,197 @@
+//! The durable copy of the session state in SQL (`TESSERA_DURABLE_SESSIONS=on`): losing the
+//! state store (a `FLUSHALL`, a Redis restart without persistence, a failover to an empty
+//! replica, a restart of the process holding the memory store) signs nobody out and revives
+//! nothing. docs/ARCHITECTURE.md, "Durable state", states the whole model; in short:
+//!
+//! - [`rows`]: the SQL (migration 0006): one row per live session (its family state
+//!   included) and the denylist-mode revoked access tokens;
+//! - [`mirrored`]: [`MirroredStore`], a [`StateStore`](tessera_store::StateStore) over the
+//!   real one that writes the copy: sign-in and every revocation durably before answering,
+//!   rotations behind (queued here), and that restores a session the store lost when a
+//!   refresh finds it missing;
+//! - [`writer`]: the background tasks: the write-behind flush (at least every
+//!   `TESSERA_DURABLE_LAG`) and the expiry sweep.
+
+pub mod mirrored;
+pub mod rows;
+pub mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tessera_core::ids::SessionId;
+use tessera_core::time::Timestamp;
+
+pub use mirrored::MirroredStore;
+use rows::{FamilyState, Rows};
+
+use crate::app_metrics::Metrics;
+
+/// At most this many sessions wait for their family state to be written. A rotation of a
+/// session already waiting replaces its entry (only the newest state matters), so this
+/// bounds distinct sessions rotated within one lag, not rotations.
+pub const QUEUE_CAPACITY: usize = 100_000;
+
+/// Rotations waiting to be written, newest family state per session, and when the oldest
+/// of them was queued (the mirror's lag).
+#[derive(Default)]
+struct Pending {
+    families: HashMap<SessionId, FamilyState>,
+    oldest: Option<Timestamp>,
+    /// Sessions the store revoked on its own (theft) whose row could not be deleted then:
+    /// deleted by the next flush, never restored meanwhile.
+    forget: HashSet<SessionId>,
+}
+
+/// The durable copy: its tables, the write-behind queue and the metrics it reports.
+pub struct DurableSessions {
+    rows: Rows,
+    pending: Mutex<Pending>,
+    lag: Duration,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for DurableSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableSessions")
+            .field("lag", &self.lag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DurableSessions {
+    /// The copy in `rows`, flushed at least every `lag` by [`writer::spawn`].
+    pub fn new(rows: Rows, lag: Duration, metrics: Metrics) -> Self {
+        Self {
+            rows,
+            pending: Mutex::new(Pending::default()),
+            lag,
+            metrics,
+        }
+    }
+
+    /// The tables.
+    pub fn rows(&self) -> &Rows {
+        &self.rows
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a rotation's family state, replacing an older one of the same session. Never
+    /// blocks on SQL; a full queue drops the state (counted and logged: that session's copy
+    /// stays one or more rotations old until its next rotation).
+    pub fn queue(&self, session: SessionId, state: FamilyState, now: Timestamp) {
+        let mut p = self.lock();
+        let len = p.families.len();
+        match p.families.get_mut(&session) {
+            Some(old) => {
+                if old.generation < state.generation {
+                    *old = state;
+                }
+            }
+            None if len >= QUEUE_CAPACITY => {
+                drop(p);
+                self.metrics.durable_overflow();
+                tracing::warn!(%session, "durable mirror queue full: a rotation was not queued");
+                return;
+            }
+            None => {
+                p.families.insert(session, state);
+            }
+        }
+        p.oldest.get_or_insert(now);
+    }
+
+    /// The queued family state of `session`, if a rotation of it is waiting.
+    pub fn queued(&self, session: SessionId) -> Option<FamilyState> {
+        self.lock().families.get(&session).copied()
+    }
+
+    /// Drops what is queued for `session` (it was revoked: its row is gone anyway).
+    pub fn unqueue(&self, session: SessionId) {
+        self.lock().families.remove(&session);
+    }
+
+    /// Marks `session`'s row for deletion by the next flush (its immediate deletion failed)
+    /// and keeps it from being restored until then.
+    pub fn forget_later(&self, session: SessionId) {
+        let mut p = self.lock();
+        p.families.remove(&session);
+        p.forget.insert(session);
+    }
+
+    /// Whether `session` waits for its row to be deleted.
+    pub fn forgotten(&self, session: SessionId) -> bool {
+        self.lock().forget.contains(&session)
+    }
+
+    /// Writes everything queued, in one transaction. On failure the states go back into the
+    /// queue (unless a newer one arrived meanwhile) for the next flush.
+    pub async fn flush(&self, now: Timestamp) {
+        let (batch, oldest) = {
+            let mut p = self.lock();
+            let batch: Vec<(SessionId, FamilyState)> = p.families.drain().collect();
+            (batch, p.oldest.take())
+        };
+        // Sampled here, not per rotation: a rotation costs no metric update.
+        self.metrics.durable_queue(batch.len());
+        let forget: Vec<SessionId> = self.lock().forget.iter().copied().collect();
+        for session in forget {
+            match self.rows.forget_session(session).await {
+                Ok(()) => {
+                    self.lock().forget.remove(&session);
+                }
+                Err(e) => {
+                    self.metrics.durable_write_failure();
+                    tracing::warn!(error = %chain(&e), %session, "durable mirror: deleting a revoked session's row failed; retrying");
+                    break;
+                }
+            }
+        }
+        if batch.is_empty() {
+            self.metrics.durable_lag(Duration::ZERO);
+            return;
+        }
+        match self.rows.write_families(&batch).await {
+            Ok(()) => {
+                let lag = oldest.map_or(Duration::ZERO, |t| t.until(now));
+                self.metrics.durable_lag(lag);
+            }
+            Err(e) => {
+                self.metrics.durable_write_failure();
+                tracing::warn!(error = %chain(&e), sessions = batch.len(), "durable mirror: writing rotations failed; retrying at the next flush");
+                let mut p = self.lock();
+                for (s, f) in batch {
+                    let keep = p
+                        .families
+                        .get(&s)
+                        .is_some_and(|newer| newer.generation >= f.generation);
+                    if !keep {
+                        p.families.insert(s, f);
+                    }
+                }
+                if let Some(t) = oldest {
+                    p.oldest = Some(p.oldest.map_or(t, |o| o.min(t)));
+                }
+                self.metrics.durable_queue(p.families.len());
+            }
+        }
+    }
+}
+
+/// `e` and its sources, `: `-separated (for a log line).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}

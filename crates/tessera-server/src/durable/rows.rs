@@ -1,0 +1,326 @@
+//! The SQL of the durable copy: the `durable_sessions` and `durable_denied_tokens` tables
+//! (migration 0006). Every statement is keyed by one session (or one user) and touches a
+//! bounded number of rows, except the sweep, which works in batches of [`SWEEP_BATCH`].
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use tessera_core::ids::{Jti, SessionId, UserId};
+use tessera_core::refresh::SuccessorSeed;
+use tessera_core::time::Timestamp;
+use tessera_store::{AccessGrant, RestoredSession, StoredHash};
+
+use crate::accounts::{Database, DbError};
+
+/// Rows deleted per statement by the expiry sweep.
+pub const SWEEP_BATCH: i64 = 500;
+
+/// A session's row as written at sign-in.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    /// Owner.
+    pub user: UserId,
+    /// Id (the primary key).
+    pub session: SessionId,
+    /// Sign-in time (also the first `last_seen`).
+    pub created_at: Timestamp,
+    /// Idle timeout.
+    pub idle: Duration,
+    /// Absolute expiry.
+    pub absolute_expiry: Timestamp,
+    /// The token version the store opened it under (`CreatedSession::token_version`).
+    pub opened_under: u64,
+    /// Stored hash of the first refresh token.
+    pub current: StoredHash,
+    /// Device attributes, as the store keeps them.
+    pub attributes: String,
+    /// Fingerprint binding, if bound.
+    pub binding: Option<StoredHash>,
+}
+
+/// The family state a rotation leaves (what the write-behind batcher writes).
+#[derive(Clone, Copy, Debug)]
+pub struct FamilyState {
+    /// Stored hash of the successor (now current).
+    pub current: StoredHash,
+    /// Stored hash of the token just rotated away (now previous).
+    pub previous: StoredHash,
+    /// Seed of the successor (for a grace replay).
+    pub seed: SuccessorSeed,
+    /// Generation of the successor; a row is only ever moved to a newer one.
+    pub generation: u32,
+    /// When the rotation happened (the new `last_seen`).
+    pub last_seen: Timestamp,
+    /// Idle timeout the rotation extended the session by.
+    pub idle: Duration,
+}
+
+/// The durable tables over one pool.
+#[derive(Clone, Debug)]
+pub struct Rows {
+    db: Database,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn enc(b: &[u8]) -> String {
+    B64.encode(b)
+}
+
+fn dec16(s: &str) -> Result<[u8; 16], DbError> {
+    let v = B64
+        .decode(s)
+        .map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))?;
+    v.try_into()
+        .map_err(|_| DbError::Query(sqlx::Error::Decode("not 16 bytes".into())))
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, DbError>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse()
+        .map_err(|e: T::Err| DbError::Query(sqlx::Error::Decode(Box::new(e))))
+}
+
+impl Rows {
+    /// The tables of `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Writes a new session's row and deletes the rows of the sessions its sign-in evicted,
+    /// in one transaction.
+    pub async fn open(&self, row: &SessionRow, evicted: &[SessionId]) -> Result<(), DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        let deadline = row.created_at.plus(row.idle).min(row.absolute_expiry);
+        sqlx::query(
+            "INSERT INTO durable_sessions (session_id, user_id, created_ms, last_seen_ms, idle_ms, \
+             absolute_ms, expires_ms, opened_under, current_hash, attributes, binding) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(row.session.to_string())
+        .bind(row.user.to_string())
+        .bind(row.created_at.as_millis())
+        .bind(ms(row.idle))
+        .bind(row.absolute_expiry.as_millis())
+        .bind(deadline.as_millis())
+        .bind(int(row.opened_under))
+        .bind(enc(row.current.as_bytes()))
+        .bind(row.attributes.clone())
+        .bind(row.binding.map(|b| enc(b.as_bytes())))
+        .execute(&mut *tx)
+        .await?;
+        for s in evicted {
+            delete_session(&mut tx, *s).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the newest family state of each session (one statement per session; a row
+    /// already at this generation or newer, or deleted, is left alone), in one transaction.
+    pub async fn write_families(
+        &self,
+        families: &[(SessionId, FamilyState)],
+    ) -> Result<(), DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        for (session, f) in families {
+            sqlx::query(
+                "UPDATE durable_sessions SET current_hash = $1, previous_hash = $2, seed = $3, \
+                 generation = $4, last_seen_ms = $5, idle_ms = $6, \
+                 expires_ms = (CASE WHEN $7 < absolute_ms THEN $7 ELSE absolute_ms END) \
+                 WHERE session_id = $8 AND (generation IS NULL OR generation < $4)",
+            )
+            .bind(enc(f.current.as_bytes()))
+            .bind(enc(f.previous.as_bytes()))
+            .bind(enc(&f.seed.0))
+            .bind(i64::from(f.generation))
+            .bind(f.last_seen.as_millis())
+            .bind(ms(f.idle))
+            .bind(f.last_seen.plus(f.idle).as_millis())
+            .bind(session.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes one session's row and its denied tokens.
+    pub async fn forget_session(&self, session: SessionId) -> Result<(), DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        delete_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes every session row of `user` (but `keep`, when given) and their denied tokens.
+    pub async fn forget_user(&self, user: UserId, keep: Option<SessionId>) -> Result<(), DbError> {
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM durable_denied_tokens WHERE user_id = $1 AND session_id <> $2")
+            .bind(user.to_string())
+            .bind(keep.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM durable_sessions WHERE user_id = $1 AND session_id <> $2")
+            .bind(user.to_string())
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a denylist-mode revoked access token of a session until its `exp`.
+    pub async fn deny(
+        &self,
+        user: UserId,
+        session: SessionId,
+        grant: AccessGrant,
+    ) -> Result<(), DbError> {
+        // Delete-then-insert instead of an engine-specific upsert: the jti is unique.
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM durable_denied_tokens WHERE jti = $1")
+            .bind(grant.jti.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO durable_denied_tokens (jti, user_id, session_id, expires_ms) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(grant.jti.to_string())
+        .bind(user.to_string())
+        .bind(session.to_string())
+        .bind(grant.expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session's row of `user` with its unexpired denied tokens, as a store would hold
+    /// it (`token_version` is left at `opened_under`: the caller sets the user's durable
+    /// one). `None` when there is no row (never opened, revoked, or swept).
+    pub async fn load(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<Option<RestoredSession>, DbError> {
+        let row = sqlx::query(
+            "SELECT created_ms, last_seen_ms, idle_ms, absolute_ms, opened_under, current_hash, \
+             previous_hash, seed, generation, attributes, binding FROM durable_sessions \
+             WHERE session_id = $1 AND user_id = $2",
+        )
+        .bind(session.to_string())
+        .bind(user.to_string())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let denied = sqlx::query(
+            "SELECT jti, expires_ms FROM durable_denied_tokens \
+             WHERE session_id = $1 AND expires_ms > $2",
+        )
+        .bind(session.to_string())
+        .bind(now.as_millis())
+        .fetch_all(self.db.pool())
+        .await?
+        .into_iter()
+        .map(|r| {
+            let jti: String = r.try_get("jti")?;
+            let exp: i64 = r.try_get("expires_ms")?;
+            Ok(AccessGrant {
+                jti: parse_id::<Jti>(&jti)?,
+                expires_at: Timestamp::from_millis(exp),
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+        from_row(user, session, &row, denied).map(Some)
+    }
+
+    /// Deletes up to [`SWEEP_BATCH`] dead session rows and as many expired denied tokens;
+    /// returns how many rows went.
+    pub async fn sweep(&self, now: Timestamp) -> Result<u64, DbError> {
+        let sessions = sqlx::query(
+            "DELETE FROM durable_sessions WHERE session_id IN \
+             (SELECT session_id FROM durable_sessions WHERE expires_ms <= $1 LIMIT $2)",
+        )
+        .bind(now.as_millis())
+        .bind(SWEEP_BATCH)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        let tokens = sqlx::query(
+            "DELETE FROM durable_denied_tokens WHERE jti IN \
+             (SELECT jti FROM durable_denied_tokens WHERE expires_ms <= $1 LIMIT $2)",
+        )
+        .bind(now.as_millis())
+        .bind(SWEEP_BATCH)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        Ok(sessions + tokens)
+    }
+}
+
+async fn delete_session(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session: SessionId,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM durable_denied_tokens WHERE session_id = $1")
+        .bind(session.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM durable_sessions WHERE session_id = $1")
+        .bind(session.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn from_row(
+    user: UserId,
+    session: SessionId,
+    row: &AnyRow,
+    denied: Vec<AccessGrant>,
+) -> Result<RestoredSession, DbError> {
+    let hash = |s: Option<String>| -> Result<Option<StoredHash>, DbError> {
+        s.map(|s| dec16(&s).map(StoredHash::from_bytes)).transpose()
+    };
+    let opened_under: i64 = row.try_get("opened_under")?;
+    let idle: i64 = row.try_get("idle_ms")?;
+    let current: String = row.try_get("current_hash")?;
+    let generation: Option<i64> = row.try_get("generation")?;
+    let seed: Option<String> = row.try_get("seed")?;
+    let opened_under = u64::try_from(opened_under).unwrap_or(0);
+    Ok(RestoredSession {
+        user,
+        session,
+        created_at: Timestamp::from_millis(row.try_get("created_ms")?),
+        last_seen: Timestamp::from_millis(row.try_get("last_seen_ms")?),
+        idle_timeout: Duration::from_millis(u64::try_from(idle).unwrap_or(0)),
+        absolute_expiry: Timestamp::from_millis(row.try_get("absolute_ms")?),
+        opened_under,
+        token_version: opened_under,
+        current: StoredHash::from_bytes(dec16(&current)?),
+        previous: hash(row.try_get("previous_hash")?)?,
+        seed: seed.map(|s| dec16(&s).map(SuccessorSeed)).transpose()?,
+        refresh_generation: generation.and_then(|n| u32::try_from(n).ok()),
+        attributes: row.try_get("attributes")?,
+        binding: hash(row.try_get("binding")?)?,
+        denied,
+    })
+}
