@@ -160,6 +160,7 @@ fn env<'a>(mode: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
     let mut v = vec![
         ("TESSERA_ADMIN_TOKEN", ADMIN),
         ("TESSERA_REVOCATION_MODE", mode),
+        ("TESSERA_DURABLE_SESSIONS", "on"),
         ("TESSERA_DURABLE_LAG", LAG),
         ("TESSERA_ISSUER", "http://tessera.test"),
     ];
@@ -232,7 +233,10 @@ pub async fn a_session_the_store_lost_is_restored_and_nothing_revoked_comes_back
         let keep = Arc::clone(&slot);
         let Some(s) = TestServer::start_wrapped(
             b,
-            |c| c.revocation_mode = Some(mode.into()),
+            |c| {
+                c.revocation_mode = Some(mode.into());
+                c.durable_sessions = Some("on".into());
+            },
             move |store| {
                 *keep.lock().unwrap() = Some(Arc::clone(&store));
                 store
