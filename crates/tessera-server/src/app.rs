@@ -209,6 +209,17 @@ impl App {
             ));
             (mirrored, Some(durable))
         } else {
+            if role == Role::Server {
+                // Nothing deletes rows while off: a copy left from a run with it on would
+                // bring back the sessions revoked since, once it is on again.
+                let dropped = Rows::new(db.clone()).clear().await?;
+                if dropped > 0 {
+                    tracing::warn!(
+                        sessions = dropped,
+                        "durable sessions off: the durable copy left by an earlier run was emptied"
+                    );
+                }
+            }
             (store, None)
         };
         tracing::info!(backend = store.backend(), "state store ready");

@@ -7,8 +7,7 @@ use super::choice::Switch;
 use super::file::RawConfig;
 use super::value::{InvalidSetting, choice, duration, invalid};
 
-/// `durable_sessions` (default `off` until the review findings listed in docs/ARCHITECTURE.md,
-/// "Durable state", are closed; API.md's default is `on`), `durable_lag` (default `1s`, between 10 ms and 1 min).
+/// `durable_sessions` (default `on`), `durable_lag` (default `1s`, between 10 ms and 1 min).
 pub(super) struct Durable {
     pub(super) durable_sessions: bool,
     pub(super) durable_lag: Duration,
@@ -21,7 +20,7 @@ impl Durable {
             return Err(invalid("durable_lag", "must be between 10ms and 1m"));
         }
         Ok(Durable {
-            durable_sessions: choice("durable_sessions", &raw.durable_sessions, Switch::Off)?
+            durable_sessions: choice("durable_sessions", &raw.durable_sessions, Switch::On)?
                 .is_on(),
             durable_lag,
         })

@@ -66,7 +66,7 @@ pub struct Settings {
     pub token_transport: TokenTransport,
     /// Fingerprint binding of access tokens (OWASP token sidejacking defence).
     pub fingerprint: bool,
-    /// A durable SQL copy of sessions and revocations (`durable_sessions`, default off for now).
+    /// A durable SQL copy of sessions and revocations (`durable_sessions`, default on).
     pub durable_sessions: bool,
     /// The most a rotation waits before its durable copy is written (`durable_lag`).
     pub durable_lag: Duration,

@@ -19,12 +19,12 @@ use crate::accounts::{DbError, Users};
 ///
 /// | call | durable copy |
 /// |---|---|
-/// | `create_session` | the row written (evicted sessions' rows deleted) before it returns; if SQL fails, the new session is revoked in the store and the call fails (503) |
+/// | `create_session` | the row written (evicted sessions' rows deleted, then those sessions revoked in the store again) before it returns; if SQL fails, the new session is revoked in the store, the evicted rows are deleted by the next flush, and the call fails (503) |
 /// | `rotate_refresh` → `Rotated` | the new family state queued (written behind, [`DurableSessions::queue`]) |
-/// | `rotate_refresh` → `Reused` | the row deleted before it returns (if SQL fails: by the next flush, and never restored meanwhile) |
+/// | `rotate_refresh` → `Reused` | the row deleted before it returns, then the session revoked in the store again (a restore that read the row before may have put it back); if SQL fails: deleted by the next flush, and never restored meanwhile |
 /// | `rotate_refresh` → `Invalid` | the restore path: the row read; alive → put back ([`SessionRestore`], only if absent) and the rotation retried once |
 /// | `revoke_session`, `revoke_user`, `revoke_user_except` | rows deleted **before** the store is asked |
-/// | `revoke_session_by_refresh` | the store first (it holds the proof); then the row deleted; a session the store lost is proven against the row |
+/// | `revoke_session_by_refresh` | the store first (its script judges the proof); a session the store lost is restored first (as a refresh would restore it) and judged then; then the row deleted and the session revoked in the store again |
 /// | `revoke_access_token` (denylist mode) | the jti recorded before the store is asked |
 ///
 /// A revocation whose SQL write fails fails (503) without touching the store, so a
@@ -54,6 +54,36 @@ impl MirroredStore {
             inner,
             durable,
             users,
+        }
+    }
+
+    /// Deletes the row of a session the store has just revoked on its own (theft, RFC 7009)
+    /// and then revokes it in the store again: a restore that read the row before its
+    /// deletion may have put the session back meanwhile (a restore that reads after it finds
+    /// no row). When SQL fails, the row is deleted by the next flush and the session is
+    /// never restored by this process meanwhile.
+    async fn forget_revoked(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.durable.unqueue(session);
+        if let Err(e) = self.durable.rows().forget_session(session).await {
+            self.durable.metrics.durable_write_failure();
+            tracing::warn!(error = %super::chain(&e), %session, "durable mirror: a revoked session's row is deleted later");
+            self.durable.forget_later(session);
+            return Err(sql(e));
+        }
+        self.revoke_again(user, session, now).await;
+        Ok(())
+    }
+
+    /// Revokes in the store a session whose row is gone, in case a racing restore put it
+    /// back; a failure is logged (the restore's own re-read of the row revokes it too).
+    async fn revoke_again(&self, user: UserId, session: SessionId, now: Timestamp) {
+        if let Err(e) = self.inner.revoke_session(user, session, now).await {
+            tracing::warn!(error = %e.chain(), %session, "durable mirror: revoking a session again after deleting its row failed");
         }
     }
 
@@ -152,7 +182,15 @@ impl SessionStore for MirroredStore {
             if let Err(r) = self.inner.revoke_session(row.user, row.session, now).await {
                 tracing::warn!(error = %r.chain(), session = %row.session, "a session without its durable copy could not be revoked");
             }
+            // The store evicted these already; their rows go with the next flush.
+            for s in &created.evicted {
+                self.durable.forget_later(*s);
+            }
             return Err(sql(e));
+        }
+        for s in &created.evicted {
+            self.durable.unqueue(*s);
+            self.revoke_again(row.user, *s, now).await;
         }
         Ok(created)
     }
@@ -187,14 +225,10 @@ impl SessionStore for MirroredStore {
                 now,
             ),
             RotationOutcome::Reused => {
-                self.durable.unqueue(rotation.session);
-                // The store has already revoked it: answer the theft whatever SQL says, and
-                // delete the row later if it cannot be now.
-                if let Err(e) = self.durable.rows().forget_session(rotation.session).await {
-                    self.durable.metrics.durable_write_failure();
-                    tracing::warn!(error = %super::chain(&e), session = %rotation.session, "durable mirror: a stolen session's row is deleted later");
-                    self.durable.forget_later(rotation.session);
-                }
+                // The store has already revoked it: answer the theft whatever SQL says.
+                self.forget_revoked(rotation.user, rotation.session, now)
+                    .await
+                    .ok();
             }
             RotationOutcome::GraceReplay { .. } | RotationOutcome::Invalid => {}
         }
@@ -227,30 +261,17 @@ impl SessionStore for MirroredStore {
             .inner
             .revoke_session_by_refresh(user, session, refresh, now)
             .await?;
-        if !revoked {
-            // The store may have lost the session: its durable copy holds the proof then.
-            let presented = StoredHash::of(refresh);
-            let row = self
-                .durable
-                .rows()
-                .load(user, session, now)
-                .await
-                .map_err(sql)?;
-            revoked = row.is_some_and(|r| {
-                now < r.last_seen.plus(r.idle_timeout).min(r.absolute_expiry)
-                    && (r.current.ct_eq(&presented)
-                        || r.previous.is_some_and(|p| p.ct_eq(&presented)))
-            });
-            if !revoked {
-                return Ok(false);
-            }
+        // The store may have lost the session: put it back as a refresh would (same checks,
+        // this process's newest queued state) and let the store's script judge the proof.
+        if !revoked && self.restore(user, session, now).await? {
+            revoked = self
+                .inner
+                .revoke_session_by_refresh(user, session, refresh, now)
+                .await?;
         }
-        self.durable.unqueue(session);
-        self.durable
-            .rows()
-            .forget_session(session)
-            .await
-            .map_err(sql)?;
+        if revoked {
+            self.forget_revoked(user, session, now).await?;
+        }
         Ok(revoked)
     }
 

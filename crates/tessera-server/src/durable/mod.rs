@@ -16,6 +16,9 @@ pub mod mirrored;
 pub mod rows;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -35,13 +38,40 @@ pub const QUEUE_CAPACITY: usize = 100_000;
 
 /// Rotations waiting to be written, newest family state per session, and when the oldest
 /// of them was queued (the mirror's lag).
+///
+/// Invariant: a session's newest family state not yet committed to SQL is in `families` or
+/// `writing` (a flush moves it from one to the other and drops it only after its
+/// transaction commits), so [`DurableSessions::queued`] never answers with an older state
+/// than SQL will hold.
 #[derive(Default)]
 struct Pending {
     families: HashMap<SessionId, FamilyState>,
+    /// Taken by a flush whose transaction has not committed yet.
+    writing: HashMap<SessionId, FamilyState>,
     oldest: Option<Timestamp>,
-    /// Sessions the store revoked on its own (theft) whose row could not be deleted then:
-    /// deleted by the next flush, never restored meanwhile.
+    /// Sessions the store revoked on its own (theft, RFC 7009, eviction) whose row could not
+    /// be deleted then: deleted by the next flush, never restored meanwhile.
     forget: HashSet<SessionId>,
+}
+
+impl Pending {
+    /// Puts `state` back as `session`'s waiting state unless a newer one waits, within the
+    /// queue's bound; `false` when the bound dropped it.
+    fn put_back(&mut self, session: SessionId, state: FamilyState) -> bool {
+        let len = self.families.len();
+        match self.families.get_mut(&session) {
+            Some(newer) if newer.generation >= state.generation => true,
+            Some(older) => {
+                *older = state;
+                true
+            }
+            None if len >= QUEUE_CAPACITY => false,
+            None => {
+                self.families.insert(session, state);
+                true
+            }
+        }
+    }
 }
 
 /// The durable copy: its tables, the write-behind queue and the metrics it reports.
@@ -87,34 +117,30 @@ impl DurableSessions {
     /// stays one or more rotations old until its next rotation).
     pub fn queue(&self, session: SessionId, state: FamilyState, now: Timestamp) {
         let mut p = self.lock();
-        let len = p.families.len();
-        match p.families.get_mut(&session) {
-            Some(old) => {
-                if old.generation < state.generation {
-                    *old = state;
-                }
-            }
-            None if len >= QUEUE_CAPACITY => {
-                drop(p);
-                self.metrics.durable_overflow();
-                tracing::warn!(%session, "durable mirror queue full: a rotation was not queued");
-                return;
-            }
-            None => {
-                p.families.insert(session, state);
-            }
+        if !p.put_back(session, state) {
+            drop(p);
+            self.metrics.durable_overflow();
+            tracing::warn!(%session, "durable mirror queue full: a rotation was not queued");
+            return;
         }
         p.oldest.get_or_insert(now);
     }
 
-    /// The queued family state of `session`, if a rotation of it is waiting.
+    /// The newest family state of `session` not yet committed to SQL, if a rotation of it
+    /// is waiting or being written.
     pub fn queued(&self, session: SessionId) -> Option<FamilyState> {
-        self.lock().families.get(&session).copied()
+        let p = self.lock();
+        match (p.families.get(&session), p.writing.get(&session)) {
+            (Some(a), Some(b)) => Some(if a.generation >= b.generation { *a } else { *b }),
+            (a, b) => a.or(b).copied(),
+        }
     }
 
     /// Drops what is queued for `session` (it was revoked: its row is gone anyway).
     pub fn unqueue(&self, session: SessionId) {
-        self.lock().families.remove(&session);
+        let mut p = self.lock();
+        p.families.remove(&session);
+        p.writing.remove(&session);
     }
 
     /// Marks `session`'s row for deletion by the next flush (its immediate deletion failed)
@@ -122,6 +148,7 @@ impl DurableSessions {
     pub fn forget_later(&self, session: SessionId) {
         let mut p = self.lock();
         p.families.remove(&session);
+        p.writing.remove(&session);
         p.forget.insert(session);
     }
 
@@ -130,12 +157,17 @@ impl DurableSessions {
         self.lock().forget.contains(&session)
     }
 
-    /// Writes everything queued, in one transaction. On failure the states go back into the
-    /// queue (unless a newer one arrived meanwhile) for the next flush.
+    /// Writes everything queued, in one transaction. The states stay visible to
+    /// [`queued`](Self::queued) until it commits; on failure they go back into the queue
+    /// (unless a newer one arrived meanwhile, and within the queue's bound) for the next
+    /// flush.
     pub async fn flush(&self, now: Timestamp) {
         let (batch, oldest) = {
             let mut p = self.lock();
             let batch: Vec<(SessionId, FamilyState)> = p.families.drain().collect();
+            for (s, f) in &batch {
+                p.writing.insert(*s, *f);
+            }
             (batch, p.oldest.take())
         };
         // Sampled here, not per rotation: a rotation costs no metric update.
@@ -157,28 +189,50 @@ impl DurableSessions {
             self.metrics.durable_lag(Duration::ZERO);
             return;
         }
-        match self.rows.write_families(&batch).await {
+        let written = self.rows.write_families(&batch).await;
+        let mut p = self.lock();
+        // This flush's entries still in `writing`: a revocation may have unqueued one (its
+        // row is gone), a later flush may have taken a newer state of another.
+        let mut mine = Vec::with_capacity(batch.len());
+        for (s, f) in batch {
+            if p.writing
+                .get(&s)
+                .is_some_and(|w| w.generation == f.generation)
+            {
+                p.writing.remove(&s);
+                mine.push((s, f));
+            }
+        }
+        match written {
             Ok(()) => {
+                drop(p);
                 let lag = oldest.map_or(Duration::ZERO, |t| t.until(now));
                 self.metrics.durable_lag(lag);
             }
             Err(e) => {
-                self.metrics.durable_write_failure();
-                tracing::warn!(error = %chain(&e), sessions = batch.len(), "durable mirror: writing rotations failed; retrying at the next flush");
-                let mut p = self.lock();
-                for (s, f) in batch {
-                    let keep = p
-                        .families
-                        .get(&s)
-                        .is_some_and(|newer| newer.generation >= f.generation);
-                    if !keep {
-                        p.families.insert(s, f);
+                let mut dropped = 0_usize;
+                for (s, f) in mine {
+                    if !p.put_back(s, f) {
+                        dropped += 1;
                     }
                 }
                 if let Some(t) = oldest {
                     p.oldest = Some(p.oldest.map_or(t, |o| o.min(t)));
                 }
-                self.metrics.durable_queue(p.families.len());
+                let len = p.families.len();
+                drop(p);
+                self.metrics.durable_write_failure();
+                self.metrics.durable_queue(len);
+                tracing::warn!(error = %chain(&e), sessions = len, "durable mirror: writing rotations failed; retrying at the next flush");
+                if dropped > 0 {
+                    for _ in 0..dropped {
+                        self.metrics.durable_overflow();
+                    }
+                    tracing::warn!(
+                        dropped,
+                        "durable mirror queue full: rotations of a failed flush were not queued again"
+                    );
+                }
             }
         }
     }

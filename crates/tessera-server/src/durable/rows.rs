@@ -251,6 +251,21 @@ impl Rows {
         from_row(user, session, &row, denied).map(Some)
     }
 
+    /// Empties both tables (the copy is off: a stale copy must not come back when it is on
+    /// again); returns how many session rows went.
+    pub async fn clear(&self) -> Result<u64, DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM durable_denied_tokens")
+            .execute(&mut *tx)
+            .await?;
+        let sessions = sqlx::query("DELETE FROM durable_sessions")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
     /// Deletes up to [`SWEEP_BATCH`] dead session rows and as many expired denied tokens;
     /// returns how many rows went.
     pub async fn sweep(&self, now: Timestamp) -> Result<u64, DbError> {

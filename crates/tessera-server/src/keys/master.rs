@@ -57,6 +57,13 @@ pub enum MasterKeyFormatError {
          (generate one with `openssl rand -base64 32 | tr '+/' '-_' | tr -d '='`)"
     )]
     NotRandom(usize),
+    /// Decodes to 32 printable ASCII characters: a passphrase encoded, not random bytes (32
+    /// random bytes are all printable once in about 10^14).
+    #[error(
+        "32 printable characters: the master key must be 32 random bytes, not an encoded \
+         passphrase (generate one with `openssl rand -base64 32 | tr '+/' '-_' | tr -d '='`)"
+    )]
+    Printable,
 }
 
 /// A sealed value that does not open: wrong master key, wrong row, or corrupt.
@@ -124,6 +131,9 @@ impl MasterKey {
         };
         if distinct < MIN_DISTINCT_BYTES {
             return Err(MasterKeyFormatError::NotRandom(distinct));
+        }
+        if bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
+            return Err(MasterKeyFormatError::Printable);
         }
         Ok(Self(bytes))
     }
@@ -200,8 +210,11 @@ impl MasterKey {
         Self::read_file(&path).map(Some)
     }
 
-    /// Generates a key into `<data_dir>/master.key` (mode 0600, created exclusively: an
-    /// existing file is read instead, so two processes sharing a data directory end with one).
+    /// Generates a key into `<data_dir>/master.key` (mode 0600). The file appears whole or
+    /// not at all: the key is written and synced to a private temporary file that is then
+    /// hard-linked into place, which fails when the file exists; an existing file is read
+    /// instead, so two processes sharing a data directory end with one key and neither ever
+    /// reads a half-written file.
     pub fn generate_into(data_dir: &Path) -> Result<Self, MasterKeyFileError> {
         let path = Self::generated_path(data_dir);
         let io = |source| MasterKeyFileError::Io {
@@ -209,6 +222,10 @@ impl MasterKey {
             source,
         };
         let key = Self::generate();
+        let tmp = data_dir.join(format!(
+            ".{GENERATED_FILE}.{}.tmp",
+            URL_SAFE_NO_PAD.encode(rand::random::<[u8; 9]>())
+        ));
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -216,13 +233,15 @@ impl MasterKey {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        match opts.open(&path) {
-            Ok(mut f) => {
-                f.write_all(format!("{}\n", key.encode()).as_bytes())
-                    .map_err(io)?;
-                f.sync_all().map_err(io)?;
-                Ok(key)
-            }
+        let written = opts.open(&tmp).and_then(|mut f| {
+            f.write_all(format!("{}\n", key.encode()).as_bytes())?;
+            f.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+        // The temporary name goes in every case; failing to remove it loses nothing.
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(key),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::read_file(&path),
             Err(e) => Err(io(e)),
         }

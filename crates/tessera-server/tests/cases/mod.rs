@@ -8,6 +8,7 @@ mod binary_keys;
 mod browser;
 mod config_check;
 mod durable;
+mod durable_races;
 mod forged;
 mod limits;
 mod logout;
@@ -47,6 +48,10 @@ macro_rules! suite {
 
 suite!(
     durable::a_session_the_store_lost_is_restored_and_nothing_revoked_comes_back,
+    durable_races::a_refresh_racing_theft_detection_does_not_keep_the_family_alive,
+    durable_races::a_refresh_racing_a_revocation_by_refresh_token_does_not_outlive_it,
+    durable_races::a_refresh_racing_an_eviction_does_not_bring_the_evicted_session_back,
+    durable_races::revoking_by_the_newest_refresh_token_of_a_lost_session_holds,
     signin::register_normalises_email_and_refuses_duplicates_and_bad_input,
     signin::unknown_email_and_wrong_password_are_indistinguishable,
     signin::login_returns_a_token_pair_that_me_accepts,

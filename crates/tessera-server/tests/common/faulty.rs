@@ -1,10 +1,11 @@
-//! A state store that fails on demand: wraps the real one and answers
+//! A state store that fails or pauses on demand: wraps the real one and answers
 //! [`StoreError::Unavailable`] to revocations (`revoke_user`, `revoke_user_except`,
 //! `revoke_session`) once a budget of successful ones is used up, to test what a flow leaves
-//! behind when the store fails between its steps.
+//! behind when the store fails between its steps; and holds one call right after the store
+//! decided it ([`Faults::pause_after`]), to run another request inside that window.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,12 +13,45 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::TokenHash;
 use tessera_core::time::Timestamp;
 use tessera_store::*;
+use tokio::sync::Notify;
 
 /// The switch shared by a test and its [`FaultyStore`].
 #[derive(Debug, Default)]
 pub struct Faults {
     /// Revocations still allowed before they fail; negative: never fail.
     budget: AtomicI64,
+    /// The one call to hold, once.
+    pause: Mutex<Option<(Moment, Arc<Paused>)>>,
+}
+
+/// A moment right after the store decided something, before its caller goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// `rotate_refresh` answered `Reused` (theft: the store revoked the family).
+    Reused,
+    /// `revoke_session_by_refresh` revoked the session (RFC 7009).
+    RevokedByRefresh,
+    /// `create_session` evicted older sessions (`max_sessions_per_user`).
+    Evicted,
+}
+
+/// A held call: [`Paused::reached`] waits until it is held, [`Paused::release`] lets it go.
+#[derive(Debug, Default)]
+pub struct Paused {
+    reached: Notify,
+    release: Notify,
+}
+
+impl Paused {
+    /// Waits until the call is held.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
 }
 
 impl Faults {
@@ -25,7 +59,33 @@ impl Faults {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             budget: AtomicI64::new(-1),
+            pause: Mutex::new(None),
         })
+    }
+
+    /// Holds the next call that reaches `moment` (once) until the returned handle releases
+    /// it.
+    pub fn pause_after(&self, moment: Moment) -> Arc<Paused> {
+        let p = Arc::new(Paused::default());
+        *self.pause.lock().unwrap() = Some((moment, Arc::clone(&p)));
+        p
+    }
+
+    async fn moment(&self, moment: Moment) {
+        let held = {
+            let mut slot = self.pause.lock().unwrap();
+            match slot.take() {
+                Some((m, p)) if m == moment => Some(p),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        };
+        if let Some(p) = held {
+            p.reached.notify_one();
+            p.release.notified().await;
+        }
     }
 
     /// Lets `n` more revocations through, then fails every one until [`Faults::heal`].
@@ -72,7 +132,11 @@ impl SessionStore for FaultyStore {
         new: NewSession,
         now: Timestamp,
     ) -> Result<CreatedSession, StoreError> {
-        self.inner.create_session(new, now).await
+        let created = self.inner.create_session(new, now).await?;
+        if !created.evicted.is_empty() {
+            self.faults.moment(Moment::Evicted).await;
+        }
+        Ok(created)
     }
 
     async fn rotate_refresh(
@@ -80,7 +144,11 @@ impl SessionStore for FaultyStore {
         rotation: Rotation,
         now: Timestamp,
     ) -> Result<RotationOutcome, StoreError> {
-        self.inner.rotate_refresh(rotation, now).await
+        let outcome = self.inner.rotate_refresh(rotation, now).await?;
+        if outcome == RotationOutcome::Reused {
+            self.faults.moment(Moment::Reused).await;
+        }
+        Ok(outcome)
     }
 
     async fn revoke_session(
@@ -100,9 +168,14 @@ impl SessionStore for FaultyStore {
         refresh: &TokenHash,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        self.inner
+        let revoked = self
+            .inner
             .revoke_session_by_refresh(user, session, refresh, now)
-            .await
+            .await?;
+        if revoked {
+            self.faults.moment(Moment::RevokedByRefresh).await;
+        }
+        Ok(revoked)
     }
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {

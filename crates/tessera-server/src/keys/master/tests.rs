@@ -63,6 +63,11 @@ fn weak_or_malformed_master_keys_are_refused_with_the_reason() {
         MasterKey::parse(&URL_SAFE_NO_PAD.encode([0u8; 32])).unwrap_err(),
         MasterKeyFormatError::NotRandom(1)
     );
+    // A passphrase of 32 characters, encoded: many distinct bytes, none of them random.
+    assert_eq!(
+        MasterKey::parse(&URL_SAFE_NO_PAD.encode(b"correct horse battery staple 42!")).unwrap_err(),
+        MasterKeyFormatError::Printable
+    );
     let msg = MasterKeyFormatError::Length(16).to_string();
     assert!(msg.contains("exactly 32 random bytes"), "{msg}");
 }
@@ -104,4 +109,28 @@ fn the_generated_key_is_private_and_created_once() {
     std::fs::write(dir.path().join("bad.key"), "short").unwrap();
     let e = MasterKey::read_file(&dir.path().join("bad.key")).unwrap_err();
     assert!(e.to_string().contains("bad.key"), "{e}");
+}
+
+/// Many processes generating at once on one data directory all end with the one key that
+/// landed, and none of them ever reads a half-written file.
+#[test]
+fn concurrent_generation_ends_with_one_whole_key() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| MasterKey::generate_into(dir.path()).map(|k| k.id())))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
+    }
 }

@@ -1,0 +1,128 @@
+//! The write-behind queue against a real SQLite database.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+
+use secrecy::SecretString;
+use tessera_core::ids::UserId;
+use tessera_core::refresh::{SuccessorSeed, TokenHash};
+use tessera_store::StoredHash;
+
+use super::rows::SessionRow;
+use super::*;
+use crate::accounts::Database;
+
+const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
+const IDLE: Duration = Duration::from_secs(3600);
+
+fn hash(tag: &[u8]) -> StoredHash {
+    StoredHash::of(&TokenHash::of(tag))
+}
+
+fn family(generation: u32) -> FamilyState {
+    FamilyState {
+        current: hash(format!("current {generation}").as_bytes()),
+        previous: hash(format!("previous {generation}").as_bytes()),
+        seed: SuccessorSeed([7; 16]),
+        generation,
+        last_seen: NOW,
+        idle: IDLE,
+    }
+}
+
+/// A copy on a fresh SQLite database with one session's row in it.
+async fn copy_with_a_row() -> (DurableSessions, UserId, SessionId, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let db = Database::connect(&SecretString::from(url)).await.unwrap();
+    let durable = DurableSessions::new(Rows::new(db), Duration::from_secs(1), Metrics::new());
+    let (user, session) = (UserId::new(), SessionId::new());
+    let row = SessionRow {
+        user,
+        session,
+        created_at: NOW,
+        idle: IDLE,
+        absolute_expiry: NOW.plus(Duration::from_secs(86_400)),
+        opened_under: 0,
+        current: hash(b"first"),
+        attributes: String::new(),
+        binding: None,
+    };
+    durable.rows().open(&row, &[]).await.unwrap();
+    (durable, user, session, dir)
+}
+
+/// A restore that runs while a flush's transaction is open must still see the newest family
+/// state: the flush does not make it disappear before SQL holds it.
+#[tokio::test]
+async fn a_flush_keeps_its_batch_visible_until_it_commits() {
+    let (durable, user, session, _dir) = copy_with_a_row().await;
+    durable.queue(session, family(1), NOW);
+
+    let mut flush = pin!(durable.flush(NOW));
+    let first = std::future::poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await;
+    assert!(
+        first.is_pending(),
+        "SQLite answers through its worker: the flush waits"
+    );
+    assert_eq!(
+        durable.queued(session).map(|f| f.generation),
+        Some(1),
+        "in flight, still visible"
+    );
+    flush.await;
+
+    assert!(
+        durable.queued(session).is_none(),
+        "committed: off the queue"
+    );
+    let row = durable
+        .rows()
+        .load(user, session, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.refresh_generation, Some(1));
+    assert!(row.current.ct_eq(&family(1).current));
+}
+
+/// A rotation queued while a flush writes an older state of the same session stays queued
+/// (newest wins), and a revocation in flight drops both.
+#[tokio::test]
+async fn the_newest_state_wins_over_one_in_flight_and_a_revocation_drops_both() {
+    let (durable, _user, session, _dir) = copy_with_a_row().await;
+    durable.queue(session, family(1), NOW);
+    let mut flush = pin!(durable.flush(NOW));
+    let first = std::future::poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await;
+    assert!(first.is_pending());
+    durable.queue(session, family(2), NOW);
+    assert_eq!(durable.queued(session).map(|f| f.generation), Some(2));
+    flush.await;
+    assert_eq!(durable.queued(session).map(|f| f.generation), Some(2));
+
+    durable.unqueue(session);
+    assert!(durable.queued(session).is_none());
+}
+
+/// The queue's bound holds for states put back by a failed flush as for new ones.
+#[test]
+fn the_queue_bound_holds_for_put_back_states() {
+    let mut p = Pending::default();
+    for _ in 0..QUEUE_CAPACITY {
+        assert!(p.put_back(SessionId::new(), family(1)));
+    }
+    assert!(!p.put_back(SessionId::new(), family(1)), "full");
+    let (&kept, _) = p.families.iter().next().unwrap();
+    assert!(
+        p.put_back(kept, family(2)),
+        "a session already waiting is replaced"
+    );
+    assert_eq!(p.families[&kept].generation, 2);
+    assert!(
+        p.put_back(kept, family(1)),
+        "an older state is not put over a newer one"
+    );
+    assert_eq!(p.families[&kept].generation, 2);
+}
