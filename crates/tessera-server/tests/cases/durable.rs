@@ -1,7 +1,8 @@
 //! The durable copy of the session state, through the real binary: after the state store
-//! loses everything (`FLUSHALL` of a private Redis, or a restart of the process holding the
-//! memory store), a live session's current refresh token still works, and nothing revoked
-//! comes back — in allowlist and denylist mode.
+//! loses everything (`FLUSHALL` of a private Redis — with SQLite or PostgreSQL —, `FLUSHALL`
+//! on every master of a private Redis Cluster, or a restart of the process holding the memory
+//! store), a live session's current refresh token still works, and nothing revoked comes
+//! back — in allowlist and denylist mode.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +11,8 @@ use reqwest::{Method, StatusCode};
 use tessera_core::ids::{SessionId, UserId};
 use tessera_core::time::Timestamp;
 use tessera_store::StateStore;
-use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
+use tessera_testkit::postgres::TempDatabase;
+use tessera_testkit::{RedisCluster, RedisServer, TempDir, free_port, redis_available};
 
 use super::signin::decode;
 use crate::common::binary::Binary;
@@ -18,6 +20,9 @@ use crate::common::{Backend, PW, Session, TestServer, email};
 
 const ADMIN: &str = "admin-secret-for-tests-0123456789";
 const LAG: &str = "200ms";
+/// Long enough for every write behind of [`LAG`] to have reached SQL.
+const PAST_THE_LAG: Duration = Duration::from_millis(600);
+const MODES: [&str; 2] = ["allowlist", "denylist"];
 
 /// The sessions prepared before the loss.
 struct Prepared {
@@ -168,6 +173,31 @@ fn env<'a>(mode: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
     v
 }
 
+/// One run in `mode`: `tessera serve` in `cwd` with `env`, [`prepare`], the lag waited, the
+/// Redis state lost by `flush`, then [`check`].
+async fn survives_a_flush(
+    cwd: &std::path::Path,
+    env: &[(&str, &str)],
+    mode: &str,
+    flush: impl Fn(),
+) {
+    let srv = Binary::serve(cwd, env).await;
+    let p = prepare(&srv).await;
+    tokio::time::sleep(PAST_THE_LAG).await;
+    flush();
+    check(&srv, &p, mode).await;
+}
+
+/// `FLUSHALL` on one node, which must accept it.
+fn flushall(node: &RedisServer) {
+    assert_eq!(
+        node.cli(&["FLUSHALL"]).trim(),
+        "OK",
+        "FLUSHALL on {}",
+        node.url()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_flushall_live_sessions_go_on_and_nothing_revoked_comes_back() {
     if !redis_available() {
@@ -177,24 +207,72 @@ async fn after_a_flushall_live_sessions_go_on_and_nothing_revoked_comes_back() {
     // A private Redis: never the shared one.
     let redis = RedisServer::start(free_port(), dir.path(), &[]);
     let url = redis.url();
-    for mode in ["allowlist", "denylist"] {
+    for mode in MODES {
         let data = tempfile::tempdir().unwrap();
-        let srv = Binary::serve(data.path(), &env(mode, &[("REDIS_URL", &url)])).await;
-        let p = prepare(&srv).await;
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        redis.cli(&["FLUSHALL"]);
-        check(&srv, &p, mode).await;
+        let env = env(mode, &[("REDIS_URL", &url)]);
+        survives_a_flush(data.path(), &env, mode, || flushall(&redis)).await;
+    }
+}
+
+/// As above with the durable copy in PostgreSQL (a fresh database per mode: the key ring a
+/// first server writes there would need the master key of its data directory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flushall_with_postgresql_live_sessions_go_on_and_nothing_revoked_comes_back() {
+    if !redis_available() {
+        return;
+    }
+    let dir = TempDir::new("durable-flush-pg");
+    let redis = RedisServer::start(free_port(), dir.path(), &[]);
+    let url = redis.url();
+    for mode in MODES {
+        let Some(pg) = TempDatabase::create().await else {
+            return;
+        };
+        let data = tempfile::tempdir().unwrap();
+        let env = env(mode, &[("REDIS_URL", &url), ("DATABASE_URL", pg.url())]);
+        survives_a_flush(data.path(), &env, mode, || flushall(&redis)).await;
+    }
+}
+
+/// On a private 3-master Redis Cluster, every master flushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flushall_of_every_cluster_master_live_sessions_go_on_and_nothing_revoked_comes_back()
+ {
+    if !redis_available() {
+        return;
+    }
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .unwrap();
+    let seeds = cluster.urls().join(",");
+    let flush = || {
+        for node in &cluster.nodes {
+            assert!(
+                node.cli(&["ROLE"]).starts_with("master"),
+                "{} is a master",
+                node.url()
+            );
+            flushall(node);
+        }
+    };
+    for mode in MODES {
+        let data = tempfile::tempdir().unwrap();
+        let env = env(
+            mode,
+            &[("REDIS_URL", &seeds), ("TESSERA_REDIS_CLUSTER", "true")],
+        );
+        survives_a_flush(data.path(), &env, mode, flush).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_of_the_embedded_default_live_sessions_go_on_and_nothing_revoked_comes_back()
  {
-    for mode in ["allowlist", "denylist"] {
+    for mode in MODES {
         let data = tempfile::tempdir().unwrap();
         let mut srv = Binary::serve(data.path(), &env(mode, &[])).await;
         let p = prepare(&srv).await;
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(PAST_THE_LAG).await;
         srv.stop();
         let srv = Binary::serve(data.path(), &env(mode, &[])).await;
         check(&srv, &p, mode).await;
@@ -228,7 +306,7 @@ async fn a_kill_inside_the_lag_loses_at_most_the_rotations_of_the_lag() {
 /// back (as a loss would) come back on their next refresh, and nothing revoked does — the
 /// restore path with its race check, in both modes.
 pub async fn a_session_the_store_lost_is_restored_and_nothing_revoked_comes_back(b: Backend) {
-    for mode in ["allowlist", "denylist"] {
+    for mode in MODES {
         let slot: Arc<Mutex<Option<Arc<dyn StateStore>>>> = Arc::default();
         let keep = Arc::clone(&slot);
         let Some(s) = TestServer::start_wrapped(
