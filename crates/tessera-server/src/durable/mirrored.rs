@@ -59,24 +59,30 @@ impl MirroredStore {
 
     /// Deletes the row of a session the store has just revoked on its own (theft, RFC 7009)
     /// and then revokes it in the store again: a restore that read the row before its
-    /// deletion may have put the session back meanwhile (a restore that reads after it finds
-    /// no row). When SQL fails, the row is deleted by the next flush and the session is
-    /// never restored by this process meanwhile.
+    /// deletion may have put the session back meanwhile. The session is marked forgotten
+    /// first, so a restore from then on is refused and one that already wrote sees the mark
+    /// when it checks again; when SQL fails the mark stays (the next flush deletes the row)
+    /// and the store is revoked again all the same.
     async fn forget_revoked(
         &self,
         user: UserId,
         session: SessionId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.durable.unqueue(session);
-        if let Err(e) = self.durable.rows().forget_session(session).await {
-            self.durable.metrics.durable_write_failure();
-            tracing::warn!(error = %super::chain(&e), %session, "durable mirror: a revoked session's row is deleted later");
-            self.durable.forget_later(session);
-            return Err(sql(e));
-        }
+        self.durable.forget_later(session);
+        let deleted = self.durable.rows().forget_session(session).await;
         self.revoke_again(user, session, now).await;
-        Ok(())
+        match deleted {
+            Ok(()) => {
+                self.durable.forgot(session);
+                Ok(())
+            }
+            Err(e) => {
+                self.durable.metrics.durable_write_failure();
+                tracing::warn!(error = %super::chain(&e), %session, "durable mirror: a revoked session's row is deleted later");
+                Err(sql(e))
+            }
+        }
     }
 
     /// Revokes in the store a session whose row is gone, in case a racing restore put it
@@ -135,7 +141,13 @@ impl MirroredStore {
         }
         // A revocation that raced the restore (its SQL write after our read, its store write
         // before ours) is applied again, so nothing comes back.
-        match self.durable.rows().load(user, session, now).await {
+        let again = if self.durable.forgotten(session) {
+            // Revoked by this process meanwhile, its row's deletion pending or failed.
+            Ok(None)
+        } else {
+            self.durable.rows().load(user, session, now).await
+        };
+        match again {
             Ok(Some(again)) => {
                 for grant in again.denied.iter().filter(|g| !denied.contains(g)) {
                     self.inner
@@ -182,9 +194,11 @@ impl SessionStore for MirroredStore {
             if let Err(r) = self.inner.revoke_session(row.user, row.session, now).await {
                 tracing::warn!(error = %r.chain(), session = %row.session, "a session without its durable copy could not be revoked");
             }
-            // The store evicted these already; their rows go with the next flush.
+            // The store evicted these already; their rows go with the next flush, and a
+            // restore that raced the eviction is undone.
             for s in &created.evicted {
                 self.durable.forget_later(*s);
+                self.revoke_again(row.user, *s, now).await;
             }
             return Err(sql(e));
         }

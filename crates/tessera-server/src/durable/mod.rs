@@ -152,6 +152,11 @@ impl DurableSessions {
         p.forget.insert(session);
     }
 
+    /// `session`'s row is deleted: lifts [`forget_later`](Self::forget_later)'s mark.
+    pub fn forgot(&self, session: SessionId) {
+        self.lock().forget.remove(&session);
+    }
+
     /// Whether `session` waits for its row to be deleted.
     pub fn forgotten(&self, session: SessionId) -> bool {
         self.lock().forget.contains(&session)
