@@ -17,6 +17,7 @@ mod mfa;
 mod mfa_keys;
 mod oauth2;
 mod outage;
+mod partial_loss;
 mod password;
 mod proxies;
 mod races;

@@ -1,6 +1,7 @@
 //! [`SentinelConn`]: the master connection that follows failovers (see the module docs of
 //! `sentinel`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use redis::{
     PushKind, RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
 };
 
-use super::lookup::lookup_timed_out;
+use super::lookup::{MasterWatch, lookup_timed_out};
 use super::url::SentinelUrl;
 
 /// Smallest pause between two lookups of the master.
@@ -27,6 +28,18 @@ struct Current {
     /// `host:port` (no credentials), for comparing and logging.
     addr: String,
     manager: ConnectionManager,
+    /// A second connection to the same master, only for [`SentinelConn::replicated`]: `WAIT`
+    /// blocks the connection it is sent on, so it must not be the shared one.
+    barrier: ConnectionManager,
+}
+
+/// What [`SentinelConn::replicated`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Replication {
+    /// Replicas the sentinels would promote now (each must hold the writes).
+    pub(crate) needed: usize,
+    /// Of those, how many acknowledged them in time.
+    pub(crate) acked: usize,
 }
 
 struct Shared {
@@ -38,6 +51,14 @@ struct Shared {
     manager_config: ConnectionManagerConfig,
     lookup_timeout: Duration,
     master_name: String,
+    /// The sentinels (for counting promotable replicas).
+    url: SentinelUrl,
+    /// How many replicas the sentinels would promote now, as last counted (every
+    /// [`WATCH_EVERY`] and after each switch); when they cannot be asked, the last count
+    /// stands.
+    promotable: AtomicUsize,
+    /// The sentinel connection the count is asked on (connected on demand).
+    counter: tokio::sync::Mutex<Option<MasterWatch>>,
 }
 
 /// A connection to the master of a Sentinel deployment that follows failovers (module docs).
@@ -73,7 +94,12 @@ impl SentinelConn {
             manager_config,
             lookup_timeout,
             master_name: url.master_name.clone(),
+            url: url.clone(),
+            // Until counted: one, so a revocation waits for a replica rather than risk one.
+            promotable: AtomicUsize::new(1),
+            counter: tokio::sync::Mutex::new(None),
         });
+        shared.count_promotable().await;
         tokio::spawn(watch(Arc::downgrade(&shared)));
         tokio::spawn(follow_switches(
             Arc::downgrade(&shared),
@@ -86,6 +112,45 @@ impl SentinelConn {
     /// A handle to the current master's connection.
     pub(crate) fn manager(&self) -> ConnectionManager {
         self.shared.current.load().manager.clone()
+    }
+
+    /// Waits (up to `timeout`) until every replica the sentinels would promote has
+    /// acknowledged every write this process sent the master before the call, so that a
+    /// failover cannot lose them: a write on the barrier connection (after them in the
+    /// replication stream, which is ordered) followed by `WAIT <promotable> <timeout>`.
+    /// With no promotable replica there is nothing to wait for.
+    pub(crate) async fn replicated(
+        &self,
+        key: &str,
+        timeout: Duration,
+    ) -> RedisResult<Replication> {
+        let needed = self.shared.promotable.load(Ordering::Relaxed);
+        if needed == 0 {
+            return Ok(Replication { needed, acked: 0 });
+        }
+        let mut barrier = self.shared.current.load().barrier.clone();
+        let millis = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // Any write will do (it follows ours in the replication stream); this one expires.
+        let result: RedisResult<(i64,)> = redis::pipe()
+            .cmd("SET")
+            .arg(key)
+            .arg(1)
+            .arg("PX")
+            .arg(60_000)
+            .ignore()
+            .cmd("WAIT")
+            .arg(needed)
+            .arg(millis)
+            .query_async(&mut barrier)
+            .await;
+        self.after(&result);
+        let (acked,) = result?;
+        Ok(Replication {
+            needed,
+            acked: usize::try_from(acked).unwrap_or(0),
+        })
     }
 
     /// Starts a lookup of the master in the background when `result` failed in a way that
@@ -121,8 +186,13 @@ async fn connect_master(
 ) -> RedisResult<Current> {
     let client = sentinel.async_get_client().await?;
     let addr = client.get_connection_info().addr().to_string();
-    let manager = ConnectionManager::new_with_config(client, config).await?;
-    Ok(Current { addr, manager })
+    let manager = ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
+    let barrier = ConnectionManager::new_with_config(client, config).await?;
+    Ok(Current {
+        addr,
+        manager,
+        barrier,
+    })
 }
 
 impl Shared {
@@ -163,15 +233,25 @@ impl Shared {
         if addr == old {
             return;
         }
-        let connected = tokio::time::timeout(
-            self.lookup_timeout,
-            ConnectionManager::new_with_config(client, self.manager_config.clone()),
-        )
+        let connected = tokio::time::timeout(self.lookup_timeout, async {
+            let manager =
+                ConnectionManager::new_with_config(client.clone(), self.manager_config.clone())
+                    .await?;
+            let barrier =
+                ConnectionManager::new_with_config(client, self.manager_config.clone()).await?;
+            RedisResult::Ok((manager, barrier))
+        })
         .await;
         match connected {
-            Ok(Ok(manager)) => {
+            Ok(Ok((manager, barrier))) => {
                 tracing::warn!(master = %self.master_name, from = %old, to = %addr, "Redis master moved (Sentinel failover); switched");
-                self.current.store(Arc::new(Current { addr, manager }));
+                self.current.store(Arc::new(Current {
+                    addr,
+                    manager,
+                    barrier,
+                }));
+                // The old master is now one of the new one's replicas, and down or not.
+                self.count_promotable().await;
             }
             Ok(Err(e)) => {
                 tracing::warn!(master = %self.master_name, to = %addr, error = %e, "cannot connect to the new Redis master yet");
@@ -183,7 +263,31 @@ impl Shared {
     }
 }
 
-/// The background check: every [`WATCH_EVERY`] while a clone of the connection exists.
+impl Shared {
+    /// Counts the replicas the sentinels would promote now into `promotable` (on the first
+    /// sentinel that answers, kept until it fails); a failure keeps the last count.
+    async fn count_promotable(&self) {
+        let mut conn = self.counter.lock().await;
+        if conn.is_none() {
+            *conn = MasterWatch::connect_to(&self.url, self.lookup_timeout)
+                .await
+                .ok();
+        }
+        let Some(c) = conn.as_mut() else { return };
+        match tokio::time::timeout(self.lookup_timeout, c.promotable_replicas()).await {
+            Ok(Ok(n)) => {
+                let before = self.promotable.swap(n, Ordering::Relaxed);
+                if before != n {
+                    tracing::info!(master = %self.master_name, promotable = n, "replicas Sentinel would promote (revocations wait for each)");
+                }
+            }
+            Ok(Err(_)) | Err(_) => *conn = None,
+        }
+    }
+}
+
+/// The background check: every [`WATCH_EVERY`] while a clone of the connection exists,
+/// the master's address and the count of promotable replicas.
 async fn watch(shared: Weak<Shared>) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,6 +298,7 @@ async fn watch(shared: Weak<Shared>) {
             return;
         };
         shared.lookup(false).await;
+        shared.count_promotable().await;
     }
 }
 

@@ -2,6 +2,7 @@
 //! revocation subscription): a one-off lookup ([`resolve_master`]) and a watch that follows
 //! `+switch-master` ([`MasterWatch`]).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::{
@@ -43,6 +44,11 @@ impl MasterWatch {
         let parsed = SentinelUrl::parse(url).map_err(|e| {
             RedisError::from((ErrorKind::InvalidClientConfig, "bad sentinel url", e.0))
         })?;
+        Self::connect_to(&parsed, timeout).await
+    }
+
+    /// [`connect`](Self::connect) with the URL already parsed.
+    pub(crate) async fn connect_to(parsed: &SentinelUrl, timeout: Duration) -> RedisResult<Self> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
@@ -57,7 +63,7 @@ impl MasterWatch {
                 Ok(conn) => {
                     return Ok(Self {
                         conn,
-                        master_name: parsed.master_name,
+                        master_name: parsed.master_name.clone(),
                     });
                 }
                 Err(e) => last = Some(e),
@@ -78,10 +84,87 @@ impl MasterWatch {
     }
 }
 
+/// The replicas a sentinel would promote if the master failed now: listed by `SENTINEL
+/// REPLICAS`, not down or disconnected (flags), priority not 0, and master link down for no
+/// longer than Sentinel's own cut-off (ten times the master's `down-after-milliseconds`,
+/// as `sentinelSelectSlave` counts it). A replica whose link to the master is cut but which
+/// is itself up counts: that is the one that can be promoted without the latest writes.
+pub(crate) fn promotable(replicas: &[HashMap<String, String>], down_after: Duration) -> usize {
+    let cut_off = down_after.saturating_mul(10);
+    replicas
+        .iter()
+        .filter(|r| {
+            let flags = r.get("flags").map_or("", String::as_str);
+            let down = flags
+                .split(',')
+                .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"));
+            let priority = r
+                .get("slave-priority")
+                .or_else(|| r.get("replica-priority"));
+            let never = priority.is_some_and(|p| p.trim() == "0");
+            let link_down = r
+                .get("master-link-down-time")
+                .and_then(|t| t.parse::<u64>().ok())
+                .map_or(Duration::ZERO, Duration::from_millis);
+            !down && !never && link_down <= cut_off
+        })
+        .count()
+}
+
+impl MasterWatch {
+    /// How many replicas the sentinel would promote now ([`promotable`]).
+    pub(crate) async fn promotable_replicas(&mut self) -> RedisResult<usize> {
+        let master: HashMap<String, String> = redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg(&self.master_name)
+            .query_async(&mut self.conn)
+            .await?;
+        let down_after = master
+            .get("down-after-milliseconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map_or(Duration::from_secs(30), Duration::from_millis);
+        let replicas: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg(&self.master_name)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(promotable(&replicas, down_after))
+    }
+}
+
 /// The error of a lookup that no sentinel answered in time.
 pub(super) fn lookup_timed_out() -> RedisError {
     RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "no sentinel named the master in time",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(fields: &[(&str, &str)]) -> HashMap<String, String> {
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn promotable_replicas_are_those_sentinel_would_elect() {
+        let after = Duration::from_millis(1000);
+        let up = replica(&[("flags", "slave"), ("master-link-down-time", "0")]);
+        // Its link to the master is cut but it is up: the one a failover would promote
+        // without the latest writes.
+        let cut = replica(&[("flags", "slave"), ("master-link-down-time", "4000")]);
+        let dead = replica(&[("flags", "s_down,slave,disconnected")]);
+        let unreachable = replica(&[("flags", "slave,disconnected")]);
+        let never = replica(&[("flags", "slave"), ("slave-priority", "0")]);
+        let stale = replica(&[("flags", "slave"), ("master-link-down-time", "10001")]);
+        assert_eq!(promotable(&[up.clone(), cut.clone()], after), 2);
+        assert_eq!(promotable(&[dead, unreachable, never, stale], after), 0);
+        assert_eq!(promotable(&[], after), 0);
+        assert_eq!(promotable(&[up], after), 1);
+    }
 }

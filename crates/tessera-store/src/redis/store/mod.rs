@@ -13,6 +13,8 @@
 //!   ([`EphemeralStore`](crate::EphemeralStore)), `maps.rs` ([`UserMaps`](crate::UserMaps)),
 //!   `events.rs` ([`EventLog`](crate::EventLog)), `health.rs`
 //!   ([`StoreHealth`](crate::StoreHealth)).
+//! - `replication.rs`: with Sentinel, a revocation waits for the replicas a failover could
+//!   promote before it is answered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,7 @@ mod events;
 mod health;
 mod maps;
 mod reconcile;
+mod replication;
 mod restore;
 mod revocation_check;
 mod runner;

@@ -62,6 +62,10 @@ impl RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == REVOKED_LIVE;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
+        // A proof that did not match wrote nothing.
+        if proof.is_none() || alive {
+            self.replicated().await?;
+        }
         Ok(alive)
     }
 }
@@ -134,7 +138,7 @@ impl SessionStore for RedisStore {
                 .next()
                 .ok_or_else(|| protocol(format!("missing {what}")))
         };
-        Ok(match status {
+        let outcome = match status {
             rotation::INVALID => RotationOutcome::Invalid,
             rotation::ROTATED => RotationOutcome::Rotated {
                 token_version: reply::uint(&next("version")?)?,
@@ -155,7 +159,12 @@ impl SessionStore for RedisStore {
             }
             rotation::REUSED => RotationOutcome::Reused,
             other => return Err(protocol(format!("unknown rotation status {other}"))),
-        })
+        };
+        // Theft revoked the family: replicated like every revocation.
+        if outcome == RotationOutcome::Reused {
+            self.replicated().await?;
+        }
+        Ok(outcome)
     }
 
     async fn revoke_session(
@@ -189,6 +198,7 @@ impl SessionStore for RedisStore {
         let ver = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
+        self.replicated().await?;
         Ok(ver)
     }
 
@@ -209,6 +219,7 @@ impl SessionStore for RedisStore {
         let revoked = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
+        self.replicated().await?;
         Ok(revoked)
     }
 
@@ -234,6 +245,7 @@ impl SessionStore for RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == WAS_ACTIVE;
         let delta = Delta::read(&mut items, Delta::GR)?;
         self.count(delta).await;
+        self.replicated().await?;
         Ok(active)
     }
 

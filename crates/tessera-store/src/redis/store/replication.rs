@@ -1,0 +1,63 @@
+//! Revocations replicated before they are answered (Sentinel): a failover must not promote
+//! a replica that lacks a revocation the client was told had happened. Issue 13 measured
+//! exactly that: a session logged out while the replica had not received the write (link
+//! cut, master killed, replica promoted) answered 200 again.
+//!
+//! After each revocation script, [`RedisStore::replicated`] waits (`WAIT`, on a connection
+//! of its own: see `sentinel/conn.rs`) until every replica the sentinels would promote now
+//! holds it. When one does not acknowledge in time, the revocation — already applied on the
+//! master — is answered as failed ([`StoreError::Unavailable`]): the client retries, and
+//! nothing is reported done that a failover could undo. With no promotable replica (a
+//! single node, or a replica that is down) there is nothing to wait for: no failover can
+//! happen. Standalone and Cluster do not wait (Cluster: see docs/ARCHITECTURE.md, "What
+//! remains").
+//!
+//! Cost: one round trip to the master plus one replica acknowledgement per revocation;
+//! revocations are rare, and the hot path (refresh, `check_access`) never waits.
+
+use std::time::Duration;
+
+use super::RedisStore;
+use crate::error::StoreError;
+use crate::redis::conn::Conn;
+
+/// The longest a revocation waits for its replicas (bounded again by half the operation
+/// timeout).
+pub(crate) const REPLICATION_WAIT: Duration = Duration::from_secs(1);
+
+/// A revocation the promotable replicas did not acknowledge in time.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the revocation reached the Redis master but {acked} of the {needed} replicas Sentinel \
+     would promote acknowledged it within {wait:?}; answered as failed, since a failover now \
+     would undo it"
+)]
+pub(crate) struct NotReplicated {
+    /// Replicas that had to acknowledge.
+    pub(crate) needed: usize,
+    /// Replicas that did.
+    pub(crate) acked: usize,
+    /// How long it waited.
+    pub(crate) wait: Duration,
+}
+
+impl RedisStore {
+    /// Waits until the revocations this process has written are held by every replica a
+    /// failover could promote (Sentinel only; module docs).
+    pub(super) async fn replicated(&self) -> Result<(), StoreError> {
+        let Conn::Sentinel(conn) = &self.conn else {
+            return Ok(());
+        };
+        let wait = REPLICATION_WAIT.min(self.operation_timeout / 2);
+        let key = format!("{}replicated", self.prefix);
+        let r = self.bounded(conn.replicated(&key, wait)).await?;
+        if r.acked < r.needed {
+            return Err(StoreError::Unavailable(Box::new(NotReplicated {
+                needed: r.needed,
+                acked: r.acked,
+                wait,
+            })));
+        }
+        Ok(())
+    }
+}
