@@ -7,7 +7,9 @@
 //! of its own: see `sentinel/conn.rs`) until every replica the sentinels would promote now
 //! holds it. When one does not acknowledge in time, the revocation — already applied on the
 //! master — is answered as failed ([`StoreError::Unavailable`]): the client retries, and
-//! nothing is reported done that a failover could undo. With no promotable replica (a
+//! nothing is reported done that a failover could undo (a theft revocation is the
+//! exception: its answer stands and the lag is logged, see `sessions.rs`). With no
+//! promotable replica (a
 //! single node, or a replica that is down) there is nothing to wait for: no failover can
 //! happen. Standalone and Cluster do not wait (Cluster: see docs/ARCHITECTURE.md, "What
 //! remains").

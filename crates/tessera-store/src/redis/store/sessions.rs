@@ -160,9 +160,13 @@ impl SessionStore for RedisStore {
             rotation::REUSED => RotationOutcome::Reused,
             other => return Err(protocol(format!("unknown rotation status {other}"))),
         };
-        // Theft revoked the family: replicated like every revocation.
-        if outcome == RotationOutcome::Reused {
-            self.replicated().await?;
+        // Theft revoked the family: replicated like every revocation, but the answer stands
+        // when a replica lags (nobody retries a theft, and the caller must still learn of it
+        // to delete the durable copy).
+        if outcome == RotationOutcome::Reused
+            && let Err(e) = self.replicated().await
+        {
+            tracing::warn!(error = %e.chain(), session = %r.session, "a refresh-token theft revocation is not yet held by every promotable replica");
         }
         Ok(outcome)
     }
