@@ -107,6 +107,7 @@ macro_rules! conformance {
             restore_writes_only_when_the_store_has_no_record,
             a_dead_session_is_not_restored_but_the_version_is_raised,
             restored_denied_tokens_stay_denied,
+            a_session_the_store_revoked_itself_is_never_restored,
         );
     };
 }

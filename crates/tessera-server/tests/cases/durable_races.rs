@@ -1,10 +1,12 @@
 //! The durable copy against an attacker who times requests: a revocation that the store
 //! decides first (theft, RFC 7009 by refresh token, eviction by `max_sessions_per_user`)
 //! deletes the session's row only afterwards, and a refresh inside that window finds the
-//! session missing and restores it from the row. Each case holds the revoking call right
-//! after the store's decision ([`Faults::pause_after`]), runs the racing refresh, lets the
-//! revocation finish, and checks that nothing it revoked lives on — with the store healthy,
-//! no loss at all. Plus the revocation of a session the store lost inside the lag, and a
+//! session missing and would restore it from the row. Each case holds the revoking call
+//! right after the store's decision ([`Faults::pause_after`]), runs the racing refresh, lets
+//! the revocation finish, and checks that nothing it revoked lives on — with the store
+//! healthy, no loss at all. (Three defences stand there: the store's tombstone refuses the
+//! restore; the session is revoked in the store again once its row is gone; a restore
+//! re-reads the row after writing.) Plus the revocation of a session the store lost inside the lag, and a
 //! copy left behind while the mirror was off.
 
 use std::sync::{Arc, Mutex};
@@ -63,15 +65,19 @@ async fn dead(s: &TestServer, what: &str, session: &Session) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: access: {r:?}");
 }
 
-/// A refresh racing inside the window restores the session (the store lost it, the row is
-/// still there): it must be a real race, so the test cannot pass without one.
-fn restored_in_the_window(r: &Reply) -> Session {
+/// A refresh racing inside the window (the store has revoked the session, its row is still
+/// there) must not restore it: the store's tombstone refuses the restore. Were it restored,
+/// the revocation would still kill it afterwards (revoked again once the row is gone) —
+/// either way, nothing it returns may live on.
+async fn refused_in_the_window(s: &TestServer, r: &Reply) {
+    if r.status == StatusCode::OK {
+        dead(s, "restored inside the window", &Session::from(r)).await;
+    }
     assert_eq!(
         r.status,
-        StatusCode::OK,
-        "the racing refresh should have found the row: {r:?}"
+        StatusCode::UNAUTHORIZED,
+        "restored inside the window: {r:?}"
     );
-    Session::from(r)
 }
 
 /// Theft detection cannot be escaped by refreshing while the stolen family's row is being
@@ -92,8 +98,8 @@ pub async fn a_refresh_racing_theft_detection_does_not_keep_the_family_alive(b: 
         r
     });
     assert_eq!(theft.code(), Some("refresh_token_reused"), "{theft:?}");
-    let racing = restored_in_the_window(&racing);
-    dead(&s, "the family's newest token after theft", &racing).await;
+    refused_in_the_window(&s, &racing).await;
+    dead(&s, "the family's newest token after theft", &s2).await;
 }
 
 /// RFC 7009: a refresh racing the revocation by refresh token does not outlive it.
@@ -113,8 +119,8 @@ pub async fn a_refresh_racing_a_revocation_by_refresh_token_does_not_outlive_it(
         r
     });
     assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
-    let racing = restored_in_the_window(&racing);
-    dead(&s, "the session revoked by its refresh token", &racing).await;
+    refused_in_the_window(&s, &racing).await;
+    dead(&s, "the session revoked by its refresh token", &s1).await;
 }
 
 /// A session evicted by a newer sign-in (`max_sessions_per_user`) stays evicted even when
@@ -135,8 +141,8 @@ pub async fn a_refresh_racing_an_eviction_does_not_bring_the_evicted_session_bac
         r
     });
     assert_eq!(newer.status, StatusCode::OK, "{newer:?}");
-    let racing = restored_in_the_window(&racing);
-    dead(&s, "the evicted session", &racing).await;
+    refused_in_the_window(&s, &racing).await;
+    dead(&s, "the evicted session", &old).await;
     let newer = Session::from(&newer);
     assert_eq!(s.me(&newer.access).await.status, StatusCode::OK);
 }

@@ -68,6 +68,18 @@ impl UserKeys {
         format!("{}s:{}", self.base, Self::member(id))
     }
 
+    /// `…:gone:<session-id>` — a session the store revoked on its own (theft, RFC 7009 by
+    /// proof, eviction), kept until it would have died: `restore_session.lua` refuses to
+    /// bring it back from a durable copy whose deletion has not happened yet.
+    pub(crate) fn gone(&self, id: SessionId) -> String {
+        format!("{}gone:{}", self.base, Self::member(id))
+    }
+
+    /// `…:gone:` — what tombstone keys start with; scripts append a session id to it.
+    pub(crate) fn gone_prefix(&self) -> String {
+        format!("{}gone:", self.base)
+    }
+
     /// `…:deny:<jti>` — a denylist-mode revoked access token.
     pub(crate) fn denied(&self, jti: Jti) -> String {
         format!("{}deny:{}", self.base, compact(jti.as_bytes()))

@@ -214,3 +214,94 @@ pub async fn restored_denied_tokens_stay_denied(store: Arc<dyn StateStore>) {
     // Any other token of the session under the current version passes in denylist mode.
     assert_eq!(deny(grant(now)).await, AccessStatus::Active);
 }
+
+/// A session the store revoked on its own — theft, RFC 7009 by proof, eviction — leaves a
+/// tombstone, so its durable copy (whose deletion comes after, and may fail) cannot bring it
+/// back, in any process; an unconditional revocation (whose copy is deleted first) and a
+/// plain loss leave none.
+pub async fn a_session_the_store_revoked_itself_is_never_restored(store: Arc<dyn StateStore>) {
+    let now = Timestamp::now();
+    let copy_of = |o: &Opened| RestoredSession {
+        session: o.session,
+        current: StoredHash::of(&o.refresh),
+        previous: None,
+        seed: None,
+        refresh_generation: None,
+        last_seen: now,
+        ..durable(
+            o.user,
+            &[hash(), hash(), hash(), hash()],
+            now,
+            o.token_version,
+        )
+    };
+
+    // Theft: a generation older than the family's.
+    let thief = open_default(&*store, UserId::new(), now).await;
+    let first = rotation_of(&thief, thief.refresh, 0, now);
+    let second = rotation_of(&thief, first.successor, 1, now);
+    for rot in [first, second] {
+        assert!(matches!(
+            store.rotate_refresh(rot, now).await.unwrap(),
+            RotationOutcome::Rotated { .. }
+        ));
+    }
+    assert_eq!(
+        store
+            .rotate_refresh(rotation_of(&thief, thief.refresh, 0, now), now)
+            .await
+            .unwrap(),
+        RotationOutcome::Reused
+    );
+    assert_eq!(
+        store.restore_session(copy_of(&thief), now).await.unwrap(),
+        RestoreOutcome::Present,
+        "theft"
+    );
+
+    // RFC 7009: revoked by the holder of its refresh token.
+    let held = open_default(&*store, UserId::new(), now).await;
+    assert!(
+        store
+            .revoke_session_by_refresh(held.user, held.session, &held.refresh, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.restore_session(copy_of(&held), now).await.unwrap(),
+        RestoreOutcome::Present,
+        "RFC 7009"
+    );
+
+    // Eviction by a newer sign-in beyond max_sessions.
+    let user = UserId::new();
+    let old = open_default(&*store, user, now).await;
+    let newer = NewSession {
+        max_sessions: Some(1),
+        ..new_session(user, now.plus(Duration::from_millis(5)))
+    };
+    let created = store
+        .create_session(newer, now.plus(Duration::from_millis(5)))
+        .await
+        .unwrap();
+    assert_eq!(created.evicted, vec![old.session]);
+    assert_eq!(
+        store.restore_session(copy_of(&old), now).await.unwrap(),
+        RestoreOutcome::Present,
+        "eviction"
+    );
+
+    // A logout (its copy is deleted before the store is asked) and a loss leave no
+    // tombstone: a copy, were there one, would be restored.
+    let ended = open_default(&*store, UserId::new(), now).await;
+    assert!(
+        store
+            .revoke_session(ended.user, ended.session, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.restore_session(copy_of(&ended), now).await.unwrap(),
+        RestoreOutcome::Restored
+    );
+}

@@ -39,6 +39,10 @@ pub(super) struct State {
     versions: HashMap<UserId, u64>,
     /// Sessions per user (the user's session index is the inner map's key set).
     sessions: HashMap<UserId, HashMap<SessionId, Session>>,
+    /// Sessions the store revoked on its own (theft, RFC 7009 by proof, eviction) and until
+    /// when they would have lived: a restore of one of them is refused meanwhile (the Redis
+    /// `:gone:` keys; see `SessionRestore`).
+    gone: HashMap<(UserId, SessionId), Timestamp>,
     /// Denylist-mode revoked jtis and the instant they may be forgotten (the token's `exp`).
     denied: HashMap<(UserId, Jti), Timestamp>,
     /// Recent security events per user, oldest first (ordered by `at`, then by the stored
@@ -70,6 +74,7 @@ impl State {
             !sessions.is_empty()
         });
         self.denied.retain(|_, exp| *exp > now);
+        self.gone.retain(|_, until| *until > now);
         let oldest = event_horizon(now);
         self.events.retain(|_, events| {
             events.retain(|e| e.at > oldest);

@@ -18,7 +18,11 @@ impl State {
             .sessions
             .get(&r.user)
             .is_some_and(|s| s.contains_key(&r.session));
-        if present {
+        let gone = self
+            .gone
+            .get(&(r.user, r.session))
+            .is_some_and(|until| *until > now);
+        if present || gone {
             return RestoreOutcome::Present;
         }
         let ver = self.versions.entry(r.user).or_insert(0);

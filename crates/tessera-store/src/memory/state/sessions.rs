@@ -86,6 +86,7 @@ impl State {
             for (_, id) in others.into_iter().take(excess) {
                 if let Some(gone) = sessions.remove(&id) {
                     self.revoked_tokens += gone.live_grants(now);
+                    self.gone.insert((new.user, id), gone.deadline());
                 }
                 evicted.push(id);
             }
@@ -161,6 +162,7 @@ impl State {
     fn revoke_for_reuse(&mut self, user: UserId, id: SessionId, now: Timestamp) -> RotationOutcome {
         if let Some(gone) = self.remove_session(user, id) {
             self.revoked_tokens += gone.live_grants(now);
+            self.gone.insert((user, id), gone.deadline());
         }
         RotationOutcome::Reused
     }
@@ -214,10 +216,15 @@ impl State {
         now: Timestamp,
     ) -> bool {
         let presented = StoredHash::of(refresh);
-        let held = self.live_session(user, id, now).is_some_and(|s| {
-            s.current.ct_eq(&presented) || s.previous.is_some_and(|p| p.ct_eq(&presented))
+        let held = self.live_session(user, id, now).and_then(|s| {
+            (s.current.ct_eq(&presented) || s.previous.is_some_and(|p| p.ct_eq(&presented)))
+                .then(|| s.deadline())
         });
-        held && self.revoke_session(user, id, now)
+        let Some(deadline) = held else {
+            return false;
+        };
+        self.gone.insert((user, id), deadline);
+        self.revoke_session(user, id, now)
     }
 
     pub(in crate::memory) fn revoke_user(&mut self, user: UserId, now: Timestamp) -> u64 {

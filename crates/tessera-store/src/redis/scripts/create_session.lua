@@ -8,6 +8,8 @@
 -- ARGV[7] idle (ms)       ARGV[8] absolute expiry (ms) ARGV[9] max sessions (0 = no limit)
 -- ARGV[10] session key prefix ts:{u:UID}:s:            ARGV[11] attributes
 -- ARGV[12] binding: fingerprint hash (16 bytes), or '' for an unbound session
+-- ARGV[13] tombstone key prefix ts:{u:UID}:gone: (an evicted session's tombstone, kept
+--          until it would have died: see restore_session.lua)
 -- (hashes and bindings arrive in their stored form: 16 bytes, see stored.rs)
 -- Returns {ver, dS, dG, dR, evicted SID, ...}: the token version, the statistics changes
 -- (sessions, unexpired grants, revoked tokens) and the sessions evicted to honour max
@@ -68,8 +70,9 @@ if max > 0 then
     for _, m in ipairs(members) do
       if m ~= sid then
         local f = redis.call('HMGET', prefix .. m, 'l', 'i', 'x', 'g', 'c')
-        if live_deadline(f[1], f[2], f[3], f[4], ver, now) then
-          table.insert(others, {tonumber(f[5]), m})
+        local dies = live_deadline(f[1], f[2], f[3], f[4], ver, now)
+        if dies then
+          table.insert(others, {tonumber(f[5]), m, dies})
         else
           dg = dg - live_grants(prefix .. m, now)
           redis.call('DEL', prefix .. m)
@@ -87,6 +90,7 @@ if max > 0 then
       local lg = live_grants(prefix .. m, now)
       dg, dr = dg - lg, dr + lg
       redis.call('DEL', prefix .. m)
+      redis.call('SET', ARGV[13] .. m, '1', 'PX', int(others[k][3] - now))
       ds = ds - redis.call('ZREM', KEYS[2], m)
       table.insert(evicted, m)
       publish_revocation(KEYS[1], 's', m)

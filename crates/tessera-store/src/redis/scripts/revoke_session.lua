@@ -4,6 +4,8 @@
 -- KEYS[1] ts:{u:UID}:s:SID      session record
 -- KEYS[2] ts:{u:UID}:sessions   session index
 -- KEYS[3] ts:{u:UID}:ver        token version
+-- KEYS[4] ts:{u:UID}:gone:SID   tombstone, written when a proof revokes a live session (the
+--                                store decided alone: see restore_session.lua)
 -- ARGV[1] now (ms)   ARGV[2] SID (compact, the index member)
 -- ARGV[3] proof: '' revokes unconditionally; otherwise the stored form (16 bytes) of a
 --         refresh-token hash, and the session is revoked only when it is alive and that is its
@@ -25,6 +27,9 @@ if ARGV[3] ~= '' then
 end
 local lg = live_grants(KEYS[1], now)
 redis.call('DEL', KEYS[1])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[4], '1', 'PX', int(alive - now))
+end
 local ds = redis.call('ZREM', KEYS[2], ARGV[2])
 publish_revocation(KEYS[1], 's', ARGV[2])
 if alive then

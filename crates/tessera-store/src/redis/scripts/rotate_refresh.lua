@@ -3,6 +3,7 @@
 -- KEYS[1] ts:{u:UID}:s:SID      session record
 -- KEYS[2] ts:{u:UID}:sessions   session index
 -- KEYS[3] ts:{u:UID}:ver        token version
+-- KEYS[4] ts:{u:UID}:gone:SID   tombstone written on theft (see restore_session.lua)
 -- ARGV[1] now (ms)   ARGV[2] SID   ARGV[3] presented hash (16 bytes, stored form)
 -- ARGV[4] successor hash (16 bytes)   ARGV[5] successor seed (16 bytes)
 -- ARGV[6] jti (16 bytes)   ARGV[7] jti exp (ms)   ARGV[8] grace (ms, 0 = off)
@@ -14,8 +15,9 @@
 -- unexpired grants, revoked tokens), then per status:
 -- {0, 0, 0, 0} invalid (nothing changed); {1, dS, dG, dR, ver, deadline, attributes}
 -- rotated; {2, dS, dG, dR, ver, deadline, attributes, seed} grace replay (deadline: ms when
--- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted; publishes
--- 's:UID:SID' on Prevocations, see prelude.lua).
+-- the session dies unless refreshed); {3, dS, dG, dR} reused (session deleted, its
+-- tombstone KEYS[4] written until the session would have died; publishes 's:UID:SID' on
+-- Prevocations, see prelude.lua).
 --
 -- A session with a binding (field b) requires ARGV[10] to equal it; a missing or different
 -- one is invalid before anything else is looked at: no rotation, no access grant, no theft
@@ -97,6 +99,7 @@ end
 -- Theft: the previous token after the window, or an older generation.
 local lg = live_grants(KEYS[1], now)
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[4], '1', 'PX', int(live - now))
 local ds = redis.call('ZREM', KEYS[2], ARGV[2])
 publish_revocation(KEYS[1], 's', ARGV[2])
 return {3, -ds, -lg, lg}

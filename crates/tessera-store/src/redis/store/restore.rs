@@ -35,7 +35,8 @@ impl SessionRestore for RedisStore {
         let mut inv = scripts::RESTORE_SESSION.prepare_invoke();
         inv.key(k.session(r.session))
             .key(k.index())
-            .key(k.version());
+            .key(k.version())
+            .key(k.gone(r.session));
         for d in &r.denied {
             inv.key(k.denied(d.jti));
         }

@@ -54,6 +54,7 @@ impl RedisStore {
         inv.key(k.session(session))
             .key(k.index())
             .key(k.version())
+            .key(k.gone(session))
             .arg(ts_arg(now))
             .arg(UserKeys::member(session))
             .arg(proof.map(hash_arg).unwrap_or_default());
@@ -94,7 +95,8 @@ impl SessionStore for RedisStore {
             .arg(max)
             .arg(k.session_prefix())
             .arg(new.attributes.as_bytes())
-            .arg(binding_arg(new.binding.as_ref()));
+            .arg(binding_arg(new.binding.as_ref()))
+            .arg(k.gone_prefix());
         let mut items = reply::array(self.run(&inv).await?)?.into_iter();
         let token_version = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
@@ -116,6 +118,7 @@ impl SessionStore for RedisStore {
         inv.key(k.session(r.session))
             .key(k.index())
             .key(k.version())
+            .key(k.gone(r.session))
             .arg(ts_arg(now))
             .arg(UserKeys::member(r.session))
             .arg(hash_arg(&r.presented))
