@@ -4,7 +4,7 @@
 //! replica promoted. Before revocations waited for the promotable replicas, that logout
 //! answered 204 and the session answered 200 again after the failover. Now the logout is
 //! not acknowledged while a replica that could be promoted lacks it (503: the client
-//! retries), and once acknowledged it holds.
+//! retries), and once acknowledged it holds. The server runs as the documented ACL user.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,16 @@ async fn a_logout_the_promoted_replica_lacks_is_never_answered_done() {
     let sentinel = tokio::task::spawn_blocking(|| RedisSentinel::start(1))
         .await
         .unwrap();
-    let url = sentinel.url();
+    // As the documented ACL user (on both data nodes: ACLs are not replicated), so the
+    // barrier's commands are proven to be in the rules.
+    let mut rules = vec!["ACL", "SETUSER", "tessera", "on", ">pw-0123456789"];
+    let acl = tessera_store::redis::acl_rules("ts:");
+    rules.extend(acl.iter().map(String::as_str));
+    for port in sentinel.data_ports() {
+        let out = sentinel.raw_cli(port, &rules);
+        assert!(out.contains("OK"), "ACL SETUSER: {out}");
+    }
+    let url = sentinel.url_with_userinfo("tessera:pw-0123456789@");
     let dir = tempfile::tempdir().unwrap();
     let srv = Binary::serve(dir.path(), &[("REDIS_URL", &url)]).await;
     let e = email("partial-loss");

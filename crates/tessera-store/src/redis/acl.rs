@@ -33,7 +33,7 @@ pub fn acl_rules(prefix: &str) -> Vec<String> {
 }
 
 /// Every command Tessera sends or its scripts call (module docs).
-const COMMANDS: [&str; 29] = [
+const COMMANDS: [&str; 31] = [
     "ping",
     "auth",
     "hello",
@@ -63,6 +63,9 @@ const COMMANDS: [&str; 29] = [
     "info",
     "dbsize",
     "scan",
+    // Sentinel: a revocation waits for the replicas a failover could promote.
+    "wait",
+    "role",
 ];
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ use session::Session;
 type MapEntries = BTreeMap<String, (i64, Vec<u8>)>;
 
 /// Everything the memory store holds.
+/// How long a tombstone outlives its session's deadline (as `bury` in `prelude.lua`).
+pub(super) const GONE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Default)]
 pub(super) struct State {
     /// Durable per-user token versions (never swept, like the Redis `ver` key).

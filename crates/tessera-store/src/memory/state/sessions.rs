@@ -7,8 +7,8 @@ use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::TokenHash;
 use tessera_core::time::Timestamp;
 
-use super::State;
 use super::session::Session;
+use super::{GONE_MARGIN, State};
 use crate::model::*;
 use crate::stored::StoredHash;
 
@@ -86,7 +86,8 @@ impl State {
             for (_, id) in others.into_iter().take(excess) {
                 if let Some(gone) = sessions.remove(&id) {
                     self.revoked_tokens += gone.live_grants(now);
-                    self.gone.insert((new.user, id), gone.deadline());
+                    self.gone
+                        .insert((new.user, id), gone.deadline().plus(GONE_MARGIN));
                 }
                 evicted.push(id);
             }
@@ -162,7 +163,8 @@ impl State {
     fn revoke_for_reuse(&mut self, user: UserId, id: SessionId, now: Timestamp) -> RotationOutcome {
         if let Some(gone) = self.remove_session(user, id) {
             self.revoked_tokens += gone.live_grants(now);
-            self.gone.insert((user, id), gone.deadline());
+            self.gone
+                .insert((user, id), gone.deadline().plus(GONE_MARGIN));
         }
         RotationOutcome::Reused
     }
@@ -223,7 +225,7 @@ impl State {
         let Some(deadline) = held else {
             return false;
         };
-        self.gone.insert((user, id), deadline);
+        self.gone.insert((user, id), deadline.plus(GONE_MARGIN));
         self.revoke_session(user, id, now)
     }
 

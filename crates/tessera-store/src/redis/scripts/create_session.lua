@@ -90,7 +90,7 @@ if max > 0 then
       local lg = live_grants(prefix .. m, now)
       dg, dr = dg - lg, dr + lg
       redis.call('DEL', prefix .. m)
-      redis.call('SET', ARGV[13] .. m, '1', 'PX', int(others[k][3] - now))
+      bury(ARGV[13] .. m, others[k][3], now)
       ds = ds - redis.call('ZREM', KEYS[2], m)
       table.insert(evicted, m)
       publish_revocation(KEYS[1], 's', m)

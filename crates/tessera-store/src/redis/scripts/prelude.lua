@@ -272,6 +272,13 @@ local function register_access(key, jti, exp, now, fixed)
 end
 
 -- Number of the session's access grants still unexpired at now (0 for a missing key).
+-- bury(key, dies, now): the tombstone of a session the store revoked on its own (theft,
+-- RFC 7009 by proof, eviction), kept until it would have died plus a minute (servers'
+-- clocks differ): restore_session.lua refuses a session that has one.
+local function bury(key, dies, now)
+  redis.call('SET', key, '1', 'PX', int(dies - now) + 60000)
+end
+
 local function live_grants(key, now)
   local all = redis.call('HGETALL', key)
   local n = 0

@@ -28,7 +28,7 @@ end
 local lg = live_grants(KEYS[1], now)
 redis.call('DEL', KEYS[1])
 if ARGV[3] ~= '' then
-  redis.call('SET', KEYS[4], '1', 'PX', int(alive - now))
+  bury(KEYS[4], alive, now)
 end
 local ds = redis.call('ZREM', KEYS[2], ARGV[2])
 publish_revocation(KEYS[1], 's', ARGV[2])

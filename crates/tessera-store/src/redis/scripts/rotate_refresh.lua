@@ -99,7 +99,7 @@ end
 -- Theft: the previous token after the window, or an older generation.
 local lg = live_grants(KEYS[1], now)
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[4], '1', 'PX', int(live - now))
+bury(KEYS[4], live, now)
 local ds = redis.call('ZREM', KEYS[2], ARGV[2])
 publish_revocation(KEYS[1], 's', ARGV[2])
 return {3, -ds, -lg, lg}

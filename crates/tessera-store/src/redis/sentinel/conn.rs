@@ -1,7 +1,7 @@
 //! [`SentinelConn`]: the master connection that follows failovers (see the module docs of
 //! `sentinel`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,56 @@ pub(crate) struct Replication {
     pub(crate) needed: usize,
     /// Of those, how many acknowledged them in time.
     pub(crate) acked: usize,
+    /// The master was switched since the writes began: they may be on another master.
+    pub(crate) switched: bool,
+}
+
+/// The longest a barrier's `WAIT` may block before its reply is given up on: beyond any
+/// `WAIT` timeout the store asks for (its operation timeout bounds the call anyway).
+const BARRIER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The barrier connection's settings: the store's, but a reply may take as long as a `WAIT`
+/// (the shared connection's response timeout would cut it short and hide the verdict).
+fn barrier_config(shared: &ConnectionManagerConfig) -> ConnectionManagerConfig {
+    shared
+        .clone()
+        .set_response_timeout(Some(BARRIER_RESPONSE_TIMEOUT))
+}
+
+/// The replication offset in a master's `ROLE` reply (`["master", offset, replicas]`).
+fn master_offset(role: &Value) -> RedisResult<i64> {
+    match role {
+        Value::Array(items) if items.len() >= 2 => Ok(redis::from_redis_value_ref(&items[1])?),
+        _ => Err(RedisError::from((
+            ErrorKind::UnexpectedReturnType,
+            "ROLE did not answer as a master",
+        ))),
+    }
+}
+
+/// `(ip, port, acknowledged offset)` of each replica in a master's `ROLE` reply.
+fn replica_offsets(role: &Value) -> RedisResult<Vec<(String, u16, i64)>> {
+    let Value::Array(items) = role else {
+        return Err(RedisError::from((
+            ErrorKind::UnexpectedReturnType,
+            "ROLE did not answer an array",
+        )));
+    };
+    let Some(Value::Array(replicas)) = items.get(2) else {
+        return Ok(Vec::new());
+    };
+    replicas
+        .iter()
+        .map(|r| {
+            let (ip, port, offset): (String, String, String) = redis::from_redis_value_ref(r)?;
+            let bad = || RedisError::from((ErrorKind::UnexpectedReturnType, "ROLE replica entry"));
+            Ok((
+                ip,
+                port.parse().map_err(|_| bad())?,
+                offset.parse().map_err(|_| bad())?,
+            ))
+        })
+        .collect()
 }
 
 struct Shared {
@@ -53,10 +103,14 @@ struct Shared {
     master_name: String,
     /// The sentinels (for counting promotable replicas).
     url: SentinelUrl,
-    /// How many replicas the sentinels would promote now, as last counted (every
-    /// [`WATCH_EVERY`] and after each switch); when they cannot be asked, the last count
+    /// The replicas (`ip`, `port`) the sentinels would promote now, as last listed (every
+    /// [`WATCH_EVERY`] and after each switch); when they cannot be asked, the last list
     /// stands.
-    promotable: AtomicUsize,
+    /// `None` until the sentinels have answered once: a revocation then waits for one
+    /// replica, whichever, rather than for none.
+    promotable: ArcSwap<Option<Vec<(String, u16)>>>,
+    /// Master switches so far ([`SentinelConn::switches`]).
+    switches: AtomicU64,
     /// The sentinel connection the count is asked on (connected on demand).
     counter: tokio::sync::Mutex<Option<MasterWatch>>,
 }
@@ -95,8 +149,8 @@ impl SentinelConn {
             lookup_timeout,
             master_name: url.master_name.clone(),
             url: url.clone(),
-            // Until counted: one, so a revocation waits for a replica rather than risk one.
-            promotable: AtomicUsize::new(1),
+            promotable: ArcSwap::from_pointee(None),
+            switches: AtomicU64::new(0),
             counter: tokio::sync::Mutex::new(None),
         });
         shared.count_promotable().await;
@@ -114,42 +168,76 @@ impl SentinelConn {
         self.shared.current.load().manager.clone()
     }
 
+    /// How many times the master has been switched so far: a revocation reads it before
+    /// its script and hands it to [`replicated`](Self::replicated), which refuses when the
+    /// master changed in between (the script and the barrier may then have run on two
+    /// different masters).
+    pub(crate) fn switches(&self) -> u64 {
+        self.shared.switches.load(Ordering::SeqCst)
+    }
+
     /// Waits (up to `timeout`) until every replica the sentinels would promote has
     /// acknowledged every write this process sent the master before the call, so that a
-    /// failover cannot lose them: a write on the barrier connection (after them in the
-    /// replication stream, which is ordered) followed by `WAIT <promotable> <timeout>`.
-    /// With no promotable replica there is nothing to wait for.
+    /// failover cannot lose them. On the barrier connection, in one pipeline (Redis runs a
+    /// client's pipelined commands back to back): a write (after ours in the replication
+    /// stream, which is ordered), `ROLE` (the master's offset right after it), `WAIT` (for
+    /// as many replicas as can be promoted), `ROLE` again (each replica's acknowledged
+    /// offset). Only the promotable replicas' own acknowledgements count — a healthy replica
+    /// that can never be promoted must not stand in for one that is cut off. With none to
+    /// wait for, no failover can happen. `since` is [`switches`](Self::switches) as read
+    /// before the writes.
     pub(crate) async fn replicated(
         &self,
         key: &str,
         timeout: Duration,
+        since: u64,
     ) -> RedisResult<Replication> {
-        let needed = self.shared.promotable.load(Ordering::Relaxed);
+        let promotable = self.shared.promotable.load_full();
+        let needed = promotable.as_ref().as_ref().map_or(1, Vec::len);
         if needed == 0 {
-            return Ok(Replication { needed, acked: 0 });
+            return Ok(Replication {
+                needed,
+                acked: 0,
+                switched: self.switches() != since,
+            });
         }
         let mut barrier = self.shared.current.load().barrier.clone();
         let millis = u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        // Any write will do (it follows ours in the replication stream); this one expires.
-        let result: RedisResult<(i64,)> = redis::pipe()
+        let result: RedisResult<(Value, i64, Value)> = redis::pipe()
             .cmd("SET")
             .arg(key)
             .arg(1)
             .arg("PX")
             .arg(60_000)
             .ignore()
+            .cmd("ROLE")
             .cmd("WAIT")
             .arg(needed)
             .arg(millis)
+            .cmd("ROLE")
             .query_async(&mut barrier)
             .await;
         self.after(&result);
-        let (acked,) = result?;
+        let (before, waited, after) = result?;
+        let target = master_offset(&before)?;
+        let acks = replica_offsets(&after)?;
+        let acked = match promotable.as_ref() {
+            Some(list) => list
+                .iter()
+                .filter(|(ip, port)| {
+                    acks.iter()
+                        .any(|(i, p, o)| i == ip && p == port && *o >= target)
+                })
+                .count(),
+            // Not listed yet: any one replica.
+            None => usize::try_from(waited).unwrap_or(0),
+        };
         Ok(Replication {
             needed,
-            acked: usize::try_from(acked).unwrap_or(0),
+            acked,
+            switched: self.switches() != since,
         })
     }
 
@@ -187,7 +275,7 @@ async fn connect_master(
     let client = sentinel.async_get_client().await?;
     let addr = client.get_connection_info().addr().to_string();
     let manager = ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
-    let barrier = ConnectionManager::new_with_config(client, config).await?;
+    let barrier = ConnectionManager::new_with_config(client, barrier_config(&config)).await?;
     Ok(Current {
         addr,
         manager,
@@ -238,7 +326,8 @@ impl Shared {
                 ConnectionManager::new_with_config(client.clone(), self.manager_config.clone())
                     .await?;
             let barrier =
-                ConnectionManager::new_with_config(client, self.manager_config.clone()).await?;
+                ConnectionManager::new_with_config(client, barrier_config(&self.manager_config))
+                    .await?;
             RedisResult::Ok((manager, barrier))
         })
         .await;
@@ -250,6 +339,7 @@ impl Shared {
                     manager,
                     barrier,
                 }));
+                self.switches.fetch_add(1, Ordering::SeqCst);
                 // The old master is now one of the new one's replicas, and down or not.
                 self.count_promotable().await;
             }
@@ -275,9 +365,10 @@ impl Shared {
         }
         let Some(c) = conn.as_mut() else { return };
         match tokio::time::timeout(self.lookup_timeout, c.promotable_replicas()).await {
-            Ok(Ok(n)) => {
-                let before = self.promotable.swap(n, Ordering::Relaxed);
-                if before != n {
+            Ok(Ok(list)) => {
+                let n = list.len();
+                let before = self.promotable.swap(Arc::new(Some(list)));
+                if before.as_ref().as_ref().is_none_or(|b| b.len() != n) {
                     tracing::info!(master = %self.master_name, promotable = n, "replicas Sentinel would promote (revocations wait for each)");
                 }
             }

@@ -89,7 +89,10 @@ impl MasterWatch {
 /// longer than Sentinel's own cut-off (ten times the master's `down-after-milliseconds`,
 /// as `sentinelSelectSlave` counts it). A replica whose link to the master is cut but which
 /// is itself up counts: that is the one that can be promoted without the latest writes.
-pub(crate) fn promotable(replicas: &[HashMap<String, String>], down_after: Duration) -> usize {
+pub(crate) fn promotable(
+    replicas: &[HashMap<String, String>],
+    down_after: Duration,
+) -> Vec<(String, u16)> {
     let cut_off = down_after.saturating_mul(10);
     replicas
         .iter()
@@ -108,12 +111,17 @@ pub(crate) fn promotable(replicas: &[HashMap<String, String>], down_after: Durat
                 .map_or(Duration::ZERO, Duration::from_millis);
             !down && !never && link_down <= cut_off
         })
-        .count()
+        .filter_map(|r| {
+            let ip = r.get("ip")?.clone();
+            let port = r.get("port")?.parse().ok()?;
+            Some((ip, port))
+        })
+        .collect()
 }
 
 impl MasterWatch {
-    /// How many replicas the sentinel would promote now ([`promotable`]).
-    pub(crate) async fn promotable_replicas(&mut self) -> RedisResult<usize> {
+    /// The replicas (`ip`, `port`) the sentinel would promote now ([`promotable`]).
+    pub(crate) async fn promotable_replicas(&mut self) -> RedisResult<Vec<(String, u16)>> {
         let master: HashMap<String, String> = redis::cmd("SENTINEL")
             .arg("MASTER")
             .arg(&self.master_name)
@@ -154,17 +162,30 @@ mod tests {
     #[test]
     fn promotable_replicas_are_those_sentinel_would_elect() {
         let after = Duration::from_millis(1000);
-        let up = replica(&[("flags", "slave"), ("master-link-down-time", "0")]);
+        let up = replica(&[
+            ("ip", "10.0.0.2"),
+            ("port", "6380"),
+            ("flags", "slave"),
+            ("master-link-down-time", "0"),
+        ]);
         // Its link to the master is cut but it is up: the one a failover would promote
         // without the latest writes.
-        let cut = replica(&[("flags", "slave"), ("master-link-down-time", "4000")]);
+        let cut = replica(&[
+            ("ip", "10.0.0.3"),
+            ("port", "6381"),
+            ("flags", "slave"),
+            ("master-link-down-time", "4000"),
+        ]);
         let dead = replica(&[("flags", "s_down,slave,disconnected")]);
         let unreachable = replica(&[("flags", "slave,disconnected")]);
         let never = replica(&[("flags", "slave"), ("slave-priority", "0")]);
         let stale = replica(&[("flags", "slave"), ("master-link-down-time", "10001")]);
-        assert_eq!(promotable(&[up.clone(), cut.clone()], after), 2);
-        assert_eq!(promotable(&[dead, unreachable, never, stale], after), 0);
-        assert_eq!(promotable(&[], after), 0);
-        assert_eq!(promotable(&[up], after), 1);
+        assert_eq!(
+            promotable(&[up.clone(), cut.clone()], after),
+            vec![("10.0.0.2".to_owned(), 6380), ("10.0.0.3".to_owned(), 6381)]
+        );
+        assert!(promotable(&[dead, unreachable, never, stale], after).is_empty());
+        assert!(promotable(&[], after).is_empty());
+        assert_eq!(promotable(&[up], after).len(), 1);
     }
 }

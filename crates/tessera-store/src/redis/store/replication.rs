@@ -3,9 +3,11 @@
 //! exactly that: a session logged out while the replica had not received the write (link
 //! cut, master killed, replica promoted) answered 200 again.
 //!
-//! After each revocation script, [`RedisStore::replicated`] waits (`WAIT`, on a connection
-//! of its own: see `sentinel/conn.rs`) until every replica the sentinels would promote now
-//! holds it. When one does not acknowledge in time, the revocation — already applied on the
+//! After each revocation script that revoked something live, [`RedisStore::replicated`]
+//! waits (`WAIT`, on a connection of its own: see `sentinel/conn.rs`) until every replica
+//! the sentinels would promote now has acknowledged it (each by its own offset: a replica
+//! that can never be promoted does not stand in for one that can), and refuses when the
+//! master was switched meanwhile. When one does not acknowledge in time, the revocation — already applied on the
 //! master — is answered as failed ([`StoreError::Unavailable`]): the client retries, and
 //! nothing is reported done that a failover could undo (a theft revocation is the
 //! exception: its answer stands and the lag is logged, see `sessions.rs`). With no
@@ -24,7 +26,7 @@ use crate::error::StoreError;
 use crate::redis::conn::Conn;
 
 /// The longest a revocation waits for its replicas (bounded again by half the operation
-/// timeout).
+/// timeout; the barrier connection's own response timeout is longer).
 pub(crate) const REPLICATION_WAIT: Duration = Duration::from_secs(1);
 
 /// A revocation the promotable replicas did not acknowledge in time.
@@ -43,16 +45,35 @@ pub(crate) struct NotReplicated {
     pub(crate) wait: Duration,
 }
 
+/// The master changed while a revocation was being written and replicated: it may be on
+/// the old master only.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis master changed while the revocation was written; answered as failed")]
+pub(crate) struct MasterSwitched;
+
 impl RedisStore {
+    /// The count of master switches so far (Sentinel; 0 otherwise): read before a
+    /// revocation's script, handed to [`replicated`](Self::replicated).
+    pub(super) fn switches(&self) -> u64 {
+        match &self.conn {
+            Conn::Sentinel(conn) => conn.switches(),
+            _ => 0,
+        }
+    }
+
     /// Waits until the revocations this process has written are held by every replica a
     /// failover could promote (Sentinel only; module docs).
-    pub(super) async fn replicated(&self) -> Result<(), StoreError> {
+    /// `since`: [`switches`](Self::switches) as read before the revocation's script.
+    pub(super) async fn replicated(&self, since: u64) -> Result<(), StoreError> {
         let Conn::Sentinel(conn) = &self.conn else {
             return Ok(());
         };
         let wait = REPLICATION_WAIT.min(self.operation_timeout / 2);
         let key = format!("{}replicated", self.prefix);
-        let r = self.bounded(conn.replicated(&key, wait)).await?;
+        let r = self.bounded(conn.replicated(&key, wait, since)).await?;
+        if r.switched {
+            return Err(StoreError::Unavailable(Box::new(MasterSwitched)));
+        }
         if r.acked < r.needed {
             return Err(StoreError::Unavailable(Box::new(NotReplicated {
                 needed: r.needed,

@@ -50,6 +50,7 @@ impl RedisStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let k = self.keys(user);
+        let since = self.switches();
         let mut inv = scripts::REVOKE_SESSION.prepare_invoke();
         inv.key(k.session(session))
             .key(k.index())
@@ -63,9 +64,10 @@ impl RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == REVOKED_LIVE;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
-        // A proof that did not match wrote nothing.
-        if proof.is_none() || alive {
-            self.replicated().await?;
+        // Only a live session's revocation matters to a failover (a proof that did not
+        // match wrote nothing; a dead record's deletion revokes nothing).
+        if alive {
+            self.replicated(since).await?;
         }
         Ok(alive)
     }
@@ -114,6 +116,7 @@ impl SessionStore for RedisStore {
         now: Timestamp,
     ) -> Result<RotationOutcome, StoreError> {
         let k = self.keys(r.user);
+        let since = self.switches();
         let mut inv = scripts::ROTATE_REFRESH.prepare_invoke();
         inv.key(k.session(r.session))
             .key(k.index())
@@ -167,7 +170,7 @@ impl SessionStore for RedisStore {
         // when a replica lags (nobody retries a theft, and the caller must still learn of it
         // to delete the durable copy).
         if outcome == RotationOutcome::Reused
-            && let Err(e) = self.replicated().await
+            && let Err(e) = self.replicated(since).await
         {
             tracing::warn!(error = %e.chain(), session = %r.session, "a refresh-token theft revocation is not yet held by every promotable replica");
         }
@@ -196,6 +199,7 @@ impl SessionStore for RedisStore {
 
     async fn revoke_user(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         let k = self.keys(user);
+        let since = self.switches();
         let mut inv = scripts::REVOKE_USER.prepare_invoke();
         inv.key(k.version())
             .key(k.index())
@@ -205,7 +209,7 @@ impl SessionStore for RedisStore {
         let ver = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
-        self.replicated().await?;
+        self.replicated(since).await?;
         Ok(ver)
     }
 
@@ -216,6 +220,7 @@ impl SessionStore for RedisStore {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let k = self.keys(user);
+        let since = self.switches();
         let mut inv = scripts::REVOKE_USER_EXCEPT.prepare_invoke();
         inv.key(k.version())
             .key(k.index())
@@ -226,7 +231,9 @@ impl SessionStore for RedisStore {
         let revoked = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
-        self.replicated().await?;
+        if revoked > 0 {
+            self.replicated(since).await?;
+        }
         Ok(revoked)
     }
 
@@ -239,6 +246,7 @@ impl SessionStore for RedisStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let k = self.keys(user);
+        let since = self.switches();
         let mut inv = scripts::REVOKE_ACCESS_TOKEN.prepare_invoke();
         inv.key(k.session(session))
             .key(k.version())
@@ -252,7 +260,9 @@ impl SessionStore for RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == WAS_ACTIVE;
         let delta = Delta::read(&mut items, Delta::GR)?;
         self.count(delta).await;
-        self.replicated().await?;
+        if active {
+            self.replicated(since).await?;
+        }
         Ok(active)
     }
 
