@@ -6,7 +6,7 @@
 #
 # Knobs (environment): ROUNDS (5), DURATION (10 s), WARMUP (2 s), CONNS (64),
 # SPREAD (800 seeded sessions per refresh user), LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), CRITERION_RUNS (3),
-# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion),
+# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion durable),
 # BIN (prebuilt binaries to measure instead of building).
 set -euo pipefail
 
@@ -17,7 +17,7 @@ CONNS=${CONNS:-64}
 LOGIN_ROUNDS=${LOGIN_ROUNDS:-3}
 PROPAGATION_SAMPLES=${PROPAGATION_SAMPLES:-300}
 MEM_SESSIONS=${MEM_SESSIONS:-100000}
-ONLY=${ONLY:-load logins roundtrips propagation memory criterion}
+ONLY=${ONLY:-load logins roundtrips propagation memory criterion durable}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
@@ -68,6 +68,36 @@ wait_http() { # url
   return 1
 }
 
+# `tessera serve` in its default configuration on its own Redis and data dir, plus any
+# VAR=value given, not rate-limited.
+start_tessera() { # addr redis-port data-dir log [VAR=value…]
+  local addr=$1 rport=$2 dir=$3 log=$4
+  shift 4
+  env TESSERA_DATA_DIR="$dir" TESSERA_LISTEN="$addr" TESSERA_ISSUER="http://$addr" \
+    REDIS_URL="redis://127.0.0.1:$rport" TESSERA_RATE_LIMIT=off "$@" \
+    "$BIN/tessera" serve >"$log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://$addr/healthz"
+}
+
+# Users and sessions through the API: 64 users with one session each (the /v1/me tokens and
+# the login accounts), and 64 users with 8 sessions each (each refresh connection chains 8
+# sessions of its own round-robin, so no single session piles up access grants). And SPREAD
+# (800) more sessions for each of those 64 users, written straight into the store (see
+# bench/driver/src/seed.rs): 51 200 sessions, so that each is refreshed about once per round,
+# closer to a real client's once-per-access-token cadence than the 512 chained ones.
+# Writes $OUT/<prefix>me.jsonl, <prefix>refresh.jsonl, <prefix>refresh-spread.jsonl.
+SPREAD=${SPREAD:-800}
+make_sessions() { # addr redis-port data-dir prefix [seed flags…]
+  local addr=$1 rport=$2 dir=$3 p=$4
+  shift 4
+  "$BENCH" setup --addr "$addr" --run me --users "$CONNS" --per-user 1 --out "$OUT/${p}me.jsonl"
+  "$BENCH" setup --addr "$addr" --run rf --users "$CONNS" --per-user 8 \
+    --out "$OUT/${p}refresh.jsonl"
+  "$BENCH" seed --redis "redis://127.0.0.1:$rport" --from "$OUT/${p}refresh.jsonl" \
+    --per-user "$SPREAD" --data-dir "$dir" --out "$OUT/${p}refresh-spread.jsonl" "$@"
+}
+
 {
   echo "date: $(date -Is)"
   echo "git: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
@@ -82,34 +112,21 @@ wait_http() { # url
   ps -eo pcpu,comm --sort=-pcpu | awk 'NR>1 && $1 > 5.0' | head -5
 } | tee "$OUT/machine.txt"
 
-RPORT=$(free_port)
-TPORT=$(free_port)
-HPORT=$(free_port)
-TADDR=127.0.0.1:$TPORT
-HADDR=127.0.0.1:$HPORT
-start_redis "$RPORT" "$OUT/redis"
-
-TESSERA_DATA_DIR=$OUT/data TESSERA_LISTEN=$TADDR TESSERA_ISSUER=http://$TADDR \
-  REDIS_URL=redis://127.0.0.1:$RPORT TESSERA_RATE_LIMIT=off \
-  "$BIN/tessera" serve >"$OUT/tessera.log" 2>&1 &
-PIDS+=($!)
-"$BENCH" hello --listen "$HADDR" >"$OUT/hello.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://$TADDR/healthz"
-wait_http "http://$HADDR/hello"
-
-# Users and sessions through the API: 64 users with one session each (the /v1/me tokens and
-# the login accounts), and 64 users with 8 sessions each (each refresh connection chains 8
-# sessions of its own round-robin, so no single session piles up access grants).
-"$BENCH" setup --addr "$TADDR" --run me --users "$CONNS" --per-user 1 --out "$OUT/me.jsonl"
-"$BENCH" setup --addr "$TADDR" --run rf --users "$CONNS" --per-user 8 --out "$OUT/refresh.jsonl"
-# And 800 more sessions for each of those 64 users, written straight into the store (see
-# bench/driver/src/seed.rs): 51 200 sessions, so that each is refreshed about once per round,
-# closer to a real client's once-per-access-token cadence than the 512 chained ones above.
-SPREAD=${SPREAD:-800}
-"$BENCH" seed --redis "redis://127.0.0.1:$RPORT" --from "$OUT/refresh.jsonl" --per-user "$SPREAD" \
-  --data-dir "$OUT/data" \
-  --out "$OUT/refresh-spread.jsonl"
+# The main server (with the mirror as configured by default) and hello, for the scenarios
+# that use them.
+MAIN=
+for s in load logins roundtrips propagation; do want "$s" && MAIN=1; done
+if [[ -n $MAIN ]]; then
+  RPORT=$(free_port)
+  TADDR=127.0.0.1:$(free_port)
+  HADDR=127.0.0.1:$(free_port)
+  start_redis "$RPORT" "$OUT/redis"
+  start_tessera "$TADDR" "$RPORT" "$OUT/data" "$OUT/tessera.log"
+  "$BENCH" hello --listen "$HADDR" >"$OUT/hello.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://$HADDR/hello"
+  make_sessions "$TADDR" "$RPORT" "$OUT/data" "" --durable
+fi
 
 load() { # scenario addr round [extra…]
   local s=$1 addr=$2 r=$3
@@ -131,7 +148,7 @@ fi
 
 # Redis's own CPU per command over the load scenarios (EVALSHA: the rotations, plus the
 # sessions created by setup and seed; HMGET + GET: the revocation checks).
-redis-cli -p "$RPORT" INFO commandstats > "$OUT/commandstats.txt"
+if want load; then redis-cli -p "$RPORT" INFO commandstats >"$OUT/commandstats.txt"; fi
 
 if want logins; then
   for r in $(seq "$LOGIN_ROUNDS"); do
@@ -154,6 +171,133 @@ if want propagation; then
   "$BENCH" propagation --addr "$TADDR" --redis "redis://127.0.0.1:$RPORT" \
     --issuer "http://$TADDR" --users "$OUT/me.jsonl" --samples "$PROPAGATION_SAMPLES" \
     --results "$RESULTS"
+fi
+
+if want durable; then
+  # The durable mirror off vs on (issue 13): two servers from the same binary, each with its
+  # own Redis and data dir, TESSERA_DURABLE_SESSIONS=off and =on (TESSERA_DURABLE_LAG=1s),
+  # the same sessions made on each. Every round runs each scenario on both, in ABBA order
+  # (off first in odd rounds, on first in even ones). Around each run: CONFIG RESETSTAT,
+  # then `INFO commandstats` and the Redis process's CPU (`INFO cpu`) after it, and
+  # /metrics sampled every 0.2 s during the run and 2 s after it (on both, so both pay the
+  # scrape). Summarised in $OUT/durable.md.
+  declare -A DADDR DRPORT
+  mkdir -p "$OUT/durable"
+  for side in off on; do
+    DRPORT[$side]=$(free_port)
+    DADDR[$side]=127.0.0.1:$(free_port)
+    start_redis "${DRPORT[$side]}" "$OUT/redis-$side"
+    start_tessera "${DADDR[$side]}" "${DRPORT[$side]}" "$OUT/data-$side" "$OUT/tessera-$side.log" \
+      TESSERA_DURABLE_SESSIONS="$side" TESSERA_DURABLE_LAG=1s
+    make_sessions "${DADDR[$side]}" "${DRPORT[$side]}" "$OUT/data-$side" "$side-" \
+      $([[ $side == on ]] && echo --durable)
+  done
+  sample_metrics() { # addr file
+    while :; do
+      { echo "t $(date +%s.%N)"; curl -fs "http://$1/metrics" | grep '^tessera_durable_' || true; } >>"$2"
+      sleep 0.2
+    done
+  }
+  durable_load() { # scenario side round label [load flags…]
+    local s=$1 side=$2 r=$3 label=$4
+    shift 4
+    local rp=${DRPORT[$side]} f=$OUT/durable/$label-$side-$r
+    redis-cli -p "$rp" CONFIG RESETSTAT >/dev/null
+    redis-cli -p "$rp" INFO cpu | tr -d '\r' | grep '^used_cpu_\(sys\|user\):' >"$f.cpu0"
+    sample_metrics "${DADDR[$side]}" "$f.metrics" &
+    local sampler=$!
+    load "$s" "${DADDR[$side]}" "$r" --label "${label}_$side" "$@"
+    echo end >>"$f.metrics"
+    sleep 2
+    kill "$sampler"
+    wait "$sampler" 2>/dev/null || true
+    redis-cli -p "$rp" INFO cpu | tr -d '\r' | grep '^used_cpu_\(sys\|user\):' >"$f.cpu1"
+    redis-cli -p "$rp" INFO commandstats | tr -d '\r' >"$f.commandstats"
+  }
+  for r in $(seq "$ROUNDS"); do
+    order="off on"
+    ((r % 2)) || order="on off"
+    echo "== durable round $r/$ROUNDS ($order): load $(cut -d' ' -f1 /proc/loadavg)"
+    for side in $order; do
+      durable_load me "$side" "$r" me --sessions "$OUT/$side-me.jsonl"
+    done
+    for side in $order; do
+      durable_load refresh "$side" "$r" refresh --sessions "$OUT/$side-refresh.jsonl" \
+        --per-conn 8 --save
+    done
+    for side in $order; do
+      durable_load refresh "$side" "$r" refresh_spread --per-conn "$SPREAD" --save \
+        --sessions "$OUT/$side-refresh-spread.jsonl"
+    done
+  done
+  python3 - "$RESULTS" "$OUT/durable" <<'PY' | tee "$OUT/durable.md"
+import json, os, re, statistics as st, sys
+results, d = sys.argv[1], sys.argv[2]
+runs = {}
+for line in open(results):
+    v = json.loads(line)
+    m = re.fullmatch(r"(.+)_(on|off)", v.get("label", ""))
+    if v.get("kind") == "load" and m:
+        runs[(m[1], m[2], v["round"])] = v
+def redis(label, side, r):
+    f = f"{d}/{label}-{side}-{r}"
+    cpu = lambda x: sum(float(l.split(":")[1]) for l in open(f"{f}.{x}"))
+    stats = {}
+    for l in open(f"{f}.commandstats"):
+        m = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)", l)
+        if m:
+            stats[m[1]] = (int(m[2]), int(m[3]), float(m[4]))
+    script = next((c for c in ("fcall", "evalsha") if c in stats), None)
+    calls = stats[script][0] if script else 0
+    return script, stats.get(script, (0, 0, float("nan")))[2], (cpu("cpu1") - cpu("cpu0")) * 1e6 / calls if calls else float("nan")
+def samples(label, r):
+    # [during the load (warm-up included), after it]: lag and queue samples
+    out, i = [([], []), ([], [])], 0
+    for l in open(f"{d}/{label}-on-{r}.metrics"):
+        k, _, v = l.strip().partition(" ")
+        if k == "end": i = 1
+        if k == "tessera_durable_lag_seconds": out[i][0].append(float(v))
+        if k == "tessera_durable_queue_length": out[i][1].append(float(v))
+    return out
+med = lambda v: st.median(v) if v else float("nan")
+rounds = sorted({r for (_, _, r) in runs})
+print("| scenario | round | off req/s | on req/s | on/off | off p99 ms | on p99 ms | Redis µs/call of the script (off / on) | Redis process CPU µs per script call (off / on) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for label in ("me", "refresh", "refresh_spread"):
+    ratios = []
+    for r in rounds:
+        a, b = runs.get((label, "off", r)), runs.get((label, "on", r))
+        if not (a and b): continue
+        ratios.append(b["rps"] / a["rps"])
+        so, uo, co = redis(label, "off", r)
+        sn, un, cn = redis(label, "on", r)
+        cmd = f"{so or sn}: {uo:.2f} / {un:.2f}" if label != "me" else "–"
+        cpu = f"{co:.1f} / {cn:.1f}" if label != "me" else "–"
+        print(f"| {label} | {r} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.3f} | {a['p99_us'] / 1000:.2f} | {b['p99_us'] / 1000:.2f} | {cmd} | {cpu} |")
+    off = med([runs[(label, 'off', r)]["rps"] for r in rounds if (label, 'off', r) in runs])
+    on = med([runs[(label, 'on', r)]["rps"] for r in rounds if (label, 'on', r) in runs])
+    print(f"| **{label}** | median | {off:.0f} | {on:.0f} | {on / off:.3f} (median of per-round ratios {med(ratios):.3f}) | | | | |")
+print()
+print("/metrics of the mirror-on server sampled every 0.2 s; medians over the samples taken during the loads, maxima over those and the 2 s after each")
+print()
+print("| scenario (mirror on) | samples (during + after) | lag median s | lag max s | queue median | queue max |")
+print("|---|---|---|---|---|---|")
+nan = float("nan")
+for label in ("me", "refresh", "refresh_spread"):
+    lag, queue, lag_all, queue_all = [], [], [], []
+    for r in rounds:
+        if os.path.exists(f"{d}/{label}-on-{r}.metrics"):
+            (l0, q0), (l1, q1) = samples(label, r)
+            lag += l0
+            queue += q0
+            lag_all += l0 + l1
+            queue_all += q0 + q1
+    print(f"| {label} | {len(lag)} + {len(lag_all) - len(lag)} | {med(lag):.3f} | {max(lag_all, default=nan):.3f} | {med(queue):.0f} | {max(queue_all, default=nan):.0f} |")
+PY
+  for side in off on; do
+    echo "durable $side, final counters:"
+    curl -fs "http://${DADDR[$side]}/metrics" | grep '^tessera_durable_' || true
+  done | tee -a "$OUT/durable.md"
 fi
 
 if want memory; then

@@ -83,6 +83,10 @@ enum Cmd {
         /// tokens must be tagged with.
         #[arg(long)]
         data_dir: PathBuf,
+        /// Also write each session's durable copy into the server's SQLite file (for a
+        /// server with `TESSERA_DURABLE_SESSIONS=on`).
+        #[arg(long)]
+        durable: bool,
         #[arg(long)]
         out: PathBuf,
     },
@@ -326,8 +330,9 @@ async fn main() -> anyhow::Result<()> {
             from,
             per_user,
             data_dir,
+            durable,
             out,
-        } => seed::run(&redis, &from, per_user, &data_dir, &out).await,
+        } => seed::run(&redis, &from, per_user, &data_dir, durable, &out).await,
         Cmd::Summarize { results } => summary::print(&results),
     }
 }

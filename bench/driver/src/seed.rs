@@ -6,8 +6,12 @@
 //! 512 sessions chained in a closed loop are each refreshed ~10 times a second and sit at the
 //! cap of 16 live grants (every rotation then revokes one). The users are real accounts (the
 //! `--from` file of `setup`), the refresh tokens are genuine (`RefreshToken::generate` with
-//! the server's refresh key, read from its key file in `--data-dir`, as sign-in makes them),
-//! and the rotation itself goes through the HTTP API like any other.
+//! the server's refresh key, read from its database with the generated master key in
+//! `--data-dir`, as sign-in makes them),
+//! and the rotation itself goes through the HTTP API like any other. With `--durable` each
+//! session's durable copy is written too (`Rows::open` into the server's SQLite file, what
+//! `MirroredStore::create_session` writes at sign-in), so a server with
+//! `TESSERA_DURABLE_SESSIONS=on` rotates sessions that have their row, as real ones do.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,12 +19,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
-use tessera_server::keys::KeyFile;
+use tessera_server::accounts::Database;
+use tessera_server::durable::rows::{Rows, SessionRow};
+use tessera_server::keys::{KeyVault, MasterKey};
 use tessera_store::redis::{RedisConfig, RedisStore};
-use tessera_store::{AccessGrant, NewSession, SessionLimits, SessionStore};
+use tessera_store::{AccessGrant, NewSession, SessionLimits, SessionStore, StoredHash};
 
 use crate::setup::{self, Session};
 
@@ -35,15 +42,27 @@ pub(crate) async fn run(
     from: &Path,
     per_user: usize,
     data_dir: &Path,
+    durable: bool,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let key_path = KeyFile::path(data_dir);
+    // The server's default database (`DATABASE_URL` unset: its SQLite file) and its
+    // generated master key (`TESSERA_MASTER_KEY` unset), which seals the keys stored there.
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("tessera.db").display()
+    );
+    let db = Database::connect(&SecretString::from(url)).await?;
+    let master = MasterKey::read_generated(data_dir)?
+        .with_context(|| format!("no generated master key in {}", data_dir.display()))?;
     let key = Arc::new(
-        KeyFile::read(&key_path)?
-            .with_context(|| format!("no key file at {}", key_path.display()))?
-            .refresh_key(&key_path)?,
+        KeyVault::new(db.clone(), master, "the generated master key")
+            .load()
+            .await?
+            .context("no keys in the server's database")?
+            .refresh,
     );
     let store = Arc::new(RedisStore::connect(RedisConfig::standalone(redis)).await?);
+    let rows = durable.then(|| Arc::new(Rows::new(db)));
     let accounts = setup::load(from)?;
     let mut seen = BTreeSet::new();
     let users: Vec<(UserId, Session)> = accounts
@@ -61,13 +80,14 @@ pub(crate) async fn run(
         let store = store.clone();
         let attributes = attributes.clone();
         let key = key.clone();
+        let rows = rows.clone();
         tasks.spawn(async move {
             let mut made = Vec::with_capacity(per_user);
             for _ in 0..per_user {
                 let now = Timestamp::now();
                 let session = SessionId::new();
                 let token = RefreshToken::generate(user, session, &key);
-                store
+                let created = store
                     .create_session(
                         NewSession {
                             user,
@@ -90,6 +110,22 @@ pub(crate) async fn run(
                     )
                     .await
                     .context("create_session")?;
+                if let Some(rows) = &rows {
+                    let row = SessionRow {
+                        user,
+                        session,
+                        created_at: now,
+                        idle: IDLE,
+                        absolute_expiry: now.plus(LIFETIME),
+                        opened_under: created.token_version,
+                        current: StoredHash::of(&token.hash()),
+                        attributes: attributes.clone(),
+                        binding: None,
+                    };
+                    rows.open(&row, &created.evicted)
+                        .await
+                        .context("durable row")?;
+                }
                 made.push(Session {
                     email: account.email.clone(),
                     password: account.password.clone(),
