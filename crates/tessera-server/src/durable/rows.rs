@@ -15,6 +15,43 @@ use tessera_store::{AccessGrant, RestoredSession, StoredHash};
 
 use crate::accounts::{Database, DbError};
 
+/// Sessions written per statement by a flush (8 parameters each: well below SQLite's and
+/// PostgreSQL's limits).
+pub const WRITE_BATCH: usize = 200;
+
+/// `UPDATE durable_sessions … FROM (VALUES …)` for `rows` sessions, in the common subset of
+/// SQLite (3.33+) and PostgreSQL: the VALUES columns are `column1`… in both, and each
+/// parameter is cast so PostgreSQL knows its type.
+fn families_update(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = |k: usize| r * 8 + k;
+            format!(
+                "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+                 CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8)
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE durable_sessions SET current_hash = v.column2, previous_hash = v.column3, \
+         seed = v.column4, generation = v.column5, last_seen_ms = v.column6, \
+         idle_ms = v.column7, expires_ms = (CASE WHEN v.column8 < durable_sessions.absolute_ms \
+         THEN v.column8 ELSE durable_sessions.absolute_ms END) \
+         FROM (VALUES {}) AS v \
+         WHERE durable_sessions.session_id = v.column1 \
+         AND (durable_sessions.generation IS NULL OR durable_sessions.generation < v.column5)",
+        values.join(", ")
+    )
+}
+
 /// Rows deleted per statement by the expiry sweep.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -127,30 +164,29 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes the newest family state of each session (one statement per session; a row
-    /// already at this generation or newer, or deleted, is left alone), in one transaction.
+    /// Writes the newest family state of each session, [`WRITE_BATCH`] rows per statement
+    /// (`UPDATE … FROM (VALUES …)`: one round trip per batch, not per session; a row already
+    /// at this generation or newer, or deleted, is left alone), in one transaction.
     pub async fn write_families(
         &self,
         families: &[(SessionId, FamilyState)],
     ) -> Result<(), DbError> {
         let mut tx = self.db.pool().begin().await?;
-        for (session, f) in families {
-            sqlx::query(
-                "UPDATE durable_sessions SET current_hash = $1, previous_hash = $2, seed = $3, \
-                 generation = $4, last_seen_ms = $5, idle_ms = $6, \
-                 expires_ms = (CASE WHEN $7 < absolute_ms THEN $7 ELSE absolute_ms END) \
-                 WHERE session_id = $8 AND (generation IS NULL OR generation < $4)",
-            )
-            .bind(enc(f.current.as_bytes()))
-            .bind(enc(f.previous.as_bytes()))
-            .bind(enc(&f.seed.0))
-            .bind(i64::from(f.generation))
-            .bind(f.last_seen.as_millis())
-            .bind(ms(f.idle))
-            .bind(f.last_seen.plus(f.idle).as_millis())
-            .bind(session.to_string())
-            .execute(&mut *tx)
-            .await?;
+        for chunk in families.chunks(WRITE_BATCH) {
+            // Built from row counts only: no input reaches the text.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(families_update(chunk.len())));
+            for (session, f) in chunk {
+                q = q
+                    .bind(session.to_string())
+                    .bind(enc(f.current.as_bytes()))
+                    .bind(enc(f.previous.as_bytes()))
+                    .bind(enc(&f.seed.0))
+                    .bind(i64::from(f.generation))
+                    .bind(f.last_seen.as_millis())
+                    .bind(ms(f.idle))
+                    .bind(f.last_seen.plus(f.idle).as_millis());
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use tessera_core::ids::UserId;
 use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_store::StoredHash;
+use tessera_testkit::postgres::TempDatabase;
 
 use super::rows::SessionRow;
 use super::*;
@@ -125,4 +126,69 @@ fn the_queue_bound_holds_for_put_back_states() {
         "an older state is not put over a newer one"
     );
     assert_eq!(p.families[&kept].generation, 2);
+}
+
+/// A fresh database of each available engine, with what keeps it alive.
+async fn databases() -> Vec<(&'static str, Database, Box<dyn std::any::Any>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let sqlite = Database::connect(&SecretString::from(url)).await.unwrap();
+    let mut out: Vec<(&'static str, Database, Box<dyn std::any::Any>)> =
+        vec![("sqlite", sqlite, Box::new(dir))];
+    if let Some(pg) = TempDatabase::create().await {
+        let db = Database::connect(&SecretString::from(pg.url().to_owned()))
+            .await
+            .unwrap();
+        out.push(("postgres", db, Box::new(pg)));
+    }
+    out
+}
+
+/// A flush of more sessions than one statement takes writes every one of them, moves each
+/// row only forward (an older generation than the row's is left alone), and skips a
+/// session whose row is gone — on SQLite and PostgreSQL alike.
+#[tokio::test]
+async fn a_large_flush_writes_every_family_and_only_forward() {
+    for (engine, db, _keep) in databases().await {
+        let rows = Rows::new(db);
+        let user = UserId::new();
+        let sessions: Vec<SessionId> = (0..rows::WRITE_BATCH * 2 + 50)
+            .map(|_| SessionId::new())
+            .collect();
+        for s in &sessions {
+            let row = SessionRow {
+                user,
+                session: *s,
+                created_at: NOW,
+                idle: IDLE,
+                absolute_expiry: NOW.plus(Duration::from_secs(86_400)),
+                opened_under: 0,
+                current: hash(b"first"),
+                attributes: String::new(),
+                binding: None,
+            };
+            rows.open(&row, &[]).await.unwrap();
+        }
+        rows.write_families(&sessions.iter().map(|s| (*s, family(5))).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        // An older state (a late flush of another process) does not move a row back; a
+        // deleted row stays deleted.
+        rows.forget_session(sessions[1]).await.unwrap();
+        rows.write_families(&[(sessions[0], family(3)), (sessions[1], family(9))])
+            .await
+            .unwrap();
+        for (k, s) in sessions.iter().enumerate() {
+            let got = rows.load(user, *s, NOW).await.unwrap();
+            if k == 1 {
+                assert!(got.is_none(), "{engine}: a deleted row came back");
+                continue;
+            }
+            let got = got.unwrap();
+            assert_eq!(got.refresh_generation, Some(5), "{engine}: row {k}");
+            assert!(got.current.ct_eq(&family(5).current), "{engine}: row {k}");
+            assert!(got.previous.is_some_and(|p| p.ct_eq(&family(5).previous)));
+            assert_eq!(got.seed.map(|x| x.0), Some([7; 16]));
+        }
+    }
 }
