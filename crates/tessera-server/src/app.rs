@@ -202,11 +202,16 @@ impl App {
             if role == Role::Server {
                 crate::durable::writer::spawn(&durable);
             }
-            let mirrored: Arc<dyn StateStore> = Arc::new(MirroredStore::new(
-                store,
-                Arc::clone(&durable),
-                Users::new(db.clone()),
-            ));
+            let mirrored = MirroredStore::new(store, Arc::clone(&durable), Users::new(db.clone()));
+            if role == Role::Server && matches!(settings.state_store, StateStoreSettings::Memory) {
+                // The in-process store died with the last process: fill it from the copy.
+                let restored = mirrored.restore_all(now).await?;
+                tracing::info!(
+                    sessions = restored,
+                    "in-process state store restored from the durable copy"
+                );
+            }
+            let mirrored: Arc<dyn StateStore> = Arc::new(mirrored);
             (mirrored, Some(durable))
         } else {
             if role == Role::Server {

@@ -93,6 +93,36 @@ impl MirroredStore {
         }
     }
 
+    /// Puts every live session of the copy back into the store (only where it has no record
+    /// of it, with the same checks as a refresh's restore); returns how many came back. For
+    /// the embedded default at start: its in-process store began empty, and without this a
+    /// session would come back only with its first refresh (its access tokens, in denylist
+    /// mode, and `GET /v1/sessions` would miss it until then).
+    pub async fn restore_all(&self, now: Timestamp) -> Result<u64, StoreError> {
+        const PAGE: i64 = 500;
+        let mut after = None;
+        let mut restored = 0;
+        loop {
+            let page = self
+                .durable
+                .rows()
+                .live_sessions(after, PAGE, now)
+                .await
+                .map_err(sql)?;
+            for (user, session) in &page {
+                if self.restore(*user, *session, now).await? {
+                    restored += 1;
+                }
+            }
+            match page.last() {
+                Some((_, last)) if page.len() == usize::try_from(PAGE).unwrap_or(usize::MAX) => {
+                    after = Some(*last);
+                }
+                _ => return Ok(restored),
+            }
+        }
+    }
+
     /// The restore path of a refresh the store found `Invalid`: when SQL has the session
     /// alive, put it back (only if the store has no record of it) and answer whether it was.
     /// The newest family state is the queued one when a rotation of it is still waiting.

@@ -287,6 +287,32 @@ impl Rows {
         from_row(user, session, &row, denied).map(Some)
     }
 
+    /// Up to `limit` live sessions (`user`, `session`) whose id sorts after `after`, in id
+    /// order: the pages of a start-up restore.
+    pub async fn live_sessions(
+        &self,
+        after: Option<SessionId>,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, SessionId)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT user_id, session_id FROM durable_sessions \
+             WHERE expires_ms > $1 AND session_id > $2 ORDER BY session_id LIMIT $3",
+        )
+        .bind(now.as_millis())
+        .bind(after.map(|s| s.to_string()).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let user: String = r.try_get("user_id")?;
+                let session: String = r.try_get("session_id")?;
+                Ok((parse_id(&user)?, parse_id(&session)?))
+            })
+            .collect()
+    }
+
     /// Empties both tables (the copy is off: a stale copy must not come back when it is on
     /// again); returns how many session rows went.
     pub async fn clear(&self) -> Result<u64, DbError> {

@@ -279,6 +279,65 @@ async fn after_a_restart_of_the_embedded_default_live_sessions_go_on_and_nothing
     }
 }
 
+/// The embedded default fills its in-process store from the copy at start, before any
+/// refresh: the live session is listed at once, its access token works again in denylist
+/// mode (allowlist mode restores no grant: refused until the client refreshes), and
+/// nothing revoked is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_restores_its_sessions_at_start() {
+    for mode in MODES {
+        let data = tempfile::tempdir().unwrap();
+        let mut srv = Binary::serve(data.path(), &env(mode, &[])).await;
+        let p = prepare(&srv).await;
+        tokio::time::sleep(PAST_THE_LAG).await;
+        srv.stop();
+        let srv = Binary::serve(data.path(), &env(mode, &[])).await;
+        assert!(
+            srv.logs()
+                .contains("in-process state store restored from the durable copy"),
+            "{mode}: {}",
+            srv.logs()
+        );
+        let me = srv.me(&p.live.access).await;
+        match mode {
+            "denylist" => assert_eq!(me.status, StatusCode::OK, "{mode}: {me:?}"),
+            _ => assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{mode}: {me:?}"),
+        }
+        // Listed without a refresh (the list needs a live access token: refresh in
+        // allowlist mode, which finds the session already there).
+        let access = if mode == "denylist" {
+            p.live.access.clone()
+        } else {
+            Session::from(&srv.refresh(&p.live.refresh).await).access
+        };
+        let listed = srv
+            .call(Method::GET, "/v1/sessions", None, Some(&access))
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{mode}: {listed:?}");
+        let ids: Vec<&str> = listed.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        assert_eq!(ids, vec![p.live.id.as_str()], "{mode}");
+        denied(&srv, "logged-out session", &p.ended.access).await;
+        denied(&srv, "revoked access token", &p.token_revoked.access).await;
+        denied(&srv, "banned user", &p.banned.access).await;
+        for s in &p.everywhere {
+            denied(&srv, "signed out everywhere", &s.access).await;
+        }
+        // Restored at start, not by the refresh: 2 sessions (the live one and the one with
+        // a revoked access token).
+        let metrics = srv.call(Method::GET, "/metrics", None, None).await;
+        let text = metrics.body.as_str().unwrap_or_default().to_owned();
+        assert!(
+            text.contains("tessera_durable_restores_total 2"),
+            "{mode}: {text}"
+        );
+    }
+}
+
 /// The server killed (SIGKILL) with a rotation not yet written, and the memory store with
 /// it: the newest token is refused (the user signs in again), the copy is one rotation old.
 /// The known limit (docs/ARCHITECTURE.md, "Durable state"): the token that rotation replaced
