@@ -97,6 +97,7 @@ macro_rules! conformance {
             throttle_allows_a_burst_then_refuses_and_refills,
             throttle_cost_zero_peeks_without_consuming,
             concurrent_throttles_never_exceed_the_burst,
+            out_of_order_arrivals_get_the_whole_burst_and_no_more,
             refund_gives_back_a_reservation_and_never_more,
             concurrent_reservations_check_at_most_the_burst,
             map_put_get_list_remove_clear,

@@ -145,10 +145,10 @@ fn tally(replies: &[crate::common::http::Reply]) -> std::collections::BTreeMap<S
 }
 
 /// `guesses` concurrent wrong credentials against a budget of `budget`: never more than the
-/// budget are checked (401), and every other one is refused before the check (429). One
-/// fewer than the budget may be checked: each request's time is taken when it arrives, and
-/// the bucket's script may run them in another order, so a later timestamp first makes the
-/// last slot look one arrival early — stricter, never looser. Then spends what is left of
+/// budget are checked (401), and every other one is refused before the check (429). Each
+/// request's time is taken when it arrives and the bucket may see them out of order; it
+/// judges a late-run one at the latest arrival it has seen, but only up to 1 s later, so on
+/// a starved machine one fewer may be checked — stricter, never looser. Then spends what is left of
 /// the account's budget with sequential wrong sign-ins, so the account is locked either way.
 async fn assert_budget(
     s: &TestServer,

@@ -405,6 +405,29 @@ pub async fn concurrent_throttles_never_exceed_the_burst(store: Arc<dyn StateSto
     assert_eq!(remaining, (0..7).collect::<Vec<u32>>());
 }
 
+/// Requests timed on arrival may reach the bucket out of order: the whole burst is still
+/// allowed (each is judged at the latest arrival seen), and never more.
+pub async fn out_of_order_arrivals_get_the_whole_burst_and_no_more(store: Arc<dyn StateStore>) {
+    let t0 = Timestamp::now();
+    let key = EphemeralKey::tag(unique("acct"), "fail");
+    let rate = Rate::new(3, 3 * MIN);
+    for late in [20, 10, 0] {
+        let at = t0.plus(Duration::from_millis(late));
+        assert!(
+            store.throttle(&key, rate, 1, at).await.unwrap().allowed,
+            "{late} ms"
+        );
+    }
+    assert!(!store.throttle(&key, rate, 1, t0).await.unwrap().allowed);
+    assert!(
+        !store
+            .throttle(&key, rate, 1, t0.plus(Duration::from_millis(30)))
+            .await
+            .unwrap()
+            .allowed
+    );
+}
+
 pub async fn refund_gives_back_a_reservation_and_never_more(store: Arc<dyn StateStore>) {
     let t0 = Timestamp::now();
     let key = EphemeralKey::tag(unique("203.0.113.20"), "fail");

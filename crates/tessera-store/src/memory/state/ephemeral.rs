@@ -10,6 +10,10 @@ use crate::error::StoreError;
 /// Ephemeral records and per-user maps (mirroring `put_if_absent.lua`, `take.lua`,
 /// `count_attempt.lua`, `throttle.lua`, `map_put.lua`, `map_clear.lua` and the plain
 /// commands of the Redis backend). Keys and names are validated by the caller.
+/// How much later than its own time a request may be judged: the latest arrival a bucket
+/// has seen, when run out of order (as `REORDER_MS` in `throttle.lua`).
+const REORDER_MS: i64 = 1000;
+
 impl State {
     /// The live record under `key` at `now` (ms).
     fn live_record(&self, key: &EphemeralKey, now: i64) -> Option<&(i64, Vec<u8>)> {
@@ -82,10 +86,19 @@ impl State {
         now: i64,
     ) -> Result<Throttle, StoreError> {
         let gcra = Gcra::new(rate)?;
-        let tat = self.live_record(key, now).map(|(exp, _)| *exp);
+        let record = self.live_record(key, now);
+        let tat = record.map(|(exp, _)| *exp);
+        // Judged at the latest arrival seen when later than this one (see throttle.lua).
+        let seen = record
+            .and_then(|(_, p)| <[u8; 8]>::try_from(p.as_slice()).ok())
+            .map(i64::from_be_bytes);
+        let now = seen
+            .filter(|s| *s > now && *s - now <= REORDER_MS)
+            .unwrap_or(now);
         let (verdict, store) = gcra.step(tat, cost, now);
         if let Some(tat) = store {
-            self.ephemeral.insert(key.clone(), (tat, Vec::new()));
+            self.ephemeral
+                .insert(key.clone(), (tat, now.to_be_bytes().to_vec()));
         }
         Ok(verdict)
     }
@@ -98,11 +111,13 @@ impl State {
         now: i64,
     ) -> Result<bool, StoreError> {
         let gcra = Gcra::new(rate)?;
-        let tat = self.live_record(key, now).map(|(exp, _)| *exp);
+        let record = self.live_record(key, now);
+        let tat = record.map(|(exp, _)| *exp);
+        let seen = record.map(|(_, p)| p.clone()).unwrap_or_default();
         match gcra.refund(tat, cost, now) {
             None => Ok(false),
             Some(Some(tat)) => {
-                self.ephemeral.insert(key.clone(), (tat, Vec::new()));
+                self.ephemeral.insert(key.clone(), (tat, seen));
                 Ok(true)
             }
             Some(None) => {

@@ -12,7 +12,8 @@
 local now = tonumber(ARGV[1])
 local t = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local e = rec_exp(redis.call('GET', KEYS[1]))
+local r = redis.call('GET', KEYS[1])
+local e = rec_exp(r)
 if not e or e <= now then
   return 0
 end
@@ -20,6 +21,7 @@ local tat = e - cost * t
 if tat <= now then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], rec_encode(tat, ''), 'PX', int(tat - now))
+  -- The latest arrival seen (throttle.lua) stays.
+  redis.call('SET', KEYS[1], rec_encode(tat, string.sub(r, 9)), 'PX', int(tat - now))
 end
 return 1
