@@ -48,15 +48,21 @@ impl StoreError {
     /// authentication failed, the script's error). Driver errors never contain the password
     /// of the URL.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        text
+        chain_of(self)
     }
+}
+
+/// `e` and its causes, `: `-separated: one log field for any error (see
+/// [`StoreError::chain`]).
+pub fn chain_of(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The cause of a [`StoreError::Protocol`].

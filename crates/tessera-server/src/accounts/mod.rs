@@ -11,5 +11,8 @@ pub mod email;
 pub mod password;
 pub mod users;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use db::{Database, DbError};
 pub use users::{NewUser, User, Users};

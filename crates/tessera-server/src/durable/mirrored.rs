@@ -79,7 +79,7 @@ impl MirroredStore {
             }
             Err(e) => {
                 self.durable.metrics.durable_write_failure();
-                tracing::warn!(error = %super::chain(&e), %session, "durable mirror: a revoked session's row is deleted later");
+                tracing::warn!(error = %tessera_store::error::chain_of(&e), %session, "durable mirror: a revoked session's row is deleted later");
                 Err(sql(e))
             }
         }

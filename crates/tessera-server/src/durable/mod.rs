@@ -29,6 +29,8 @@ use tessera_core::time::Timestamp;
 pub use mirrored::MirroredStore;
 use rows::{FamilyState, Rows};
 
+use tessera_store::error::chain_of;
+
 use crate::app_metrics::Metrics;
 
 /// At most this many sessions wait for their family state to be written. A rotation of a
@@ -185,7 +187,7 @@ impl DurableSessions {
                 }
                 Err(e) => {
                     self.metrics.durable_write_failure();
-                    tracing::warn!(error = %chain(&e), %session, "durable mirror: deleting a revoked session's row failed; retrying");
+                    tracing::warn!(error = %chain_of(&e), %session, "durable mirror: deleting a revoked session's row failed; retrying");
                     break;
                 }
             }
@@ -228,7 +230,7 @@ impl DurableSessions {
                 drop(p);
                 self.metrics.durable_write_failure();
                 self.metrics.durable_queue(len);
-                tracing::warn!(error = %chain(&e), sessions = len, "durable mirror: writing rotations failed; retrying at the next flush");
+                tracing::warn!(error = %chain_of(&e), sessions = len, "durable mirror: writing rotations failed; retrying at the next flush");
                 if dropped > 0 {
                     for _ in 0..dropped {
                         self.metrics.durable_overflow();
@@ -241,16 +243,4 @@ impl DurableSessions {
             }
         }
     }
-}
-
-/// `e` and its sources, `: `-separated (for a log line).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
 }

@@ -5,15 +5,13 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
-use secrecy::SecretString;
 use tessera_core::ids::UserId;
 use tessera_core::refresh::{SuccessorSeed, TokenHash};
 use tessera_store::StoredHash;
-use tessera_testkit::postgres::TempDatabase;
 
 use super::rows::SessionRow;
 use super::*;
-use crate::accounts::Database;
+use crate::accounts::testing::{databases, sqlite_in};
 
 const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
 const IDLE: Duration = Duration::from_secs(3600);
@@ -36,8 +34,7 @@ fn family(generation: u32) -> FamilyState {
 /// A copy on a fresh SQLite database with one session's row in it.
 async fn copy_with_a_row() -> (DurableSessions, UserId, SessionId, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let db = Database::connect(&SecretString::from(url)).await.unwrap();
+    let db = sqlite_in(dir.path()).await;
     let durable = DurableSessions::new(Rows::new(db), Duration::from_secs(1), Metrics::new());
     let (user, session) = (UserId::new(), SessionId::new());
     let row = SessionRow {
@@ -126,22 +123,6 @@ fn the_queue_bound_holds_for_put_back_states() {
         "an older state is not put over a newer one"
     );
     assert_eq!(p.families[&kept].generation, 2);
-}
-
-/// A fresh database of each available engine, with what keeps it alive.
-async fn databases() -> Vec<(&'static str, Database, Box<dyn std::any::Any>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let sqlite = Database::connect(&SecretString::from(url)).await.unwrap();
-    let mut out: Vec<(&'static str, Database, Box<dyn std::any::Any>)> =
-        vec![("sqlite", sqlite, Box::new(dir))];
-    if let Some(pg) = TempDatabase::create().await {
-        let db = Database::connect(&SecretString::from(pg.url().to_owned()))
-            .await
-            .unwrap();
-        out.push(("postgres", db, Box::new(pg)));
-    }
-    out
 }
 
 /// A flush of more sessions than one statement takes writes every one of them, moves each

@@ -46,7 +46,7 @@ async fn sweep_loop(weak: Weak<DurableSessions>) {
                 Ok(_) => break,
                 Err(e) => {
                     durable.metrics.durable_write_failure();
-                    tracing::warn!(error = %super::chain(&e), "durable mirror: expiry sweep failed");
+                    tracing::warn!(error = %tessera_store::error::chain_of(&e), "durable mirror: expiry sweep failed");
                     break;
                 }
             }

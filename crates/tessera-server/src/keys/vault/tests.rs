@@ -1,29 +1,11 @@
 //! The vault on SQLite and, when `DATABASE_URL` names a PostgreSQL server, on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use secrecy::SecretString;
-use tessera_testkit::postgres::TempDatabase;
-
 use super::*;
+use crate::accounts::testing::databases;
 
 const KEEP: Duration = Duration::from_secs(960);
 const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
-
-/// A fresh database of each available engine: `(engine, db, guards)`.
-async fn databases() -> Vec<(&'static str, Database, Box<dyn std::any::Any>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let sqlite = Database::connect(&SecretString::from(url)).await.unwrap();
-    let mut out: Vec<(&'static str, Database, Box<dyn std::any::Any>)> =
-        vec![("sqlite", sqlite, Box::new(dir))];
-    if let Some(pg) = TempDatabase::create().await {
-        let db = Database::connect(&SecretString::from(pg.url().to_owned()))
-            .await
-            .unwrap();
-        out.push(("postgres", db, Box::new(pg)));
-    }
-    out
-}
 
 fn vault(db: &Database, master: &MasterKey) -> KeyVault {
     KeyVault::new(db.clone(), master.clone(), "TESSERA_MASTER_KEY")
