@@ -65,6 +65,8 @@ pub struct App {
     pub durable: Option<Arc<DurableSessions>>,
     /// The introspection clients (`/oauth2/*` client authentication).
     pub clients: crate::http::extract::Clients,
+    /// Sign-in through external providers; linked identities.
+    pub federated: crate::auth::FederatedSignIn,
 }
 
 /// How often the Redis statistics counters are recomputed by a bounded background SCAN (they
@@ -109,6 +111,9 @@ pub enum StartError {
         /// What does not open, and why.
         mismatch: crate::mfa::key_check::KeyMismatch,
     },
+    /// An identity provider's settings cannot be used.
+    #[error("oauth: {0}")]
+    Federation(#[from] crate::federation::FederationError),
     /// A state store that can never work (a Redis older than 7.0); an unreachable one is
     /// retried in the background instead.
     #[error(transparent)]
@@ -294,12 +299,18 @@ impl App {
             second_factor,
             passwords,
             admin,
+            federated,
         } = AuthServices::new(
             core,
             Arc::clone(&mailer),
             ResetPolicy {
                 url: settings.password_reset_url.clone(),
                 ttl: settings.password_reset_ttl,
+            },
+            crate::auth::Federation {
+                providers: crate::federation::Providers::new(&settings.oauth, &settings.issuer)?,
+                settings: settings.oauth.clone(),
+                issuer: settings.issuer.clone(),
             },
         );
         Ok(App {
@@ -319,6 +330,7 @@ impl App {
             metrics,
             durable,
             clients: crate::http::extract::Clients::new(settings.introspection_clients.clone()),
+            federated,
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod device;
 pub mod durable;
+pub mod federation;
 pub mod http;
 pub mod keys;
 pub mod limits;

@@ -27,6 +27,30 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// Prefix of the stored password hash of an account without a password of its own (created
+/// by a federated sign-in): never a PHC string, so no password ever verifies against it.
+pub const NO_PASSWORD: &str = "!none:";
+
+/// The stored hash of an account without a password: [`NO_PASSWORD`] and a random part (so
+/// the standing digests of two such accounts differ).
+pub fn no_password() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 16];
+    rand::fill(&mut b);
+    format!(
+        "{NO_PASSWORD}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
+}
+
+impl User {
+    /// Whether the account has a password (one created by a federated sign-in has none
+    /// until it sets one through a reset).
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.starts_with(NO_PASSWORD)
+    }
+}
+
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
@@ -78,6 +102,11 @@ impl Users {
     /// Over `db`.
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    /// The database it works on.
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Inserts a user; a duplicate email is [`CreateUserError::EmailTaken`] (decided by the

@@ -56,6 +56,12 @@ pub enum EventKind {
     TrustedDeviceRemoved,
     /// Failed sign-ins used up a lockout budget: further attempts wait.
     AccountLocked,
+    /// Signed in through an external provider (`details.provider`).
+    FederatedLogin,
+    /// A provider account was linked (`details.provider`).
+    IdentityLinked,
+    /// A provider account was unlinked (`details.provider`).
+    IdentityUnlinked,
 }
 
 impl EventKind {
@@ -81,6 +87,9 @@ impl EventKind {
             EventKind::TrustedDeviceAdded => "trusted_device_added",
             EventKind::TrustedDeviceRemoved => "trusted_device_removed",
             EventKind::AccountLocked => "account_locked",
+            EventKind::FederatedLogin => "federated_login",
+            EventKind::IdentityLinked => "identity_linked",
+            EventKind::IdentityUnlinked => "identity_unlinked",
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordResetCompleted => "password_reset_completed",
             EventKind::PasswordChanged => "password_changed",

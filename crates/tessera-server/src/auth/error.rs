@@ -92,6 +92,9 @@ pub enum AuthError {
     /// OAuth client authentication failed (`/oauth2/*`): no, unknown or wrong credentials.
     #[error("invalid client")]
     InvalidClient,
+    /// A federated sign-in step failed.
+    #[error(transparent)]
+    Federated(#[from] super::federated::FederatedError),
     /// The state store is unreachable.
     #[error("state store unavailable")]
     StateStore(#[source] StoreError),

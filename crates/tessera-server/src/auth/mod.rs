@@ -31,6 +31,7 @@ pub mod access;
 pub mod admin;
 pub mod core;
 pub mod error;
+pub mod federated;
 pub mod fingerprint;
 pub mod pair;
 pub mod password;
@@ -45,6 +46,7 @@ pub use self::core::AuthCore;
 pub use access::AccessService;
 pub use admin::AdminService;
 pub use error::AuthError;
+pub use federated::FederatedSignIn;
 pub use fingerprint::{Fingerprint, Fingerprinting};
 pub use pair::TokenPair;
 pub use password::Passwords;
@@ -71,21 +73,48 @@ pub struct AuthServices {
     pub passwords: Passwords,
     /// Operator actions.
     pub admin: AdminService,
+    /// Sign-in through external providers; linked identities.
+    pub federated: FederatedSignIn,
+}
+
+/// What federated sign-in is built from.
+#[derive(Debug)]
+pub struct Federation {
+    /// The configured providers.
+    pub providers: crate::federation::Providers,
+    /// The `[oauth]` settings.
+    pub settings: crate::config::oauth::OAuthSettings,
+    /// This server's public base URL.
+    pub issuer: String,
 }
 
 impl AuthServices {
     /// Builds every service over `core`; password-reset mail goes through `mailer`.
-    pub fn new(core: AuthCore, mailer: Arc<Mailer>, reset: ResetPolicy) -> Self {
+    pub fn new(
+        core: AuthCore,
+        mailer: Arc<Mailer>,
+        reset: ResetPolicy,
+        federation: Federation,
+    ) -> Self {
         let core = Arc::new(core);
         let second_factor = SecondFactorService::new(Arc::clone(&core));
         let sessions = SessionService::new(Arc::clone(&core));
+        let sign_in = SignInService::new(Arc::clone(&core), second_factor.clone());
+        let federated = FederatedSignIn::new(
+            Arc::clone(&core),
+            sign_in.clone(),
+            federation.providers,
+            federation.settings,
+            federation.issuer,
+        );
         Self {
-            sign_in: SignInService::new(Arc::clone(&core), second_factor.clone()),
+            sign_in,
             access: AccessService::new(Arc::clone(&core)),
             admin: AdminService::new(Arc::clone(&core), sessions.clone()),
             passwords: Passwords::new(core, mailer, reset),
             sessions,
             second_factor,
+            federated,
         }
     }
 }

@@ -14,6 +14,10 @@ use tessera_store::RevocationMode;
 
 use super::choice::Switch;
 use super::names::{CONFIG_FILE_ENV, ENV_PREFIX, SETTINGS};
+use super::oauth::RawOAuth;
+
+/// The prefix of the `[oauth]` section's environment variables.
+const OAUTH_ENV_PREFIX: &str = "TESSERA_OAUTH_";
 use super::written::Written;
 use super::{FailMode, LogFormat, TokenTransport};
 
@@ -143,6 +147,10 @@ pub struct RawConfig {
     pub master_key: Option<String>,
     /// File holding the master key (same encoding). Default: unset.
     pub master_key_file: Option<PathBuf>,
+    /// `[oauth]`: federated sign-in (return URLs and providers). The one nested section;
+    /// its environment names are derived (see [`super::oauth`]), not listed in
+    /// [`SETTINGS`].
+    pub oauth: Option<RawOAuth>,
 }
 
 /// Redacts every setting that may hold a secret (those marked `secret` in [`SETTINGS`]:
@@ -190,6 +198,7 @@ impl fmt::Debug for RawConfig {
             trusted_proxies,
             master_key,
             master_key_file,
+            oauth,
         } = self;
         let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
         f.debug_struct("RawConfig")
@@ -230,6 +239,7 @@ impl fmt::Debug for RawConfig {
             .field("trusted_proxies", trusted_proxies)
             .field("master_key", &redacted(master_key))
             .field("master_key_file", master_key_file)
+            .field("oauth", oauth)
             .finish()
     }
 }
@@ -300,6 +310,10 @@ impl RawConfig {
                 .iter()
                 .any(|s| s.prefixed_name().is_none() && s.env.eq_ignore_ascii_case(k.as_str()))
         }))
+        .merge(
+            Env::prefixed(OAUTH_ENV_PREFIX)
+                .filter_map(|k| super::oauth::env_key(k.as_str()).map(Into::into)),
+        )
     }
 
     /// `TESSERA_*` variables that are set but not configuration keys (lowercased, without
@@ -316,6 +330,8 @@ impl RawConfig {
                     .iter()
                     .any(|s| s.prefixed_name().is_some_and(|n| n.eq_ignore_ascii_case(k)))
                     && !k.eq_ignore_ascii_case(config)
+                    && k.strip_prefix("oauth_")
+                        .is_none_or(|rest| super::oauth::env_key(rest).is_none())
             })
             .collect()
     }

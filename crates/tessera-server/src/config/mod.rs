@@ -9,7 +9,7 @@
 //! - [`settings`]: [`Settings`], the validated runtime form the rest of the server uses,
 //!   assembled from one parser per section: `server`, `storage`, `tokens`, `sessions`,
 //!   `revocation`, `logging`, `browser`, `clients`, `mail`, `network`, `mfa`,
-//!   `master_key`.
+//!   `master_key`, `oauth`.
 //! - [`choice`]: settings that take one of a fixed set of words, parsed into enums;
 //!   [`written`]: the raw text of such a setting, typed by what it parses into.
 //! - [`effective`]: the effective configuration with secrets redacted
@@ -27,6 +27,7 @@ pub mod master_key;
 mod mfa;
 pub mod names;
 mod network;
+pub mod oauth;
 mod revocation;
 mod server;
 mod sessions;

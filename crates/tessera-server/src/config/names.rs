@@ -95,11 +95,15 @@ pub const SETTINGS: &[SettingName] = &[
 /// loader does not read them (a `TESSERA_*` one is named in the "not settings" warning, a
 /// TOML key is refused like any unknown key). Kept here so the contract's list and this
 /// table are checked against each other; a name moves to [`SETTINGS`] with its feature.
-pub const PLANNED: &[&str] = &[
-    "TESSERA_WEBAUTHN_RP_ID",
-    "TESSERA_WEBAUTHN_ORIGINS",
-    "TESSERA_OAUTH_RETURN_URLS",
-];
+pub const PLANNED: &[&str] = &["TESSERA_WEBAUTHN_RP_ID", "TESSERA_WEBAUTHN_ORIGINS"];
+
+/// Nested sections of [`RawConfig`](super::RawConfig): tables, not settings, so not in
+/// [`SETTINGS`]. Their environment names are derived from their keys (see
+/// [`super::oauth`]); `tessera config check` prints them as a TOML table.
+pub const SECTIONS: &[&str] = &["oauth"];
+
+/// Environment names of the contract that belong to a nested section.
+pub const SECTION_ENV: &[&str] = &["TESSERA_OAUTH_RETURN_URLS"];
 
 /// The setting read from the environment variable `var` (compared case-insensitively, as
 /// the loader does), if any.

@@ -94,6 +94,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Where the master key that seals the stored keys comes from.
     pub master_key: MasterKeySetting,
+    /// Federated sign-in (`[oauth]`).
+    pub oauth: super::oauth::OAuthSettings,
     /// Settings that were given but whose feature is not built yet (warned about at start).
     pub not_implemented: Vec<&'static str>,
 }
@@ -158,6 +160,7 @@ impl Settings {
             mfa_challenge_ttl,
         } = Mfa::from_raw(&raw)?;
         let master_key = master_key(&raw)?;
+        let oauth = super::oauth::OAuthSettings::from_raw(raw.oauth.as_ref())?;
         Ok(Settings {
             listen,
             data_dir,
@@ -192,6 +195,7 @@ impl Settings {
             password_reset_ttl,
             trusted_proxies,
             master_key,
+            oauth,
             not_implemented: Vec::new(),
         })
     }

@@ -53,6 +53,83 @@ struct Problem<'a> {
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The federated sign-in's part of [`describe`].
+fn describe_federated(
+    e: &crate::auth::federated::FederatedError,
+) -> (StatusCode, &'static str, String) {
+    use crate::auth::federated::FederatedError::*;
+    match e {
+        UnknownProvider => (
+            StatusCode::NOT_FOUND,
+            "unknown_provider",
+            "no identity provider of that name is configured".into(),
+        ),
+        InvalidReturnUrl => (
+            StatusCode::BAD_REQUEST,
+            "invalid_return_url",
+            "return_to is missing or not an allowed return URL".into(),
+        ),
+        InvalidState => (
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "the sign-in state is unknown, expired, already used, or from another browser or provider; start again".into(),
+        ),
+        Denied(why) => (
+            StatusCode::BAD_REQUEST,
+            "oauth_denied",
+            format!("the identity provider did not grant the sign-in: {}", printable(why)),
+        ),
+        InvalidIdToken(_) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_id_token",
+            "the identity provider's answer failed verification".into(),
+        ),
+        Unavailable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "provider_unavailable",
+            "the identity provider could not be reached; retry shortly".into(),
+        ),
+        AccountExists => (
+            StatusCode::CONFLICT,
+            "account_exists",
+            "an account with this email exists; sign in to it and link this provider from there".into(),
+        ),
+        EmailUnverified => (
+            StatusCode::BAD_REQUEST,
+            "email_unverified",
+            "the identity provider did not assert a verified email, which a new account needs".into(),
+        ),
+        InvalidCode => (
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "the code is unknown, expired, already used or from another browser".into(),
+        ),
+        IdentityInUse => (
+            StatusCode::CONFLICT,
+            "identity_in_use",
+            "this provider account is linked to another user, or one of this provider is linked already".into(),
+        ),
+        IdentityNotFound => (
+            StatusCode::NOT_FOUND,
+            "identity_not_found",
+            "no identity of this provider is linked".into(),
+        ),
+        LastSignInMethod => (
+            StatusCode::CONFLICT,
+            "last_sign_in_method",
+            "this is the account's last way to sign in; set a password or link another provider first".into(),
+        ),
+    }
+}
+
+/// Provider-sent text as shown in a problem: printable ASCII, at most 200 characters.
+fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(200)
+        .collect()
+}
+
 /// Status, code and client-facing detail of a domain error. The single table.
 fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
     use AuthError::*;
@@ -180,6 +257,7 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "invalid_client",
             "client authentication failed".into(),
         ),
+        Federated(f) => describe_federated(f),
         StateStore(StoreError::Unavailable(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "state_store_unavailable",

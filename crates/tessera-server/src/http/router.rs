@@ -14,7 +14,8 @@ use tower_http::trace::TraceLayer;
 use super::error::problem;
 use super::forwarded::{self, ClientAddr};
 use super::routes::{
-    admin, auth, health, jwks, me, metadata, mfa, oauth2, password, prometheus, sessions,
+    admin, auth, federation, health, jwks, me, metadata, mfa, oauth2, password, prometheus,
+    sessions,
 };
 use super::track::track;
 use crate::app::AppState;
@@ -65,6 +66,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/oauth-authorization-server",
             get(metadata::authorization_server),
+        )
+        .route("/v1/oauth/providers", get(federation::providers))
+        .route("/v1/oauth/exchange", post(federation::exchange))
+        .route("/v1/oauth/{provider}/authorize", get(federation::authorize))
+        .route("/v1/oauth/{provider}/callback", get(federation::callback))
+        .route("/v1/oauth/{provider}/link", post(federation::link))
+        .route("/v1/identities", get(federation::identities))
+        .route("/v1/identities/{provider}", delete(federation::unlink))
+        .route(
+            "/v1/admin/users/{id}/identities",
+            get(admin::user_identities),
         )
         .route("/oauth2/introspect", post(oauth2::introspect))
         .route("/oauth2/revoke", post(oauth2::revoke))

@@ -59,7 +59,10 @@ impl AuthCore {
             .await?;
         if self
             .hasher
-            .verify(password, Some(user.password_hash.clone()))
+            .verify(
+                password,
+                user.has_password().then(|| user.password_hash.clone()),
+            )
             .await?
         {
             self.limits.refund(reservation, now).await?;

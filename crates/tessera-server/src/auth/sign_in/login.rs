@@ -75,7 +75,12 @@ impl SignInService {
         let matched = self
             .core
             .hasher
-            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .verify(
+                password,
+                user.as_ref()
+                    .filter(|u| u.has_password())
+                    .map(|u| u.password_hash.clone()),
+            )
             .await?;
         let user = match user {
             Some(u) if matched => {

@@ -43,6 +43,17 @@ pub async fn user_sessions(
     Ok(Json(json!({ "sessions": sessions })))
 }
 
+/// `GET /v1/admin/users/{id}/identities`: the user's linked provider accounts.
+pub async fn user_identities(
+    State(app): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = user_id(&id)?;
+    app.admin.user(user).await?;
+    Ok(Json(super::federation::identities_body(&app, user).await?))
+}
+
 /// `POST /v1/admin/users/{id}/revoke-sessions`.
 pub async fn revoke_sessions(
     State(app): State<AppState>,

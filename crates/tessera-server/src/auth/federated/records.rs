@@ -1,0 +1,74 @@
+//! What the state store holds between the steps of a federated sign-in. Every record is
+//! JSON under a key made from the SHA-256 of its secret, and is *taken* (read and deleted
+//! in one step) by the step that consumes it, so each is used at most once.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_core::ids::UserId;
+use tessera_store::EphemeralKey;
+
+use super::secrets::Secret;
+use crate::device::ClientInfo;
+
+/// How long a sign-in may wait at the provider.
+pub const STATE_TTL: Duration = Duration::from_secs(600);
+/// How long the app has to exchange its one-time code.
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// How long a link ticket waits for its browser to come to `authorize`.
+pub const LINK_TTL: Duration = Duration::from_secs(300);
+
+/// A sign-in sent to a provider, under its `state`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    /// The provider it was sent to.
+    pub provider: String,
+    /// PKCE verifier.
+    pub verifier: String,
+    /// OIDC nonce.
+    pub nonce: String,
+    /// Allow-listed URL to return to.
+    pub return_to: String,
+    /// Digest of the browser-binding cookie.
+    pub browser: String,
+    /// Set when this flow links an identity to this signed-in user instead of signing in.
+    pub link: Option<UserId>,
+}
+
+/// A finished provider step waiting for the app's exchange, under the one-time code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Handoff {
+    /// Who signed in.
+    pub user: UserId,
+    /// Through which provider.
+    pub provider: String,
+    /// The device of the callback request.
+    pub client: ClientInfo,
+    /// Digest of the browser-binding cookie.
+    pub browser: String,
+    /// The account's standing then (`mfa::challenge::standing`): a reset, change or
+    /// "sign out everywhere" in between voids the code.
+    pub standing: String,
+}
+
+/// A signed-in user's request to link a provider account, under its ticket.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LinkTicket {
+    /// Who asked.
+    pub user: UserId,
+}
+
+/// Key of the [`Pending`] record of `state`.
+pub fn pending_key(state: &Secret) -> EphemeralKey {
+    EphemeralKey::tag(format!("os:{}", state.digest()), "oauth")
+}
+
+/// Key of the [`Handoff`] record of a one-time code.
+pub fn handoff_key(code: &Secret) -> EphemeralKey {
+    EphemeralKey::tag(format!("oc:{}", code.digest()), "oauth")
+}
+
+/// Key of the [`LinkTicket`] of a ticket.
+pub fn link_key(ticket: &Secret) -> EphemeralKey {
+    EphemeralKey::tag(format!("ol:{}", ticket.digest()), "oauth")
+}

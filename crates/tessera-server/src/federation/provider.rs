@@ -1,0 +1,404 @@
+//! One configured identity provider: the authorization URL it is sent to, and the code
+//! exchange that ends in a verified [`Identity`].
+//!
+//! - **OpenID Connect**: endpoints and keys come from the issuer's discovery document, read
+//!   on first use and again after [`METADATA_MAX_AGE`]. The ID token is verified by the
+//!   `openidconnect` crate: signature with a key of the provider's JWKS (the algorithm
+//!   pinned to the asymmetric ones the provider announces, never `none` nor a MAC), `iss`,
+//!   `aud` (the client id, and no audience the client does not trust), `azp`, `exp`, and
+//!   the `nonce` of this sign-in. A token signed with a key the cached JWKS does not have
+//!   makes the document be read again (at most once per [`REFETCH_AFTER`]): that is how key
+//!   rotation at the provider is followed.
+//! - **OAuth 2.0** (GitHub-style): the access token from the code exchange reads the
+//!   userinfo endpoint, whose configured members give the subject, the email and whether it
+//!   is verified.
+//!
+//! Both use PKCE S256 and this server's callback as the redirect URI.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse, TokenUrl,
+};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::http::ProviderHttp;
+use super::{FederationError, Identity};
+use crate::config::oauth::{ProviderKind, ProviderSettings, TokenAuth};
+
+/// How long a discovery document (and its JWKS) is used before it is read again.
+pub const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
+/// The least time between two reads forced by an unknown signing key.
+pub const REFETCH_AFTER: Duration = Duration::from_secs(30);
+
+/// A discovery document and when it was read.
+struct Discovered {
+    metadata: CoreProviderMetadata,
+    at: Instant,
+}
+
+/// See the module documentation.
+pub struct Provider {
+    settings: ProviderSettings,
+    redirect_uri: RedirectUrl,
+    http: ProviderHttp,
+    discovered: ArcSwapOption<Discovered>,
+    discovering: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.settings.name)
+            .field("kind", &self.settings.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the authorization request carries that the callback must match.
+pub struct AuthorizeRequest<'a> {
+    /// The `state` parameter.
+    pub state: &'a str,
+    /// The PKCE verifier (its S256 challenge is sent).
+    pub verifier: &'a str,
+    /// The OIDC `nonce` (unused for OAuth 2.0).
+    pub nonce: &'a str,
+}
+
+impl Provider {
+    /// A provider whose callback is `<issuer>/v1/oauth/<name>/callback`.
+    pub fn new(
+        settings: ProviderSettings,
+        issuer: &str,
+        http: ProviderHttp,
+    ) -> Result<Self, FederationError> {
+        let redirect = format!(
+            "{}/v1/oauth/{}/callback",
+            issuer.trim_end_matches('/'),
+            settings.name
+        );
+        let redirect_uri =
+            RedirectUrl::new(redirect).map_err(|e| FederationError::Config(e.to_string()))?;
+        Ok(Self {
+            settings,
+            redirect_uri,
+            http,
+            discovered: ArcSwapOption::empty(),
+            discovering: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    /// Whether it is an OpenID Connect provider (a `nonce` is sent and checked).
+    pub fn is_oidc(&self) -> bool {
+        matches!(self.settings.kind, ProviderKind::Oidc { .. })
+    }
+
+    /// The URL of the provider's authorization endpoint for this sign-in.
+    pub async fn authorize_url(
+        &self,
+        req: &AuthorizeRequest<'_>,
+    ) -> Result<String, FederationError> {
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            req.verifier.into(),
+        ));
+        let scopes = self.settings.scopes.iter().cloned().map(Scope::new);
+        let state = req.state.to_owned();
+        let url = match &self.settings.kind {
+            ProviderKind::Oidc { .. } => {
+                let nonce = req.nonce.to_owned();
+                let client = self.oidc_client(&*self.metadata(false).await?);
+                let (url, _, _) = client
+                    .authorize_url(
+                        CoreAuthenticationFlow::AuthorizationCode,
+                        move || CsrfToken::new(state),
+                        move || Nonce::new(nonce),
+                    )
+                    .add_scopes(scopes.filter(|s| s.as_str() != "openid"))
+                    .set_pkce_challenge(challenge)
+                    .url();
+                url
+            }
+            ProviderKind::OAuth2 { authorize_url, .. } => {
+                let auth = AuthUrl::new(authorize_url.clone())
+                    .map_err(|e| FederationError::Config(e.to_string()))?;
+                let client =
+                    oauth2::basic::BasicClient::new(ClientId::new(self.settings.client_id.clone()))
+                        .set_auth_uri(auth)
+                        .set_redirect_uri(self.redirect_uri.clone());
+                let (url, _) = client
+                    .authorize_url(move || CsrfToken::new(state))
+                    .add_scopes(scopes)
+                    .set_pkce_challenge(challenge)
+                    .url();
+                url
+            }
+        };
+        Ok(url.to_string())
+    }
+
+    /// Exchanges `code` (with the PKCE `verifier`) and verifies who signed in.
+    pub async fn identify(
+        &self,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<Identity, FederationError> {
+        match &self.settings.kind {
+            ProviderKind::Oidc { .. } => self.identify_oidc(code, verifier, nonce).await,
+            ProviderKind::OAuth2 {
+                token_url,
+                userinfo_url,
+                subject_field,
+                email_field,
+                email_verified_field,
+                emails_verified,
+                ..
+            } => {
+                let token = TokenUrl::new(token_url.clone())
+                    .map_err(|e| FederationError::Config(e.to_string()))?;
+                let mut client =
+                    oauth2::basic::BasicClient::new(ClientId::new(self.settings.client_id.clone()))
+                        .set_token_uri(token)
+                        .set_redirect_uri(self.redirect_uri.clone())
+                        .set_auth_type(self.auth_type());
+                if let Some(s) = &self.settings.client_secret {
+                    client = client.set_client_secret(ClientSecret::new(s.expose_secret().into()));
+                }
+                let response = client
+                    .exchange_code(AuthorizationCode::new(code.to_owned()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+                    .request_async(&self.http)
+                    .await
+                    .map_err(exchange_error)?;
+                let info = self.userinfo(userinfo_url, response.access_token()).await?;
+                let subject = match info.get(subject_field.as_str()) {
+                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => {
+                        return Err(FederationError::InvalidIdentity(format!(
+                            "userinfo has no {subject_field:?}"
+                        )));
+                    }
+                };
+                let email = info
+                    .get(email_field.as_str())
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let verified = match email_verified_field {
+                    Some(f) => info.get(f.as_str()).and_then(Value::as_bool) == Some(true),
+                    None => *emails_verified,
+                };
+                Ok(Identity {
+                    subject,
+                    email,
+                    email_verified: verified,
+                })
+            }
+        }
+    }
+
+    async fn identify_oidc(
+        &self,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<Identity, FederationError> {
+        let discovered = self.metadata(false).await?;
+        let client = self.oidc_client(&discovered);
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| FederationError::Config(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(exchange_error)?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| FederationError::InvalidIdToken("no id_token in the response".into()))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let claims = match id_token.claims(&self.id_token_verifier(&client, &discovered), &nonce) {
+            Ok(c) => c.clone(),
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) if discovered.at.elapsed() >= REFETCH_AFTER => {
+                // The provider may have rotated its keys: read the document again, once.
+                let fresh = self.metadata(true).await?;
+                let client = self.oidc_client(&fresh);
+                id_token
+                    .claims(&self.id_token_verifier(&client, &fresh), &nonce)
+                    .map_err(|e| FederationError::InvalidIdToken(e.to_string()))?
+                    .clone()
+            }
+            Err(e) => return Err(FederationError::InvalidIdToken(e.to_string())),
+        };
+        Ok(Identity {
+            subject: claims.subject().as_str().to_owned(),
+            email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified() == Some(true),
+        })
+    }
+
+    fn auth_type(&self) -> AuthType {
+        match self.settings.token_auth {
+            TokenAuth::Basic => AuthType::BasicAuth,
+            TokenAuth::Post => AuthType::RequestBody,
+        }
+    }
+
+    fn oidc_client(
+        &self,
+        discovered: &Discovered,
+    ) -> CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    > {
+        CoreClient::from_provider_metadata(
+            discovered.metadata.clone(),
+            ClientId::new(self.settings.client_id.clone()),
+            self.settings
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose_secret().into())),
+        )
+        .set_redirect_uri(self.redirect_uri.clone())
+        .set_auth_type(self.auth_type())
+    }
+
+    /// The verifier of this provider's ID tokens, with the algorithms pinned to the
+    /// asymmetric ones its document announces (RS256 when it announces none of them).
+    fn id_token_verifier<'a>(
+        &self,
+        client: &'a CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        discovered: &Discovered,
+    ) -> openidconnect::core::CoreIdTokenVerifier<'a> {
+        use CoreJwsSigningAlgorithm as A;
+        let mut algs: Vec<A> = discovered
+            .metadata
+            .id_token_signing_alg_values_supported()
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    A::RsaSsaPkcs1V15Sha256
+                        | A::RsaSsaPkcs1V15Sha384
+                        | A::RsaSsaPkcs1V15Sha512
+                        | A::RsaSsaPssSha256
+                        | A::RsaSsaPssSha384
+                        | A::RsaSsaPssSha512
+                        | A::EcdsaP256Sha256
+                        | A::EcdsaP384Sha384
+                        | A::EdDsa
+                )
+            })
+            .cloned()
+            .collect();
+        if algs.is_empty() {
+            algs.push(A::RsaSsaPkcs1V15Sha256);
+        }
+        client.id_token_verifier().set_allowed_algs(algs)
+    }
+
+    /// The discovery document: the cached one while it is fresh (and `force` is false),
+    /// else read now (one reader at a time; the others wait and use its result).
+    async fn metadata(&self, force: bool) -> Result<Arc<Discovered>, FederationError> {
+        let fresh = |d: &Arc<Discovered>| {
+            d.at.elapsed() < METADATA_MAX_AGE && (!force || d.at.elapsed() < REFETCH_AFTER)
+        };
+        if let Some(d) = self.discovered.load_full().filter(fresh) {
+            return Ok(d);
+        }
+        let _one = self.discovering.lock().await;
+        if let Some(d) = self.discovered.load_full().filter(fresh) {
+            return Ok(d);
+        }
+        let ProviderKind::Oidc { issuer } = &self.settings.kind else {
+            return Err(FederationError::Config("not an OpenID provider".into()));
+        };
+        let issuer =
+            IssuerUrl::new(issuer.clone()).map_err(|e| FederationError::Config(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| FederationError::Unavailable(error_chain(&e)))?;
+        let d = Arc::new(Discovered {
+            metadata,
+            at: Instant::now(),
+        });
+        self.discovered.store(Some(Arc::clone(&d)));
+        Ok(d)
+    }
+
+    async fn userinfo(&self, url: &str, token: &AccessToken) -> Result<Value, FederationError> {
+        let request = openidconnect::http::Request::builder()
+            .method(openidconnect::http::Method::GET)
+            .uri(url)
+            .header(
+                openidconnect::http::header::AUTHORIZATION,
+                format!("Bearer {}", token.secret()),
+            )
+            .header(openidconnect::http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| FederationError::Config(e.to_string()))?;
+        let response = self
+            .http
+            .send(request)
+            .await
+            .map_err(|e| FederationError::Unavailable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(FederationError::Unavailable(format!(
+                "userinfo answered {}",
+                response.status()
+            )));
+        }
+        serde_json::from_slice(response.body())
+            .map_err(|e| FederationError::InvalidIdentity(format!("userinfo: {e}")))
+    }
+}
+
+/// Every cause of an error, joined (the crates' errors keep the useful part in sources).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// A failed code exchange: the provider refused it (an error response: the code is bad,
+/// used, expired or not this client's), or could not be reached.
+fn exchange_error<RE, T>(e: oauth2::RequestTokenError<RE, T>) -> FederationError
+where
+    RE: std::error::Error + 'static,
+    T: oauth2::ErrorResponse + 'static,
+{
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => FederationError::Refused(r.to_string()),
+        other => FederationError::Unavailable(error_chain(&other)),
+    }
+}
