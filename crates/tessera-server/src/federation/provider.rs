@@ -37,7 +37,7 @@ use crate::config::oauth::{ProviderKind, ProviderSettings, TokenAuth};
 /// How long a discovery document (and its JWKS) is used before it is read again.
 pub const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
 /// The least time between two reads forced by an unknown signing key.
-pub const REFETCH_AFTER: Duration = Duration::from_secs(30);
+pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
 /// A discovery document and when it was read.
 struct Discovered {

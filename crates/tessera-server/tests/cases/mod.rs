@@ -9,6 +9,7 @@ mod browser;
 mod config_check;
 mod durable;
 mod durable_races;
+mod federated;
 mod forged;
 mod limits;
 mod logout;

@@ -41,7 +41,12 @@ impl Binary {
     /// Starts `tessera serve` with `TESSERA_LISTEN` on a free port plus `env`, and waits until
     /// `/healthz` answers.
     pub async fn serve(cwd: &Path, env: &[(&str, &str)]) -> Self {
-        let port = tessera_testkit::free_port();
+        Self::serve_on(tessera_testkit::free_port(), cwd, env).await
+    }
+
+    /// As [`Binary::serve`], on `port` (chosen beforehand, e.g. to register a callback URL
+    /// at an identity provider).
+    pub async fn serve_on(port: u16, cwd: &Path, env: &[(&str, &str)]) -> Self {
         let listen = format!("127.0.0.1:{port}");
         let log = cwd.join(format!("server-{port}.log"));
         let file = std::fs::File::create(&log).unwrap();

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod binary;
 pub mod faulty;
 pub mod http;
+pub mod idp;
 pub mod keys;
 pub mod server;
 pub mod smtp;

@@ -1,0 +1,640 @@
+//! Federated sign-in through the real binary: a real OpenID provider (`oidc-provider`), the
+//! same provider configured as plain OAuth 2.0 (userinfo), and a hostile provider whose ID
+//! tokens are broken on request. A hand-driven browser ([`Agent`]) follows every redirect.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
+
+use super::signin::decode;
+use crate::common::binary::Binary;
+use crate::common::http::form_encode;
+use crate::common::idp::{Agent, Idp, Stopped, query};
+use crate::common::totp::{fresh_step, totp_now};
+use crate::common::{PW, Session, email};
+
+const ADMIN: &str = "federated-admin-token-0123456789";
+const HOSTILE_SECRET: &str = "hostile-secret-0123456789abcdef";
+
+/// A server with three providers: `idp` (OpenID Connect, `oidc-provider`), `gh` (the same
+/// provider as plain OAuth 2.0 with its userinfo endpoint, `client_secret_post`) and
+/// `hostile`. Secrets come from the environment (`TESSERA_OAUTH_<NAME>_CLIENT_SECRET`).
+struct Fed {
+    srv: Binary,
+    idp: Idp,
+    hostile: Idp,
+    /// The allow-listed return URL (never served: the browser stops there).
+    app: String,
+    _redis: Option<RedisServer>,
+    _dir: TempDir,
+}
+
+impl Fed {
+    async fn start(redis: bool, link_verified_email: bool) -> Option<Self> {
+        if redis && !redis_available() {
+            tessera_testkit::services::missing("redis-server");
+            return None;
+        }
+        let dir = TempDir::new("federated");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let clients = json!([
+            {
+                "client_id": "tessera-oidc",
+                "client_secret": "idp-secret-0123456789abcdef0123",
+                "redirect_uris": [format!("{base}/v1/oauth/idp/callback")],
+            },
+            {
+                "client_id": "tessera-oauth2",
+                "client_secret": "gh-secret-0123456789abcdef01234",
+                "redirect_uris": [format!("{base}/v1/oauth/gh/callback")],
+                "token_endpoint_auth_method": "client_secret_post",
+            }
+        ]);
+        let idp = Idp::start("provider.mjs", &[("OIDC_CLIENTS", &clients.to_string())])?;
+        let hostile = Idp::start(
+            "hostile.mjs",
+            &[
+                ("HOSTILE_CLIENT_ID", "hostile-client"),
+                ("HOSTILE_CLIENT_SECRET", HOSTILE_SECRET),
+            ],
+        )?;
+        let app = format!("http://127.0.0.1:{}/signed-in", free_port());
+        let config = format!(
+            r#"
+[oauth]
+return_urls = ["{app}"]
+link_verified_email = {link_verified_email}
+
+[oauth.providers.idp]
+display_name = "Test IdP"
+issuer = "{idp}"
+client_id = "tessera-oidc"
+
+[oauth.providers.gh]
+kind = "oauth2"
+authorize_url = "{idp}/auth"
+token_url = "{idp}/token"
+userinfo_url = "{idp}/me"
+subject_field = "sub"
+email_verified_field = "email_verified"
+scopes = "openid email"
+token_auth = "client_secret_post"
+client_id = "tessera-oauth2"
+
+[oauth.providers.hostile]
+issuer = "{hostile}"
+client_id = "hostile-client"
+"#,
+            idp = idp.issuer,
+            hostile = hostile.issuer,
+        );
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(&path, config).unwrap();
+        let redis_server = redis.then(|| RedisServer::start(free_port(), dir.path(), &[]));
+        let redis_url = redis_server.as_ref().map(|r| r.url()).unwrap_or_default();
+        let config_path = path.to_string_lossy().into_owned();
+        let mut env = vec![
+            ("TESSERA_CONFIG", config_path.as_str()),
+            ("TESSERA_RATE_LIMIT", "off"),
+            ("TESSERA_ADMIN_TOKEN", ADMIN),
+            (
+                "TESSERA_OAUTH_IDP_CLIENT_SECRET",
+                "idp-secret-0123456789abcdef0123",
+            ),
+            (
+                "TESSERA_OAUTH_GH_CLIENT_SECRET",
+                "gh-secret-0123456789abcdef01234",
+            ),
+            ("TESSERA_OAUTH_HOSTILE_CLIENT_SECRET", HOSTILE_SECRET),
+        ];
+        if redis {
+            env.push(("REDIS_URL", redis_url.as_str()));
+        }
+        let srv = Binary::serve_on(port, dir.path(), &env).await;
+        Some(Self {
+            srv,
+            idp,
+            hostile,
+            app,
+            _redis: redis_server,
+            _dir: dir,
+        })
+    }
+
+    fn base(&self) -> &str {
+        &self.srv.http.base
+    }
+
+    fn authorize_url(&self, provider: &str, return_to: &str) -> String {
+        format!(
+            "{}/v1/oauth/{provider}/authorize?return_to={}",
+            self.base(),
+            form_encode(return_to)
+        )
+    }
+
+    /// The whole redirect flow in `browser`: the one-time code handed to the app.
+    async fn sign_in(&self, browser: &mut Agent, provider: &str) -> Result<String, Stopped> {
+        let back = browser
+            .follow(&self.authorize_url(provider, &self.app), &self.app)
+            .await?;
+        Ok(query(&back, "code").expect("a code for the app"))
+    }
+
+    /// Up to (not into) this server's callback: its URL, with `state` and `code`.
+    async fn to_callback(&self, browser: &mut Agent, provider: &str) -> String {
+        let callback = format!("{}/v1/oauth/{provider}/callback", self.base());
+        browser
+            .follow(&self.authorize_url(provider, &self.app), &callback)
+            .await
+            .unwrap()
+    }
+
+    async fn exchange(&self, browser: &mut Agent, code: &str) -> (StatusCode, Value) {
+        browser
+            .post(
+                &format!("{}/v1/oauth/exchange", self.base()),
+                &json!({ "code": code }),
+                None,
+            )
+            .await
+    }
+
+    /// Signs in through `provider` and exchanges the code: the token pair.
+    async fn tokens(&self, provider: &str) -> Value {
+        let mut browser = Agent::new();
+        let code = self.sign_in(&mut browser, provider).await.unwrap();
+        let (status, body) = self.exchange(&mut browser, &code).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn access(pair: &Value) -> String {
+    pair["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2(redis: bool) {
+    let Some(f) = Fed::start(redis, false).await else {
+        return;
+    };
+    let listed = f
+        .srv
+        .call(Method::GET, "/v1/oauth/providers", None, None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+    assert_eq!(
+        listed.body["providers"],
+        json!([
+            {"name": "gh", "display_name": "gh"},
+            {"name": "hostile", "display_name": "hostile"},
+            {"name": "idp", "display_name": "Test IdP"},
+        ])
+    );
+
+    // The first hop: to the provider with PKCE S256, state and nonce, and the binding cookie.
+    let alice = email("alice");
+    f.idp.next_account("alice-sub", &alice, true).await;
+    let mut browser = Agent::new();
+    let to_idp = browser.get(&f.authorize_url("idp", &f.app)).await.unwrap();
+    assert!(
+        to_idp.starts_with(&format!("{}/auth?", f.idp.issuer)),
+        "{to_idp}"
+    );
+    assert_eq!(
+        query(&to_idp, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(query(&to_idp, "state").unwrap().len(), 43);
+    assert_eq!(query(&to_idp, "nonce").unwrap().len(), 43);
+    assert_eq!(query(&to_idp, "code_challenge").unwrap().len(), 43);
+    assert_eq!(
+        query(&to_idp, "redirect_uri").unwrap(),
+        format!("{}/v1/oauth/idp/callback", f.base())
+    );
+    assert!(browser.cookie(f.base(), "__Host-tessera_oauth").is_some());
+    let back = browser.follow(&to_idp, &f.app).await.unwrap();
+    assert!(back.starts_with(&format!("{}?code=", f.app)), "{back}");
+    let code = query(&back, "code").unwrap();
+    assert!(!back.contains("access_token") && !back.contains("refresh_token"));
+
+    let (status, pair) = f.exchange(&mut browser, &code).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let me = f.srv.me(&access(&pair)).await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(me.body["email"], alice.as_str());
+    let (_, claims) = decode(&access(&pair));
+    assert_eq!(claims["amr"], json!(["fed"]), "{claims}");
+    let alice_id = me.body["id"].clone();
+    // The code is single use.
+    let (status, again) = f.exchange(&mut browser, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
+    assert_eq!(again["code"], "invalid_code");
+    // The refresh token of a federated session rotates like any other.
+    let refreshed = f.srv.refresh(pair["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{refreshed:?}");
+
+    // Signing in again finds the same account through the linked identity.
+    let second = f.tokens("idp").await;
+    let me2 = f.srv.me(&access(&second)).await;
+    assert_eq!(me2.body["id"], alice_id);
+    let ids = f
+        .srv
+        .call(Method::GET, "/v1/identities", None, Some(&access(&second)))
+        .await;
+    assert_eq!(ids.status, StatusCode::OK, "{ids:?}");
+    let list = ids.body["identities"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{ids:?}");
+    assert_eq!(list[0]["provider"], "idp");
+    assert_eq!(list[0]["subject"], "alice-sub");
+    assert_eq!(list[0]["email"], alice.as_str());
+    let events = f
+        .srv
+        .call(
+            Method::GET,
+            "/v1/security-events",
+            None,
+            Some(&access(&second)),
+        )
+        .await;
+    let kinds: Vec<&str> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"federated_login"), "{kinds:?}");
+    assert!(kinds.contains(&"identity_linked"), "{kinds:?}");
+    // The admin sees the user's identities.
+    let admin = f
+        .srv
+        .call(
+            Method::GET,
+            &format!("/v1/admin/users/{}/identities", alice_id.as_str().unwrap()),
+            None,
+            Some(ADMIN),
+        )
+        .await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(admin.body["identities"][0]["provider"], "idp");
+    // Its only way to sign in is never unlinked.
+    let unlink = f
+        .srv
+        .call(
+            Method::DELETE,
+            "/v1/identities/idp",
+            None,
+            Some(&access(&second)),
+        )
+        .await;
+    assert_eq!(unlink.status, StatusCode::CONFLICT, "{unlink:?}");
+    assert_eq!(unlink.code(), Some("last_sign_in_method"));
+
+    // Plain OAuth 2.0: the access token reads the userinfo endpoint.
+    let bob = email("bob");
+    f.idp.next_account("bob-sub", &bob, true).await;
+    let pair = f.tokens("gh").await;
+    let me = f.srv.me(&access(&pair)).await;
+    assert_eq!(me.body["email"], bob.as_str());
+    assert_ne!(me.body["id"], alice_id);
+
+    // Alice's email through another provider account: not linked by email (not allowed by
+    // this configuration), 409.
+    f.idp.next_account("alice-other", &alice, true).await;
+    let mut browser = Agent::new();
+    let refused = f.sign_in(&mut browser, "gh").await.unwrap_err();
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert_eq!(refused.code(), "account_exists");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2_on_memory() {
+    a_real_provider_signs_in_over_oidc_and_plain_oauth2(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2_on_redis() {
+    a_real_provider_signs_in_over_oidc_and_plain_oauth2(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_single_use_bound_to_its_browser_and_provider_and_return_urls_allow_listed() {
+    let Some(f) = Fed::start(false, false).await else {
+        return;
+    };
+    // Return URLs: exactly an allow-listed one (its own query string allowed).
+    let app_origin = f.app.trim_end_matches("/signed-in").to_owned();
+    for bad in [
+        "http://evil.example/signed-in".to_owned(),
+        format!("{}.evil.example", f.app),
+        format!("{app_origin}/other"),
+        format!("{}#fragment", f.app),
+        f.app.replace("http://", "http://user:pw@"),
+        "javascript:alert(1)".to_owned(),
+        "//evil.example".to_owned(),
+        String::new(),
+    ] {
+        let mut browser = Agent::new();
+        let r = browser
+            .get(&f.authorize_url("idp", &bad))
+            .await
+            .unwrap_err();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {r:?}");
+        assert_eq!(r.code(), "invalid_return_url", "{bad}");
+    }
+    let mut browser = Agent::new();
+    let r = browser
+        .get(&format!("{}/v1/oauth/idp/authorize", f.base()))
+        .await
+        .unwrap_err();
+    assert_eq!(r.code(), "invalid_return_url");
+    let r = browser
+        .get(&f.authorize_url("nope", &f.app))
+        .await
+        .unwrap_err();
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "unknown_provider");
+    let with_query = format!("{}?next=%2Fsettings", f.app);
+    assert!(
+        browser
+            .get(&f.authorize_url("idp", &with_query))
+            .await
+            .is_ok()
+    );
+
+    f.idp.next_account("carol-sub", &email("carol"), true).await;
+    // Another browser (no binding cookie, or another one) cannot use the state…
+    let mut owner = Agent::new();
+    let callback = f.to_callback(&mut owner, "idp").await;
+    let mut thief = Agent::new();
+    let r = thief.get(&callback).await.unwrap_err();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+    assert_eq!(r.code(), "invalid_state");
+    let _ = thief.get(&f.authorize_url("idp", &f.app)).await.unwrap();
+    let r = thief.get(&callback).await.unwrap_err();
+    assert_eq!(
+        r.code(),
+        "invalid_state",
+        "a binding cookie of its own does not help"
+    );
+    // …nor can another provider's callback…
+    let foreign = callback.replace("/v1/oauth/idp/callback", "/v1/oauth/hostile/callback");
+    let r = owner.get(&foreign).await.unwrap_err();
+    assert_eq!(r.code(), "invalid_state");
+    // …and neither attempt used it up: the owner goes on, once.
+    let back = owner.get(&callback).await.unwrap();
+    assert!(back.starts_with(&format!("{}?code=", f.app)), "{back}");
+    let r = owner.get(&callback).await.unwrap_err();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "invalid_state", "replayed state");
+    // A made-up state, and none.
+    let forged = format!(
+        "{}/v1/oauth/idp/callback?code=x&state={}",
+        f.base(),
+        "A".repeat(43)
+    );
+    assert_eq!(
+        owner.get(&forged).await.unwrap_err().code(),
+        "invalid_state"
+    );
+    let none = format!("{}/v1/oauth/idp/callback?code=x", f.base());
+    assert_eq!(owner.get(&none).await.unwrap_err().code(), "invalid_state");
+
+    // The one-time code only works in the browser it was handed to.
+    let code = query(&back, "code").unwrap();
+    let (status, body) = f.exchange(&mut thief, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_code");
+    let (status, body) = f.exchange(&mut owner, &code).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the thief's try did not use it up: {body}"
+    );
+    let (status, _) = f.exchange(&mut owner, "not-a-code").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_id_tokens_and_provider_errors_are_refused_and_key_rotation_is_followed() {
+    let Some(f) = Fed::start(false, false).await else {
+        return;
+    };
+    f.hostile
+        .next_account("dave-sub", &email("dave"), true)
+        .await;
+    // The same provider with a valid token works (so the refusals below are about the token).
+    f.hostile.control("/test/mode?m=ok").await;
+    let mut browser = Agent::new();
+    let code = f.sign_in(&mut browser, "hostile").await.unwrap();
+    assert_eq!(f.exchange(&mut browser, &code).await.0, StatusCode::OK);
+    for mode in [
+        "wrong_aud",
+        "wrong_nonce",
+        "wrong_iss",
+        "expired",
+        "alg_none",
+        "unknown_key",
+        "tampered",
+        "hs256",
+    ] {
+        f.hostile.control(&format!("/test/mode?m={mode}")).await;
+        let mut browser = Agent::new();
+        let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{mode}: {r:?}");
+        assert_eq!(r.code(), "invalid_id_token", "{mode}");
+    }
+    f.hostile.control("/test/mode?m=deny").await;
+    let mut browser = Agent::new();
+    let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+    assert_eq!(r.code(), "oauth_denied");
+
+    // The provider rotates to a new key: once the cached JWKS is old enough to be read
+    // again, a token signed with the new key is accepted.
+    tokio::time::sleep(tessera_server::federation::provider::REFETCH_AFTER).await;
+    f.hostile.control("/test/mode?m=rotate").await;
+    let mut browser = Agent::new();
+    let code = f.sign_in(&mut browser, "hostile").await.unwrap();
+    assert_eq!(f.exchange(&mut browser, &code).await.0, StatusCode::OK);
+}
+
+/// Turns TOTP on for `sess`; the secret.
+async fn enable_totp(f: &Fed, sess: &Session) -> String {
+    let en = f
+        .srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(en.status, StatusCode::OK, "{en:?}");
+    let secret = en.str("secret");
+    fresh_step().await;
+    let conf = f
+        .srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp/confirm",
+            Some(json!({"code": totp_now(&secret, 0)})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
+    secret
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_hold() {
+    let Some(f) = Fed::start(false, false).await else {
+        return;
+    };
+    f.hostile.control("/test/mode?m=ok").await;
+    let victim = email("victim");
+    let sess = f.srv.signed_up(&victim).await;
+    // Someone else's provider account with the victim's email, unverified or verified: the
+    // existing account is never entered (linking by email is off here).
+    for verified in [false, true] {
+        f.hostile
+            .next_account(&format!("mallory-{verified}"), &victim, verified)
+            .await;
+        let mut browser = Agent::new();
+        let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+        assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+        assert_eq!(r.code(), "account_exists");
+    }
+    // A new account needs a verified email.
+    f.hostile
+        .next_account("nobody-sub", &email("unverified"), false)
+        .await;
+    let mut browser = Agent::new();
+    let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "email_unverified");
+
+    // The victim links a provider account from a signed-in session, with the password.
+    let link = |password: &'static str| {
+        f.srv.call(
+            Method::POST,
+            "/v1/oauth/hostile/link",
+            Some(json!({"password": password})),
+            Some(&sess.access),
+        )
+    };
+    let wrong = link("not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+    let started = link(PW).await;
+    assert_eq!(started.status, StatusCode::OK, "{started:?}");
+    let url = started.str("authorize_url");
+    assert!(
+        url.starts_with(&format!("{}/v1/oauth/hostile/authorize?", f.base())),
+        "{url}"
+    );
+    f.hostile
+        .next_account("victim-at-hostile", &email("elsewhere"), true)
+        .await;
+    let mut browser = Agent::new();
+    let back = browser.follow(&url, &f.app).await.unwrap();
+    assert_eq!(query(&back, "linked").as_deref(), Some("hostile"), "{back}");
+    // The ticket was single use.
+    let mut other = Agent::new();
+    let r = other.get(&url).await.unwrap_err();
+    assert_eq!(r.code(), "invalid_state");
+    let ids = f
+        .srv
+        .call(Method::GET, "/v1/identities", None, Some(&sess.access))
+        .await;
+    assert_eq!(ids.body["identities"][0]["provider"], "hostile", "{ids:?}");
+
+    // With a second factor, a federated sign-in is still challenged.
+    let secret = enable_totp(&f, &sess).await;
+    let mut browser = Agent::new();
+    let code = f.sign_in(&mut browser, "hostile").await.unwrap();
+    let (status, body) = f.exchange(&mut browser, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert!(body.get("access_token").is_none());
+    fresh_step().await;
+    let done = f
+        .srv
+        .call(
+            Method::POST,
+            "/v1/auth/mfa",
+            Some(json!({"challenge_id": body["challenge_id"], "code": totp_now(&secret, 0)})),
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    let me = f.srv.me(&done.str("access_token")).await;
+    assert_eq!(me.body["email"], victim.as_str());
+
+    // An account with a password may unlink its identity; then that provider account no
+    // longer enters it (it would make a new account, but its email is not verified).
+    let unlink = f
+        .srv
+        .call(
+            Method::DELETE,
+            "/v1/identities/hostile",
+            None,
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(unlink.status, StatusCode::NO_CONTENT, "{unlink:?}");
+    let again = f
+        .srv
+        .call(
+            Method::DELETE,
+            "/v1/identities/hostile",
+            None,
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{again:?}");
+
+    // A banned user stays out, whatever the path.
+    let relink = link(PW).await;
+    let mut browser = Agent::new();
+    browser
+        .follow(&relink.str("authorize_url"), &f.app)
+        .await
+        .unwrap();
+    let me = f.srv.me(&sess.access).await;
+    let ban = f
+        .srv
+        .call(
+            Method::POST,
+            &format!("/v1/admin/users/{}/ban", me.str("id")),
+            Some(json!({"reason": "test"})),
+            Some(ADMIN),
+        )
+        .await;
+    assert_eq!(ban.status, StatusCode::NO_CONTENT, "{ban:?}");
+    let mut browser = Agent::new();
+    let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    assert_eq!(r.code(), "account_disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_email_links_to_its_account_only_when_the_operator_allows_it() {
+    let Some(f) = Fed::start(false, true).await else {
+        return;
+    };
+    f.hostile.control("/test/mode?m=ok").await;
+    let owner = email("owner");
+    let sess = f.srv.signed_up(&owner).await;
+    let me = f.srv.me(&sess.access).await;
+    // Unverified: still refused, even with linking by email allowed.
+    f.hostile.next_account("o-unverified", &owner, false).await;
+    let mut browser = Agent::new();
+    let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+    assert_eq!(r.code(), "account_exists", "{r:?}");
+    // Verified: signs in to the existing account and links the identity.
+    f.hostile.next_account("o-verified", &owner, true).await;
+    let pair = f.tokens("hostile").await;
+    let me2 = f.srv.me(&access(&pair)).await;
+    assert_eq!(me2.body["id"], me.body["id"]);
+}
