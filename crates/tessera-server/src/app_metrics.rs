@@ -30,6 +30,8 @@
 //!   session was revoked), `invalid`.
 //! - `tessera_revocations_total{kind}`: `session`, `user` (every session of a user),
 //!   `access_token`.
+//! - `tessera_federated_logins_total{provider,result}`: `success`, `mfa_required`, `refused`
+//!   (at the callback or the exchange); `provider` is a configured provider's name.
 //! - `tessera_state_store_unavailable_total`: requests answered 503 `state_store_unavailable`.
 //! - The durable session copy (`durable/`, when `TESSERA_DURABLE_SESSIONS=on`):
 //!   `tessera_durable_lag_seconds` (gauge: how long the oldest rotation of the last flush
@@ -63,6 +65,29 @@ const REFRESHES: &str = "tessera_refresh_total";
 const REVOCATIONS: &str = "tessera_revocations_total";
 const STORE_UNAVAILABLE: &str = "tessera_state_store_unavailable_total";
 const BUILD_INFO: &str = "tessera_build_info";
+const FEDERATED: &str = "tessera_federated_logins_total";
+
+/// Result of a federated sign-in (`tessera_federated_logins_total{provider,result}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FederatedResult {
+    /// Tokens handed out.
+    Success,
+    /// The account's second factor was asked for.
+    MfaRequired,
+    /// Refused at the callback or the exchange (state, code, ID token, provider error,
+    /// account rules, ban).
+    Refused,
+}
+
+impl FederatedResult {
+    fn label(self) -> &'static str {
+        match self {
+            FederatedResult::Success => "success",
+            FederatedResult::MfaRequired => "mfa_required",
+            FederatedResult::Refused => "refused",
+        }
+    }
+}
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -241,6 +266,19 @@ impl Metrics {
         self.inner.store_unavailable.increment(1);
     }
 
+    /// Counts a federated sign-in step. `provider` is a configured provider's name (a closed
+    /// set, from the configuration).
+    pub fn federated(&self, provider: &str, result: FederatedResult) {
+        let labels = vec![
+            Label::new("provider", provider.to_owned()),
+            Label::new("result", result.label()),
+        ];
+        self.inner
+            .recorder
+            .register_counter(&Key::from_parts(FEDERATED, labels), &METADATA)
+            .increment(1);
+    }
+
     /// Counts one HTTP request and its duration. `method` and `route` must come from closed
     /// sets (see [`crate::http::track`]).
     pub fn http_request(
@@ -346,6 +384,11 @@ fn describe(r: &PrometheusRecorder) {
         "HTTP request duration by method and route template.".into(),
     );
     d(LOGINS, None, "Sign-in steps by result.");
+    d(
+        FEDERATED,
+        None,
+        "Federated sign-ins by provider and result.",
+    );
     d(REFRESHES, None, "Refresh-token presentations by outcome.");
     d(REVOCATIONS, None, "Revocations by what they ended.");
     d(

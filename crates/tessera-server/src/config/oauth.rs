@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub struct RawOAuth {
     /// existing account with that email (linking it). Default `false`: 409
     /// `account_exists`, and the user links it from a signed-in session.
     pub link_verified_email: Option<bool>,
+    /// How long a sign-in may stay at the provider before its `state` expires (1s–1h).
+    /// Default `10m`.
+    pub state_ttl: Option<String>,
     /// One table per provider, by name.
     pub providers: BTreeMap<String, RawProvider>,
 }
@@ -124,6 +128,7 @@ impl fmt::Debug for RawOAuth {
                 &self.return_urls.as_ref().map(UrlList::items),
             )
             .field("link_verified_email", &self.link_verified_email)
+            .field("state_ttl", &self.state_ttl)
             .field("providers", &self.providers)
             .finish()
     }
@@ -204,16 +209,32 @@ pub struct ProviderSettings {
 }
 
 /// The validated `[oauth]` section.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OAuthSettings {
     /// Allow-listed return URLs, each compared exactly (scheme, host, port, path), query
     /// strings aside.
     pub return_urls: Vec<String>,
     /// See [`RawOAuth::link_verified_email`].
     pub link_verified_email: bool,
+    /// How long a `state` lives.
+    pub state_ttl: Duration,
     /// Providers, sorted by name.
     pub providers: Vec<ProviderSettings>,
 }
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            return_urls: Vec::new(),
+            link_verified_email: false,
+            state_ttl: DEFAULT_STATE_TTL,
+            providers: Vec::new(),
+        }
+    }
+}
+
+/// The default `oauth.state_ttl`.
+pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
 
 impl OAuthSettings {
     /// Validates the section.
@@ -221,6 +242,14 @@ impl OAuthSettings {
         let Some(raw) = raw else {
             return Ok(Self::default());
         };
+        let state_ttl = match raw.state_ttl.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_STATE_TTL,
+            Some(s) => humantime::parse_duration(s)
+                .map_err(|e| invalid("oauth.state_ttl", format!("{s:?}: {e}")))?,
+        };
+        if state_ttl < Duration::from_secs(1) || state_ttl > Duration::from_secs(3600) {
+            return Err(invalid("oauth.state_ttl", "must be between 1s and 1h"));
+        }
         let return_urls = raw
             .return_urls
             .as_ref()
@@ -237,6 +266,7 @@ impl OAuthSettings {
         Ok(Self {
             return_urls,
             link_verified_email: raw.link_verified_email.unwrap_or(false),
+            state_ttl,
             providers,
         })
     }

@@ -30,7 +30,7 @@ struct Fed {
 }
 
 impl Fed {
-    async fn start(redis: bool, link_verified_email: bool) -> Option<Self> {
+    async fn start(redis: bool, oauth: &str) -> Option<Self> {
         if redis && !redis_available() {
             tessera_testkit::services::missing("redis-server");
             return None;
@@ -64,7 +64,7 @@ impl Fed {
             r#"
 [oauth]
 return_urls = ["{app}"]
-link_verified_email = {link_verified_email}
+{oauth}
 
 [oauth.providers.idp]
 display_name = "Test IdP"
@@ -176,7 +176,7 @@ fn access(pair: &Value) -> String {
 }
 
 async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2(redis: bool) {
-    let Some(f) = Fed::start(redis, false).await else {
+    let Some(f) = Fed::start(redis, "").await else {
         return;
     };
     let listed = f
@@ -291,6 +291,13 @@ async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2(redis: bool) {
     assert_eq!(unlink.status, StatusCode::CONFLICT, "{unlink:?}");
     assert_eq!(unlink.code(), Some("last_sign_in_method"));
 
+    let metrics = f.srv.call(Method::GET, "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(
+        text.contains(r#"tessera_federated_logins_total{provider="idp",result="success"} 2"#),
+        "{text}"
+    );
+
     // Plain OAuth 2.0: the access token reads the userinfo endpoint.
     let bob = email("bob");
     f.idp.next_account("bob-sub", &bob, true).await;
@@ -320,7 +327,7 @@ async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2_on_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_is_single_use_bound_to_its_browser_and_provider_and_return_urls_allow_listed() {
-    let Some(f) = Fed::start(false, false).await else {
+    let Some(f) = Fed::start(false, "").await else {
         return;
     };
     // Return URLs: exactly an allow-listed one (its own query string allowed).
@@ -418,7 +425,7 @@ async fn state_is_single_use_bound_to_its_browser_and_provider_and_return_urls_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_id_tokens_and_provider_errors_are_refused_and_key_rotation_is_followed() {
-    let Some(f) = Fed::start(false, false).await else {
+    let Some(f) = Fed::start(false, "").await else {
         return;
     };
     f.hostile
@@ -489,7 +496,7 @@ async fn enable_totp(f: &Fed, sess: &Session) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_hold() {
-    let Some(f) = Fed::start(false, false).await else {
+    let Some(f) = Fed::start(false, "").await else {
         return;
     };
     f.hostile.control("/test/mode?m=ok").await;
@@ -620,7 +627,7 @@ async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_email_links_to_its_account_only_when_the_operator_allows_it() {
-    let Some(f) = Fed::start(false, true).await else {
+    let Some(f) = Fed::start(false, "link_verified_email = true").await else {
         return;
     };
     f.hostile.control("/test/mode?m=ok").await;
@@ -637,4 +644,27 @@ async fn a_verified_email_links_to_its_account_only_when_the_operator_allows_it(
     let pair = f.tokens("hostile").await;
     let me2 = f.srv.me(&access(&pair)).await;
     assert_eq!(me2.body["id"], me.body["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_state_is_refused() {
+    let Some(f) = Fed::start(false, "state_ttl = \"1s\"").await else {
+        return;
+    };
+    f.idp.next_account("erin-sub", &email("erin"), true).await;
+    let mut browser = Agent::new();
+    let callback = f.to_callback(&mut browser, "idp").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = browser.get(&callback).await.unwrap_err();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+    assert_eq!(r.code(), "invalid_state");
+    let metrics = f.srv.call(Method::GET, "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(
+        text.contains(r#"tessera_federated_logins_total{provider="idp",result="refused"} 1"#),
+        "{text}"
+    );
+    // A fresh start within the lifetime still works.
+    let code = f.sign_in(&mut browser, "idp").await.unwrap();
+    assert_eq!(f.exchange(&mut browser, &code).await.0, StatusCode::OK);
 }

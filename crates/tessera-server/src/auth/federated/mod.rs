@@ -28,6 +28,7 @@ pub mod error;
 pub mod records;
 pub mod secrets;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -43,6 +44,7 @@ use super::fingerprint::Fingerprint;
 use super::sign_in::{SignIn, SignInService};
 use crate::accounts::email::Email;
 use crate::accounts::users::{CreateUserError, NewUser, User};
+use crate::app_metrics::{FederatedResult, LoginResult};
 use crate::audit::{EventKind, SecurityEvent};
 use crate::config::oauth::OAuthSettings;
 use crate::device::ClientInfo;
@@ -128,14 +130,18 @@ impl FederatedSignIn {
     /// Step 1: stores the pending sign-in and gives the provider's URL. `browser` is the
     /// caller's binding cookie, kept when well-formed (two tabs signing in at once share
     /// it); `link` a ticket from [`FederatedSignIn::link`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn authorize(
         &self,
         provider: &str,
         return_to: Option<&str>,
         link: Option<&str>,
         browser: Option<&str>,
+        ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<Started, AuthError> {
+        // Each start stores a record for `state_ttl`: the address's request budget first.
+        self.core.limits.before_request(ip, now).await?;
         let provider = self
             .providers
             .get(provider)
@@ -181,7 +187,7 @@ impl FederatedSignIn {
         self.put(
             &records::pending_key(&state),
             &pending,
-            records::STATE_TTL,
+            self.settings.state_ttl,
             now,
         )
         .await?;
@@ -194,6 +200,28 @@ impl FederatedSignIn {
     /// Step 2: checks the state against this provider and browser, takes it, verifies the
     /// provider's answer and decides the account. Gives the URL to send the browser to.
     pub async fn callback(
+        &self,
+        provider: &str,
+        params: CallbackParams,
+        browser: Option<&str>,
+        client: ClientInfo,
+        now: Timestamp,
+    ) -> Result<String, AuthError> {
+        self.core.limits.before_request(client.ip, now).await?;
+        let result = self
+            .callback_step(provider, params, browser, client, now)
+            .await;
+        if let Err(AuthError::Federated(_) | AuthError::AccountDisabled) = &result {
+            if self.providers.get(provider).is_some() {
+                self.core
+                    .metrics
+                    .federated(provider, FederatedResult::Refused);
+            }
+        }
+        result
+    }
+
+    async fn callback_step(
         &self,
         provider: &str,
         params: CallbackParams,
@@ -278,8 +306,10 @@ impl FederatedSignIn {
         browser: Option<&str>,
         fingerprint: Option<&Fingerprint>,
         trust_cookie: Option<&str>,
+        ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<SignIn, AuthError> {
+        self.core.limits.before_request(ip, now).await?;
         let code = Secret::parse(code).ok_or(FederatedError::InvalidCode)?;
         let key = records::handoff_key(&code);
         let raw = self
@@ -313,6 +343,12 @@ impl FederatedSignIn {
             .sign_in
             .after_password(&user, client.clone(), fingerprint, trust_cookie, false, now)
             .await?;
+        let (result, login) = match outcome {
+            SignIn::Tokens(_) => (FederatedResult::Success, LoginResult::Success),
+            SignIn::Mfa(_) => (FederatedResult::MfaRequired, LoginResult::MfaRequired),
+        };
+        self.core.metrics.federated(&handoff.provider, result);
+        self.core.metrics.login(login);
         self.core
             .audit
             .record(

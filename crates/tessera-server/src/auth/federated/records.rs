@@ -11,14 +11,13 @@ use tessera_store::EphemeralKey;
 use super::secrets::Secret;
 use crate::device::ClientInfo;
 
-/// How long a sign-in may wait at the provider.
-pub const STATE_TTL: Duration = Duration::from_secs(600);
 /// How long the app has to exchange its one-time code.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a link ticket waits for its browser to come to `authorize`.
 pub const LINK_TTL: Duration = Duration::from_secs(300);
 
-/// A sign-in sent to a provider, under its `state`.
+/// A sign-in sent to a provider, under its `state`, for `oauth.state_ttl` (10 minutes by
+/// default).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
     /// The provider it was sent to.

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::auth::token_response;
 use crate::app::AppState;
-use crate::auth::federated::{BROWSER_COOKIE, CallbackParams, records};
+use crate::auth::federated::{BROWSER_COOKIE, CallbackParams};
 use crate::auth::sign_in::SignIn;
 use crate::device::ClientInfo;
 use crate::http::ApiError;
@@ -67,6 +67,7 @@ fn redirect(location: &str, jar: CookieJar) -> Result<Response, ApiError> {
 /// browser-binding cookie set.
 pub async fn authorize(
     State(app): State<AppState>,
+    client: Client,
     jar: CookieJar,
     Path(provider): Path<String>,
     RawQuery(query): RawQuery,
@@ -80,6 +81,7 @@ pub async fn authorize(
             return_to.as_deref(),
             link.as_deref(),
             browser.as_deref(),
+            client.ip,
             Timestamp::now(),
         )
         .await?;
@@ -89,7 +91,7 @@ pub async fn authorize(
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(time::Duration::seconds(
-            i64::try_from(records::STATE_TTL.as_secs()).unwrap_or(600),
+            i64::try_from(app.settings.oauth.state_ttl.as_secs()).unwrap_or(600),
         ));
     redirect(&started.location, jar.add(cookie))
 }
@@ -129,6 +131,7 @@ pub struct ExchangeRequest {
 /// challenge body of `/v1/auth/login`.
 pub async fn exchange(
     State(app): State<AppState>,
+    client: Client,
     jar: CookieJar,
     ApiJson(req): ApiJson<ExchangeRequest>,
 ) -> Result<Response, ApiError> {
@@ -142,6 +145,7 @@ pub async fn exchange(
             browser.as_deref(),
             fingerprint.as_ref(),
             trust_cookie.as_deref(),
+            client.ip,
             Timestamp::now(),
         )
         .await?;
