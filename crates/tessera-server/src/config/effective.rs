@@ -40,6 +40,8 @@ pub struct Effective {
     pub values: Vec<(&'static SettingName, Shown)>,
     /// Settings given whose feature is not built yet.
     pub not_implemented: Vec<&'static str>,
+    /// The `[oauth]` section (printed as a TOML table, client secrets redacted).
+    pub oauth: super::oauth::OAuthSettings,
 }
 
 impl Effective {
@@ -53,6 +55,7 @@ impl Effective {
                 .map(|name| (name, shown(name.key, settings)))
                 .collect(),
             not_implemented: settings.not_implemented.clone(),
+            oauth: settings.oauth.clone(),
         }
     }
 
@@ -89,6 +92,7 @@ impl fmt::Display for Effective {
                 Shown::Unset(note) => writeln!(f, "# {}: unset, {note}  # {}", name.key, name.env)?,
             }
         }
+        write_oauth(f, &self.oauth)?;
         if !self.not_implemented.is_empty() {
             writeln!(
                 f,
@@ -98,6 +102,85 @@ impl fmt::Display for Effective {
         }
         Ok(())
     }
+}
+
+/// The `[oauth]` table: every provider, its client secret as set or unset only.
+fn write_oauth(f: &mut fmt::Formatter<'_>, o: &super::oauth::OAuthSettings) -> fmt::Result {
+    use super::oauth::{ProviderKind, TokenAuth};
+    let list = |v: &[String]| {
+        let items: Vec<String> = v.iter().map(|s| toml_string(s)).collect();
+        format!("[{}]", items.join(", "))
+    };
+    writeln!(f, "\n[oauth]")?;
+    writeln!(
+        f,
+        "return_urls = {}  # TESSERA_OAUTH_RETURN_URLS",
+        list(&o.return_urls)
+    )?;
+    writeln!(
+        f,
+        "link_verified_email = {}  # TESSERA_OAUTH_LINK_VERIFIED_EMAIL",
+        o.link_verified_email
+    )?;
+    writeln!(
+        f,
+        "state_ttl = {}",
+        toml_string(&humantime::format_duration(o.state_ttl).to_string())
+    )?;
+    for p in &o.providers {
+        writeln!(f, "\n[oauth.providers.{}]", p.name)?;
+        writeln!(f, "display_name = {}", toml_string(&p.display_name))?;
+        match &p.kind {
+            ProviderKind::Oidc { issuer } => {
+                writeln!(f, "kind = \"oidc\"")?;
+                writeln!(f, "issuer = {}", toml_string(issuer))?;
+            }
+            ProviderKind::OAuth2 {
+                authorize_url,
+                token_url,
+                userinfo_url,
+                subject_field,
+                email_field,
+                email_verified_field,
+                emails_verified,
+            } => {
+                writeln!(f, "kind = \"oauth2\"")?;
+                writeln!(f, "authorize_url = {}", toml_string(authorize_url))?;
+                writeln!(f, "token_url = {}", toml_string(token_url))?;
+                writeln!(f, "userinfo_url = {}", toml_string(userinfo_url))?;
+                writeln!(f, "subject_field = {}", toml_string(subject_field))?;
+                writeln!(f, "email_field = {}", toml_string(email_field))?;
+                if let Some(v) = email_verified_field {
+                    writeln!(f, "email_verified_field = {}", toml_string(v))?;
+                }
+                writeln!(f, "emails_verified = {emails_verified}")?;
+            }
+        }
+        let env = p.name.to_ascii_uppercase();
+        writeln!(
+            f,
+            "client_id = {}  # TESSERA_OAUTH_{env}_CLIENT_ID",
+            toml_string(&p.client_id)
+        )?;
+        match &p.client_secret {
+            Some(_) => writeln!(
+                f,
+                "client_secret = {}  # TESSERA_OAUTH_{env}_CLIENT_SECRET",
+                toml_string(REDACTED)
+            )?,
+            None => writeln!(
+                f,
+                "# client_secret: unset, a public client (PKCE only)  # TESSERA_OAUTH_{env}_CLIENT_SECRET"
+            )?,
+        }
+        writeln!(f, "scopes = {}", list(&p.scopes))?;
+        let auth = match p.token_auth {
+            TokenAuth::Basic => "client_secret_basic",
+            TokenAuth::Post => "client_secret_post",
+        };
+        writeln!(f, "token_auth = {}", toml_string(auth))?;
+    }
+    Ok(())
 }
 
 fn text(s: impl fmt::Display) -> Shown {

@@ -5,7 +5,8 @@
 //! Environment overrides (the environment wins, as everywhere): `TESSERA_OAUTH_RETURN_URLS`
 //! (comma-separated), `TESSERA_OAUTH_LINK_VERIFIED_EMAIL`, and for a provider declared in
 //! the file `TESSERA_OAUTH_<NAME>_CLIENT_ID` / `TESSERA_OAUTH_<NAME>_CLIENT_SECRET` (`NAME`
-//! upper-cased, `-` written `_`), so secrets need not be in the file.
+//! upper-cased; provider names are `a-z`, `0-9` and `_`, so the mapping is exact), so
+//! secrets need not be in the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -192,7 +193,7 @@ pub enum TokenAuth {
 /// One validated provider.
 #[derive(Clone, Debug)]
 pub struct ProviderSettings {
-    /// Name in the URL paths (`[a-z0-9_-]`, at most 32 characters).
+    /// Name in the URL paths (`[a-z0-9_]`, at most 32 characters).
     pub name: String,
     /// Shown to users.
     pub display_name: String,
@@ -278,10 +279,10 @@ fn provider(name: &str, p: &RawProvider) -> Result<ProviderSettings, InvalidSett
         || name.len() > 32
         || !name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         return Err(bad(
-            "a provider name is 1–32 characters of a-z, 0-9, _ and -".into(),
+            "a provider name is 1–32 characters of a-z, 0-9 and _".into()
         ));
     }
     let nonblank = |v: &Option<String>| {

@@ -130,3 +130,34 @@ fn urls_lose_their_passwords_and_secret_parameters_only() {
 fn text_is_quoted_as_toml() {
     assert_eq!(toml_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
 }
+
+#[test]
+fn the_oauth_section_is_shown_with_client_secrets_redacted() {
+    let mut raw = RawConfig::default();
+    let mut oauth = crate::config::oauth::RawOAuth::default();
+    oauth.return_urls = Some(crate::config::oauth::UrlList::Text(
+        "https://app.example/signed-in".into(),
+    ));
+    oauth.providers.insert(
+        "corp_idp".into(),
+        crate::config::oauth::RawProvider {
+            issuer: Some("https://idp.example".into()),
+            client_id: Some("tessera".into()),
+            client_secret: Some("oauth-hunter2-secret".into()),
+            ..Default::default()
+        },
+    );
+    raw.oauth = Some(oauth);
+    let settings = Settings::from_raw(raw, false).unwrap();
+    let shown = Effective::of(&settings, None).to_string();
+    assert!(shown.contains("[oauth.providers.corp_idp]"), "{shown}");
+    assert!(
+        shown.contains("issuer = \"https://idp.example\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("client_secret = \"<redacted>\"  # TESSERA_OAUTH_CORP_IDP_CLIENT_SECRET"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
