@@ -70,10 +70,10 @@ impl Idp {
                 .next()
                 .expect("provider exited before printing its port")
                 .expect("read provider output");
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if let Some(p) = v["port"].as_u64() {
-                    break p;
-                }
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && let Some(p) = v["port"].as_u64()
+            {
+                break p;
             }
         };
         // Keep draining its output so it never blocks on a full pipe.

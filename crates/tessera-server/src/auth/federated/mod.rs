@@ -211,12 +211,12 @@ impl FederatedSignIn {
         let result = self
             .callback_step(provider, params, browser, client, now)
             .await;
-        if let Err(AuthError::Federated(_) | AuthError::AccountDisabled) = &result {
-            if self.providers.get(provider).is_some() {
-                self.core
-                    .metrics
-                    .federated(provider, FederatedResult::Refused);
-            }
+        if let Err(AuthError::Federated(_) | AuthError::AccountDisabled) = &result
+            && self.providers.get(provider).is_some()
+        {
+            self.core
+                .metrics
+                .federated(provider, FederatedResult::Refused);
         }
         result
     }
