@@ -131,9 +131,10 @@ fn write_oauth(f: &mut fmt::Formatter<'_>, o: &super::oauth::OAuthSettings) -> f
         writeln!(f, "\n[oauth.providers.{}]", p.name)?;
         writeln!(f, "display_name = {}", toml_string(&p.display_name))?;
         match &p.kind {
-            ProviderKind::Oidc { issuer } => {
+            ProviderKind::Oidc { issuer, userinfo } => {
                 writeln!(f, "kind = \"oidc\"")?;
                 writeln!(f, "issuer = {}", toml_string(issuer))?;
+                writeln!(f, "userinfo = {userinfo}")?;
             }
             ProviderKind::OAuth2 {
                 authorize_url,
@@ -174,9 +175,20 @@ fn write_oauth(f: &mut fmt::Formatter<'_>, o: &super::oauth::OAuthSettings) -> f
             )?,
         }
         writeln!(f, "scopes = {}", list(&p.scopes))?;
-        let auth = match p.token_auth {
+        let auth = match &p.token_auth {
             TokenAuth::Basic => "client_secret_basic",
             TokenAuth::Post => "client_secret_post",
+            TokenAuth::PrivateKeyJwt { key_file, key_id } => {
+                writeln!(
+                    f,
+                    "private_key_file = {}",
+                    toml_string(&key_file.display().to_string())
+                )?;
+                if let Some(k) = key_id {
+                    writeln!(f, "private_key_id = {}", toml_string(k))?;
+                }
+                "private_key_jwt"
+            }
         };
         writeln!(f, "token_auth = {}", toml_string(auth))?;
     }

@@ -81,8 +81,18 @@ pub struct RawProvider {
     /// (OIDC), none (OAuth 2.0).
     pub scopes: Option<UrlList>,
     /// How the client authenticates at the token endpoint: `client_secret_basic`
-    /// (default) or `client_secret_post`.
+    /// (default), `client_secret_post` or `private_key_jwt` (RFC 7523: a JWT signed with
+    /// `private_key_file`).
     pub token_auth: Option<String>,
+    /// `private_key_jwt`: PKCS#8 PEM file of the client's private key (RSA: RS256, P-256:
+    /// ES256, Ed25519: EdDSA); its public key is registered at the provider.
+    pub private_key_file: Option<std::path::PathBuf>,
+    /// `private_key_jwt`: the `kid` the provider knows the key by. Default: none.
+    pub private_key_id: Option<String>,
+    /// OIDC: also read the userinfo endpoint (with the access token, its `sub` required to
+    /// be the ID token's) and take the email and its verified flag from there when it has
+    /// them. Default `false`: the ID token's claims.
+    pub userinfo: Option<bool>,
     /// OAuth 2.0: the authorization endpoint.
     pub authorize_url: Option<String>,
     /// OAuth 2.0: the token endpoint.
@@ -161,6 +171,8 @@ pub enum ProviderKind {
     Oidc {
         /// The issuer URL (exactly as the provider's `iss`).
         issuer: String,
+        /// Whether the userinfo endpoint is read too.
+        userinfo: bool,
     },
     /// Plain OAuth 2.0 with a userinfo endpoint (GitHub-style).
     OAuth2 {
@@ -182,12 +194,19 @@ pub enum ProviderKind {
 }
 
 /// How the client authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenAuth {
     /// HTTP Basic (`client_secret_basic`).
     Basic,
     /// In the form body (`client_secret_post`).
     Post,
+    /// A signed JWT (`private_key_jwt`, RFC 7523), no secret sent.
+    PrivateKeyJwt {
+        /// PKCS#8 PEM private key.
+        key_file: std::path::PathBuf,
+        /// Its `kid` at the provider.
+        key_id: Option<String>,
+    },
 }
 
 /// One validated provider.
@@ -299,6 +318,7 @@ fn provider(name: &str, p: &RawProvider) -> Result<ProviderSettings, InvalidSett
     let kind = match nonblank(&p.kind).as_deref().unwrap_or("oidc") {
         "oidc" => ProviderKind::Oidc {
             issuer: url("issuer", &p.issuer)?,
+            userinfo: p.userinfo.unwrap_or(false),
         },
         "oauth2" => ProviderKind::OAuth2 {
             authorize_url: url("authorize_url", &p.authorize_url)?,
@@ -315,9 +335,16 @@ fn provider(name: &str, p: &RawProvider) -> Result<ProviderSettings, InvalidSett
     let token_auth = match nonblank(&p.token_auth).as_deref() {
         None | Some("client_secret_basic") => TokenAuth::Basic,
         Some("client_secret_post") => TokenAuth::Post,
+        Some("private_key_jwt") => TokenAuth::PrivateKeyJwt {
+            key_file: p
+                .private_key_file
+                .clone()
+                .ok_or_else(|| bad("private_key_jwt needs private_key_file".into()))?,
+            key_id: nonblank(&p.private_key_id),
+        },
         Some(other) => {
             return Err(bad(format!(
-                "token_auth {other:?}: expected client_secret_basic or client_secret_post"
+                "token_auth {other:?}: expected client_secret_basic, client_secret_post or private_key_jwt"
             )));
         }
     };

@@ -29,6 +29,7 @@ use openidconnect::{
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use tessera_core::time::Timestamp;
 
 use super::http::ProviderHttp;
 use super::{FederationError, Identity};
@@ -45,9 +46,74 @@ struct Discovered {
     at: Instant,
 }
 
+/// The key of a `private_key_jwt` client (RFC 7523), and how it signs.
+struct ClientAssertion {
+    key: jsonwebtoken::EncodingKey,
+    alg: jsonwebtoken::Algorithm,
+    kid: Option<String>,
+}
+
+/// `client_assertion_type` of RFC 7523.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+impl ClientAssertion {
+    /// Reads a PKCS#8 PEM key; its type picks the algorithm (RSA: RS256, P-256: ES256,
+    /// Ed25519: EdDSA), found by signing a probe with each.
+    fn load(file: &std::path::Path, kid: Option<String>) -> Result<Self, FederationError> {
+        use jsonwebtoken::{Algorithm, EncodingKey};
+        let pem = std::fs::read(file).map_err(|e| {
+            FederationError::Config(format!("private_key_file {}: {e}", file.display()))
+        })?;
+        let candidates = [
+            (EncodingKey::from_rsa_pem(&pem), Algorithm::RS256),
+            (EncodingKey::from_ec_pem(&pem), Algorithm::ES256),
+            (EncodingKey::from_ed_pem(&pem), Algorithm::EdDSA),
+        ];
+        for (key, alg) in candidates {
+            let Ok(key) = key else { continue };
+            let probe = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(alg),
+                &serde_json::json!({}),
+                &key,
+            );
+            if probe.is_ok() {
+                return Ok(Self { key, alg, kid });
+            }
+        }
+        Err(FederationError::Config(format!(
+            "private_key_file {}: not a PKCS#8 PEM RSA, P-256 or Ed25519 private key",
+            file.display()
+        )))
+    }
+
+    /// A fresh assertion for `client_id` at the token endpoint `audience`, valid 60 s.
+    fn sign(
+        &self,
+        client_id: &str,
+        audience: &str,
+        now: Timestamp,
+    ) -> Result<String, FederationError> {
+        let mut jti = [0u8; 16];
+        rand::fill(&mut jti);
+        let mut header = jsonwebtoken::Header::new(self.alg);
+        header.kid = self.kid.clone();
+        let claims = serde_json::json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "iat": now.as_secs(),
+            "exp": now.as_secs() + 60,
+        });
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| FederationError::Config(format!("client assertion: {e}")))
+    }
+}
+
 /// See the module documentation.
 pub struct Provider {
     settings: ProviderSettings,
+    assertion: Option<ClientAssertion>,
     redirect_uri: RedirectUrl,
     http: ProviderHttp,
     discovered: ArcSwapOption<Discovered>,
@@ -87,8 +153,15 @@ impl Provider {
         );
         let redirect_uri =
             RedirectUrl::new(redirect).map_err(|e| FederationError::Config(e.to_string()))?;
+        let assertion = match &settings.token_auth {
+            TokenAuth::PrivateKeyJwt { key_file, key_id } => {
+                Some(ClientAssertion::load(key_file, key_id.clone())?)
+            }
+            _ => None,
+        };
         Ok(Self {
             settings,
+            assertion,
             redirect_uri,
             http,
             discovered: ArcSwapOption::empty(),
@@ -155,9 +228,13 @@ impl Provider {
         code: &str,
         verifier: &str,
         nonce: &str,
+        now: Timestamp,
     ) -> Result<Identity, FederationError> {
         match &self.settings.kind {
-            ProviderKind::Oidc { .. } => self.identify_oidc(code, verifier, nonce).await,
+            ProviderKind::Oidc { userinfo, .. } => {
+                self.identify_oidc(code, verifier, nonce, *userinfo, now)
+                    .await
+            }
             ProviderKind::OAuth2 {
                 token_url,
                 userinfo_url,
@@ -169,17 +246,24 @@ impl Provider {
             } => {
                 let token = TokenUrl::new(token_url.clone())
                     .map_err(|e| FederationError::Config(e.to_string()))?;
+                let assertion = self.assertion(token_url, now)?;
                 let mut client =
                     oauth2::basic::BasicClient::new(ClientId::new(self.settings.client_id.clone()))
                         .set_token_uri(token)
                         .set_redirect_uri(self.redirect_uri.clone())
                         .set_auth_type(self.auth_type());
-                if let Some(s) = &self.settings.client_secret {
-                    client = client.set_client_secret(ClientSecret::new(s.expose_secret().into()));
+                if let Some(s) = self.client_secret() {
+                    client = client.set_client_secret(s);
                 }
-                let response = client
+                let mut request = client
                     .exchange_code(AuthorizationCode::new(code.to_owned()))
-                    .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+                if let Some(a) = &assertion {
+                    request = request
+                        .add_extra_param("client_assertion_type", JWT_BEARER)
+                        .add_extra_param("client_assertion", a.as_str());
+                }
+                let response = request
                     .request_async(&self.http)
                     .await
                     .map_err(exchange_error)?;
@@ -215,13 +299,27 @@ impl Provider {
         code: &str,
         verifier: &str,
         nonce: &str,
+        read_userinfo: bool,
+        now: Timestamp,
     ) -> Result<Identity, FederationError> {
         let discovered = self.metadata(false).await?;
         let client = self.oidc_client(&discovered);
-        let response = client
+        let token_url = discovered
+            .metadata
+            .token_endpoint()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default();
+        let assertion = self.assertion(&token_url, now)?;
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| FederationError::Config(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+        if let Some(a) = &assertion {
+            request = request
+                .add_extra_param("client_assertion_type", JWT_BEARER)
+                .add_extra_param("client_assertion", a.as_str());
+        }
+        let response = request
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
@@ -244,18 +342,64 @@ impl Provider {
             }
             Err(e) => return Err(FederationError::InvalidIdToken(e.to_string())),
         };
-        Ok(Identity {
+        let mut identity = Identity {
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().to_owned()),
             email_verified: claims.email_verified() == Some(true),
-        })
+        };
+        if read_userinfo {
+            // Its subject must be the ID token's (token substitution).
+            let info: openidconnect::core::CoreUserInfoClaims = client
+                .user_info(
+                    response.access_token().clone(),
+                    Some(claims.subject().clone()),
+                )
+                .map_err(|e| FederationError::Config(e.to_string()))?
+                .request_async(&self.http)
+                .await
+                .map_err(|e| match e {
+                    openidconnect::UserInfoError::ClaimsVerification(v) => {
+                        FederationError::InvalidIdentity(v.to_string())
+                    }
+                    other => FederationError::Unavailable(error_chain(&other)),
+                })?;
+            if let Some(email) = info.email() {
+                identity.email = Some(email.as_str().to_owned());
+                identity.email_verified = info.email_verified() == Some(true);
+            }
+        }
+        Ok(identity)
     }
 
     fn auth_type(&self) -> AuthType {
         match self.settings.token_auth {
             TokenAuth::Basic => AuthType::BasicAuth,
-            TokenAuth::Post => AuthType::RequestBody,
+            TokenAuth::Post | TokenAuth::PrivateKeyJwt { .. } => AuthType::RequestBody,
         }
+    }
+
+    /// The client secret sent to the token endpoint (none with `private_key_jwt`).
+    fn client_secret(&self) -> Option<ClientSecret> {
+        match self.settings.token_auth {
+            TokenAuth::PrivateKeyJwt { .. } => None,
+            _ => self
+                .settings
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose_secret().into())),
+        }
+    }
+
+    /// A client assertion for the token endpoint `token_url` (`private_key_jwt` only).
+    fn assertion(
+        &self,
+        token_url: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, FederationError> {
+        self.assertion
+            .as_ref()
+            .map(|a| a.sign(&self.settings.client_id, token_url, now))
+            .transpose()
     }
 
     fn oidc_client(
@@ -272,10 +416,7 @@ impl Provider {
         CoreClient::from_provider_metadata(
             discovered.metadata.clone(),
             ClientId::new(self.settings.client_id.clone()),
-            self.settings
-                .client_secret
-                .as_ref()
-                .map(|s| ClientSecret::new(s.expose_secret().into())),
+            self.client_secret(),
         )
         .set_redirect_uri(self.redirect_uri.clone())
         .set_auth_type(self.auth_type())
@@ -335,7 +476,7 @@ impl Provider {
         if let Some(d) = self.discovered.load_full().filter(fresh) {
             return Ok(d);
         }
-        let ProviderKind::Oidc { issuer } = &self.settings.kind else {
+        let ProviderKind::Oidc { issuer, .. } = &self.settings.kind else {
             return Err(FederationError::Config("not an OpenID provider".into()));
         };
         let issuer =

@@ -38,6 +38,11 @@ impl Fed {
         let dir = TempDir::new("federated");
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
+        let key_file = dir
+            .path()
+            .join("client-key.pem")
+            .to_string_lossy()
+            .into_owned();
         let clients = json!([
             {
                 "client_id": "tessera-oidc",
@@ -49,6 +54,11 @@ impl Fed {
                 "client_secret": "gh-secret-0123456789abcdef01234",
                 "redirect_uris": [format!("{base}/v1/oauth/gh/callback")],
                 "token_endpoint_auth_method": "client_secret_post",
+            },
+            {
+                "client_id": "tessera-pkjwt",
+                "redirect_uris": [format!("{base}/v1/oauth/pkjwt/callback")],
+                "generate_key_to": key_file,
             }
         ]);
         let idp = Idp::start("provider.mjs", &[("OIDC_CLIENTS", &clients.to_string())])?;
@@ -70,6 +80,7 @@ return_urls = ["{app}"]
 display_name = "Test IdP"
 issuer = "{idp}"
 client_id = "tessera-oidc"
+userinfo = true
 
 [oauth.providers.gh]
 kind = "oauth2"
@@ -81,6 +92,13 @@ email_verified_field = "email_verified"
 scopes = "openid email"
 token_auth = "client_secret_post"
 client_id = "tessera-oauth2"
+
+[oauth.providers.pkjwt]
+issuer = "{idp}"
+client_id = "tessera-pkjwt"
+token_auth = "private_key_jwt"
+private_key_file = "{key_file}"
+private_key_id = "tessera-1"
 
 [oauth.providers.hostile]
 issuer = "{hostile}"
@@ -190,6 +208,7 @@ async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2(redis: bool) {
             {"name": "gh", "display_name": "gh"},
             {"name": "hostile", "display_name": "hostile"},
             {"name": "idp", "display_name": "Test IdP"},
+            {"name": "pkjwt", "display_name": "pkjwt"},
         ])
     );
 
@@ -305,6 +324,12 @@ async fn a_real_provider_signs_in_over_oidc_and_plain_oauth2(redis: bool) {
     let me = f.srv.me(&access(&pair)).await;
     assert_eq!(me.body["email"], bob.as_str());
     assert_ne!(me.body["id"], alice_id);
+
+    // private_key_jwt: the client proves itself with a signed assertion, no secret.
+    let carol = email("carol");
+    f.idp.next_account("carol-sub", &carol, true).await;
+    let pair = f.tokens("pkjwt").await;
+    assert_eq!(f.srv.me(&access(&pair)).await.body["email"], carol.as_str());
 
     // Alice's email through another provider account: not linked by email (not allowed by
     // this configuration), 409.

@@ -1,16 +1,28 @@
 // A real, standards-compliant OpenID provider (oidc-provider) for Tessera's tests.
 //
 // Listens on a free loopback port and prints {"port": N} on its first line. Clients come from
-// the OIDC_CLIENTS environment variable (JSON array of oidc-provider client metadata).
+// the OIDC_CLIENTS environment variable (JSON array of oidc-provider client metadata). A
+// client with "generate_key_to": PATH authenticates with private_key_jwt: a P-256 key pair is
+// made, its private key written to PATH (PKCS#8 PEM) and its public key registered (kid
+// "tessera-1").
 // Interactions finish on their own: the login is the account set by
 // GET /test/next?sub=&email=&email_verified= (default alice), and consent grants what was
 // asked. Nothing else is changed from the library's defaults but conformIdTokenClaims (the ID
 // token carries the email claims), so discovery, JWKS, PKCE, the token endpoint and the
 // userinfo endpoint are oidc-provider's own.
 import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import Provider from 'oidc-provider';
 
-const clients = JSON.parse(process.env.OIDC_CLIENTS || '[]');
+const clients = JSON.parse(process.env.OIDC_CLIENTS || '[]').map((c) => {
+  if (!c.generate_key_to) return c;
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  fs.writeFileSync(c.generate_key_to, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const { generate_key_to: _, ...client } = c;
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'tessera-1', alg: 'ES256', use: 'sig' };
+  return { ...client, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } };
+});
 const accounts = new Map();
 let next = { sub: 'alice', email: 'alice@example.org', email_verified: true };
 

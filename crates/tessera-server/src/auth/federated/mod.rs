@@ -267,7 +267,7 @@ impl FederatedSignIn {
             .filter(|c| !c.is_empty() && c.len() <= 2048)
             .ok_or_else(|| FederatedError::Denied("no code".into()))?;
         let identity = provider
-            .identify(&code, &pending.verifier, &pending.nonce)
+            .identify(&code, &pending.verifier, &pending.nonce, now)
             .await
             .map_err(FederatedError::from)?;
         let name = provider.settings().name.clone();
