@@ -37,6 +37,8 @@ use crate::config::oauth::{ProviderKind, ProviderSettings, TokenAuth};
 
 /// How long a discovery document (and its JWKS) is used before it is read again.
 pub const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
+/// How far in the future an ID token's `iat` may be (the provider's clock may run ahead).
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// The least time between two reads forced by an unknown signing key.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
@@ -137,6 +139,9 @@ pub struct AuthorizeRequest<'a> {
     pub verifier: &'a str,
     /// The OIDC `nonce` (unused for OAuth 2.0).
     pub nonce: &'a str,
+    /// Ask the provider to authenticate the user again (`prompt=login`, OIDC): a link must
+    /// not silently take whichever account the browser is signed in to.
+    pub reauthenticate: bool,
 }
 
 impl Provider {
@@ -193,15 +198,18 @@ impl Provider {
             ProviderKind::Oidc { .. } => {
                 let nonce = req.nonce.to_owned();
                 let client = self.oidc_client(&*self.metadata(false).await?);
-                let (url, _, _) = client
+                let mut request = client
                     .authorize_url(
                         CoreAuthenticationFlow::AuthorizationCode,
                         move || CsrfToken::new(state),
                         move || Nonce::new(nonce),
                     )
                     .add_scopes(scopes.filter(|s| s.as_str() != "openid"))
-                    .set_pkce_challenge(challenge)
-                    .url();
+                    .set_pkce_challenge(challenge);
+                if req.reauthenticate {
+                    request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+                }
+                let (url, _, _) = request.url();
                 url
             }
             ProviderKind::OAuth2 { authorize_url, .. } => {
@@ -342,6 +350,22 @@ impl Provider {
             }
             Err(e) => return Err(FederationError::InvalidIdToken(e.to_string())),
         };
+        // The crate checks neither `azp` nor `iat`: an `azp` must be this client, and a token
+        // may not claim to be issued in the future (beyond clock skew).
+        if let Some(azp) = claims.authorized_party()
+            && azp.as_str() != self.settings.client_id
+        {
+            return Err(FederationError::InvalidIdToken(format!(
+                "azp is {:?}, not this client",
+                azp.as_str()
+            )));
+        }
+        let issued = claims.issue_time().timestamp_millis();
+        if issued > now.as_millis() + MAX_CLOCK_SKEW_MS {
+            return Err(FederationError::InvalidIdToken(
+                "iat is in the future".into(),
+            ));
+        }
         let mut identity = Identity {
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().to_owned()),
@@ -484,6 +508,19 @@ impl Provider {
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| FederationError::Unavailable(error_chain(&e)))?;
+        // Every endpoint it names follows the rule for configured URLs: https, or http on
+        // loopback (the code, the client secret and the tokens travel to them).
+        let endpoints = [
+            Some(metadata.authorization_endpoint().as_str()),
+            metadata.token_endpoint().map(|u| u.as_str()),
+            Some(metadata.jwks_uri().as_str()),
+            metadata.userinfo_endpoint().map(|u| u.as_str()),
+        ];
+        for url in endpoints.into_iter().flatten() {
+            crate::config::oauth::check_url(url).map_err(|why| {
+                FederationError::Unavailable(format!("discovery names {url:?}: {why}"))
+            })?;
+        }
         let d = Arc::new(Discovered {
             metadata,
             at: Instant::now(),

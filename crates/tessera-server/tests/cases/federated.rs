@@ -364,6 +364,8 @@ async fn state_is_single_use_bound_to_its_browser_and_provider_and_return_urls_a
         format!("{}#fragment", f.app),
         f.app.replace("http://", "http://user:pw@"),
         "javascript:alert(1)".to_owned(),
+        format!("{}?code=planted", f.app),
+        format!("{}?x=1&linked=idp", f.app),
         "//evil.example".to_owned(),
         String::new(),
     ] {
@@ -465,6 +467,8 @@ async fn forged_id_tokens_and_provider_errors_are_refused_and_key_rotation_is_fo
         "wrong_aud",
         "wrong_nonce",
         "wrong_iss",
+        "wrong_azp",
+        "future_iat",
         "expired",
         "alg_none",
         "unknown_key",
@@ -547,33 +551,42 @@ async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.code(), "email_unverified");
 
-    // The victim links a provider account from a signed-in session, with the password.
-    let link = |password: &'static str| {
-        f.srv.call(
-            Method::POST,
-            "/v1/oauth/hostile/link",
-            Some(json!({"password": password})),
+    // The victim links a provider account from a signed-in session, with the password, in
+    // its browser.
+    let link_url = format!("{}/v1/oauth/hostile/link", f.base());
+    let mut browser = Agent::new();
+    let (status, wrong) = browser
+        .post(
+            &link_url,
+            &json!({"password": "not the password"}),
             Some(&sess.access),
         )
-    };
-    let wrong = link("not the password").await;
-    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{wrong:?}");
-    let started = link(PW).await;
-    assert_eq!(started.status, StatusCode::OK, "{started:?}");
-    let url = started.str("authorize_url");
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong}");
+    let (status, started) = browser
+        .post(&link_url, &json!({"password": PW}), Some(&sess.access))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let url = started["authorize_url"].as_str().unwrap().to_owned();
     assert!(
         url.starts_with(&format!("{}/v1/oauth/hostile/authorize?", f.base())),
         "{url}"
     );
+    // The URL is no capability: another browser (one the user was tricked into sending it
+    // to) cannot use it, nor can another provider, and neither try uses it up.
+    let mut other = Agent::new();
+    let r = other.get(&url).await.unwrap_err();
+    assert_eq!(r.code(), "invalid_state", "{r:?}");
+    let elsewhere = url.replace("/v1/oauth/hostile/", "/v1/oauth/idp/");
+    let r = browser.get(&elsewhere).await.unwrap_err();
+    assert_eq!(r.code(), "invalid_state", "{r:?}");
     f.hostile
         .next_account("victim-at-hostile", &email("elsewhere"), true)
         .await;
-    let mut browser = Agent::new();
     let back = browser.follow(&url, &f.app).await.unwrap();
     assert_eq!(query(&back, "linked").as_deref(), Some("hostile"), "{back}");
     // The ticket was single use.
-    let mut other = Agent::new();
-    let r = other.get(&url).await.unwrap_err();
+    let r = browser.get(&url).await.unwrap_err();
     assert_eq!(r.code(), "invalid_state");
     let ids = f
         .srv
@@ -627,10 +640,13 @@ async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_
     assert_eq!(again.status, StatusCode::NOT_FOUND, "{again:?}");
 
     // A banned user stays out, whatever the path.
-    let relink = link(PW).await;
     let mut browser = Agent::new();
+    let (status, relink) = browser
+        .post(&link_url, &json!({"password": PW}), Some(&sess.access))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{relink}");
     browser
-        .follow(&relink.str("authorize_url"), &f.app)
+        .follow(relink["authorize_url"].as_str().unwrap(), &f.app)
         .await
         .unwrap();
     let me = f.srv.me(&sess.access).await;
@@ -656,19 +672,41 @@ async fn a_verified_email_links_to_its_account_only_when_the_operator_allows_it(
         return;
     };
     f.hostile.control("/test/mode?m=ok").await;
+    // A password account: its email was never proven, so whoever registered it may not own
+    // it (pre-account hijacking). Never entered by email, verified or not.
+    let registered = email("registered");
+    f.srv.signed_up(&registered).await;
+    for verified in [false, true] {
+        f.hostile
+            .next_account(&format!("r-{verified}"), &registered, verified)
+            .await;
+        let mut browser = Agent::new();
+        let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
+        assert_eq!(r.code(), "account_exists", "{verified}: {r:?}");
+    }
+    // An account made by a provider (its email proven there): another provider asserting
+    // the same verified email signs in to it, when the operator allows it.
     let owner = email("owner");
-    let sess = f.srv.signed_up(&owner).await;
-    let me = f.srv.me(&sess.access).await;
-    // Unverified: still refused, even with linking by email allowed.
-    f.hostile.next_account("o-unverified", &owner, false).await;
+    f.hostile.next_account("o-first", &owner, true).await;
+    let first = f.tokens("hostile").await;
+    let me = f.srv.me(&access(&first)).await;
+    f.idp.next_account("o-second", &owner, false).await;
     let mut browser = Agent::new();
-    let r = f.sign_in(&mut browser, "hostile").await.unwrap_err();
-    assert_eq!(r.code(), "account_exists", "{r:?}");
-    // Verified: signs in to the existing account and links the identity.
-    f.hostile.next_account("o-verified", &owner, true).await;
-    let pair = f.tokens("hostile").await;
+    let r = f.sign_in(&mut browser, "idp").await.unwrap_err();
+    assert_eq!(r.code(), "account_exists", "unverified: {r:?}");
+    f.idp.next_account("o-second", &owner, true).await;
+    let pair = f.tokens("idp").await;
     let me2 = f.srv.me(&access(&pair)).await;
     assert_eq!(me2.body["id"], me.body["id"]);
+    let ids = f
+        .srv
+        .call(Method::GET, "/v1/identities", None, Some(&access(&pair)))
+        .await;
+    assert_eq!(
+        ids.body["identities"].as_array().unwrap().len(),
+        2,
+        "{ids:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

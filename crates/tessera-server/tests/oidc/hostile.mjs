@@ -4,6 +4,7 @@
 //   ok           a valid ID token (RS256, key "a" of the JWKS)
 //   wrong_aud    aud is another client        wrong_nonce  nonce is not the one sent
 //   wrong_iss    iss is another issuer        expired      exp in the past
+//   wrong_azp    azp is another client        future_iat   iat an hour ahead
 //   alg_none     "alg":"none", no signature   unknown_key  signed by key "b", not in the JWKS
 //   tampered     a valid token whose payload was changed after signing
 //   hs256        "alg":"HS256" keyed with the client secret (a MAC, not a signature)
@@ -39,6 +40,8 @@ async function idToken(issuer, pending) {
   switch (mode) {
     case 'wrong_aud': return sign({ ...claims, aud: 'another-client' }, a.privateKey, 'a');
     case 'wrong_nonce': return sign({ ...claims, nonce: 'not-the-nonce' }, a.privateKey, 'a');
+    case 'wrong_azp': return sign({ ...claims, azp: 'another-client' }, a.privateKey, 'a');
+    case 'future_iat': return sign({ ...claims, iat: now + 3600, exp: now + 7200 }, a.privateKey, 'a');
     case 'wrong_iss': return sign({ ...claims, iss: 'https://evil.example' }, a.privateKey, 'a');
     case 'expired': return sign({ ...claims, iat: now - 7200, exp: now - 3600 }, a.privateKey, 'a');
     case 'unknown_key': return sign(claims, b.privateKey, 'b');

@@ -13,7 +13,9 @@
 //!    a linked one signs in to its user; a new one with an email nobody has, asserted
 //!    verified, creates an account; a new one whose email has an account signs in to it only
 //!    when the provider asserts the email verified **and** the operator allowed linking by
-//!    email (`oauth.link_verified_email`), else 409 `account_exists`. A banned user is
+//!    email (`oauth.link_verified_email`) **and** that account has no password (its email
+//!    was proven by a provider; a registration never proves its email), else 409
+//!    `account_exists`. A banned user is
 //!    refused. The browser is sent back to `return_to` with a one-time code (60 s) — tokens
 //!    never travel in a URL.
 //! 3. **exchange**: the app posts the code from the same browser (the cookie again); it is
@@ -147,24 +149,30 @@ impl FederatedSignIn {
             .get(provider)
             .ok_or(FederatedError::UnknownProvider)?;
         let return_to = self.allowed_return(return_to)?;
-        let link = match link {
+        let browser = browser.and_then(Secret::parse);
+        // A link ticket: this provider's, from this browser; checked before it is taken, so
+        // a foreign try does not use it up.
+        let ticket = match link {
             None => None,
             Some(t) => {
                 let ticket = Secret::parse(t).ok_or(FederatedError::InvalidState)?;
                 let raw = self
                     .core
                     .store
-                    .take(&records::link_key(&ticket), now)
+                    .get(&records::link_key(&ticket), now)
                     .await?
                     .ok_or(FederatedError::InvalidState)?;
-                let ticket: LinkTicket =
+                let record: LinkTicket =
                     serde_json::from_slice(&raw).map_err(|_| FederatedError::InvalidState)?;
-                Some(ticket.user)
+                if record.provider != provider.settings().name
+                    || !browser.as_ref().is_some_and(|b| b.matches(&record.browser))
+                {
+                    return Err(FederatedError::InvalidState.into());
+                }
+                Some((ticket, record.user))
             }
         };
-        let browser = browser
-            .and_then(Secret::parse)
-            .unwrap_or_else(Secret::generate);
+        let browser = browser.unwrap_or_else(Secret::generate);
         let state = Secret::generate();
         let verifier = Secret::generate();
         let nonce = Secret::generate();
@@ -173,9 +181,25 @@ impl FederatedSignIn {
                 state: state.as_str(),
                 verifier: verifier.as_str(),
                 nonce: nonce.as_str(),
+                reauthenticate: ticket.is_some(),
             })
             .await
             .map_err(FederatedError::from)?;
+        let link = match ticket {
+            None => None,
+            Some((ticket, user)) => {
+                if self
+                    .core
+                    .store
+                    .take(&records::link_key(&ticket), now)
+                    .await?
+                    .is_none()
+                {
+                    return Err(FederatedError::InvalidState.into());
+                }
+                Some(user)
+            }
+        };
         let pending = Pending {
             provider: provider.settings().name.clone(),
             verifier: verifier.as_str().to_owned(),
@@ -364,16 +388,20 @@ impl FederatedSignIn {
     }
 
     /// `POST /v1/oauth/{provider}/link`: after the password, a URL of this server's
-    /// `authorize` with a single-use ticket; its callback links the identity to `user`.
+    /// `authorize` with a single-use ticket that only this provider and this browser (its
+    /// binding cookie `browser`, kept when well-formed, else a new one to set) can use; its
+    /// callback links the identity to `user`. `location` of the result is that URL.
+    #[allow(clippy::too_many_arguments)]
     pub async fn link(
         &self,
         user: UserId,
         provider: &str,
         password: Zeroizing<String>,
         return_to: Option<&str>,
+        browser: Option<&str>,
         client: &ClientInfo,
         now: Timestamp,
-    ) -> Result<String, AuthError> {
+    ) -> Result<Started, AuthError> {
         let provider = self
             .providers
             .get(provider)
@@ -384,14 +412,17 @@ impl FederatedSignIn {
         self.core
             .prove_password(&user, password, client, "link_identity", now)
             .await?;
+        let browser = browser
+            .and_then(Secret::parse)
+            .unwrap_or_else(Secret::generate);
         let ticket = Secret::generate();
-        self.put(
-            &records::link_key(&ticket),
-            &LinkTicket { user: user.id },
-            records::LINK_TTL,
-            now,
-        )
-        .await?;
+        let record = LinkTicket {
+            user: user.id,
+            provider: provider.settings().name.clone(),
+            browser: browser.digest(),
+        };
+        self.put(&records::link_key(&ticket), &record, records::LINK_TTL, now)
+            .await?;
         let base = format!(
             "{}/v1/oauth/{}/authorize",
             self.issuer.trim_end_matches('/'),
@@ -402,7 +433,10 @@ impl FederatedSignIn {
         url.query_pairs_mut()
             .append_pair("return_to", &return_to)
             .append_pair("link", ticket.as_str());
-        Ok(url.to_string())
+        Ok(Started {
+            location: url.to_string(),
+            browser: browser.as_str().to_owned(),
+        })
     }
 
     /// `user`'s linked identities.
@@ -474,7 +508,13 @@ impl FederatedSignIn {
             return Err(FederatedError::EmailUnverified.into());
         };
         let user = match self.core.users.by_email(&email).await? {
-            Some(existing) if self.settings.link_verified_email => existing,
+            // Only an account whose email was proven by a provider (it has no password: it
+            // was made by a federated sign-in, which needs a verified email). A password
+            // account's email was never proven: whoever registered it may not own it, and
+            // linking would let them share the account the real owner then signs in to.
+            Some(existing) if self.settings.link_verified_email && !existing.has_password() => {
+                existing
+            }
             Some(_) => return Err(FederatedError::AccountExists.into()),
             None => {
                 let new = NewUser {
@@ -546,9 +586,14 @@ impl FederatedSignIn {
     fn allowed_return(&self, return_to: Option<&str>) -> Result<String, FederatedError> {
         let given = return_to.ok_or(FederatedError::InvalidReturnUrl)?;
         let parsed = reqwest::Url::parse(given).map_err(|_| FederatedError::InvalidReturnUrl)?;
+        // Its own query may not carry what this server appends (`code`, `linked`): the app
+        // would read a planted value first.
         if parsed.fragment().is_some()
             || !parsed.username().is_empty()
             || parsed.password().is_some()
+            || parsed
+                .query_pairs()
+                .any(|(k, _)| k == "code" || k == "linked" || k == "state" || k == "error")
         {
             return Err(FederatedError::InvalidReturnUrl);
         }

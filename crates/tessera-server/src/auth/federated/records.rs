@@ -50,11 +50,17 @@ pub struct Handoff {
     pub standing: String,
 }
 
-/// A signed-in user's request to link a provider account, under its ticket.
+/// A signed-in user's request to link a provider account, under its ticket. Usable only
+/// at that provider's `authorize` and only by the browser that asked (its binding cookie):
+/// a ticket handed to someone else cannot plant their provider account in this user's.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinkTicket {
     /// Who asked.
     pub user: UserId,
+    /// For which provider.
+    pub provider: String,
+    /// Digest of the binding cookie of the browser that asked.
+    pub browser: String,
 }
 
 /// Key of the [`Pending`] record of `state`.

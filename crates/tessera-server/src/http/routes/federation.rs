@@ -85,15 +85,30 @@ pub async fn authorize(
             Timestamp::now(),
         )
         .await?;
-    let cookie = Cookie::build((BROWSER_COOKIE, started.browser))
+    let cookie = browser_cookie(&app, started.browser);
+    redirect(&started.location, jar.add(cookie))
+}
+
+/// The browser-binding cookie: `__Host-`, `Secure`, `HttpOnly`, `SameSite=Lax` (it must come
+/// back on the provider's top-level redirect), for as long as a state or a link ticket
+/// lives.
+fn browser_cookie(app: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((BROWSER_COOKIE, value))
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(time::Duration::seconds(
-            i64::try_from(app.settings.oauth.state_ttl.as_secs()).unwrap_or(600),
-        ));
-    redirect(&started.location, jar.add(cookie))
+            i64::try_from(
+                app.settings
+                    .oauth
+                    .state_ttl
+                    .max(crate::auth::federated::records::LINK_TTL)
+                    .as_secs(),
+            )
+            .unwrap_or(600),
+        ))
+        .build()
 }
 
 /// `GET /v1/oauth/{provider}/callback?code&state` → 302 to the return URL with `?code=`
@@ -168,26 +183,34 @@ pub struct LinkRequest {
     return_to: Option<String>,
 }
 
-/// `POST /v1/oauth/{provider}/link` → 200 `{authorize_url}`.
+/// `POST /v1/oauth/{provider}/link` → 200 `{authorize_url}`, and the browser-binding cookie
+/// (only this browser can follow the URL).
 pub async fn link(
     State(app): State<AppState>,
     client: Client,
+    jar: CookieJar,
     auth: Authenticated,
     Path(provider): Path<String>,
     ApiJson(req): ApiJson<LinkRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let url = app
+) -> Result<Response, ApiError> {
+    let browser = jar.get(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let started = app
         .federated
         .link(
             auth.claims.sub,
             &provider,
             Zeroizing::new(req.password),
             req.return_to.as_deref(),
+            browser.as_deref(),
             &client.info(),
             Timestamp::now(),
         )
         .await?;
-    Ok(Json(json!({ "authorize_url": url })))
+    let jar = jar.add(browser_cookie(&app, started.browser));
+    let mut res = (jar, Json(json!({ "authorize_url": started.location }))).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 /// `GET /v1/identities`.
