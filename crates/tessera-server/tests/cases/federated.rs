@@ -26,7 +26,7 @@ struct Fed {
     /// The allow-listed return URL (never served: the browser stops there).
     app: String,
     _redis: Option<RedisServer>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Fed {
@@ -136,7 +136,7 @@ client_id = "hostile-client"
             hostile,
             app,
             _redis: redis_server,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -542,6 +542,27 @@ async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_
         assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
         assert_eq!(r.code(), "account_exists");
     }
+    // An account a federated sign-in wrote but could not link (no password, no identity):
+    // the verified owner of its email gets it, as creating it would have given it.
+    let orphan = email("orphan");
+    let db = crate::common::keys::database(&crate::common::keys::sqlite_url(
+        &f.dir.path().join("tessera-data"),
+    ))
+    .await;
+    let orphan_id = "0190c0de-0000-7000-8000-00000000abcd";
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, token_version, created_at, updated_at) \
+         VALUES ($1, $2, '!none:orphan', 0, 0, 0)",
+    )
+    .bind(orphan_id)
+    .bind(orphan.clone())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    f.hostile.next_account("orphan-sub", &orphan, true).await;
+    let pair = f.tokens("hostile").await;
+    assert_eq!(f.srv.me(&access(&pair)).await.body["id"], orphan_id);
+
     // A new account needs a verified email.
     f.hostile
         .next_account("nobody-sub", &email("unverified"), false)

@@ -515,6 +515,15 @@ impl FederatedSignIn {
             Some(existing) if self.settings.link_verified_email && !existing.has_password() => {
                 existing
             }
+            // An account a federated sign-in created but could not link (the link failed
+            // after the account was written): no password and no identity. Linking a
+            // verified owner of its email is what creating it would have done.
+            Some(existing)
+                if !existing.has_password()
+                    && self.identities.of_user(existing.id).await?.is_empty() =>
+            {
+                existing
+            }
             Some(_) => return Err(FederatedError::AccountExists.into()),
             None => {
                 let new = NewUser {
