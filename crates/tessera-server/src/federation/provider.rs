@@ -39,6 +39,10 @@ use crate::config::oauth::{ProviderKind, ProviderSettings, TokenAuth};
 pub const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
 /// How far in the future an ID token's `iat` may be (the provider's clock may run ahead).
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// After a failed read of the discovery document, how long requests are answered without
+/// trying again (while the provider is down, requests do not queue behind one another's
+/// timeouts).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// The least time between two reads forced by an unknown signing key.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
@@ -119,7 +123,8 @@ pub struct Provider {
     redirect_uri: RedirectUrl,
     http: ProviderHttp,
     discovered: ArcSwapOption<Discovered>,
-    discovering: tokio::sync::Mutex<()>,
+    /// Serialises reads; holds when the last one failed.
+    discovering: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -170,7 +175,7 @@ impl Provider {
             redirect_uri,
             http,
             discovered: ArcSwapOption::empty(),
-            discovering: tokio::sync::Mutex::new(()),
+            discovering: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -488,7 +493,9 @@ impl Provider {
     }
 
     /// The discovery document: the cached one while it is fresh (and `force` is false),
-    /// else read now (one reader at a time; the others wait and use its result).
+    /// else read now (one reader at a time; the others wait and use its result). When the
+    /// read fails, an older document is used if there is one (unless `force`), and for
+    /// [`RETRY_AFTER_FAILURE`] no read is tried again.
     async fn metadata(&self, force: bool) -> Result<Arc<Discovered>, FederationError> {
         let fresh = |d: &Arc<Discovered>| {
             d.at.elapsed() < METADATA_MAX_AGE && (!force || d.at.elapsed() < REFETCH_AFTER)
@@ -496,10 +503,40 @@ impl Provider {
         if let Some(d) = self.discovered.load_full().filter(fresh) {
             return Ok(d);
         }
-        let _one = self.discovering.lock().await;
+        let mut failed = self.discovering.lock().await;
         if let Some(d) = self.discovered.load_full().filter(fresh) {
             return Ok(d);
         }
+        let stale = self.discovered.load_full().filter(|_| !force);
+        if failed.is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE) {
+            return stale.ok_or_else(|| {
+                FederationError::Unavailable("discovery failed moments ago".into())
+            });
+        }
+        match self.discover().await {
+            Ok(metadata) => {
+                *failed = None;
+                let d = Arc::new(Discovered {
+                    metadata,
+                    at: Instant::now(),
+                });
+                self.discovered.store(Some(Arc::clone(&d)));
+                Ok(d)
+            }
+            Err(e) => {
+                *failed = Some(Instant::now());
+                tracing::warn!(
+                    provider = %self.settings.name,
+                    error = %e,
+                    "identity provider discovery failed"
+                );
+                stale.ok_or(e)
+            }
+        }
+    }
+
+    /// Reads the discovery document (and its JWKS) now, and checks the endpoints it names.
+    async fn discover(&self) -> Result<CoreProviderMetadata, FederationError> {
         let ProviderKind::Oidc { issuer, .. } = &self.settings.kind else {
             return Err(FederationError::Config("not an OpenID provider".into()));
         };
@@ -521,12 +558,7 @@ impl Provider {
                 FederationError::Unavailable(format!("discovery names {url:?}: {why}"))
             })?;
         }
-        let d = Arc::new(Discovered {
-            metadata,
-            at: Instant::now(),
-        });
-        self.discovered.store(Some(Arc::clone(&d)));
-        Ok(d)
+        Ok(metadata)
     }
 
     async fn userinfo(&self, url: &str, token: &AccessToken) -> Result<Value, FederationError> {

@@ -31,6 +31,11 @@ struct Fed {
 
 impl Fed {
     async fn start(redis: bool, oauth: &str) -> Option<Self> {
+        Self::start_with(redis, oauth, &[]).await
+    }
+
+    /// As [`Fed::start`], with `extra` environment variables (they win).
+    async fn start_with(redis: bool, oauth: &str, extra: &[(&str, &str)]) -> Option<Self> {
         if redis && !redis_available() {
             tessera_testkit::services::missing("redis-server");
             return None;
@@ -129,6 +134,7 @@ client_id = "hostile-client"
         if redis {
             env.push(("REDIS_URL", redis_url.as_str()));
         }
+        env.extend_from_slice(extra);
         let srv = Binary::serve_on(port, dir.path(), &env).await;
         Some(Self {
             srv,
@@ -751,4 +757,32 @@ async fn an_expired_state_is_refused() {
     // A fresh start within the lifetime still works.
     let code = f.sign_in(&mut browser, "idp").await.unwrap();
     assert_eq!(f.exchange(&mut browser, &code).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_sign_ins_is_budgeted_per_address_even_concurrently() {
+    let Some(f) = Fed::start_with(false, "", &[("TESSERA_RATE_LIMIT", "on")]).await else {
+        return;
+    };
+    // Each start stores a pending sign-in: 60 per 10 minutes per address. Twice that,
+    // at once.
+    let url = f.authorize_url("idp", &f.app);
+    let tries = (0..120).map(|_| {
+        let url = url.clone();
+        async move {
+            let mut browser = Agent::new();
+            match browser.get(&url).await {
+                Ok(_) => StatusCode::FOUND,
+                Err(stopped) => stopped.status,
+            }
+        }
+    });
+    let statuses = futures::future::join_all(tries).await;
+    let started = statuses.iter().filter(|s| **s == StatusCode::FOUND).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!((59..=60).contains(&started), "{statuses:?}");
+    assert_eq!(started + limited, 120, "{statuses:?}");
 }

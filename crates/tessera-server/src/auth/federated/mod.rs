@@ -142,8 +142,8 @@ impl FederatedSignIn {
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<Started, AuthError> {
-        // Each start stores a record for `state_ttl`: the address's request budget first.
-        self.core.limits.before_request(ip, now).await?;
+        // Each start stores a record for `state_ttl`: the address's budgets first.
+        self.core.limits.before_federated_start(ip, now).await?;
         let provider = self
             .providers
             .get(provider)
