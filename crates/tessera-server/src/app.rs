@@ -67,6 +67,8 @@ pub struct App {
     pub clients: crate::http::extract::Clients,
     /// Sign-in through external providers; linked identities.
     pub federated: crate::auth::FederatedSignIn,
+    /// Passkeys.
+    pub passkeys: crate::auth::PasskeyService,
 }
 
 /// How often the Redis statistics counters are recomputed by a bounded background SCAN (they
@@ -111,6 +113,9 @@ pub enum StartError {
         /// What does not open, and why.
         mismatch: crate::mfa::key_check::KeyMismatch,
     },
+    /// The WebAuthn relying party (`webauthn_rp_id`, `webauthn_origins`) is refused.
+    #[error("webauthn: {0}")]
+    WebAuthn(String),
     /// An identity provider's settings cannot be used.
     #[error("oauth: {0}")]
     Federation(#[from] crate::federation::FederationError),
@@ -300,6 +305,7 @@ impl App {
             passwords,
             admin,
             federated,
+            passkeys,
         } = AuthServices::new(
             core,
             Arc::clone(&mailer),
@@ -311,6 +317,7 @@ impl App {
                 providers: crate::federation::Providers::new(&settings.oauth, &settings.issuer)?,
                 settings: settings.oauth.clone(),
                 issuer: settings.issuer.clone(),
+                webauthn: Arc::new(relying_party(settings)?),
             },
         );
         Ok(App {
@@ -331,8 +338,27 @@ impl App {
             durable,
             clients: crate::http::extract::Clients::new(settings.introspection_clients.clone()),
             federated,
+            passkeys,
         })
     }
+}
+
+/// The WebAuthn relying party of `settings` (`webauthn_rp_id`, `webauthn_origins`).
+fn relying_party(settings: &Settings) -> Result<webauthn_rs::Webauthn, StartError> {
+    let bad = |e: String| StartError::WebAuthn(e);
+    let origins: Vec<webauthn_rs::prelude::Url> = settings
+        .webauthn_origins
+        .iter()
+        .map(|o| webauthn_rs::prelude::Url::parse(o).map_err(|e| bad(format!("{o}: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let first = origins.first().ok_or_else(|| bad("no origin".into()))?;
+    let mut builder = webauthn_rs::WebauthnBuilder::new(&settings.webauthn_rp_id, first)
+        .map_err(|e| bad(e.to_string()))?
+        .rp_name("Tessera");
+    for o in &origins[1..] {
+        builder = builder.append_allowed_origin(o);
+    }
+    builder.build().map_err(|e| bad(e.to_string()))
 }
 
 fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {

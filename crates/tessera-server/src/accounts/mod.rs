@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod email;
+pub mod passkeys;
 pub mod password;
 pub mod users;
 

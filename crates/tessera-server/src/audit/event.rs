@@ -62,6 +62,13 @@ pub enum EventKind {
     IdentityLinked,
     /// A provider account was unlinked (`details.provider`).
     IdentityUnlinked,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey's signature counter went backwards: a cloned authenticator may be in use
+    /// (the sign-in was refused).
+    PasskeyCloned,
 }
 
 impl EventKind {
@@ -90,6 +97,9 @@ impl EventKind {
             EventKind::FederatedLogin => "federated_login",
             EventKind::IdentityLinked => "identity_linked",
             EventKind::IdentityUnlinked => "identity_unlinked",
+            EventKind::PasskeyAdded => "passkey_added",
+            EventKind::PasskeyRemoved => "passkey_removed",
+            EventKind::PasskeyCloned => "passkey_cloned",
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordResetCompleted => "password_reset_completed",
             EventKind::PasswordChanged => "password_changed",

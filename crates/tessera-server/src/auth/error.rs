@@ -92,6 +92,9 @@ pub enum AuthError {
     /// OAuth client authentication failed (`/oauth2/*`): no, unknown or wrong credentials.
     #[error("invalid client")]
     InvalidClient,
+    /// A passkey step failed.
+    #[error(transparent)]
+    Passkey(#[from] super::passkeys::PasskeyError),
     /// A federated sign-in step failed.
     #[error(transparent)]
     Federated(#[from] super::federated::FederatedError),

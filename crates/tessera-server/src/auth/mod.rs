@@ -34,6 +34,7 @@ pub mod error;
 pub mod federated;
 pub mod fingerprint;
 pub mod pair;
+pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod second_factor;
@@ -49,6 +50,7 @@ pub use error::AuthError;
 pub use federated::FederatedSignIn;
 pub use fingerprint::{Fingerprint, Fingerprinting};
 pub use pair::TokenPair;
+pub use passkeys::PasskeyService;
 pub use password::Passwords;
 pub use policy::SessionPolicy;
 pub use second_factor::SecondFactorService;
@@ -75,6 +77,8 @@ pub struct AuthServices {
     pub admin: AdminService,
     /// Sign-in through external providers; linked identities.
     pub federated: FederatedSignIn,
+    /// Passkeys: registering, signing in, listing, removing.
+    pub passkeys: PasskeyService,
 }
 
 /// What federated sign-in is built from.
@@ -86,6 +90,8 @@ pub struct Federation {
     pub settings: crate::config::oauth::OAuthSettings,
     /// This server's public base URL.
     pub issuer: String,
+    /// The WebAuthn relying party (passkeys).
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
 }
 
 impl AuthServices {
@@ -107,8 +113,14 @@ impl AuthServices {
             federation.settings,
             federation.issuer,
         );
+        let passkeys = PasskeyService::new(
+            Arc::clone(&core),
+            sign_in.clone(),
+            Arc::clone(&federation.webauthn),
+        );
         Self {
             sign_in,
+            passkeys,
             access: AccessService::new(Arc::clone(&core)),
             admin: AdminService::new(Arc::clone(&core), sessions.clone()),
             passwords: Passwords::new(core, mailer, reset),

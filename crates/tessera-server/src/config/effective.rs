@@ -297,6 +297,8 @@ fn shown(key: &str, s: &Settings) -> Shown {
                 Shown::Unset("generated into the data dir (master.key) on first start")
             }
         },
+        "webauthn_rp_id" => text(&s.webauthn_rp_id),
+        "webauthn_origins" => text(s.webauthn_origins.join(",")),
         "master_key_file" => match &s.master_key {
             MasterKeySetting::File(p) => text(p.display()),
             _ => Shown::Unset("no master key file"),

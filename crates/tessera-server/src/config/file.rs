@@ -147,6 +147,13 @@ pub struct RawConfig {
     pub master_key: Option<String>,
     /// File holding the master key (same encoding). Default: unset.
     pub master_key_file: Option<PathBuf>,
+    /// WebAuthn relying-party id (passkeys). Default: the issuer's host.
+    #[serde(deserialize_with = "lenient_string")]
+    pub webauthn_rp_id: Option<String>,
+    /// Comma-separated origins passkey ceremonies may come from. Default: the issuer's
+    /// origin.
+    #[serde(deserialize_with = "lenient_string")]
+    pub webauthn_origins: Option<String>,
     /// `[oauth]`: federated sign-in (return URLs and providers). The one nested section;
     /// its environment names are derived (see [`super::oauth`]), not listed in
     /// [`SETTINGS`].
@@ -198,6 +205,8 @@ impl fmt::Debug for RawConfig {
             trusted_proxies,
             master_key,
             master_key_file,
+            webauthn_rp_id,
+            webauthn_origins,
             oauth,
         } = self;
         let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
@@ -239,6 +248,8 @@ impl fmt::Debug for RawConfig {
             .field("trusted_proxies", trusted_proxies)
             .field("master_key", &redacted(master_key))
             .field("master_key_file", master_key_file)
+            .field("webauthn_rp_id", webauthn_rp_id)
+            .field("webauthn_origins", webauthn_origins)
             .field("oauth", oauth)
             .finish()
     }

@@ -35,6 +35,7 @@ pub mod settings;
 mod storage;
 mod tokens;
 mod value;
+mod webauthn;
 pub mod written;
 
 pub use browser::TokenTransport;

@@ -94,6 +94,10 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Where the master key that seals the stored keys comes from.
     pub master_key: MasterKeySetting,
+    /// WebAuthn relying-party id (passkeys).
+    pub webauthn_rp_id: String,
+    /// Origins passkey ceremonies may come from.
+    pub webauthn_origins: Vec<String>,
     /// Federated sign-in (`[oauth]`).
     pub oauth: super::oauth::OAuthSettings,
     /// Settings that were given but whose feature is not built yet (warned about at start).
@@ -161,6 +165,10 @@ impl Settings {
         } = Mfa::from_raw(&raw)?;
         let master_key = master_key(&raw)?;
         let oauth = super::oauth::OAuthSettings::from_raw(raw.oauth.as_ref())?;
+        let super::webauthn::WebAuthn {
+            webauthn_rp_id,
+            webauthn_origins,
+        } = super::webauthn::WebAuthn::from_raw(&raw, &issuer)?;
         Ok(Settings {
             listen,
             data_dir,
@@ -196,6 +204,8 @@ impl Settings {
             trusted_proxies,
             master_key,
             oauth,
+            webauthn_rp_id,
+            webauthn_origins,
             not_implemented: Vec::new(),
         })
     }

@@ -117,7 +117,7 @@ pub enum Unlinked {
 
 impl Identities {
     /// Removes `user`'s link to `provider`, unless the user has no password
-    /// (`has_password` false) and no other link. One transaction that first writes the
+    /// (`has_password` false), no passkey and no other link. One transaction that first writes the
     /// user's row, so concurrent unlinks of one user run one after the other (a row lock on
     /// PostgreSQL, the write lock on SQLite) and never remove the last two together.
     pub async fn unlink_unless_last(
@@ -139,7 +139,11 @@ impl Identities {
         if !linked.iter().any(|p| p == provider) {
             return Ok(Unlinked::NotLinked);
         }
-        if !has_password && linked.len() <= 1 {
+        let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        if !has_password && passkeys == 0 && linked.len() <= 1 {
             return Ok(Unlinked::Last);
         }
         sqlx::query("DELETE FROM identities WHERE user_id = $1 AND provider = $2")

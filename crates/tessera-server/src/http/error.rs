@@ -122,6 +122,43 @@ fn describe_federated(
     }
 }
 
+/// The passkeys' part of [`describe`].
+fn describe_passkey(e: &crate::auth::passkeys::PasskeyError) -> (StatusCode, &'static str, String) {
+    use crate::auth::passkeys::PasskeyError::*;
+    match e {
+        InvalidChallenge => (
+            StatusCode::BAD_REQUEST,
+            "invalid_challenge",
+            "the passkey challenge is unknown, expired, already used or not yours; ask for new options".into(),
+        ),
+        InvalidRegistration(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_credential",
+            "the authenticator's answer failed verification".into(),
+        ),
+        InvalidAssertion => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_credential",
+            "the passkey could not be verified".into(),
+        ),
+        InvalidName => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+            "a passkey name is at most 64 characters, without control characters".into(),
+        ),
+        NotFound => (
+            StatusCode::NOT_FOUND,
+            "passkey_not_found",
+            "no such passkey".into(),
+        ),
+        LastSignInMethod => (
+            StatusCode::CONFLICT,
+            "last_sign_in_method",
+            "this is the account's last way to sign in; set a password or add another passkey first".into(),
+        ),
+    }
+}
+
 /// Provider-sent text as shown in a problem: printable ASCII, at most 200 characters.
 fn printable(s: &str) -> String {
     s.chars()
@@ -258,6 +295,7 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "client authentication failed".into(),
         ),
         Federated(f) => describe_federated(f),
+        Passkey(p) => describe_passkey(p),
         StateStore(StoreError::Unavailable(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "state_store_unavailable",

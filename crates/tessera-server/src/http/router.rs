@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use super::error::problem;
 use super::forwarded::{self, ClientAddr};
 use super::routes::{
-    admin, auth, federation, health, jwks, me, metadata, mfa, oauth2, password, prometheus,
-    sessions,
+    admin, auth, federation, health, jwks, me, metadata, mfa, oauth2, passkeys, password,
+    prometheus, sessions,
 };
 use super::track::track;
 use crate::app::AppState;
@@ -66,6 +66,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/oauth-authorization-server",
             get(metadata::authorization_server),
+        )
+        .route(
+            "/v1/passkeys/register/options",
+            post(passkeys::register_options),
+        )
+        .route("/v1/passkeys/register", post(passkeys::register))
+        .route("/v1/passkeys", get(passkeys::list))
+        .route("/v1/passkeys/{id}", delete(passkeys::remove))
+        .route("/v1/auth/passkey/options", post(passkeys::sign_in_options))
+        .route("/v1/auth/passkey", post(passkeys::sign_in))
+        .route(
+            "/v1/admin/users/{id}/passkeys",
+            delete(passkeys::admin_remove_all),
         )
         .route("/v1/oauth/providers", get(federation::providers))
         .route("/v1/oauth/exchange", post(federation::exchange))

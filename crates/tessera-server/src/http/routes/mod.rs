@@ -9,6 +9,7 @@ pub mod me;
 pub mod metadata;
 pub mod mfa;
 pub mod oauth2;
+pub mod passkeys;
 pub mod password;
 pub mod prometheus;
 pub mod sessions;
