@@ -19,6 +19,7 @@ mod mfa_keys;
 mod oauth2;
 mod outage;
 mod partial_loss;
+mod passkeys;
 mod password;
 mod proxies;
 mod races;

@@ -1,0 +1,441 @@
+//! Passkeys through the real binary, with webauthn-authenticator-rs's software passkey as the
+//! authenticator: registration behind the password, username-less and email + passkey
+//! sign-in, and the answers an attacker would try.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tessera_testkit::{RedisServer, TempDir, free_port, redis_available};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::{AuthenticatorBackend, WebauthnAuthenticator};
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url,
+};
+use webauthn_rs_proto::{AllowCredentials, PublicKeyCredentialRequestOptions};
+
+/// A resident-key authenticator: webauthn-authenticator-rs's software passkey (real keys,
+/// real signatures, real authenticator data), plus what a discoverable credential adds: it
+/// remembers the user handle of each credential it made, answers a request that names no
+/// credential with one of its own, and returns the user handle (which is not signed: the
+/// browser passes it along).
+struct Key {
+    soft: SoftPasskey,
+    creds: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Key {
+    fn new() -> Self {
+        Self {
+            soft: SoftPasskey::new(true),
+            creds: Vec::new(),
+        }
+    }
+
+    fn do_registration(
+        &mut self,
+        origin: Url,
+        creation: CreationChallengeResponse,
+    ) -> Result<RegisterPublicKeyCredential, String> {
+        let user = creation.public_key.user.id.clone();
+        let credential = self
+            .soft
+            .do_registration(origin, creation)
+            .map_err(|e| format!("{e:?}"))?;
+        self.creds.push((credential.raw_id.to_vec(), user));
+        Ok(credential)
+    }
+
+    fn name_own(&self, options: &mut PublicKeyCredentialRequestOptions) {
+        if options.allow_credentials.is_empty() {
+            options.allow_credentials = self
+                .creds
+                .iter()
+                .map(|(id, _)| AllowCredentials {
+                    type_: "public-key".into(),
+                    id: id.clone(),
+                    transports: None,
+                })
+                .collect();
+        }
+    }
+
+    fn with_handle(&self, mut c: PublicKeyCredential) -> PublicKeyCredential {
+        c.response.user_handle = self
+            .creds
+            .iter()
+            .find(|(id, _)| *id == c.raw_id.to_vec())
+            .map(|(_, user)| user.clone().into());
+        c
+    }
+
+    /// What a browser gets from the authenticator for `options` at `origin`.
+    fn do_authentication(
+        &mut self,
+        origin: Url,
+        mut options: RequestChallengeResponse,
+    ) -> Result<PublicKeyCredential, String> {
+        self.name_own(&mut options.public_key);
+        let c = self
+            .soft
+            .do_authentication(origin, options)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(self.with_handle(c))
+    }
+
+    /// The same without the browser's checks of origin and relying party (what a hostile
+    /// client could send).
+    fn perform_auth(
+        &mut self,
+        origin: Url,
+        mut options: PublicKeyCredentialRequestOptions,
+    ) -> Result<PublicKeyCredential, String> {
+        self.name_own(&mut options);
+        let c = self
+            .soft
+            .perform_auth(origin, options, 60_000)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(self.with_handle(c))
+    }
+}
+
+use super::signin::decode;
+use crate::common::binary::Binary;
+use crate::common::{PW, Session, email};
+
+struct Rp {
+    srv: Binary,
+    /// The browser origin the ceremonies come from.
+    origin: Url,
+    _redis: Option<RedisServer>,
+    _dir: TempDir,
+}
+
+impl Rp {
+    async fn start(redis: bool) -> Option<Self> {
+        if redis && !redis_available() {
+            tessera_testkit::services::missing("redis-server");
+            return None;
+        }
+        let dir = TempDir::new("passkeys");
+        let port = free_port();
+        // Browsers allow http:// only on localhost; the server itself listens on 127.0.0.1.
+        let origin = format!("http://localhost:{port}");
+        let redis_server = redis.then(|| RedisServer::start(free_port(), dir.path(), &[]));
+        let redis_url = redis_server.as_ref().map(|r| r.url()).unwrap_or_default();
+        let mut env = vec![
+            ("TESSERA_RATE_LIMIT", "off"),
+            ("TESSERA_WEBAUTHN_RP_ID", "localhost"),
+            ("TESSERA_WEBAUTHN_ORIGINS", origin.as_str()),
+        ];
+        if redis {
+            env.push(("REDIS_URL", redis_url.as_str()));
+        }
+        let srv = Binary::serve_on(port, dir.path(), &env).await;
+        Some(Self {
+            srv,
+            origin: Url::parse(&origin).unwrap(),
+            _redis: redis_server,
+            _dir: dir,
+        })
+    }
+
+    async fn post(&self, path: &str, body: Value, bearer: Option<&str>) -> (StatusCode, Value) {
+        let r = self.srv.call(Method::POST, path, Some(body), bearer).await;
+        (r.status, r.body)
+    }
+
+    /// Registers a passkey of `authenticator` for `sess`: its id.
+    async fn register(&self, sess: &Session, authenticator: &mut Key, name: &str) -> String {
+        let (status, options) = self
+            .post(
+                "/v1/passkeys/register/options",
+                json!({"password": PW}),
+                Some(&sess.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{options}");
+        let creation: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+        let credential = authenticator
+            .do_registration(self.origin.clone(), creation)
+            .unwrap();
+        let (status, body) = self
+            .post(
+                "/v1/passkeys/register",
+                json!({"challenge_id": options["challenge_id"], "name": name, "credential": credential}),
+                Some(&sess.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sign-in options (`email` or username-less): the challenge id and the options.
+    async fn sign_in_options(&self, email: Option<&str>) -> (String, RequestChallengeResponse) {
+        let body = match email {
+            Some(e) => json!({"email": e}),
+            None => json!({}),
+        };
+        let (status, options) = self.post("/v1/auth/passkey/options", body, None).await;
+        assert_eq!(status, StatusCode::OK, "{options}");
+        let id = options["challenge_id"].as_str().unwrap().to_owned();
+        (id, serde_json::from_value(options).unwrap())
+    }
+
+    async fn sign_in(&self, challenge_id: &str, credential: &Value) -> (StatusCode, Value) {
+        self.post(
+            "/v1/auth/passkey",
+            json!({"challenge_id": challenge_id, "credential": credential}),
+            None,
+        )
+        .await
+    }
+}
+
+async fn registered_passkeys_sign_in_with_and_without_an_email(redis: bool) {
+    let Some(rp) = Rp::start(redis).await else {
+        return;
+    };
+    let alice = email("alice");
+    let sess = rp.srv.signed_up(&alice).await;
+    let me = rp.srv.me(&sess.access).await;
+    let mut laptop = Key::new();
+    let id = rp.register(&sess, &mut laptop, "laptop").await;
+    let listed = rp
+        .srv
+        .call(Method::GET, "/v1/passkeys", None, Some(&sess.access))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+    assert_eq!(listed.body["passkeys"][0]["id"], id.as_str());
+    assert_eq!(listed.body["passkeys"][0]["name"], "laptop");
+    assert_eq!(listed.body["passkeys"][0]["last_used_at"], Value::Null);
+
+    // Username-less.
+    let (challenge, options) = rp.sign_in_options(None).await;
+    let assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let assertion = serde_json::to_value(&assertion).unwrap();
+    let (status, pair) = rp.sign_in(&challenge, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let access = pair["access_token"].as_str().unwrap();
+    let me2 = rp.srv.me(access).await;
+    assert_eq!(me2.body["id"], me.body["id"]);
+    let (_, claims) = decode(access);
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(amr.contains(&"user") && amr.contains(&"mfa"), "{amr:?}");
+    assert!(amr.contains(&"swk") || amr.contains(&"hwk"), "{amr:?}");
+    // The same answer again: the challenge was used up.
+    let (status, body) = rp.sign_in(&challenge, &assertion).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_challenge");
+    // The old answer for a new challenge: it signed another challenge.
+    let (fresh, _) = rp.sign_in_options(None).await;
+    let (status, body) = rp.sign_in(&fresh, &assertion).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "invalid_credential");
+
+    // Email + passkey; the session is listed like any other.
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    assert!(
+        !options.public_key.allow_credentials.is_empty(),
+        "the account's credentials are named"
+    );
+    let assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let (status, pair) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let sessions = rp
+        .srv
+        .call(
+            Method::GET,
+            "/v1/sessions",
+            None,
+            Some(pair["access_token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        sessions.body["sessions"].as_array().unwrap().len(),
+        3,
+        "{sessions:?}"
+    );
+    let listed = rp
+        .srv
+        .call(Method::GET, "/v1/passkeys", None, Some(&sess.access))
+        .await;
+    assert!(
+        listed.body["passkeys"][0]["last_used_at"].is_string(),
+        "{listed:?}"
+    );
+    let events = rp
+        .srv
+        .call(Method::GET, "/v1/security-events", None, Some(&sess.access))
+        .await;
+    assert!(
+        events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "passkey_added"),
+        "{events:?}"
+    );
+
+    // Removing it (the account still has its password).
+    let gone = rp
+        .srv
+        .call(
+            Method::DELETE,
+            &format!("/v1/passkeys/{id}"),
+            None,
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{gone:?}");
+    let (challenge, options) = rp.sign_in_options(None).await;
+    let assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let (status, _) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a removed passkey signs nobody in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_passkeys_sign_in_with_and_without_an_email_on_memory() {
+    registered_passkeys_sign_in_with_and_without_an_email(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_passkeys_sign_in_with_and_without_an_email_on_redis() {
+    registered_passkeys_sign_in_with_and_without_an_email(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_needs_the_password_and_forged_answers_are_refused() {
+    let Some(rp) = Rp::start(false).await else {
+        return;
+    };
+    let alice = email("alice");
+    let sess = rp.srv.signed_up(&alice).await;
+    // A stolen access token alone cannot add the thief's authenticator.
+    let (status, body) = rp
+        .post(
+            "/v1/passkeys/register/options",
+            json!({}),
+            Some(&sess.access),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert_ne!(status, StatusCode::OK);
+    let (status, body) = rp
+        .post(
+            "/v1/passkeys/register/options",
+            json!({"password": "not the password"}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // A registration challenge is its user's, and single use.
+    let (_, options) = rp
+        .post(
+            "/v1/passkeys/register/options",
+            json!({"password": PW}),
+            Some(&sess.access),
+        )
+        .await;
+    let mut thief_key = Key::new();
+    let creation: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+    let credential = thief_key
+        .do_registration(rp.origin.clone(), creation)
+        .unwrap();
+    let bob = rp.srv.signed_up(&email("bob")).await;
+    let body = json!({"challenge_id": options["challenge_id"], "credential": credential});
+    let (status, r) = rp
+        .post("/v1/passkeys/register", body.clone(), Some(&bob.access))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(r["code"], "invalid_challenge");
+    let (status, r) = rp
+        .post("/v1/passkeys/register", body, Some(&sess.access))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "used up by bob's try: {r}");
+
+    let mut laptop = Key::new();
+    rp.register(&sess, &mut laptop, "laptop").await;
+    let mut bobs = Key::new();
+    rp.register(&bob, &mut bobs, "bob's").await;
+
+    // Another user's credential for alice's email challenge.
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    let mut options_for_bob = options.clone();
+    options_for_bob.public_key.allow_credentials.clear();
+    let assertion = bobs
+        .perform_auth(rp.origin.clone(), options_for_bob.public_key)
+        .unwrap();
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{r}");
+
+    // An answer made for another origin, and one for another relying party.
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    let evil = Url::parse("https://evil.example").unwrap();
+    let assertion = laptop
+        .perform_auth(evil, options.public_key.clone())
+        .unwrap();
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "other origin: {r}");
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    let mut other_rp = options.public_key.clone();
+    other_rp.rp_id = "evil.example".into();
+    let assertion = laptop
+        .perform_auth(rp.origin.clone(), other_rp)
+        .unwrap_or_else(|e| panic!("the soft passkey signs for any rp id: {e:?}"));
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "other rp id: {r}");
+
+    // A wrong signature.
+    let (challenge, options) = rp.sign_in_options(None).await;
+    let mut assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let last = assertion.response.signature.len() - 1;
+    assertion.response.signature[last] ^= 0x01;
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{r}");
+    // A made-up challenge id.
+    let (status, r) = rp
+        .sign_in(
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            &serde_json::to_value(&assertion).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    // After all that, the real one still works.
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    let assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+}
