@@ -64,7 +64,7 @@ impl Key {
             .creds
             .iter()
             .find(|(id, _)| *id == c.raw_id.to_vec())
-            .map(|(_, user)| user.clone().into());
+            .map(|(_, user)| user.clone());
         c
     }
 
