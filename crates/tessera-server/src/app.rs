@@ -317,7 +317,7 @@ impl App {
                 providers: crate::federation::Providers::new(&settings.oauth, &settings.issuer)?,
                 settings: settings.oauth.clone(),
                 issuer: settings.issuer.clone(),
-                webauthn: Arc::new(relying_party(settings)?),
+                webauthn: relying_party(settings)?.map(Arc::new),
             },
         );
         Ok(App {
@@ -343,22 +343,29 @@ impl App {
     }
 }
 
-/// The WebAuthn relying party of `settings` (`webauthn_rp_id`, `webauthn_origins`).
-fn relying_party(settings: &Settings) -> Result<webauthn_rs::Webauthn, StartError> {
+/// The WebAuthn relying party of `settings` (`webauthn_rp_id`, `webauthn_origins`), or
+/// `None` when passkeys are off.
+fn relying_party(settings: &Settings) -> Result<Option<webauthn_rs::Webauthn>, StartError> {
+    let Some(rp) = &settings.webauthn else {
+        tracing::warn!(
+            "passkeys are off: the issuer is neither https nor loopback, and TESSERA_WEBAUTHN_RP_ID / TESSERA_WEBAUTHN_ORIGINS are not set"
+        );
+        return Ok(None);
+    };
     let bad = |e: String| StartError::WebAuthn(e);
-    let origins: Vec<webauthn_rs::prelude::Url> = settings
-        .webauthn_origins
+    let origins: Vec<webauthn_rs::prelude::Url> = rp
+        .origins
         .iter()
         .map(|o| webauthn_rs::prelude::Url::parse(o).map_err(|e| bad(format!("{o}: {e}"))))
         .collect::<Result<_, _>>()?;
     let first = origins.first().ok_or_else(|| bad("no origin".into()))?;
-    let mut builder = webauthn_rs::WebauthnBuilder::new(&settings.webauthn_rp_id, first)
+    let mut builder = webauthn_rs::WebauthnBuilder::new(&rp.rp_id, first)
         .map_err(|e| bad(e.to_string()))?
         .rp_name("Tessera");
     for o in &origins[1..] {
         builder = builder.append_allowed_origin(o);
     }
-    builder.build().map_err(|e| bad(e.to_string()))
+    builder.build().map(Some).map_err(|e| bad(e.to_string()))
 }
 
 fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {

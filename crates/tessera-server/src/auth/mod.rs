@@ -50,7 +50,7 @@ pub use error::AuthError;
 pub use federated::FederatedSignIn;
 pub use fingerprint::{Fingerprint, Fingerprinting};
 pub use pair::TokenPair;
-pub use passkeys::PasskeyService;
+pub use passkeys::{PasskeyCheck, PasskeyService};
 pub use password::Passwords;
 pub use policy::SessionPolicy;
 pub use second_factor::SecondFactorService;
@@ -90,8 +90,8 @@ pub struct Federation {
     pub settings: crate::config::oauth::OAuthSettings,
     /// This server's public base URL.
     pub issuer: String,
-    /// The WebAuthn relying party (passkeys).
-    pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// The WebAuthn relying party (passkeys); `None`: passkeys are off.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AuthServices {
@@ -105,7 +105,11 @@ impl AuthServices {
         let core = Arc::new(core);
         let second_factor = SecondFactorService::new(Arc::clone(&core));
         let sessions = SessionService::new(Arc::clone(&core));
-        let sign_in = SignInService::new(Arc::clone(&core), second_factor.clone());
+        let check = PasskeyCheck::new(
+            federation.webauthn.clone(),
+            crate::accounts::passkeys::Passkeys::new(core.users.database().clone()),
+        );
+        let sign_in = SignInService::new(Arc::clone(&core), second_factor.clone(), check.clone());
         let federated = FederatedSignIn::new(
             Arc::clone(&core),
             sign_in.clone(),
@@ -113,11 +117,7 @@ impl AuthServices {
             federation.settings,
             federation.issuer,
         );
-        let passkeys = PasskeyService::new(
-            Arc::clone(&core),
-            sign_in.clone(),
-            Arc::clone(&federation.webauthn),
-        );
+        let passkeys = PasskeyService::new(Arc::clone(&core), sign_in.clone(), check);
         Self {
             sign_in,
             passkeys,

@@ -297,8 +297,14 @@ fn shown(key: &str, s: &Settings) -> Shown {
                 Shown::Unset("generated into the data dir (master.key) on first start")
             }
         },
-        "webauthn_rp_id" => text(&s.webauthn_rp_id),
-        "webauthn_origins" => text(s.webauthn_origins.join(",")),
+        "webauthn_rp_id" => s.webauthn.as_ref().map_or(
+            Shown::Unset("passkeys off: the issuer is neither https nor loopback"),
+            |r| text(&r.rp_id),
+        ),
+        "webauthn_origins" => s.webauthn.as_ref().map_or(
+            Shown::Unset("passkeys off: the issuer is neither https nor loopback"),
+            |r| text(r.origins.join(",")),
+        ),
         "master_key_file" => match &s.master_key {
             MasterKeySetting::File(p) => text(p.display()),
             _ => Shown::Unset("no master key file"),

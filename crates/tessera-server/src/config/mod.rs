@@ -35,7 +35,7 @@ pub mod settings;
 mod storage;
 mod tokens;
 mod value;
-mod webauthn;
+pub mod webauthn;
 pub mod written;
 
 pub use browser::TokenTransport;

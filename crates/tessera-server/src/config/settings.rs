@@ -94,10 +94,9 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Where the master key that seals the stored keys comes from.
     pub master_key: MasterKeySetting,
-    /// WebAuthn relying-party id (passkeys).
-    pub webauthn_rp_id: String,
-    /// Origins passkey ceremonies may come from.
-    pub webauthn_origins: Vec<String>,
+    /// The WebAuthn relying party of passkeys; `None`: passkeys are off (no usable default
+    /// and none configured).
+    pub webauthn: Option<super::webauthn::RelyingParty>,
     /// Federated sign-in (`[oauth]`).
     pub oauth: super::oauth::OAuthSettings,
     /// Settings that were given but whose feature is not built yet (warned about at start).
@@ -165,10 +164,7 @@ impl Settings {
         } = Mfa::from_raw(&raw)?;
         let master_key = master_key(&raw)?;
         let oauth = super::oauth::OAuthSettings::from_raw(raw.oauth.as_ref())?;
-        let super::webauthn::WebAuthn {
-            webauthn_rp_id,
-            webauthn_origins,
-        } = super::webauthn::WebAuthn::from_raw(&raw, &issuer)?;
+        let webauthn = super::webauthn::relying_party(&raw, &issuer)?;
         Ok(Settings {
             listen,
             data_dir,
@@ -204,8 +200,7 @@ impl Settings {
             trusted_proxies,
             master_key,
             oauth,
-            webauthn_rp_id,
-            webauthn_origins,
+            webauthn,
             not_implemented: Vec::new(),
         })
     }

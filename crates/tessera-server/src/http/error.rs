@@ -151,6 +151,11 @@ fn describe_passkey(e: &crate::auth::passkeys::PasskeyError) -> (StatusCode, &'s
             "passkey_not_found",
             "no such passkey".into(),
         ),
+        Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "passkeys_unavailable",
+            "passkeys are off on this server: set TESSERA_WEBAUTHN_RP_ID and TESSERA_WEBAUTHN_ORIGINS".into(),
+        ),
         LastSignInMethod => (
             StatusCode::CONFLICT,
             "last_sign_in_method",

@@ -35,6 +35,10 @@ pub struct Challenge {
     /// challenge without it (written before it existed) is expired too.
     #[serde(default)]
     pub standing: Option<String>,
+    /// When the user has passkeys: the state that checks a passkey answer to this
+    /// challenge (its options were sent with the challenge).
+    #[serde(default)]
+    pub passkey: Option<webauthn_rs::prelude::PasskeyAuthentication>,
 }
 
 /// A digest of what a pending challenge depends on: the password hash and the durable

@@ -100,6 +100,7 @@ impl Key {
 
 use super::signin::decode;
 use crate::common::binary::Binary;
+use crate::common::totp::{fresh_step, totp_now};
 use crate::common::{PW, Session, email};
 
 struct Rp {
@@ -285,6 +286,85 @@ async fn registered_passkeys_sign_in_with_and_without_an_email(redis: bool) {
             .iter()
             .any(|e| e["type"] == "passkey_added"),
         "{events:?}"
+    );
+
+    // As the second factor of a password sign-in.
+    let en = rp
+        .srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW})),
+            Some(&sess.access),
+        )
+        .await;
+    let secret = en.str("secret");
+    fresh_step().await;
+    let conf = rp
+        .srv
+        .call(
+            Method::POST,
+            "/v1/mfa/totp/confirm",
+            Some(json!({"code": totp_now(&secret, 0)})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
+    let challenge = rp.srv.login(&alice, PW).await;
+    assert_eq!(challenge.body["mfa_required"], true, "{challenge:?}");
+    assert_eq!(
+        challenge.body["methods"],
+        json!(["totp", "recovery_code", "passkey"])
+    );
+    let options: RequestChallengeResponse =
+        serde_json::from_value(challenge.body["passkey"].clone()).unwrap();
+    // Another authenticator's answer is a wrong second factor (and counts as one).
+    let mut stranger = Key::new();
+    let bob = rp.srv.signed_up(&email("bob")).await;
+    rp.register(&bob, &mut stranger, "bob's").await;
+    let mut foreign = options.public_key.clone();
+    foreign.allow_credentials.clear();
+    let wrong = stranger.perform_auth(rp.origin.clone(), foreign).unwrap();
+    let (status, body) = rp
+        .post(
+            "/v1/auth/mfa",
+            json!({"challenge_id": challenge.body["challenge_id"], "passkey": wrong}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "invalid_code");
+    let answer = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let (status, pair) = rp
+        .post(
+            "/v1/auth/mfa",
+            json!({"challenge_id": challenge.body["challenge_id"], "passkey": answer}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let (_, claims) = decode(pair["access_token"].as_str().unwrap());
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(amr[0], "pwd", "{amr:?}");
+    assert!(amr.contains(&"mfa") && amr.contains(&"user"), "{amr:?}");
+    let (status, body) = rp
+        .post(
+            "/v1/auth/mfa",
+            json!({"challenge_id": challenge.body["challenge_id"], "passkey": answer}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the challenge is used up: {body}"
     );
 
     // Removing it (the account still has its password).

@@ -21,6 +21,9 @@ pub enum PasskeyError {
     /// No such passkey of this user (404 `passkey_not_found`).
     #[error("passkey not found")]
     NotFound,
+    /// Passkeys are off: no relying party is configured (503 `passkeys_unavailable`).
+    #[error("passkeys unavailable")]
+    Unavailable,
     /// Removing it would leave the account without a way to sign in (409
     /// `last_sign_in_method`).
     #[error("last sign-in method")]

@@ -16,6 +16,7 @@
 //!   counter and backup flags are updated as webauthn-rs advises; a counter that went
 //!   backwards (a cloned authenticator) refuses the sign-in and writes `passkey_cloned`.
 
+pub mod check;
 pub mod error;
 
 use std::net::IpAddr;
@@ -43,6 +44,7 @@ use crate::accounts::email::Email;
 use crate::accounts::passkeys::{AddPasskeyError, Passkeys, Removed, StoredPasskey};
 use crate::audit::{EventKind, SecurityEvent};
 use crate::device::ClientInfo;
+pub use check::PasskeyCheck;
 pub use error::PasskeyError;
 
 /// How long a ceremony waits for its answer.
@@ -124,8 +126,7 @@ impl From<&StoredPasskey> for PasskeyInfo {
 pub struct PasskeyService {
     core: Arc<AuthCore>,
     sign_in: SignInService,
-    webauthn: Arc<Webauthn>,
-    passkeys: Passkeys,
+    check: PasskeyCheck,
 }
 
 impl std::fmt::Debug for PasskeyService {
@@ -136,14 +137,20 @@ impl std::fmt::Debug for PasskeyService {
 
 impl PasskeyService {
     /// Over `core`; sessions open through `sign_in`.
-    pub fn new(core: Arc<AuthCore>, sign_in: SignInService, webauthn: Arc<Webauthn>) -> Self {
-        let passkeys = Passkeys::new(core.users.database().clone());
+    pub fn new(core: Arc<AuthCore>, sign_in: SignInService, check: PasskeyCheck) -> Self {
         Self {
             core,
             sign_in,
-            webauthn,
-            passkeys,
+            check,
         }
+    }
+
+    fn webauthn(&self) -> Result<&Webauthn, PasskeyError> {
+        self.check.webauthn()
+    }
+
+    fn passkeys(&self) -> &Passkeys {
+        self.check.passkeys()
     }
 
     /// `POST /v1/passkeys/register/options`: after the password, the creation options.
@@ -159,7 +166,7 @@ impl PasskeyService {
             .prove_password(&user, password, client, "register_passkey", now)
             .await?;
         let exclude = self
-            .passkeys
+            .passkeys()
             .of_user(user.id)
             .await?
             .iter()
@@ -167,7 +174,7 @@ impl PasskeyService {
             .collect();
         let display = user.name.clone().unwrap_or_else(|| user.email.clone());
         let (options, state) = self
-            .webauthn
+            .webauthn()?
             .start_passkey_registration(*user.id.as_uuid(), &user.email, &display, Some(exclude))
             .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
         let id = CeremonyId::generate();
@@ -214,7 +221,7 @@ impl PasskeyService {
             return Err(PasskeyError::InvalidChallenge.into());
         }
         let credential = self
-            .webauthn
+            .webauthn()?
             .finish_passkey_registration(credential, &reg.state)
             .map_err(|e| PasskeyError::InvalidRegistration(e.to_string()))?;
         let stored = StoredPasskey {
@@ -225,7 +232,7 @@ impl PasskeyService {
             created_at: now,
             last_used_at: None,
         };
-        match self.passkeys.add(&stored).await {
+        match self.passkeys().add(&stored).await {
             Ok(()) => {}
             Err(AddPasskeyError::Duplicate) => {
                 return Err(PasskeyError::InvalidRegistration("already registered".into()).into());
@@ -246,7 +253,7 @@ impl PasskeyService {
     /// `GET /v1/passkeys`.
     pub async fn list(&self, user: UserId) -> Result<Vec<PasskeyInfo>, AuthError> {
         Ok(self
-            .passkeys
+            .passkeys()
             .of_user(user)
             .await?
             .iter()
@@ -265,7 +272,7 @@ impl PasskeyService {
         let id: uuid::Uuid = id.parse().map_err(|_| PasskeyError::NotFound)?;
         let account = self.core.user(user).await?;
         match self
-            .passkeys
+            .passkeys()
             .remove_unless_last(user, id, account.has_password())
             .await?
         {
@@ -298,22 +305,15 @@ impl PasskeyService {
             Some(e) => self.core.users.by_email(&e).await?,
             None => None,
         };
-        let mine = match &user {
-            Some(u) => self.passkeys.of_user(u.id).await?,
-            None => Vec::new(),
+        let for_user = match &user {
+            Some(u) => self.check.options_for(u.id).await?.map(|o| (u.id, o)),
+            None => None,
         };
-        let (options, ceremony) = match (user, mine.is_empty()) {
-            (Some(u), false) => {
-                let creds: Vec<_> = mine.into_iter().map(|p| p.credential).collect();
+        let (options, ceremony) = match for_user {
+            Some((user, (o, s))) => (o, SignInCeremony::ForUser(user, s)),
+            None => {
                 let (o, s) = self
-                    .webauthn
-                    .start_passkey_authentication(&creds)
-                    .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
-                (o, SignInCeremony::ForUser(u.id, s))
-            }
-            _ => {
-                let (o, s) = self
-                    .webauthn
+                    .webauthn()?
                     .start_discoverable_authentication()
                     .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
                 (o, SignInCeremony::Discoverable(s))
@@ -347,16 +347,16 @@ impl PasskeyService {
         let (user, result) = match ceremony {
             SignInCeremony::Discoverable(state) => {
                 let (uuid, cred_id) = self
-                    .webauthn
+                    .webauthn()?
                     .identify_discoverable_authentication(credential)
                     .map_err(|_| PasskeyError::InvalidAssertion)?;
                 let user = UserId::from_uuid(uuid);
-                let mine = self.passkeys.of_user(user).await?;
+                let mine = self.passkeys().of_user(user).await?;
                 let key = mine
                     .iter()
                     .find(|p| p.credential.cred_id().as_slice() == cred_id)
                     .ok_or(PasskeyError::InvalidAssertion)?;
-                let result = self.webauthn.finish_discoverable_authentication_v2(
+                let result = self.webauthn()?.finish_discoverable_authentication_v2(
                     credential,
                     state,
                     DiscoverableKey::from(&key.credential),
@@ -365,7 +365,7 @@ impl PasskeyService {
             }
             SignInCeremony::ForUser(user, state) => (
                 user,
-                self.webauthn
+                self.webauthn()?
                     .finish_passkey_authentication(credential, &state),
             ),
         };
@@ -384,22 +384,11 @@ impl PasskeyService {
             }
             Err(_) => return Err(PasskeyError::InvalidAssertion.into()),
         };
-        let mut mine = self.passkeys.of_user(user).await?;
-        let used = mine
-            .iter_mut()
-            .find(|p| p.credential.cred_id() == result.cred_id())
-            .ok_or(PasskeyError::InvalidAssertion)?;
-        used.credential.update_credential(&result);
-        self.passkeys.used(used, now).await?;
+        let kind = self.check.used(user, &result, now).await?;
         let account = self.core.user(user).await?;
         if account.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
         }
-        let kind = if result.backup_eligible() {
-            "swk"
-        } else {
-            "hwk"
-        };
         client.amr = vec![kind.to_owned(), "user".to_owned(), "mfa".to_owned()];
         let pair = self
             .sign_in
@@ -413,7 +402,7 @@ impl PasskeyService {
 
     /// Removes every passkey of `user` (an operator action); how many.
     pub async fn remove_all(&self, user: UserId) -> Result<u64, AuthError> {
-        Ok(self.passkeys.remove_all(user).await?)
+        Ok(self.passkeys().remove_all(user).await?)
     }
 
     async fn put<T: Serialize>(

@@ -27,7 +27,7 @@ use super::fingerprint::Fingerprinting;
 use super::second_factor::SecondFactorService;
 use crate::app_metrics::LoginResult;
 
-pub use second_step::{Completed, MfaRequired, SignIn};
+pub use second_step::{Completed, MfaProof, MfaRequired, SignIn};
 
 /// Registration, sign-in (both steps), refresh and sign-out.
 #[derive(Clone, Debug)]
@@ -35,14 +35,21 @@ pub struct SignInService {
     core: Arc<AuthCore>,
     /// Trusted devices let a sign-in skip the second step.
     second_factor: SecondFactorService,
+    /// A passkey can answer the second step.
+    passkeys: super::passkeys::PasskeyCheck,
 }
 
 impl SignInService {
     /// Over `core`.
-    pub fn new(core: Arc<AuthCore>, second_factor: SecondFactorService) -> Self {
+    pub fn new(
+        core: Arc<AuthCore>,
+        second_factor: SecondFactorService,
+        passkeys: super::passkeys::PasskeyCheck,
+    ) -> Self {
         Self {
             core,
             second_factor,
+            passkeys,
         }
     }
 

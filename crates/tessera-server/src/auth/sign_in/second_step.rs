@@ -25,10 +25,23 @@ pub struct MfaRequired {
     pub mfa_required: bool,
     /// Pass back to `POST /v1/auth/mfa`.
     pub challenge_id: String,
-    /// `["totp", "recovery_code"]`.
+    /// `["totp", "recovery_code"]`, and `"passkey"` when the user has one.
     pub methods: Vec<&'static str>,
     /// Seconds the challenge lives.
     pub expires_in: u64,
+    /// With `"passkey"`: the request options for `navigator.credentials.get`
+    /// (`{publicKey}`); the answer goes to `POST /v1/auth/mfa` as `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<webauthn_rs::prelude::RequestChallengeResponse>,
+}
+
+/// What answers a sign-in challenge.
+#[derive(Debug)]
+pub enum MfaProof {
+    /// A TOTP or recovery code.
+    Code(String),
+    /// A passkey's assertion for the challenge's options.
+    Passkey(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
 /// How a password sign-in ended.
@@ -49,7 +62,71 @@ pub struct Completed {
     pub trust: Option<TrustCookie>,
 }
 
+/// What answered a challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proved {
+    Code(CodeKind),
+    /// A passkey; its `amr` value (`hwk` or `swk`).
+    Passkey(&'static str),
+}
+
 impl SignInService {
+    /// Checks a passkey's answer to `challenge` under the same code budgets as a TOTP code
+    /// (a wrong one writes `mfa_failed`; a counter that went backwards `passkey_cloned`
+    /// too). `Ok(None)` when it does not verify.
+    async fn prove_passkey(
+        &self,
+        user: &crate::accounts::User,
+        challenge: &Challenge,
+        credential: &webauthn_rs::prelude::PublicKeyCredential,
+        attempts_left: u32,
+        now: Timestamp,
+    ) -> Result<Option<&'static str>, AuthError> {
+        let reservation = self
+            .core
+            .limits
+            .reserve_code(challenge.client.ip, user.id, now)
+            .await?;
+        let verified = match &challenge.passkey {
+            Some(state) => match self.passkeys.webauthn() {
+                Ok(w) => w.finish_passkey_authentication(credential, state),
+                Err(_) => Err(webauthn_rs::prelude::WebauthnError::CredentialNotFound),
+            },
+            None => Err(webauthn_rs::prelude::WebauthnError::CredentialNotFound),
+        };
+        match verified {
+            Ok(result) => {
+                let kind = self.passkeys.used(user.id, &result, now).await?;
+                self.core.limits.refund(reservation, now).await?;
+                Ok(Some(kind))
+            }
+            Err(e) => {
+                if matches!(
+                    e,
+                    webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
+                ) {
+                    self.core
+                        .audit
+                        .record(
+                            SecurityEvent::new(EventKind::PasskeyCloned, user.id, now)
+                                .client(&challenge.client)
+                                .details(json!({"credential_id": credential.id})),
+                        )
+                        .await;
+                }
+                self.core
+                    .audit
+                    .record(
+                        SecurityEvent::new(EventKind::MfaFailed, user.id, now)
+                            .client(&challenge.client)
+                            .details(json!({"attempts_left": attempts_left, "method": "passkey"})),
+                    )
+                    .await;
+                Ok(None)
+            }
+        }
+    }
+
     /// After a correct password: tokens if no second factor is needed (none enrolled, or the
     /// request carries this user's valid trust cookie), else a challenge.
     /// [`AuthError::MfaUnavailable`] when the enrolled factor cannot be opened (fails closed).
@@ -79,11 +156,18 @@ impl SignInService {
             ));
         }
         let id = ChallengeId::generate();
+        let passkey = self.passkeys.options_for(user.id).await?;
+        let mut methods = vec!["totp", "recovery_code"];
+        if passkey.is_some() {
+            methods.push("passkey");
+        }
+        let (passkey_options, passkey_state) = passkey.unzip();
         let challenge = Challenge {
             user: user.id,
             client,
             trust_device,
             standing: Some(challenge::standing(&user.password_hash, user.token_version)),
+            passkey: passkey_state,
         };
         let value =
             serde_json::to_vec(&challenge).map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -94,8 +178,9 @@ impl SignInService {
         Ok(SignIn::Mfa(MfaRequired {
             mfa_required: true,
             challenge_id: id.as_str().to_owned(),
-            methods: vec!["totp", "recovery_code"],
+            methods,
             expires_in: self.core.policy.mfa_challenge_ttl.as_secs(),
+            passkey: passkey_options,
         }))
     }
 
@@ -105,13 +190,13 @@ impl SignInService {
     pub async fn complete_mfa(
         &self,
         challenge_id: &str,
-        code: &str,
+        proof: MfaProof,
         fingerprint: Option<&Fingerprint>,
         caller_ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<Completed, AuthError> {
         let result = self
-            .complete_mfa_step(challenge_id, code, fingerprint, caller_ip, now)
+            .complete_mfa_step(challenge_id, proof, fingerprint, caller_ip, now)
             .await;
         self.count_login(&result, crate::app_metrics::LoginResult::Success);
         result
@@ -120,7 +205,7 @@ impl SignInService {
     async fn complete_mfa_step(
         &self,
         challenge_id: &str,
-        code: &str,
+        proof: MfaProof,
         fingerprint: Option<&Fingerprint>,
         caller_ip: Option<IpAddr>,
         now: Timestamp,
@@ -160,22 +245,29 @@ impl SignInService {
         if caller_ip.is_some() {
             challenge.client.ip = caller_ip;
         }
-        let proved = self
-            .core
-            .prove_code(
-                &user,
-                code,
-                &challenge.client,
-                "sign-in",
-                json!({"attempts_left": attempts.left()}),
-                now,
-            )
-            .await
-            .map_err(|e| match e {
-                // The factor was removed since the password step.
-                AuthError::MfaNotEnabled => AuthError::ChallengeExpired,
-                e => e,
-            })?;
+        let proved = match proof {
+            MfaProof::Code(code) => self
+                .core
+                .prove_code(
+                    &user,
+                    &code,
+                    &challenge.client,
+                    "sign-in",
+                    json!({"attempts_left": attempts.left()}),
+                    now,
+                )
+                .await
+                .map_err(|e| match e {
+                    // The factor was removed since the password step.
+                    AuthError::MfaNotEnabled => AuthError::ChallengeExpired,
+                    e => e,
+                })?
+                .map(Proved::Code),
+            MfaProof::Passkey(credential) => self
+                .prove_passkey(&user, &challenge, &credential, attempts.left(), now)
+                .await?
+                .map(Proved::Passkey),
+        };
         let Some(method) = proved else {
             return Err(AuthError::InvalidCode {
                 attempts_left: Some(attempts.left()),
@@ -188,7 +280,7 @@ impl SignInService {
         if user.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
         }
-        if method == CodeKind::RecoveryCode {
+        if method == Proved::Code(CodeKind::RecoveryCode) {
             let left = self.core.mfa.recovery_codes_left(user.id).await?;
             self.core
                 .audit
@@ -199,9 +291,17 @@ impl SignInService {
                 )
                 .await;
         }
+        // The first factor (a password, or a provider) and what answered the challenge.
+        let first = challenge
+            .client
+            .amr
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "pwd".into());
         challenge.client.amr = match method {
-            CodeKind::Totp => vec!["pwd".into(), "otp".into(), "mfa".into()],
-            CodeKind::RecoveryCode => vec!["pwd".into(), "mfa".into()],
+            Proved::Code(CodeKind::Totp) => vec![first, "otp".into(), "mfa".into()],
+            Proved::Code(CodeKind::RecoveryCode) => vec![first, "mfa".into()],
+            Proved::Passkey(kind) => vec![first, kind.into(), "user".into(), "mfa".into()],
         };
         let trust = if challenge.trust_device {
             let cookie = TrustCookie::generate(user.id);

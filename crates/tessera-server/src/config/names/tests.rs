@@ -119,16 +119,16 @@ fn each_environment_name_reaches_its_field_and_only_it() {
 }
 
 #[test]
-fn planned_and_bare_prefixed_names_are_not_read_and_are_named_as_unknown() {
+fn unknown_and_bare_prefixed_names_are_not_read_and_are_named_as_unknown() {
     figment::Jail::expect_with(|jail| {
-        jail.set_env("TESSERA_WEBAUTHN_RP_ID", "example.com");
+        jail.set_env("TESSERA_WEBAUTHN_RP_NAME", "example.com");
         jail.set_env("TESSERA_DATABASE_URL", "postgres://x:hunter2@db/x");
         jail.set_env("TESSERA_CONFIG_FILE", "x");
         let baseline_url = std::env::var("DATABASE_URL").ok();
         let raw = RawConfig::load(None).unwrap();
         assert_eq!(raw.database_url, baseline_url);
         let unknown = RawConfig::unknown_env_keys();
-        for k in ["webauthn_rp_id", "database_url", "config_file"] {
+        for k in ["webauthn_rp_name", "database_url", "config_file"] {
             assert!(unknown.contains(&k.to_owned()), "{k}: {unknown:?}");
         }
         assert!(!unknown.contains(&"config".to_owned()));

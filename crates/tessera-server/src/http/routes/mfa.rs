@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::auth::token_response;
 use crate::app::AppState;
+use crate::auth::sign_in::MfaProof;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 use crate::mfa::trusted;
@@ -20,11 +21,15 @@ use crate::mfa::trusted;
 #[derive(Deserialize)]
 pub struct MfaRequest {
     challenge_id: String,
-    code: String,
+    #[serde(default)]
+    code: Option<String>,
+    /// A passkey's assertion (`navigator.credentials.get` answer) instead of a code.
+    #[serde(default)]
+    passkey: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
 }
 
-/// `POST /v1/auth/mfa`: completes a sign-in challenge with a TOTP or recovery code; sets the
-/// trusted-device cookie when the sign-in asked for it.
+/// `POST /v1/auth/mfa`: completes a sign-in challenge with a TOTP or recovery code, or a
+/// passkey; sets the trusted-device cookie when the sign-in asked for it.
 pub async fn complete(
     State(app): State<AppState>,
     client: Client,
@@ -32,11 +37,22 @@ pub async fn complete(
     ApiJson(req): ApiJson<MfaRequest>,
 ) -> Result<Response, ApiError> {
     let fingerprint = app.sign_in.fingerprinting().for_sign_in();
+    let proof = match (req.code, req.passkey) {
+        (Some(code), None) => MfaProof::Code(code),
+        (None, Some(passkey)) => MfaProof::Passkey(passkey),
+        _ => {
+            return Err(ApiError::request(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "give exactly one of code and passkey",
+            ));
+        }
+    };
     let done = app
         .sign_in
         .complete_mfa(
             &req.challenge_id,
-            &req.code,
+            proof,
             fingerprint.as_ref(),
             client.ip,
             Timestamp::now(),
