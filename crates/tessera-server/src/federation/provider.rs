@@ -43,6 +43,8 @@ const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// trying again (while the provider is down, requests do not queue behind one another's
 /// timeouts).
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+/// The oldest discovery document (and JWKS) still used while new reads fail.
+pub const STALE_LIMIT: Duration = Duration::from_secs(24 * 3600);
 /// The least time between two reads forced by an unknown signing key.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
@@ -503,11 +505,21 @@ impl Provider {
         if let Some(d) = self.discovered.load_full().filter(fresh) {
             return Ok(d);
         }
-        let mut failed = self.discovering.lock().await;
+        // An older document (not for a forced read, and not older than STALE_LIMIT) is
+        // served at once while another request reads the new one: nobody queues behind a
+        // provider that does not answer.
+        let stale = self
+            .discovered
+            .load_full()
+            .filter(|d| !force && d.at.elapsed() < STALE_LIMIT);
+        let mut failed = match (&stale, self.discovering.try_lock()) {
+            (_, Ok(guard)) => guard,
+            (Some(d), Err(_)) => return Ok(Arc::clone(d)),
+            (None, Err(_)) => self.discovering.lock().await,
+        };
         if let Some(d) = self.discovered.load_full().filter(fresh) {
             return Ok(d);
         }
-        let stale = self.discovered.load_full().filter(|_| !force);
         if failed.is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE) {
             return stale.ok_or_else(|| {
                 FederationError::Unavailable("discovery failed moments ago".into())

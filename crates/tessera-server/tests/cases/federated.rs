@@ -734,6 +734,31 @@ async fn a_verified_email_links_to_its_account_only_when_the_operator_allows_it(
         2,
         "{ids:?}"
     );
+
+    // A link asked for before "sign out everywhere" (or a password reset) is void after it:
+    // whoever held the password then cannot finish planting their provider account.
+    let linker = email("linker");
+    let sess = f.srv.signed_up(&linker).await;
+    let mut browser = Agent::new();
+    let (status, started) = browser
+        .post(
+            &format!("{}/v1/oauth/hostile/link", f.base()),
+            &json!({"password": PW}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let other = f.srv.login(&linker, PW).await;
+    let out = f.srv.logout_all(&other.str("access_token")).await;
+    assert!(out.status.is_success(), "{out:?}");
+    f.hostile
+        .next_account("planted", &email("planted"), true)
+        .await;
+    let r = browser
+        .follow(started["authorize_url"].as_str().unwrap(), &f.app)
+        .await
+        .unwrap_err();
+    assert_eq!(r.code(), "invalid_state", "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

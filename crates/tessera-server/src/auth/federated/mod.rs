@@ -58,6 +58,10 @@ pub use error::FederatedError;
 /// The `amr` value of a session opened through a provider.
 pub const AMR_FEDERATED: &str = "fed";
 
+/// How long after its creation a password-less account without identity is taken for
+/// another sign-in's account still being linked, not an orphan.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Name of the browser-binding cookie.
 pub const BROWSER_COOKIE: &str = "__Host-tessera_oauth";
 
@@ -88,6 +92,7 @@ pub struct FederatedSignIn {
     sign_in: SignInService,
     providers: Providers,
     identities: Identities,
+    passkeys: crate::accounts::passkeys::Passkeys,
     settings: Arc<OAuthSettings>,
     /// This server's public base URL (the link URL points at its `authorize`).
     issuer: String,
@@ -111,11 +116,13 @@ impl FederatedSignIn {
         issuer: String,
     ) -> Self {
         let identities = Identities::new(core.users.database().clone());
+        let passkeys = crate::accounts::passkeys::Passkeys::new(core.users.database().clone());
         Self {
             core,
             sign_in,
             providers,
             identities,
+            passkeys,
             settings: Arc::new(settings),
             issuer,
         }
@@ -169,7 +176,7 @@ impl FederatedSignIn {
                 {
                     return Err(FederatedError::InvalidState.into());
                 }
-                Some((ticket, record.user))
+                Some((ticket, record.target))
             }
         };
         let browser = browser.unwrap_or_else(Secret::generate);
@@ -187,7 +194,7 @@ impl FederatedSignIn {
             .map_err(FederatedError::from)?;
         let link = match ticket {
             None => None,
-            Some((ticket, user)) => {
+            Some((ticket, target)) => {
                 if self
                     .core
                     .store
@@ -197,7 +204,7 @@ impl FederatedSignIn {
                 {
                     return Err(FederatedError::InvalidState.into());
                 }
-                Some(user)
+                Some(target)
             }
         };
         let pending = Pending {
@@ -295,8 +302,14 @@ impl FederatedSignIn {
             .await
             .map_err(FederatedError::from)?;
         let name = provider.settings().name.clone();
-        if let Some(user) = pending.link {
-            self.link_to(user, &name, &identity, &client, now).await?;
+        if let Some(target) = pending.link {
+            // The password that asked for the link must still be good.
+            let account = self.core.user(target.user).await?;
+            if standing(&account.password_hash, account.token_version) != target.standing {
+                return Err(FederatedError::InvalidState.into());
+            }
+            self.link_to(target.user, &name, &identity, &client, now)
+                .await?;
             return Ok(with_query(&pending.return_to, "linked", &name));
         }
         let user = self.account_for(&name, &identity, &client, now).await?;
@@ -417,7 +430,10 @@ impl FederatedSignIn {
             .unwrap_or_else(Secret::generate);
         let ticket = Secret::generate();
         let record = LinkTicket {
-            user: user.id,
+            target: records::LinkTarget {
+                user: user.id,
+                standing: standing(&user.password_hash, user.token_version),
+            },
             provider: provider.settings().name.clone(),
             browser: browser.digest(),
         };
@@ -518,9 +534,13 @@ impl FederatedSignIn {
             // An account a federated sign-in created but could not link (the link failed
             // after the account was written): no password and no identity. Linking a
             // verified owner of its email is what creating it would have done.
+            // Not within a minute of its creation (then it may be another sign-in's account
+            // still being linked), and never one with a passkey (a way to sign in too).
             Some(existing)
                 if !existing.has_password()
-                    && self.identities.of_user(existing.id).await?.is_empty() =>
+                    && existing.created_at.plus(ORPHAN_GRACE) <= now
+                    && self.identities.of_user(existing.id).await?.is_empty()
+                    && self.passkeys.of_user(existing.id).await?.is_empty() =>
             {
                 existing
             }

@@ -30,8 +30,18 @@ pub struct Pending {
     pub return_to: String,
     /// Digest of the browser-binding cookie.
     pub browser: String,
-    /// Set when this flow links an identity to this signed-in user instead of signing in.
-    pub link: Option<UserId>,
+    /// Set when this flow links an identity to a signed-in user instead of signing in.
+    pub link: Option<LinkTarget>,
+}
+
+/// Whom a link flow links to, and the account's standing when the link was asked for: a
+/// password reset, change or "sign out everywhere" in between voids it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LinkTarget {
+    /// The user.
+    pub user: UserId,
+    /// `mfa::challenge::standing` then.
+    pub standing: String,
 }
 
 /// A finished provider step waiting for the app's exchange, under the one-time code.
@@ -55,8 +65,8 @@ pub struct Handoff {
 /// a ticket handed to someone else cannot plant their provider account in this user's.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinkTicket {
-    /// Who asked.
-    pub user: UserId,
+    /// Who asked, and their standing then.
+    pub target: LinkTarget,
     /// For which provider.
     pub provider: String,
     /// Digest of the binding cookie of the browser that asked.
