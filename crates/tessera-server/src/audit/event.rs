@@ -69,6 +69,8 @@ pub enum EventKind {
     /// A passkey's signature counter went backwards: a cloned authenticator may be in use
     /// (the sign-in was refused).
     PasskeyCloned,
+    /// An operator removed every passkey of the account (`details.removed`).
+    PasskeysRemovedByAdmin,
 }
 
 impl EventKind {
@@ -100,6 +102,7 @@ impl EventKind {
             EventKind::PasskeyAdded => "passkey_added",
             EventKind::PasskeyRemoved => "passkey_removed",
             EventKind::PasskeyCloned => "passkey_cloned",
+            EventKind::PasskeysRemovedByAdmin => "passkeys_removed_by_admin",
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordResetCompleted => "password_reset_completed",
             EventKind::PasswordChanged => "password_changed",

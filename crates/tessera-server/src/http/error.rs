@@ -136,7 +136,7 @@ fn describe_passkey(e: &crate::auth::passkeys::PasskeyError) -> (StatusCode, &'s
             "invalid_credential",
             "the authenticator's answer failed verification".into(),
         ),
-        InvalidAssertion => (
+        InvalidAssertion | PossibleClone => (
             StatusCode::UNAUTHORIZED,
             "invalid_credential",
             "the passkey could not be verified".into(),
@@ -150,6 +150,11 @@ fn describe_passkey(e: &crate::auth::passkeys::PasskeyError) -> (StatusCode, &'s
             StatusCode::NOT_FOUND,
             "passkey_not_found",
             "no such passkey".into(),
+        ),
+        TooMany => (
+            StatusCode::CONFLICT,
+            "too_many_passkeys",
+            "this account has the most passkeys allowed (20); remove one first".into(),
         ),
         Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -14,7 +14,7 @@
 //! | wrong client credentials per address | `ip:<a>` / `client-fail` | 60 per hour | guessing an introspection client's secret |
 //! | password-reset mails | `acct:<h>` / `forgot`, `ip:<a>` / `forgot` | 5 per hour, 30 per hour | mail bombing |
 //! | registrations per address | `ip:<a>` / `register` | 30 per hour | account farming |
-//! | federated sign-ins started per address | `ip:<a>` / `oauth` | 60 per 10 min | filling the state store with pending sign-ins (each lives `oauth.state_ttl`) |
+//! | sign-in ceremonies started per address (federated sign-ins, passkey sign-in options) | `ip:<a>` / `ceremony` | 60 per 10 min | filling the state store with pending sign-ins |
 //!
 //! `<a>` is the client address ([`crate::http::extract::Client`], which believes
 //! `Forwarded` / `X-Forwarded-For` only from trusted proxies): an IPv4 address, or the /64
@@ -84,8 +84,9 @@ const ADMIN_FAILURES: Rate = Rate::new(20, HOUR);
 const CLIENT_FAILURES: Rate = Rate::new(60, HOUR);
 /// Reset mails and registrations per address.
 const IP_THIRTY_PER_HOUR: Rate = Rate::new(30, HOUR);
-/// Federated sign-ins started per address (each stores a state record).
-const IP_FEDERATED_STARTS: Rate = Rate::new(60, Duration::from_secs(600));
+/// Ceremonies started per address (federated sign-ins, passkey sign-ins: each stores a
+/// record).
+const IP_CEREMONIES: Rate = Rate::new(60, Duration::from_secs(600));
 /// Reset mails per account.
 const ACCOUNT_FORGOT: Rate = Rate::new(5, HOUR);
 
@@ -268,8 +269,9 @@ impl Limits {
             .await
     }
 
-    /// Before a federated sign-in is started (`/v1/oauth/{provider}/authorize`).
-    pub async fn before_federated_start(
+    /// Before a sign-in ceremony is started (`/v1/oauth/{provider}/authorize`,
+    /// `/v1/auth/passkey/options`): each stores a record.
+    pub async fn before_ceremony(
         &self,
         ip: Option<IpAddr>,
         now: Timestamp,
@@ -280,7 +282,7 @@ impl Limits {
         let ip = ip_tag(ip);
         self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
             .await?;
-        self.charge(&EphemeralKey::tag(&ip, "oauth"), IP_FEDERATED_STARTS, now)
+        self.charge(&EphemeralKey::tag(&ip, "ceremony"), IP_CEREMONIES, now)
             .await
     }
 

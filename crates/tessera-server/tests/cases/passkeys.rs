@@ -34,9 +34,19 @@ impl Key {
     fn do_registration(
         &mut self,
         origin: Url,
-        creation: CreationChallengeResponse,
+        mut creation: CreationChallengeResponse,
     ) -> Result<RegisterPublicKeyCredential, String> {
         let user = creation.public_key.user.id.clone();
+        // The server asks for a discoverable credential; this wrapper is what keeps it
+        // discoverable, so the software passkey underneath is asked for a plain one.
+        let selection = creation
+            .public_key
+            .authenticator_selection
+            .as_mut()
+            .expect("authenticator selection");
+        assert!(selection.require_resident_key, "a resident key is required");
+        selection.require_resident_key = false;
+        selection.resident_key = None;
         let credential = self
             .soft
             .do_registration(origin, creation)
@@ -242,10 +252,16 @@ async fn registered_passkeys_sign_in_with_and_without_an_email(redis: bool) {
 
     // Email + passkey; the session is listed like any other.
     let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
-    assert!(
-        !options.public_key.allow_credentials.is_empty(),
-        "the account's credentials are named"
-    );
+    // The options say nothing about the account: no credential ids, and the same for an
+    // unknown email.
+    assert!(options.public_key.allow_credentials.is_empty());
+    let (_, unknown) = rp.sign_in_options(Some("nobody@example.org")).await;
+    let shape = |o: &RequestChallengeResponse| {
+        let mut v = serde_json::to_value(o).unwrap();
+        v["publicKey"]["challenge"] = Value::Null;
+        v
+    };
+    assert_eq!(shape(&options), shape(&unknown));
     let assertion = laptop
         .do_authentication(rp.origin.clone(), options)
         .unwrap();
@@ -451,6 +467,17 @@ async fn registration_needs_the_password_and_forged_answers_are_refused() {
         .post("/v1/passkeys/register", body, Some(&sess.access))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "used up by bob's try: {r}");
+
+    // A name that could pass for another in a list.
+    let (status, r) = rp
+        .post(
+            "/v1/passkeys/register",
+            json!({"challenge_id": "AAAAAAAAAAAAAAAAAAAAAA", "name": "\u{202E}potpal", "credential": credential}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["code"], "invalid_name");
 
     let mut laptop = Key::new();
     rp.register(&sess, &mut laptop, "laptop").await;

@@ -150,7 +150,7 @@ impl FederatedSignIn {
         now: Timestamp,
     ) -> Result<Started, AuthError> {
         // Each start stores a record for `state_ttl`: the address's budgets first.
-        self.core.limits.before_federated_start(ip, now).await?;
+        self.core.limits.before_ceremony(ip, now).await?;
         let provider = self
             .providers
             .get(provider)

@@ -77,7 +77,13 @@ impl PasskeyCheck {
             .iter_mut()
             .find(|p| p.credential.cred_id() == result.cred_id())
             .ok_or(PasskeyError::InvalidAssertion)?;
-        used.credential.update_credential(result);
+        // A counter that did not grow (the stored one is the newest) is a cloned
+        // authenticator's: the check the library made may have used an older copy (the
+        // second step keeps the credentials of when the challenge was sent).
+        let changed = used.credential.update_credential(result);
+        if result.counter() > 0 && changed != Some(true) {
+            return Err(PasskeyError::PossibleClone.into());
+        }
         self.passkeys.used(used, now).await?;
         Ok(if result.backup_eligible() {
             "swk"

@@ -15,9 +15,16 @@ pub enum PasskeyError {
     /// `invalid_credential`).
     #[error("invalid assertion")]
     InvalidAssertion,
+    /// The signature counter did not grow: possibly a cloned authenticator (401
+    /// `invalid_credential`; `passkey_cloned` is written).
+    #[error("possible cloned authenticator")]
+    PossibleClone,
     /// A name longer than 64 characters or with control characters (422 `invalid_name`).
     #[error("invalid name")]
     InvalidName,
+    /// The user has [`super::MAX_PER_USER`] passkeys already (409 `too_many_passkeys`).
+    #[error("too many passkeys")]
+    TooMany,
     /// No such passkey of this user (404 `passkey_not_found`).
     #[error("passkey not found")]
     NotFound,

@@ -29,9 +29,9 @@ use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
 use tessera_store::EphemeralKey;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Webauthn, WebauthnError,
+    CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn,
+    WebauthnError,
 };
 use zeroize::Zeroizing;
 
@@ -42,6 +42,7 @@ use super::pair::TokenPair;
 use super::sign_in::SignInService;
 use crate::accounts::email::Email;
 use crate::accounts::passkeys::{AddPasskeyError, Passkeys, Removed, StoredPasskey};
+use crate::app_metrics::LoginResult;
 use crate::audit::{EventKind, SecurityEvent};
 use crate::device::ClientInfo;
 pub use check::PasskeyCheck;
@@ -51,6 +52,15 @@ pub use error::PasskeyError;
 pub const CEREMONY_TTL: Duration = Duration::from_secs(300);
 /// Longest passkey name.
 pub const MAX_NAME: usize = 64;
+/// Most passkeys per user (each answer to a second-step challenge lists them all).
+pub const MAX_PER_USER: usize = 20;
+
+/// Characters a name may not hold: controls, and the invisible and direction-changing
+/// format characters that could make one name look like another in a list.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
 
 /// A ceremony's id: 22 base64url characters (128 random bits).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,13 +98,14 @@ struct Registration {
     state: PasskeyRegistration,
 }
 
-/// A sign-in waiting for the authenticator's answer.
+/// A sign-in waiting for the authenticator's answer: always a discoverable ceremony (the
+/// answer names its user), so the options never depend on the email. With an email, the
+/// answer must come from that account's passkey (`email` is `Some`, holding the account,
+/// or `None` for an unknown email: then no answer verifies).
 #[derive(Serialize, Deserialize)]
-enum SignInCeremony {
-    /// Any user's discoverable credential.
-    Discoverable(DiscoverableAuthentication),
-    /// One of this user's passkeys (the email was given).
-    ForUser(UserId, PasskeyAuthentication),
+struct SignInCeremony {
+    state: DiscoverableAuthentication,
+    email: Option<Option<UserId>>,
 }
 
 /// A passkey as listed.
@@ -165,18 +176,25 @@ impl PasskeyService {
         self.core
             .prove_password(&user, password, client, "register_passkey", now)
             .await?;
-        let exclude = self
-            .passkeys()
-            .of_user(user.id)
-            .await?
+        let existing = self.passkeys().of_user(user.id).await?;
+        if existing.len() >= MAX_PER_USER {
+            return Err(PasskeyError::TooMany.into());
+        }
+        let exclude = existing
             .iter()
             .map(|p| p.credential.cred_id().clone())
             .collect();
         let display = user.name.clone().unwrap_or_else(|| user.email.clone());
-        let (options, state) = self
+        let (mut options, state) = self
             .webauthn()?
             .start_passkey_registration(*user.id.as_uuid(), &user.email, &display, Some(exclude))
             .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
+        // A discoverable credential (the library asks for none), so that the passkey signs
+        // in without an email, as username-less sign-in needs.
+        if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
+            sel.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Required);
+            sel.require_resident_key = true;
+        }
         let id = CeremonyId::generate();
         self.put(
             &id.key("reg"),
@@ -205,7 +223,7 @@ impl PasskeyService {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .unwrap_or("Passkey");
-        if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        if name.chars().count() > MAX_NAME || name.chars().any(unprintable) {
             return Err(PasskeyError::InvalidName.into());
         }
         let id = CeremonyId::parse(ceremony).ok_or(PasskeyError::InvalidChallenge)?;
@@ -291,33 +309,31 @@ impl PasskeyService {
         Ok(())
     }
 
-    /// `POST /v1/auth/passkey/options`: request options for one account's passkeys (its
-    /// email given and it has some), else for any discoverable credential. Which of the two
-    /// an unknown email gets is the second: the answer does not say whether it exists.
+    /// `POST /v1/auth/passkey/options`: request options for a discoverable credential, the
+    /// same whether an email is given, known or not (nothing about the account shows); with
+    /// an email, only that account's passkey will verify. Takes a unit of the address's
+    /// ceremony budget: each call stores a record.
     pub async fn sign_in_options(
         &self,
         email: Option<&str>,
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<(CeremonyId, RequestChallengeResponse), AuthError> {
-        self.core.limits.before_request(ip, now).await?;
-        let user = match email.and_then(Email::parse) {
-            Some(e) => self.core.users.by_email(&e).await?,
+        self.core.limits.before_ceremony(ip, now).await?;
+        let email_user = match email {
             None => None,
+            Some(e) => Some(match Email::parse(e) {
+                Some(e) => self.core.users.by_email(&e).await?.map(|u| u.id),
+                None => None,
+            }),
         };
-        let for_user = match &user {
-            Some(u) => self.check.options_for(u.id).await?.map(|o| (u.id, o)),
-            None => None,
-        };
-        let (options, ceremony) = match for_user {
-            Some((user, (o, s))) => (o, SignInCeremony::ForUser(user, s)),
-            None => {
-                let (o, s) = self
-                    .webauthn()?
-                    .start_discoverable_authentication()
-                    .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
-                (o, SignInCeremony::Discoverable(s))
-            }
+        let (options, state) = self
+            .webauthn()?
+            .start_discoverable_authentication()
+            .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
+        let ceremony = SignInCeremony {
+            state,
+            email: email_user,
         };
         let id = CeremonyId::generate();
         self.put(&id.key("auth"), &ceremony, now).await?;
@@ -325,8 +341,30 @@ impl PasskeyService {
     }
 
     /// `POST /v1/auth/passkey`: checks the assertion against its ceremony (taken first:
-    /// single use) and opens a session.
+    /// single use) and opens a session. A refused assertion counts as a failed sign-in in
+    /// `tessera_logins_total`.
     pub async fn sign_in(
+        &self,
+        ceremony: &str,
+        credential: &PublicKeyCredential,
+        client: ClientInfo,
+        fingerprint: Option<&Fingerprint>,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
+        let result = self
+            .sign_in_step(ceremony, credential, client, fingerprint, now)
+            .await;
+        match &result {
+            Ok(_) => self.core.metrics.login(LoginResult::Success),
+            Err(AuthError::Passkey(_) | AuthError::AccountDisabled) => {
+                self.core.metrics.login(LoginResult::Failure);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn sign_in_step(
         &self,
         ceremony: &str,
         credential: &PublicKeyCredential,
@@ -344,31 +382,29 @@ impl PasskeyService {
             .ok_or(PasskeyError::InvalidChallenge)?;
         let ceremony: SignInCeremony =
             serde_json::from_slice(&raw).map_err(|_| PasskeyError::InvalidChallenge)?;
-        let (user, result) = match ceremony {
-            SignInCeremony::Discoverable(state) => {
-                let (uuid, cred_id) = self
-                    .webauthn()?
-                    .identify_discoverable_authentication(credential)
-                    .map_err(|_| PasskeyError::InvalidAssertion)?;
-                let user = UserId::from_uuid(uuid);
-                let mine = self.passkeys().of_user(user).await?;
-                let key = mine
-                    .iter()
-                    .find(|p| p.credential.cred_id().as_slice() == cred_id)
-                    .ok_or(PasskeyError::InvalidAssertion)?;
-                let result = self.webauthn()?.finish_discoverable_authentication_v2(
-                    credential,
-                    state,
-                    DiscoverableKey::from(&key.credential),
-                );
-                (user, result)
-            }
-            SignInCeremony::ForUser(user, state) => (
-                user,
-                self.webauthn()?
-                    .finish_passkey_authentication(credential, &state),
-            ),
-        };
+        let (uuid, cred_id) = self
+            .webauthn()?
+            .identify_discoverable_authentication(credential)
+            .map_err(|_| PasskeyError::InvalidAssertion)?;
+        let user = UserId::from_uuid(uuid);
+        if ceremony
+            .email
+            .is_some_and(|expected| expected != Some(user))
+        {
+            return Err(PasskeyError::InvalidAssertion.into());
+        }
+        let mine = self.passkeys().of_user(user).await?;
+        // The user handle only says where to look: the credential must be one of that
+        // user's, and the library verifies the signature with the stored key.
+        let key = mine
+            .iter()
+            .find(|p| p.credential.cred_id().as_slice() == cred_id)
+            .ok_or(PasskeyError::InvalidAssertion)?;
+        let result = self.webauthn()?.finish_discoverable_authentication_v2(
+            credential,
+            ceremony.state,
+            DiscoverableKey::from(&key.credential),
+        );
         let result = match result {
             Ok(r) => r,
             Err(WebauthnError::CredentialPossibleCompromise) => {
@@ -384,7 +420,21 @@ impl PasskeyService {
             }
             Err(_) => return Err(PasskeyError::InvalidAssertion.into()),
         };
-        let kind = self.check.used(user, &result, now).await?;
+        let kind = match self.check.used(user, &result, now).await {
+            Ok(kind) => kind,
+            Err(AuthError::Passkey(PasskeyError::PossibleClone)) => {
+                self.core
+                    .audit
+                    .record(
+                        SecurityEvent::new(EventKind::PasskeyCloned, user, now)
+                            .client(&client)
+                            .details(json!({"credential_id": credential.id})),
+                    )
+                    .await;
+                return Err(PasskeyError::InvalidAssertion.into());
+            }
+            Err(e) => return Err(e),
+        };
         let account = self.core.user(user).await?;
         if account.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
@@ -394,15 +444,21 @@ impl PasskeyService {
             .sign_in
             .open_session(&account, client, fingerprint, now)
             .await?;
-        self.core
-            .metrics
-            .login(crate::app_metrics::LoginResult::Success);
         Ok(pair)
     }
 
-    /// Removes every passkey of `user` (an operator action); how many.
-    pub async fn remove_all(&self, user: UserId) -> Result<u64, AuthError> {
-        Ok(self.passkeys().remove_all(user).await?)
+    /// Removes every passkey of `user` (an operator action, recorded as
+    /// `passkeys_removed_by_admin`); how many.
+    pub async fn remove_all(&self, user: UserId, now: Timestamp) -> Result<u64, AuthError> {
+        let removed = self.passkeys().remove_all(user).await?;
+        self.core
+            .audit
+            .record(
+                SecurityEvent::new(EventKind::PasskeysRemovedByAdmin, user, now)
+                    .details(json!({"removed": removed})),
+            )
+            .await;
+        Ok(removed)
     }
 
     async fn put<T: Serialize>(

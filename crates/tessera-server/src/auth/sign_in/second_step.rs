@@ -89,42 +89,53 @@ impl SignInService {
             .await?;
         let verified = match &challenge.passkey {
             Some(state) => match self.passkeys.webauthn() {
-                Ok(w) => w.finish_passkey_authentication(credential, state),
-                Err(_) => Err(webauthn_rs::prelude::WebauthnError::CredentialNotFound),
+                Ok(w) => w
+                    .finish_passkey_authentication(credential, state)
+                    .map_err(|e| {
+                        if matches!(
+                            e,
+                            webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
+                        ) {
+                            crate::auth::passkeys::PasskeyError::PossibleClone
+                        } else {
+                            crate::auth::passkeys::PasskeyError::InvalidAssertion
+                        }
+                    }),
+                Err(e) => Err(e),
             },
-            None => Err(webauthn_rs::prelude::WebauthnError::CredentialNotFound),
+            None => Err(crate::auth::passkeys::PasskeyError::InvalidAssertion),
         };
-        match verified {
-            Ok(result) => {
-                let kind = self.passkeys.used(user.id, &result, now).await?;
+        let used = match verified {
+            Ok(result) => self.passkeys.used(user.id, &result, now).await,
+            Err(e) => Err(e.into()),
+        };
+        let refused = match used {
+            Ok(kind) => {
                 self.core.limits.refund(reservation, now).await?;
-                Ok(Some(kind))
+                return Ok(Some(kind));
             }
-            Err(e) => {
-                if matches!(
-                    e,
-                    webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
-                ) {
-                    self.core
-                        .audit
-                        .record(
-                            SecurityEvent::new(EventKind::PasskeyCloned, user.id, now)
-                                .client(&challenge.client)
-                                .details(json!({"credential_id": credential.id})),
-                        )
-                        .await;
-                }
-                self.core
-                    .audit
-                    .record(
-                        SecurityEvent::new(EventKind::MfaFailed, user.id, now)
-                            .client(&challenge.client)
-                            .details(json!({"attempts_left": attempts_left, "method": "passkey"})),
-                    )
-                    .await;
-                Ok(None)
-            }
+            Err(AuthError::Passkey(e)) => e,
+            Err(other) => return Err(other),
+        };
+        if matches!(refused, crate::auth::passkeys::PasskeyError::PossibleClone) {
+            self.core
+                .audit
+                .record(
+                    SecurityEvent::new(EventKind::PasskeyCloned, user.id, now)
+                        .client(&challenge.client)
+                        .details(json!({"credential_id": credential.id})),
+                )
+                .await;
         }
+        self.core
+            .audit
+            .record(
+                SecurityEvent::new(EventKind::MfaFailed, user.id, now)
+                    .client(&challenge.client)
+                    .details(json!({"attempts_left": attempts_left, "method": "passkey"})),
+            )
+            .await;
+        Ok(None)
     }
 
     /// After a correct password: tokens if no second factor is needed (none enrolled, or the

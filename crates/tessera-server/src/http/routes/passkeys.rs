@@ -169,6 +169,6 @@ pub async fn admin_remove_all(
 ) -> Result<Json<Value>, ApiError> {
     let user = id.parse().map_err(|_| AuthError::UserNotFound)?;
     app.admin.user(user).await?;
-    let removed = app.passkeys.remove_all(user).await?;
+    let removed = app.passkeys.remove_all(user, Timestamp::now()).await?;
     Ok(Json(json!({ "removed": removed })))
 }
