@@ -92,17 +92,29 @@ impl Passkeys {
         }
     }
 
-    /// Records a sign-in with `p`, and its updated credential (counter, backup state).
-    pub async fn used(&self, p: &StoredPasskey, now: Timestamp) -> Result<(), DbError> {
+    /// Records a sign-in with `p` whose signature counter is `counter`, and its updated
+    /// credential (counter, backup state). With a counter (> 0), only if it is higher than
+    /// the newest one recorded, decided by the one `UPDATE`: `false` when it is not (a
+    /// cloned authenticator, or the same assertion twice at once).
+    pub async fn used(
+        &self,
+        p: &StoredPasskey,
+        counter: u32,
+        now: Timestamp,
+    ) -> Result<bool, DbError> {
         let json = serde_json::to_string(&p.credential)
             .map_err(|e| DbError::Query(sqlx::Error::Encode(Box::new(e))))?;
-        sqlx::query("UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3")
-            .bind(json)
-            .bind(now.as_secs())
-            .bind(p.id.to_string())
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
+        let res = sqlx::query(
+            "UPDATE passkeys SET credential = $1, last_used_at = $2, sign_count = $3 \
+             WHERE id = $4 AND ($3 = 0 OR sign_count < $3)",
+        )
+        .bind(json)
+        .bind(now.as_secs())
+        .bind(i64::from(counter))
+        .bind(p.id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(res.rows_affected() == 1)
     }
 
     /// Removes `user`'s passkey `id`, unless it is the user's last way to sign in (no

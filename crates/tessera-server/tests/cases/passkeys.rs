@@ -118,7 +118,7 @@ struct Rp {
     /// The browser origin the ceremonies come from.
     origin: Url,
     _redis: Option<RedisServer>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Rp {
@@ -146,7 +146,7 @@ impl Rp {
             srv,
             origin: Url::parse(&origin).unwrap(),
             _redis: redis_server,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -545,4 +545,34 @@ async fn registration_needs_the_password_and_forged_answers_are_refused() {
         .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
+    // A counter that does not grow past the newest one seen: another copy of the key (a
+    // cloned authenticator) is refused, and the user is told.
+    let db = crate::common::keys::database(&crate::common::keys::sqlite_url(
+        &rp.dir.path().join("tessera-data"),
+    ))
+    .await;
+    sqlx::query("UPDATE passkeys SET sign_count = 1000000")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let (challenge, options) = rp.sign_in_options(Some(&alice)).await;
+    let assertion = laptop
+        .do_authentication(rp.origin.clone(), options)
+        .unwrap();
+    let (status, r) = rp
+        .sign_in(&challenge, &serde_json::to_value(&assertion).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{r}");
+    let events = rp
+        .srv
+        .call(Method::GET, "/v1/security-events", None, Some(&sess.access))
+        .await;
+    assert!(
+        events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "passkey_cloned"),
+        "{events:?}"
+    );
 }

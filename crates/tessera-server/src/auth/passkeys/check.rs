@@ -84,7 +84,9 @@ impl PasskeyCheck {
         if result.counter() > 0 && changed != Some(true) {
             return Err(PasskeyError::PossibleClone.into());
         }
-        self.passkeys.used(used, now).await?;
+        if !self.passkeys.used(used, result.counter(), now).await? {
+            return Err(PasskeyError::PossibleClone.into());
+        }
         Ok(if result.backup_eligible() {
             "swk"
         } else {
