@@ -93,9 +93,10 @@ impl Passkeys {
     }
 
     /// Records a sign-in with `p` whose signature counter is `counter`, and its updated
-    /// credential (counter, backup state). With a counter (> 0), only if it is higher than
-    /// the newest one recorded, decided by the one `UPDATE`: `false` when it is not (a
-    /// cloned authenticator, or the same assertion twice at once).
+    /// credential (counter, backup state): only if the counter is higher than the newest
+    /// one recorded, or both are 0 (an authenticator without a counter), decided by the one
+    /// `UPDATE`. `false` when it is not: a cloned authenticator (WebAuthn §6.1.1), or the
+    /// same counter twice at once.
     pub async fn used(
         &self,
         p: &StoredPasskey,
@@ -106,7 +107,7 @@ impl Passkeys {
             .map_err(|e| DbError::Query(sqlx::Error::Encode(Box::new(e))))?;
         let res = sqlx::query(
             "UPDATE passkeys SET credential = $1, last_used_at = $2, sign_count = $3 \
-             WHERE id = $4 AND ($3 = 0 OR sign_count < $3)",
+             WHERE id = $4 AND ((sign_count = 0 AND $3 = 0) OR sign_count < $3)",
         )
         .bind(json)
         .bind(now.as_secs())
