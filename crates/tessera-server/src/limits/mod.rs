@@ -259,13 +259,7 @@ impl Limits {
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<(), LimitError> {
-        if !self.on {
-            return Ok(());
-        }
-        let ip = ip_tag(ip);
-        self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
-            .await?;
-        self.charge(&EphemeralKey::tag(&ip, "register"), IP_THIRTY_PER_HOUR, now)
+        self.requests_and(ip, "register", IP_THIRTY_PER_HOUR, now)
             .await
     }
 
@@ -276,14 +270,24 @@ impl Limits {
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Result<(), LimitError> {
+        self.requests_and(ip, "ceremony", IP_CEREMONIES, now).await
+    }
+
+    /// The address's request bucket, then its bucket `name` at `rate`.
+    async fn requests_and(
+        &self,
+        ip: Option<IpAddr>,
+        name: &str,
+        rate: Rate,
+        now: Timestamp,
+    ) -> Result<(), LimitError> {
         if !self.on {
             return Ok(());
         }
         let ip = ip_tag(ip);
         self.charge(&EphemeralKey::tag(&ip, "req"), IP_REQUESTS, now)
             .await?;
-        self.charge(&EphemeralKey::tag(&ip, "ceremony"), IP_CEREMONIES, now)
-            .await
+        self.charge(&EphemeralKey::tag(&ip, name), rate, now).await
     }
 
     /// Before an unauthenticated request of another kind (token reset, refresh): the

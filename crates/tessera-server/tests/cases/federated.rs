@@ -11,7 +11,7 @@ use crate::common::binary::Binary;
 use crate::common::http::form_encode;
 use crate::common::idp::{Agent, Idp, Stopped, query};
 use crate::common::totp::{fresh_step, totp_now};
-use crate::common::{PW, Session, email};
+use crate::common::{PW, email};
 
 const ADMIN: &str = "federated-admin-token-0123456789";
 const HOSTILE_SECRET: &str = "hostile-secret-0123456789abcdef";
@@ -502,33 +502,6 @@ async fn forged_id_tokens_and_provider_errors_are_refused_and_key_rotation_is_fo
     assert_eq!(f.exchange(&mut browser, &code).await.0, StatusCode::OK);
 }
 
-/// Turns TOTP on for `sess`; the secret.
-async fn enable_totp(f: &Fed, sess: &Session) -> String {
-    let en = f
-        .srv
-        .call(
-            Method::POST,
-            "/v1/mfa/totp",
-            Some(json!({"password": PW})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(en.status, StatusCode::OK, "{en:?}");
-    let secret = en.str("secret");
-    fresh_step().await;
-    let conf = f
-        .srv
-        .call(
-            Method::POST,
-            "/v1/mfa/totp/confirm",
-            Some(json!({"code": totp_now(&secret, 0)})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
-    secret
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_hold() {
     let Some(f) = Fed::start(false, "").await else {
@@ -622,7 +595,7 @@ async fn no_takeover_by_email_linking_needs_the_password_and_mfa_and_bans_still_
     assert_eq!(ids.body["identities"][0]["provider"], "hostile", "{ids:?}");
 
     // With a second factor, a federated sign-in is still challenged.
-    let secret = enable_totp(&f, &sess).await;
+    let (secret, _) = super::mfa::enable_totp(&f.srv, &sess).await;
     let mut browser = Agent::new();
     let code = f.sign_in(&mut browser, "hostile").await.unwrap();
     let (status, body) = f.exchange(&mut browser, &code).await;

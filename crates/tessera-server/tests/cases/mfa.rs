@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::signin::decode;
+use crate::common::http::Http;
 use crate::common::totp::{fresh_step, totp_now};
 use crate::common::{Backend, PW, Session, TestServer, email};
 
@@ -17,7 +18,7 @@ pub(crate) async fn enrolled(s: &TestServer, tag: &str) -> (String, Session, Str
 
 /// Turns TOTP on for the user of `sess` (password, then a first code). Returns (secret,
 /// recovery codes).
-pub(crate) async fn enable_totp(s: &TestServer, sess: &Session) -> (String, Vec<String>) {
+pub(crate) async fn enable_totp(s: &Http, sess: &Session) -> (String, Vec<String>) {
     let en = s
         .call(
             Method::POST,

@@ -110,7 +110,6 @@ impl Key {
 
 use super::signin::decode;
 use crate::common::binary::Binary;
-use crate::common::totp::{fresh_step, totp_now};
 use crate::common::{PW, Session, email};
 
 struct Rp {
@@ -305,27 +304,7 @@ async fn registered_passkeys_sign_in_with_and_without_an_email(redis: bool) {
     );
 
     // As the second factor of a password sign-in.
-    let en = rp
-        .srv
-        .call(
-            Method::POST,
-            "/v1/mfa/totp",
-            Some(json!({"password": PW})),
-            Some(&sess.access),
-        )
-        .await;
-    let secret = en.str("secret");
-    fresh_step().await;
-    let conf = rp
-        .srv
-        .call(
-            Method::POST,
-            "/v1/mfa/totp/confirm",
-            Some(json!({"code": totp_now(&secret, 0)})),
-            Some(&sess.access),
-        )
-        .await;
-    assert_eq!(conf.status, StatusCode::OK, "{conf:?}");
+    super::mfa::enable_totp(&rp.srv, &sess).await;
     let challenge = rp.srv.login(&alice, PW).await;
     assert_eq!(challenge.body["mfa_required"], true, "{challenge:?}");
     assert_eq!(

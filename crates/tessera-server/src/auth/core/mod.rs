@@ -14,6 +14,7 @@
 //! [`super::password`], [`super::admin`], [`super::access`]) each hold an `Arc<AuthCore>`.
 
 pub mod proof;
+pub mod records;
 pub mod revocation;
 pub mod tokens;
 

@@ -163,14 +163,11 @@ impl FederatedSignIn {
             None => None,
             Some(t) => {
                 let ticket = Secret::parse(t).ok_or(FederatedError::InvalidState)?;
-                let raw = self
+                let record: LinkTicket = self
                     .core
-                    .store
-                    .get(&records::link_key(&ticket), now)
+                    .read_record(&records::link_key(&ticket), now)
                     .await?
                     .ok_or(FederatedError::InvalidState)?;
-                let record: LinkTicket =
-                    serde_json::from_slice(&raw).map_err(|_| FederatedError::InvalidState)?;
                 if record.provider != provider.settings().name
                     || !browser.as_ref().is_some_and(|b| b.matches(&record.browser))
                 {
@@ -215,13 +212,14 @@ impl FederatedSignIn {
             browser: browser.digest(),
             link,
         };
-        self.put(
-            &records::pending_key(&state),
-            &pending,
-            self.settings.state_ttl,
-            now,
-        )
-        .await?;
+        self.core
+            .put_record(
+                &records::pending_key(&state),
+                &pending,
+                self.settings.state_ttl,
+                now,
+            )
+            .await?;
         Ok(Started {
             location,
             browser: browser.as_str().to_owned(),
@@ -270,14 +268,11 @@ impl FederatedSignIn {
             .and_then(Secret::parse)
             .ok_or(FederatedError::InvalidState)?;
         let key = records::pending_key(&state);
-        let raw = self
+        let pending: Pending = self
             .core
-            .store
-            .get(&key, now)
+            .read_record(&key, now)
             .await?
             .ok_or(FederatedError::InvalidState)?;
-        let pending: Pending =
-            serde_json::from_slice(&raw).map_err(|_| FederatedError::InvalidState)?;
         let browser = browser.and_then(Secret::parse);
         if pending.provider != provider.settings().name
             || !browser
@@ -324,13 +319,14 @@ impl FederatedSignIn {
             browser: pending.browser,
             standing: standing(&user.password_hash, user.token_version),
         };
-        self.put(
-            &records::handoff_key(&code),
-            &handoff,
-            records::CODE_TTL,
-            now,
-        )
-        .await?;
+        self.core
+            .put_record(
+                &records::handoff_key(&code),
+                &handoff,
+                records::CODE_TTL,
+                now,
+            )
+            .await?;
         Ok(with_query(&pending.return_to, "code", code.as_str()))
     }
 
@@ -349,14 +345,11 @@ impl FederatedSignIn {
         self.core.limits.before_request(ip, now).await?;
         let code = Secret::parse(code).ok_or(FederatedError::InvalidCode)?;
         let key = records::handoff_key(&code);
-        let raw = self
+        let handoff: Handoff = self
             .core
-            .store
-            .get(&key, now)
+            .read_record(&key, now)
             .await?
             .ok_or(FederatedError::InvalidCode)?;
-        let handoff: Handoff =
-            serde_json::from_slice(&raw).map_err(|_| FederatedError::InvalidCode)?;
         let browser = browser.and_then(Secret::parse);
         if !browser
             .as_ref()
@@ -437,7 +430,8 @@ impl FederatedSignIn {
             provider: provider.settings().name.clone(),
             browser: browser.digest(),
         };
-        self.put(&records::link_key(&ticket), &record, records::LINK_TTL, now)
+        self.core
+            .put_record(&records::link_key(&ticket), &record, records::LINK_TTL, now)
             .await?;
         let base = format!(
             "{}/v1/oauth/{}/authorize",
@@ -639,19 +633,6 @@ impl FederatedSignIn {
         } else {
             Err(FederatedError::InvalidReturnUrl)
         }
-    }
-
-    async fn put<T: serde::Serialize>(
-        &self,
-        key: &tessera_store::EphemeralKey,
-        value: &T,
-        ttl: std::time::Duration,
-        now: Timestamp,
-    ) -> Result<(), AuthError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| AuthError::Internal(e.to_string()))?;
-        // A fresh 256-bit key: "already present" cannot happen.
-        self.core.store.put_if_absent(key, &bytes, ttl, now).await?;
-        Ok(())
     }
 }
 

@@ -196,15 +196,17 @@ impl PasskeyService {
             sel.require_resident_key = true;
         }
         let id = CeremonyId::generate();
-        self.put(
-            &id.key("reg"),
-            &Registration {
-                user: user.id,
-                state,
-            },
-            now,
-        )
-        .await?;
+        self.core
+            .put_record(
+                &id.key("reg"),
+                &Registration {
+                    user: user.id,
+                    state,
+                },
+                CEREMONY_TTL,
+                now,
+            )
+            .await?;
         Ok((id, options))
     }
 
@@ -227,14 +229,11 @@ impl PasskeyService {
             return Err(PasskeyError::InvalidName.into());
         }
         let id = CeremonyId::parse(ceremony).ok_or(PasskeyError::InvalidChallenge)?;
-        let raw = self
+        let reg: Registration = self
             .core
-            .store
-            .take(&id.key("reg"), now)
+            .take_record(&id.key("reg"), now)
             .await?
             .ok_or(PasskeyError::InvalidChallenge)?;
-        let reg: Registration =
-            serde_json::from_slice(&raw).map_err(|_| PasskeyError::InvalidChallenge)?;
         if reg.user != user {
             return Err(PasskeyError::InvalidChallenge.into());
         }
@@ -336,7 +335,9 @@ impl PasskeyService {
             email: email_user,
         };
         let id = CeremonyId::generate();
-        self.put(&id.key("auth"), &ceremony, now).await?;
+        self.core
+            .put_record(&id.key("auth"), &ceremony, CEREMONY_TTL, now)
+            .await?;
         Ok((id, options))
     }
 
@@ -374,14 +375,11 @@ impl PasskeyService {
     ) -> Result<TokenPair, AuthError> {
         self.core.limits.before_request(client.ip, now).await?;
         let id = CeremonyId::parse(ceremony).ok_or(PasskeyError::InvalidChallenge)?;
-        let raw = self
+        let ceremony: SignInCeremony = self
             .core
-            .store
-            .take(&id.key("auth"), now)
+            .take_record(&id.key("auth"), now)
             .await?
             .ok_or(PasskeyError::InvalidChallenge)?;
-        let ceremony: SignInCeremony =
-            serde_json::from_slice(&raw).map_err(|_| PasskeyError::InvalidChallenge)?;
         let (uuid, cred_id) = self
             .webauthn()?
             .identify_discoverable_authentication(credential)
@@ -459,19 +457,5 @@ impl PasskeyService {
             )
             .await;
         Ok(removed)
-    }
-
-    async fn put<T: Serialize>(
-        &self,
-        key: &EphemeralKey,
-        value: &T,
-        now: Timestamp,
-    ) -> Result<(), AuthError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| AuthError::Internal(e.to_string()))?;
-        self.core
-            .store
-            .put_if_absent(key, &bytes, CEREMONY_TTL, now)
-            .await?;
-        Ok(())
     }
 }

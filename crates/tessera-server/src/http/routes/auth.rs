@@ -91,13 +91,24 @@ pub async fn login(
             Timestamp::now(),
         )
         .await?;
+    Ok(sign_in_response(&app, jar, outcome, fingerprint.as_ref()))
+}
+
+/// The answer to a first factor (a password, a federated sign-in's code): the token pair
+/// (per the transport), or the second-factor challenge, never cached.
+pub(crate) fn sign_in_response(
+    app: &App,
+    jar: CookieJar,
+    outcome: SignIn,
+    fingerprint: Option<&Fingerprint>,
+) -> Response {
     match outcome {
-        SignIn::Tokens(pair) => Ok(token_response(&app, jar, pair, fingerprint.as_ref())),
+        SignIn::Tokens(pair) => token_response(app, jar, pair, fingerprint),
         SignIn::Mfa(challenge) => {
             let mut res = Json(challenge).into_response();
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(res)
+            res
         }
     }
 }

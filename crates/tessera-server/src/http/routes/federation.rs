@@ -10,10 +10,9 @@ use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
-use super::auth::token_response;
+use super::auth::sign_in_response;
 use crate::app::AppState;
 use crate::auth::federated::{BROWSER_COOKIE, CallbackParams};
-use crate::auth::sign_in::SignIn;
 use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
@@ -164,15 +163,7 @@ pub async fn exchange(
             Timestamp::now(),
         )
         .await?;
-    match outcome {
-        SignIn::Tokens(pair) => Ok(token_response(&app, jar, pair, fingerprint.as_ref())),
-        SignIn::Mfa(challenge) => {
-            let mut res = Json(challenge).into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(res)
-        }
-    }
+    Ok(sign_in_response(&app, jar, outcome, fingerprint.as_ref()))
 }
 
 /// `POST /v1/oauth/{provider}/link` body.
