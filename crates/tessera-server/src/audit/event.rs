@@ -111,28 +111,33 @@ impl EventKind {
 }
 
 /// One event, as stored and as listed by `GET /v1/security-events`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SecurityEvent {
     /// UUIDv7 (time-ordered).
     pub id: Uuid,
     /// Stable event name.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// When, RFC 3339.
     pub at: String,
     /// Peer address of the request that caused it, if any.
     pub ip: Option<String>,
     /// Session concerned, if any.
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub session_id: Option<SessionId>,
     /// Device label (`Firefox 128 on Linux`), if known.
     pub device: Option<String>,
     /// Event-specific details.
+    #[schema(value_type = Object)]
     pub details: Value,
     /// Whose account (not serialised: events are listed per user).
     #[serde(skip)]
+    #[schema(ignore)]
     pub user: UserId,
     /// Milliseconds since the epoch.
     #[serde(skip)]
+    #[schema(ignore)]
     pub at_ms: Timestamp,
 }
 

@@ -15,6 +15,7 @@ pub mod cookies;
 pub mod error;
 #[allow(clippy::disallowed_methods)] // extractors: an edge, read the clock and pass `now` in
 pub mod extract;
+pub mod openapi;
 pub mod forwarded;
 pub mod router;
 #[allow(clippy::disallowed_methods)] // handlers: an edge, read the clock and pass `now` in

@@ -2,17 +2,21 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use super::error::problem;
 use super::forwarded::{self, ClientAddr};
+use super::openapi;
 use super::routes::{
     admin, auth, federation, health, jwks, me, metadata, mfa, oauth2, passkeys, password,
     prometheus, sessions,
@@ -29,73 +33,10 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
     let metrics = state.metrics.clone();
     let trusted = Arc::new(state.settings.trusted_proxies.clone());
-    Router::new()
-        .route("/v1/auth/register", post(auth::register))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/auth/refresh", post(auth::refresh))
-        .route("/v1/auth/logout", post(auth::logout))
-        .route("/v1/auth/logout-all", post(auth::logout_all))
-        .route("/v1/me", get(me::me))
-        .route("/v1/sessions", get(sessions::list))
-        .route("/v1/sessions/{id}", delete(sessions::end))
-        .route("/v1/tokens/{jti}", delete(sessions::revoke_token))
-        .route("/v1/devices/trusted", get(mfa::trusted_devices))
-        .route(
-            "/v1/devices/trusted/{id}",
-            delete(mfa::remove_trusted_device),
-        )
-        .route("/v1/auth/mfa", post(mfa::complete))
-        .route("/v1/mfa/totp", post(mfa::enrol).delete(mfa::disable))
-        .route("/v1/mfa/totp/confirm", post(mfa::confirm))
-        .route("/v1/security-events", get(sessions::security_events))
-        .route("/v1/password/forgot", post(password::forgot))
-        .route("/v1/password/reset", post(password::reset))
-        .route("/v1/password/change", post(password::change))
-        .route("/v1/admin/stats", get(admin::stats))
-        .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))
-        .route(
-            "/v1/admin/users/{id}/revoke-sessions",
-            post(admin::revoke_sessions),
-        )
-        .route(
-            "/v1/admin/users/{id}/ban",
-            post(admin::ban).delete(admin::unban),
-        )
-        .route("/v1/admin/users/{id}/mfa", delete(admin::reset_mfa))
-        .route("/.well-known/jwks.json", get(jwks::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(metadata::authorization_server),
-        )
-        .route(
-            "/v1/passkeys/register/options",
-            post(passkeys::register_options),
-        )
-        .route("/v1/passkeys/register", post(passkeys::register))
-        .route("/v1/passkeys", get(passkeys::list))
-        .route("/v1/passkeys/{id}", delete(passkeys::remove))
-        .route("/v1/auth/passkey/options", post(passkeys::sign_in_options))
-        .route("/v1/auth/passkey", post(passkeys::sign_in))
-        .route(
-            "/v1/admin/users/{id}/passkeys",
-            delete(passkeys::admin_remove_all),
-        )
-        .route("/v1/oauth/providers", get(federation::providers))
-        .route("/v1/oauth/exchange", post(federation::exchange))
-        .route("/v1/oauth/{provider}/authorize", get(federation::authorize))
-        .route("/v1/oauth/{provider}/callback", get(federation::callback))
-        .route("/v1/oauth/{provider}/link", post(federation::link))
-        .route("/v1/identities", get(federation::identities))
-        .route("/v1/identities/{provider}", delete(federation::unlink))
-        .route(
-            "/v1/admin/users/{id}/identities",
-            get(admin::user_identities),
-        )
-        .route("/oauth2/introspect", post(oauth2::introspect))
-        .route("/oauth2/revoke", post(oauth2::revoke))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(prometheus::metrics))
+    let (routes, api) = described_routes().split_for_parts();
+    let document = openapi::Document::new(&finish(api));
+    routes
+        .layer(Extension(document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -124,6 +65,71 @@ pub fn router(state: AppState) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// Every route, each with its description: the router and the OpenAPI document are made from
+/// this one list, so neither can have a route the other lacks.
+fn described_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(me::me))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::end))
+        .routes(routes!(sessions::revoke_token))
+        .routes(routes!(sessions::security_events))
+        .routes(routes!(mfa::trusted_devices))
+        .routes(routes!(mfa::remove_trusted_device))
+        .routes(routes!(mfa::complete))
+        .routes(routes!(mfa::enrol, mfa::disable))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(password::forgot))
+        .routes(routes!(password::reset))
+        .routes(routes!(password::change))
+        .routes(routes!(passkeys::register_options))
+        .routes(routes!(passkeys::register))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::remove))
+        .routes(routes!(passkeys::sign_in_options))
+        .routes(routes!(passkeys::sign_in))
+        .routes(routes!(federation::providers))
+        .routes(routes!(federation::exchange))
+        .routes(routes!(federation::authorize))
+        .routes(routes!(federation::callback))
+        .routes(routes!(federation::link))
+        .routes(routes!(federation::identities))
+        .routes(routes!(federation::unlink))
+        .routes(routes!(admin::stats))
+        .routes(routes!(admin::user_sessions))
+        .routes(routes!(admin::revoke_sessions))
+        .routes(routes!(admin::ban, admin::unban))
+        .routes(routes!(admin::reset_mfa))
+        .routes(routes!(admin::user_identities))
+        .routes(routes!(passkeys::admin_remove_all))
+        .routes(routes!(jwks::jwks))
+        .routes(routes!(metadata::authorization_server))
+        .routes(routes!(oauth2::introspect))
+        .routes(routes!(oauth2::revoke))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(prometheus::metrics))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(openapi::docs::page))
+        .routes(routes!(openapi::docs::asset))
+}
+
+/// The OpenAPI document of this server, as `GET /openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    finish(described_routes().into_openapi())
+}
+
+/// What the document gets once every path is in: the problem every operation may answer.
+fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    openapi::problems::CommonProblems.modify(&mut api);
+    api
 }
 
 async fn not_found() -> Response {

@@ -17,6 +17,7 @@ mod metrics;
 mod mfa;
 mod mfa_keys;
 mod oauth2;
+mod openapi;
 mod outage;
 mod partial_loss;
 mod passkeys;

@@ -109,7 +109,7 @@ struct SignInCeremony {
 }
 
 /// A passkey as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PasskeyInfo {
     /// Its id.
     pub id: String,

@@ -29,7 +29,7 @@ impl SecondFactorService {
 }
 
 /// What `POST /v1/mfa/totp` returns: the pending secret in three forms.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// Base32 secret.
     pub secret: String,

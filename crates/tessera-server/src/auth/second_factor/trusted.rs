@@ -13,7 +13,7 @@ use crate::auth::error::AuthError;
 use crate::mfa::trusted::{self, TrustCookie, TrustedDevice};
 
 /// A trusted device as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TrustedDeviceView {
     /// Id (use it to revoke).
     pub id: String,

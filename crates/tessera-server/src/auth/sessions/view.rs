@@ -11,7 +11,7 @@ use crate::auth::error::AuthError;
 use crate::device::ClientInfo;
 
 /// Device of a session as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceView {
     /// Client-given name.
     pub name: Option<String>,
@@ -24,9 +24,10 @@ pub struct DeviceView {
 }
 
 /// One session as listed by `GET /v1/sessions`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Id.
+    #[schema(value_type = uuid::Uuid)]
     pub id: SessionId,
     /// Device.
     pub device: DeviceView,

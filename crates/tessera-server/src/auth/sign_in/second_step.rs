@@ -19,19 +19,21 @@ use crate::mfa::challenge::{self, Challenge, ChallengeId};
 use crate::mfa::trusted::{self, TrustCookie, TrustedDevice};
 
 /// A sign-in that needs its second step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MfaRequired {
     /// Always true.
     pub mfa_required: bool,
     /// Pass back to `POST /v1/auth/mfa`.
     pub challenge_id: String,
     /// `["totp", "recovery_code"]`, and `"passkey"` when the user has one.
+    #[schema(value_type = Vec<String>)]
     pub methods: Vec<&'static str>,
     /// Seconds the challenge lives.
     pub expires_in: u64,
     /// With `"passkey"`: the request options for `navigator.credentials.get`
     /// (`{publicKey}`); the answer goes to `POST /v1/auth/mfa` as `passkey`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub passkey: Option<webauthn_rs::prelude::RequestChallengeResponse>,
 }
 

@@ -15,8 +15,10 @@ use crate::http::ApiError;
 use crate::http::cookies;
 
 /// The body `{"refresh_token": …}`.
-#[derive(Deserialize)]
-struct RefreshBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    /// The newest refresh token of the session.
+    #[schema(format = Password)]
     refresh_token: String,
 }
 
@@ -47,7 +49,7 @@ impl FromRequest<AppState> for PresentedRefresh {
             .await
             .map_err(IntoResponse::into_response)?;
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let ApiJson(req) = ApiJson::<RefreshBody>::from_bytes(&headers, &body)
+            let ApiJson(req) = ApiJson::<RefreshRequest>::from_bytes(&headers, &body)
                 .map_err(IntoResponse::into_response)?;
             return Ok(Self {
                 token: req.refresh_token,

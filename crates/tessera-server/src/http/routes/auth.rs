@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
@@ -16,19 +17,50 @@ use crate::auth::{Fingerprint, TokenPair};
 use crate::device::ClientInfo;
 use crate::http::ApiError;
 use crate::http::cookies;
+use crate::http::extract::refresh::RefreshRequest;
 use crate::http::extract::{ApiJson, Authenticated, Client, PresentedRefresh};
+use crate::http::openapi::Problem;
+use crate::http::openapi::schemas::SignInAnswer;
 use crate::mfa::trusted;
 
 /// `POST /v1/auth/register` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     email: String,
+    #[schema(format = Password)]
     password: String,
     #[serde(default)]
     name: Option<String>,
 }
 
+/// `POST /v1/auth/register` → 201.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    user: RegisteredUser,
+}
+
+/// The new account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegisteredUser {
+    #[schema(value_type = uuid::Uuid)]
+    id: UserId,
+    email: String,
+    name: Option<String>,
+    /// RFC 3339.
+    created_at: String,
+}
+
 /// `POST /v1/auth/register` → 201 `{user:{id,email,created_at}}`.
+#[utoipa::path(
+    post, path = "/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account is created", body = Registered),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_email`, `weak_password`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn register(
     State(app): State<AppState>,
     client: Client,
@@ -44,19 +76,22 @@ pub async fn register(
             Timestamp::now(),
         )
         .await?;
-    let body = json!({"user": {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "created_at": crate::rfc3339::format(user.created_at),
-    }});
+    let body = Registered {
+        user: RegisteredUser {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            created_at: crate::rfc3339::format(user.created_at),
+        },
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `POST /v1/auth/login` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     email: String,
+    #[schema(format = Password)]
     password: String,
     #[serde(default)]
     device_name: Option<String>,
@@ -66,6 +101,16 @@ pub struct LoginRequest {
 
 /// `POST /v1/auth/login` → 200 `TokenPair` (and cookies, per the token transport), or 200
 /// `{mfa_required, challenge_id, methods, expires_in}` when a second factor is due.
+#[utoipa::path(
+    post, path = "/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in (a `TokenPair`, and cookies with the cookie transport), or a second factor is due (`mfa_required`)", body = SignInAnswer),
+        (status = 401, description = "`invalid_credentials` (an unknown email and a wrong password alike)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited` (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn login(
     State(app): State<AppState>,
     client: Client,
@@ -116,6 +161,15 @@ pub(crate) fn sign_in_response(
 /// `POST /v1/auth/refresh` (body `{refresh_token}`, or with cookie transport an empty body,
 /// the cookie and the CSRF header: [`PresentedRefresh`]) → 200 `TokenPair` with a new
 /// refresh token.
+#[utoipa::path(
+    post, path = "/v1/auth/refresh", tag = "auth",
+    request_body(content = RefreshRequest, description = "The refresh token; with the cookie transport, an empty body, the refresh cookie and `X-CSRF-Token`"),
+    responses(
+        (status = 200, description = "A new pair: the refresh token is replaced every time", body = TokenPair),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused` (the session is now revoked)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`, `csrf_failed`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn refresh(
     State(app): State<AppState>,
     client: Client,
@@ -137,6 +191,14 @@ pub async fn refresh(
 }
 
 /// `POST /v1/auth/logout` → 204; clears the token cookies.
+#[utoipa::path(
+    post, path = "/v1/auth/logout", tag = "auth",
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "This session and all its tokens are revoked"),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `token_revoked`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn logout(
     State(app): State<AppState>,
     client: Client,
@@ -151,6 +213,14 @@ pub async fn logout(
 }
 
 /// `POST /v1/auth/logout-all` → 204; clears the token cookies.
+#[utoipa::path(
+    post, path = "/v1/auth/logout-all", tag = "auth",
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is revoked and the token version raised"),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `token_revoked`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn logout_all(
     State(app): State<AppState>,
     client: Client,

@@ -10,6 +10,12 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 
 /// Alive while the process serves HTTP.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "The process is alive: `{\"status\":\"ok\"}`", body = Object),
+    ),
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -17,6 +23,13 @@ pub async fn healthz() -> Json<Value> {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Ready when both the state store and the database answer within 2 s; 503 otherwise.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready: `{status: \"ready\", state_store: {backend, status}, database: {backend, status}}`", body = Object),
+        (status = 503, description = "A dependency is down: the same body with `status: \"unavailable\"`", body = Object),
+    ),
+)]
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = &app.store;
     let (s, d) = tokio::join!(

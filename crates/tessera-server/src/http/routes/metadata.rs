@@ -15,6 +15,12 @@ const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_po
 /// keys and offers introspection and revocation to configured clients; it has no OAuth
 /// authorization or token endpoint (sign-in is `/v1/auth/*`), so it lists no response type,
 /// grant type or scope, and no token-endpoint authentication method.
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", tag = "standards",
+    responses(
+        (status = 200, description = "RFC 8414 metadata: the issuer, the JWKS, introspection and revocation endpoints", body = Object),
+    ),
+)]
 pub async fn authorization_server(State(app): State<AppState>) -> Response {
     let issuer = app.settings.issuer.as_str();
     let base = issuer.trim_end_matches('/');

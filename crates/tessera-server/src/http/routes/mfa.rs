@@ -5,31 +5,46 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
 use super::auth::token_response;
 use crate::app::AppState;
+use crate::auth::TokenPair;
+use crate::auth::second_factor::{Enrolment, TrustedDeviceView};
 use crate::auth::sign_in::MfaProof;
 use crate::http::ApiError;
 use crate::http::extract::{ApiJson, Authenticated, Client};
+use crate::http::openapi::Problem;
 use crate::mfa::trusted;
 
 /// `POST /v1/auth/mfa` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MfaRequest {
     challenge_id: String,
+    /// A TOTP code or a recovery code.
     #[serde(default)]
     code: Option<String>,
     /// A passkey's assertion (`navigator.credentials.get` answer) instead of a code.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     passkey: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
 }
 
 /// `POST /v1/auth/mfa`: completes a sign-in challenge with a TOTP or recovery code, or a
 /// passkey; sets the trusted-device cookie when the sign-in asked for it.
+#[utoipa::path(
+    post, path = "/v1/auth/mfa", operation_id = "complete_mfa", tag = "auth",
+    request_body = MfaRequest,
+    responses(
+        (status = 200, description = "Signed in: a `TokenPair` (cookies per the transport)", body = TokenPair),
+        (status = 401, description = "`invalid_code` (with `attempts_left`), `challenge_expired`, `invalid_credential` (passkey)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_request` (give exactly one of `code` and `passkey`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (sign in again), `rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`mfa_unavailable`: the account's second factor cannot be checked now (fails closed)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn complete(
     State(app): State<AppState>,
     client: Client,
@@ -77,7 +92,7 @@ pub async fn complete(
 /// An answer that holds secrets (a TOTP secret and its QR code, recovery codes): no cache,
 /// shared or private, may keep it (`Cache-Control: no-store`, and `Pragma: no-cache` for
 /// HTTP/1.0 caches).
-fn uncacheable(body: Value) -> Response {
+fn uncacheable(body: impl Serialize) -> Response {
     (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -89,13 +104,25 @@ fn uncacheable(body: Value) -> Response {
 }
 
 /// `POST /v1/mfa/totp` body: the current password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnrolRequest {
+    #[schema(format = Password)]
     password: String,
 }
 
 /// `POST /v1/mfa/totp`: starts enrolment (needs the current password). The answer holds the
 /// secret: never cached.
+#[utoipa::path(
+    post, path = "/v1/mfa/totp", operation_id = "enrol_totp", tag = "mfa",
+    request_body = EnrolRequest,
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Enrolment pending until confirmed (never cached)", body = Enrolment),
+        (status = 401, description = "`invalid_credentials` (the current password), or a token problem", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`mfa_already_enabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn enrol(
     State(app): State<AppState>,
     client: Client,
@@ -111,17 +138,41 @@ pub async fn enrol(
             Timestamp::now(),
         )
         .await?;
-    Ok(uncacheable(json!(e)))
+    Ok(uncacheable(e))
+}
+
+/// `POST /v1/mfa/totp/confirm` → 200.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Single-use codes that stand in for a TOTP code; shown once.
+    pub recovery_codes: Vec<String>,
+}
+
+/// `GET /v1/devices/trusted` → 200.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TrustedDevices {
+    /// Newest first.
+    pub devices: Vec<TrustedDeviceView>,
 }
 
 /// `POST /v1/mfa/totp/confirm` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CodeRequest {
     code: String,
 }
 
 /// `POST /v1/mfa/totp/confirm`: turns TOTP on; returns the recovery codes once (never
 /// cached).
+#[utoipa::path(
+    post, path = "/v1/mfa/totp/confirm", operation_id = "confirm_totp", tag = "mfa",
+    request_body = CodeRequest,
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "TOTP is on; the recovery codes, shown once (never cached)", body = RecoveryCodes),
+        (status = 401, description = "`invalid_code`, or a token problem", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`mfa_not_enabled` (no enrolment pending)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn confirm(
     State(app): State<AppState>,
     client: Client,
@@ -132,17 +183,31 @@ pub async fn confirm(
         .second_factor
         .confirm_totp(&auth.claims, &req.code, &client.info(), Timestamp::now())
         .await?;
-    Ok(uncacheable(json!({ "recovery_codes": codes })))
+    Ok(uncacheable(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 /// `DELETE /v1/mfa/totp` body: the current password and a code (TOTP or a recovery code).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DisableRequest {
+    #[schema(format = Password)]
     password: String,
     code: String,
 }
 
 /// `DELETE /v1/mfa/totp`: turns TOTP off.
+#[utoipa::path(
+    delete, path = "/v1/mfa/totp", operation_id = "disable_totp", tag = "mfa",
+    request_body = DisableRequest,
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "TOTP is off"),
+        (status = 401, description = "`invalid_credentials`, `invalid_code`, or a token problem", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`mfa_not_enabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited` (the sign-in limits)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn disable(
     State(app): State<AppState>,
     client: Client,
@@ -162,18 +227,36 @@ pub async fn disable(
 }
 
 /// `GET /v1/devices/trusted`.
+#[utoipa::path(
+    get, path = "/v1/devices/trusted", tag = "account",
+    security(("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, description = "Devices trusted to skip the second factor", body = TrustedDevices),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `token_revoked`, `fingerprint_mismatch`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn trusted_devices(
     State(app): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TrustedDevices>, ApiError> {
     let devices = app
         .second_factor
         .trusted_devices(auth.claims.sub, Timestamp::now())
         .await?;
-    Ok(Json(json!({ "devices": devices })))
+    Ok(Json(TrustedDevices { devices }))
 }
 
 /// `DELETE /v1/devices/trusted/{id}`.
+#[utoipa::path(
+    delete, path = "/v1/devices/trusted/{id}", tag = "account",
+    security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "A trusted device's id")),
+    responses(
+        (status = 204, description = "The device is no longer trusted"),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `token_revoked`, `fingerprint_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`device_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn remove_trusted_device(
     State(app): State<AppState>,
     auth: Authenticated,

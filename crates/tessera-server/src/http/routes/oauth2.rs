@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use tessera_core::ids::{Jti, SessionId, UserId};
 use tessera_core::time::Timestamp;
 
 use crate::app::AppState;
@@ -13,9 +14,69 @@ use crate::auth::access::introspect::Introspection;
 use crate::auth::sessions::oauth_revoke::TokenTypeHint;
 use crate::http::ApiError;
 use crate::http::extract::client_auth::{ClientForm, FormParams};
+use crate::http::openapi::Problem;
+
+/// The form of RFC 7662 and RFC 7009 (`application/x-www-form-urlencoded`).
+#[allow(dead_code)] // Described; [`ClientForm`] reads the form.
+#[derive(utoipa::ToSchema)]
+pub struct TokenForm {
+    /// The token: an access token, or for revocation also a refresh token.
+    #[schema(format = Password)]
+    token: String,
+    /// `access_token` or `refresh_token`: where to look first.
+    token_type_hint: Option<String>,
+    /// With `client_secret_post` instead of HTTP Basic.
+    client_id: Option<String>,
+    /// With `client_secret_post` instead of HTTP Basic.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2: `{"active": false}` alone, or the claims of a live access token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IntrospectionResponse {
+    /// Whether the token would be accepted now.
+    active: bool,
+    /// The claims, when active.
+    #[serde(flatten)]
+    claims: Option<ActiveClaims>,
+}
+
+/// The claims of an active token (RFC 7662 §2.2).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActiveClaims {
+    /// Always `Bearer`.
+    #[schema(value_type = String)]
+    token_type: &'static str,
+    iss: String,
+    aud: String,
+    #[schema(value_type = uuid::Uuid)]
+    sub: UserId,
+    client_id: String,
+    exp: i64,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[schema(value_type = uuid::Uuid)]
+    jti: Jti,
+    #[schema(value_type = uuid::Uuid)]
+    sid: SessionId,
+    amr: Vec<String>,
+}
 
 /// RFC 7662 token introspection → 200 with the claims of a live access token and
 /// `"active": true`, or exactly `{"active":false}` for anything that would be refused.
+#[utoipa::path(
+    post, path = "/oauth2/introspect", tag = "standards",
+    security(("client" = []), ()),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7662: the token's state (never cached)", body = IntrospectionResponse),
+        (status = 400, description = "`invalid_request` (no `token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_client`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn introspect(
     State(app): State<AppState>,
     form: ClientForm,
@@ -23,30 +84,44 @@ pub async fn introspect(
     let token = required_token(&form.params)?;
     let body = match app.access.introspect(token, Timestamp::now()).await? {
         Introspection::Active(c) => {
-            let mut body = json!({
-                "active": true,
-                "token_type": "Bearer",
-                "iss": c.iss,
-                "aud": c.aud,
-                "sub": c.sub,
-                "client_id": c.client_id,
-                "exp": c.exp,
-                "iat": c.iat,
-                "jti": c.jti,
-                "sid": c.sid,
-                "amr": c.amr,
-            });
-            if let (Some(nbf), Value::Object(map)) = (c.nbf, &mut body) {
-                map.insert("nbf".to_owned(), json!(nbf));
+            let c = *c;
+            IntrospectionResponse {
+                active: true,
+                claims: Some(ActiveClaims {
+                    token_type: "Bearer",
+                    iss: c.iss,
+                    aud: c.aud,
+                    sub: c.sub,
+                    client_id: c.client_id,
+                    exp: c.exp,
+                    iat: c.iat,
+                    nbf: c.nbf,
+                    jti: c.jti,
+                    sid: c.sid,
+                    amr: c.amr,
+                }),
             }
-            body
         }
-        Introspection::Inactive => json!({"active": false}),
+        Introspection::Inactive => IntrospectionResponse {
+            active: false,
+            claims: None,
+        },
     };
     Ok(no_store(Json(body)))
 }
 
 /// RFC 7009 token revocation → 200 with an empty body, whether or not the token was known.
+#[utoipa::path(
+    post, path = "/oauth2/revoke", operation_id = "revoke_oauth2", tag = "standards",
+    security(("client" = []), ()),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7009: revoked, or the token was unknown (the same answer)"),
+        (status = 400, description = "`invalid_request` (no `token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_client`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke(State(app): State<AppState>, form: ClientForm) -> Result<Response, ApiError> {
     let token = required_token(&form.params)?;
     let hint = form

@@ -26,6 +26,12 @@ pub const STATS_TIMEOUT: Duration = Duration::from_secs(1);
 /// `tessera_access_tokens_active` and `tessera_revoked_tokens` (the `/v1/admin/stats`
 /// figures), or `tessera_state_store_up 0` and no statistics when the store failed or did not
 /// answer within [`STATS_TIMEOUT`]. Always 200.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+    ),
+)]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let stats = tokio::time::timeout(STATS_TIMEOUT, app.store.stats(Timestamp::now())).await;
     let stats = match stats {
