@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::error::problem;
 use super::forwarded::{self, ClientAddr};
 use super::openapi;
+use super::plain_errors;
 use super::routes::{
     admin, auth, federation, health, jwks, me, metadata, mfa, oauth2, passkeys, password,
     prometheus, sessions,
@@ -24,7 +25,8 @@ use super::routes::{
 use super::track::track;
 use crate::app::AppState;
 
-/// The whole API. Layers: body limit (413), panic → 500 problem, metrics (request count and
+/// The whole API. Layers: every error answer a problem ([`plain_errors`]: axum's own
+/// `text/plain` rejections), body limit (413), panic → 500 problem, metrics (request count and
 /// duration by matched route template: [`track`]), request tracing (a span with
 /// method, matched route and client address; status and latency at debug level) — never
 /// headers, query strings or bodies — and, outermost, the client address
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::map_response(plain_errors::as_problem))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {
             problem(

@@ -122,3 +122,50 @@ pub async fn bad_requests_get_problem_json_never_5xx(b: Backend) {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{header}");
     }
 }
+
+/// Input that axum itself refuses before a handler runs — a query string that does not parse,
+/// a path segment that is not UTF-8, an oversized refresh body — is a problem too, never
+/// `text/plain` (found by schemathesis: `GET /v1/security-events?limit=null`).
+pub async fn rejections_outside_json_bodies_are_problems_too(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.max_body_bytes = Some(1024)).await else {
+        return;
+    };
+    let user = s.signed_up(&crate::common::email("rejections")).await;
+    for (method, path) in [
+        (Method::GET, "/v1/security-events?limit=null&limit=null"),
+        (Method::GET, "/v1/security-events?limit=-1"),
+        (Method::DELETE, "/v1/sessions/%FF%FE"),
+        (Method::DELETE, "/v1/tokens/%C0"),
+    ] {
+        let r = s.call(method.clone(), path, None, Some(&user.access)).await;
+        assert!(r.status.is_client_error(), "{method} {path}: {r:?}");
+        assert!(r.is_problem(), "{method} {path}: {r:?}");
+        assert!(r.code().is_some(), "{method} {path}: {r:?}");
+    }
+    let r = s
+        .call(
+            Method::GET,
+            "/v1/security-events?limit=abc",
+            None,
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{r:?}"
+    );
+    // The refresh endpoint reads its body itself (it may be empty with the cookie transport).
+    if let Some(r) = s
+        .try_raw(
+            Method::POST,
+            "/v1/auth/refresh",
+            "application/json",
+            vec![b' '; 4096],
+        )
+        .await
+    {
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{r:?}");
+        assert!(r.is_problem(), "{r:?}");
+    }
+}

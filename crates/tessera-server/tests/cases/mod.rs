@@ -2,6 +2,7 @@
 //! in [`binary`] and [`config_check`] drive the real executable.
 
 mod admin;
+mod alerts;
 mod bad_input;
 mod binary;
 mod binary_keys;
@@ -70,6 +71,7 @@ suite!(
     logout::denylist_mode_revokes_like_allowlist,
     forged::forged_and_out_of_policy_tokens_are_refused,
     bad_input::bad_requests_get_problem_json_never_5xx,
+    bad_input::rejections_outside_json_bodies_are_problems_too,
     sessions::sessions_list_parsed_devices_and_ending_one_kills_exactly_it,
     sessions::revoking_one_access_token_leaves_its_session,
     sessions::session_limit_evicts_the_oldest,

@@ -70,7 +70,11 @@ pub async fn page() -> Response {
     get, path = "/docs/{file}", operation_id = "docs_asset", tag = "operations",
     params(("file" = String, Path, description = "A file of the page, e.g. `swagger-ui.css`")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file", content(
+            (String = "text/css"),
+            (String = "text/javascript"),
+            (Vec<u8> = "image/png"),
+        )),
         (status = 404, description = "`not_found`", content_type = "application/problem+json", body = super::Problem),
     ),
 )]
