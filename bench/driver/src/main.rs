@@ -116,6 +116,10 @@ enum Cmd {
         label: Option<String>,
         #[arg(long)]
         results: Option<PathBuf>,
+        /// Report even when no request succeeded (the latency of errors, e.g. the 503s
+        /// while the state store is down).
+        #[arg(long)]
+        errors_expected: bool,
     },
     /// Logins saturating the hashing pool while `--probe` connections keep calling /v1/me.
     Logins {
@@ -240,6 +244,7 @@ async fn main() -> anyhow::Result<()> {
             round,
             label,
             results,
+            errors_expected,
         } => {
             let all = match &sessions {
                 Some(p) => setup::load(p)?,
@@ -251,7 +256,11 @@ async fn main() -> anyhow::Result<()> {
                 }],
             };
             let per = load::deal(&all, connections, per_conn);
-            let m = load::run(&addr, scenario, per, secs(warmup), secs(duration)).await?;
+            let m = if errors_expected {
+                load::run_any(&addr, scenario, per, secs(warmup), secs(duration)).await?
+            } else {
+                load::run(&addr, scenario, per, secs(warmup), secs(duration)).await?
+            };
             if save && let Some(p) = &sessions {
                 let flat: Vec<_> = m.sessions.iter().flatten().cloned().collect();
                 setup::save(p, &flat)?;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tessera_core::time::Timestamp;
 use tessera_core::token::{TokenIssuer, Verifier};
-use tessera_store::StateStore;
 use tessera_store::memory::MemoryStore;
 use tessera_store::redis::{ConnectingStore, RedisConfig};
+use tessera_store::{StateStore, StoreHealth};
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{Database, Users};
@@ -203,6 +203,8 @@ impl App {
         };
         let store = wrap(store);
         let metrics = Metrics::new();
+        let health: Arc<dyn StoreHealth> = store.clone();
+        metrics.watch_store(&health);
         let (store, durable) = if settings.durable_sessions {
             let durable = Arc::new(DurableSessions::new(
                 Rows::new(db.clone()),

@@ -41,16 +41,23 @@
 //!   revocation answered 503, a flush retried, a sweep), `tessera_durable_queue_overflow_total`
 //!   (rotations not queued because the queue was full).
 //! - `tessera_build_info{version}` = 1.
+//! - The state store's circuit breaker (`tessera_store::redis` `breaker.rs`; standalone and
+//!   Sentinel Redis only, absent for the memory store and Cluster), sampled from
+//!   `StoreHealth::breaker` whenever the metrics are rendered (see [`Metrics::watch_store`]):
+//!   `tessera_state_store_breaker_open` (gauge: 1 while open, i.e. store calls fail at once
+//!   until a background probe is answered) and `tessera_state_store_breaker_opens_total`
+//!   (times it opened).
 //! - Read at scrape time (see `http::routes::prometheus`): `tessera_state_store_up`, and the
 //!   `/v1/admin/stats` figures `tessera_sessions_active`, `tessera_access_tokens_active`,
 //!   `tessera_revoked_tokens` (omitted while the store is down).
 //!
 //! No label ever holds a user id, an email, a token or any other request-supplied text.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tessera_store::StoreHealth;
 
 /// Upper bounds (seconds) of the request-duration histogram buckets: 1 ms to 10 s, which
 /// covers a cached token check (sub-millisecond) up to an Argon2 sign-in under load.
@@ -66,6 +73,8 @@ const REVOCATIONS: &str = "tessera_revocations_total";
 const STORE_UNAVAILABLE: &str = "tessera_state_store_unavailable_total";
 const BUILD_INFO: &str = "tessera_build_info";
 const FEDERATED: &str = "tessera_federated_logins_total";
+const BREAKER_OPEN: &str = "tessera_state_store_breaker_open";
+const BREAKER_OPENS: &str = "tessera_state_store_breaker_opens_total";
 
 /// Result of a federated sign-in (`tessera_federated_logins_total{provider,result}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +198,9 @@ struct Inner {
     refreshes: [Counter; 4],
     revocations: [Counter; 3],
     store_unavailable: Counter,
+    /// The state store whose circuit breaker `render` samples ([`Metrics::watch_store`]);
+    /// weak, since the store's durable copy holds these metrics.
+    store: OnceLock<Weak<dyn StoreHealth>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -242,6 +254,7 @@ impl Metrics {
                 refreshes,
                 revocations,
                 store_unavailable,
+                store: OnceLock::new(),
             }),
         }
     }
@@ -340,8 +353,29 @@ impl Metrics {
         self.durable_gauge("tessera_durable_lag_seconds", lag.as_secs_f64());
     }
 
-    /// The recorded metrics in the Prometheus text format (0.0.4).
+    /// Samples `store`'s circuit breaker ([`StoreHealth::breaker`]) at every
+    /// [`render`](Self::render) from now on (the first call wins; a store without a breaker
+    /// adds no series).
+    pub fn watch_store(&self, store: &Arc<dyn StoreHealth>) {
+        let _ = self.inner.store.set(Arc::downgrade(store));
+    }
+
+    /// The recorded metrics in the Prometheus text format (0.0.4), the state store's
+    /// circuit breaker sampled now.
     pub fn render(&self) -> String {
+        let breaker = self
+            .inner
+            .store
+            .get()
+            .and_then(Weak::upgrade)
+            .and_then(|s| s.breaker());
+        if let Some(b) = breaker {
+            let r = &self.inner.recorder;
+            r.register_gauge(&Key::from_name(BREAKER_OPEN), &METADATA)
+                .set(if b.open { 1.0 } else { 0.0 });
+            r.register_counter(&Key::from_name(BREAKER_OPENS), &METADATA)
+                .absolute(b.opened_total);
+        }
         self.inner.handle.render()
     }
 
@@ -395,6 +429,16 @@ fn describe(r: &PrometheusRecorder) {
         STORE_UNAVAILABLE,
         None,
         "Requests answered 503 because the state store was unavailable.",
+    );
+    r.describe_gauge(
+        BREAKER_OPEN.into(),
+        None,
+        "1 while the state store's circuit breaker is open (calls fail at once until a probe is answered).".into(),
+    );
+    d(
+        BREAKER_OPENS,
+        None,
+        "Times the state store's circuit breaker opened.",
     );
     r.describe_gauge(
         BUILD_INFO.into(),

@@ -33,7 +33,7 @@ pub use ephemeral::{Attempts, EphemeralKey, MAX_NAME_LEN, Rate, Scope, Throttle}
 pub use error::{ProtocolError, StoreError};
 pub use model::*;
 pub use store::{
-    EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore, StateStore,
-    StoreHealth, UserMaps,
+    BreakerState, EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore,
+    StateStore, StoreHealth, UserMaps,
 };
 pub use stored::StoredHash;

@@ -540,4 +540,8 @@ impl StoreHealth for MirroredStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+
+    fn breaker(&self) -> Option<BreakerState> {
+        self.inner.breaker()
+    }
 }

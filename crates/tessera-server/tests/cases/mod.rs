@@ -10,6 +10,7 @@ mod browser;
 mod config_check;
 mod durable;
 mod durable_races;
+mod fault_injection;
 mod federated;
 mod forged;
 mod limits;

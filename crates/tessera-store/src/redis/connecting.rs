@@ -14,8 +14,8 @@ use crate::ephemeral::{Attempts, EphemeralKey, Rate, Throttle};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::store::{
-    EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore, StateStore,
-    StoreHealth, UserMaps,
+    BreakerState, EphemeralStore, EventLog, RevocationCheck, SessionRestore, SessionStore,
+    StateStore, StoreHealth, UserMaps,
 };
 
 /// Redis has not been reached since start.
@@ -335,5 +335,9 @@ impl StoreHealth for ConnectingStore {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    fn breaker(&self) -> Option<BreakerState> {
+        self.store().ok()?.breaker()
     }
 }

@@ -15,11 +15,14 @@
 //!   `scripts/*.lua`: one Lua script per atomic change (each header: KEYS, ARGV, reply,
 //!   notices).
 //! - `store/`: [`RedisStore`], which implements every store trait: `store/mod.rs` (connect),
-//!   `store/runner.rs` (timeouts, `EVALSHA` with `NOSCRIPT` reload, the one retry of
-//!   idempotent requests), `store/counters.rs` (statistics changes batched into one
+//!   `store/runner.rs` (circuit breaker, timeouts, `EVALSHA` with `NOSCRIPT` reload, the one
+//!   retry of idempotent requests), `store/counters.rs` (statistics changes batched into one
 //!   background `HINCRBY`) and `store/reconcile.rs` (the periodic correction), then one file
 //!   per trait: `sessions.rs`, `revocation_check.rs`, `ephemeral.rs`, `maps.rs`, `events.rs`,
 //!   `health.rs`. Script reply codes are named constants where the replies are decoded.
+//! - `breaker`: the circuit breaker in front of standalone and Sentinel Redis: after
+//!   [`FAILURES_TO_OPEN`] calls in a row found Redis unreachable, calls fail at once until a
+//!   background `PING` (every [`PROBE_EVERY`]) is answered.
 //! - `access`: the `check_access` pipeline of reads and its decision (not a script).
 //! - `stats`: the global statistics hash and how `stats()` reads it.
 //! - [`invalidation`]: the revocation notices every revoking script publishes on
@@ -118,6 +121,7 @@
 
 mod access;
 mod acl;
+mod breaker;
 mod config;
 mod conn;
 mod connecting;
@@ -134,6 +138,7 @@ mod tls;
 mod version;
 
 pub use acl::acl_rules;
+pub use breaker::{BreakerOpen, FAILURES_TO_OPEN, PROBE_EVERY};
 pub use config::RedisConfig;
 pub use connecting::ConnectingStore;
 pub use invalidation::{Revocation, revocations_channel};

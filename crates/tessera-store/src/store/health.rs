@@ -24,4 +24,22 @@ pub trait StoreHealth: Send + Sync {
 
     /// Short name of the backend for health output: `"memory"` or `"redis"`.
     fn backend(&self) -> &'static str;
+
+    /// The circuit breaker in front of the store, for metrics: `None` when the backend has
+    /// none (memory, Redis Cluster, a Redis not connected yet). While it is open every call
+    /// fails at once with [`StoreError::Unavailable`], [`ping`](Self::ping) included (so
+    /// `/readyz` says the store is down); see `redis/breaker.rs` for the rule. Wrappers
+    /// must forward it. Changes nothing.
+    fn breaker(&self) -> Option<BreakerState> {
+        None
+    }
+}
+
+/// The state of a store's circuit breaker ([`StoreHealth::breaker`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BreakerState {
+    /// Open: every call fails at once and a background probe runs.
+    pub open: bool,
+    /// How many times it opened since the store was connected (monotonic).
+    pub opened_total: u64,
 }

@@ -8,7 +8,7 @@
 //! | [`UserMaps`] | per-user maps with per-entry expiry | trusted devices |
 //! | [`EventLog`] | recent security events | the audit trail |
 //! | [`SessionRestore`] | `restore_session` | the durable mirror, after the store lost a session |
-//! | [`StoreHealth`] | statistics, liveness probe, backend name | `/readyz`, `/metrics`, admin |
+//! | [`StoreHealth`] | statistics, liveness probe, backend name, circuit breaker state | `/readyz`, `/metrics`, admin |
 //!
 //! Every backend ([`MemoryStore`](crate::memory::MemoryStore),
 //! [`RedisStore`](crate::redis::RedisStore), [`ConnectingStore`](crate::redis::ConnectingStore))
@@ -43,7 +43,9 @@
 //!
 //! Errors, for every method: [`StoreError::Unavailable`](crate::StoreError::Unavailable)
 //! when the backend cannot be reached — nothing can be assumed about whether the step
-//! happened; never for "not found" (that is a result).
+//! happened; never for "not found" (that is a result). On Redis (standalone, Sentinel) it
+//! is also the answer, at once and without a network call, while the circuit breaker is
+//! open (`redis/breaker.rs`).
 
 mod ephemeral;
 mod events;
@@ -55,7 +57,7 @@ mod sessions;
 
 pub use ephemeral::EphemeralStore;
 pub use events::EventLog;
-pub use health::StoreHealth;
+pub use health::{BreakerState, StoreHealth};
 pub use maps::UserMaps;
 pub use restore::SessionRestore;
 pub use revocation_check::RevocationCheck;

@@ -1,6 +1,7 @@
 //! [`StoreHealth`] on Redis: `stats()` writes this process's pending counter changes, then
 //! reads the stats hash and each primary's `INFO memory`/`DBSIZE` (`redis/stats.rs`);
-//! `ping()` is one `PING`.
+//! `ping()` is one `PING` (refused at once while the circuit breaker is open, like every
+//! call: `/readyz` then says the store is down); `breaker()` reads the breaker.
 
 use async_trait::async_trait;
 use redis::Value;
@@ -10,7 +11,7 @@ use super::RedisStore;
 use crate::error::StoreError;
 use crate::model::StoreStats;
 use crate::redis::stats;
-use crate::store::StoreHealth;
+use crate::store::{BreakerState, StoreHealth};
 
 #[async_trait]
 impl StoreHealth for RedisStore {
@@ -28,5 +29,9 @@ impl StoreHealth for RedisStore {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    fn breaker(&self) -> Option<BreakerState> {
+        self.breaker.as_ref().map(|b| b.state())
     }
 }

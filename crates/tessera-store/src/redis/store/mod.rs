@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! - this file: the store itself, connecting (version check, eviction-policy warning).
-//! - `runner.rs`: how every call is sent — operation timeout, `EVALSHA` with `NOSCRIPT`
-//!   reload, the one retry of requests that may run twice.
+//! - `runner.rs`: how every call is sent — through the circuit breaker (`redis/breaker.rs`),
+//!   operation timeout, `EVALSHA` with `NOSCRIPT` reload, the one retry of requests that may
+//!   run twice; the breaker's probe.
 //! - `counters.rs`: statistics changes reported by the scripts, batched into one background
 //!   `HINCRBY` pipeline; `reconcile.rs`: the periodic pass that corrects them.
 //! - one file per store trait: `sessions.rs` ([`SessionStore`](crate::SessionStore), with the
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use tessera_core::ids::UserId;
 
+use super::breaker::Breaker;
 use super::config::RedisConfig;
 use super::conn::Conn;
 use super::error::OperationTimeout;
@@ -51,7 +53,10 @@ use counters::PendingStats;
 /// Clones share one connection. Every method is one `EVALSHA` (or one plain command, or for
 /// `check_access` one pipeline of reads), bounded by [`RedisConfig::operation_timeout`]; an
 /// unreachable Redis gives [`StoreError::Unavailable`] and the connection recovers by itself
-/// when Redis is back.
+/// when Redis is back. On standalone and Sentinel every call goes through one circuit
+/// breaker (shared by clones; `redis/breaker.rs`): after 3 calls in a row found Redis
+/// unreachable, calls answer [`StoreError::Unavailable`] at once, without the network, until
+/// a background `PING` is answered.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
@@ -59,6 +64,8 @@ pub struct RedisStore {
     operation_timeout: Duration,
     cluster: bool,
     pending: Arc<PendingStats>,
+    /// Standalone and Sentinel only (`redis/breaker.rs`); `None` on Cluster.
+    breaker: Option<Arc<Breaker>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -96,12 +103,18 @@ impl RedisStore {
         if let Ok(policies) = tokio::time::timeout(timeout, eviction::policies(&conn)).await {
             eviction::warn_unless_noeviction(&policies);
         }
+        let breaker = (!config.cluster).then(|| {
+            Arc::new(Breaker::new(
+                config.response_timeout.min(config.operation_timeout),
+            ))
+        });
         Ok(Self {
             conn,
             prefix: config.key_prefix,
             operation_timeout: timeout,
             cluster: config.cluster,
             pending: Arc::default(),
+            breaker,
         })
     }
 

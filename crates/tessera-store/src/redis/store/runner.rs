@@ -2,6 +2,10 @@
 //! [`RedisConfig::operation_timeout`](crate::redis::RedisConfig), with driver errors mapped
 //! onto [`StoreError`] (see `redis/error.rs`).
 //!
+//! - Standalone and Sentinel: every call ([`bounded`](RedisStore::bounded), which all the
+//!   others use) is first admitted by the circuit breaker (`redis/breaker.rs`) — refused at
+//!   once while it is open, never sent — and its outcome recorded; the call whose outcome
+//!   opens it starts the one background probe (`PING` on the store's own connection).
 //! - A script call is one `EVALSHA`; on `NOSCRIPT` (a restarted or failed-over server that
 //!   lost its script cache) the driver loads the script and sends it again — within the same
 //!   timeout.
@@ -11,27 +15,72 @@
 //!   run of a rotation or a revocation could answer differently from the first.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use redis::{ScriptInvocation, Value};
+use tokio::time::Instant;
 
 use super::RedisStore;
 use crate::error::StoreError;
+use crate::redis::breaker::{self, Breaker, FAILURES_TO_OPEN, PROBE_EVERY, Seen};
 use crate::redis::conn::Conn;
 use crate::redis::error::{OperationTimeout, map_redis_error};
 
 impl RedisStore {
     /// Runs `fut` within the operation timeout, mapping driver errors; a timeout is
+    /// [`StoreError::Unavailable`]. Through the circuit breaker (module docs): while it is
+    /// open, `fut` is never polled (nothing is sent) and the call fails at once with
     /// [`StoreError::Unavailable`].
     pub(super) async fn bounded<T>(
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.operation_timeout, fut).await {
-            Ok(result) => result.map_err(map_redis_error),
-            Err(_) => Err(StoreError::Unavailable(Box::new(OperationTimeout(
-                self.operation_timeout,
-            )))),
+        let ticket = match &self.breaker {
+            Some(b) => Some(b.admit()?),
+            None => None,
+        };
+        let (result, seen) = match tokio::time::timeout(self.operation_timeout, fut).await {
+            Ok(Ok(value)) => (Ok(value), Seen::Answered),
+            Ok(Err(e)) => {
+                let seen = Seen::of(&e);
+                (Err(map_redis_error(e)), seen)
+            }
+            Err(_) => (
+                Err(StoreError::Unavailable(Box::new(OperationTimeout(
+                    self.operation_timeout,
+                )))),
+                Seen::Unreachable,
+            ),
+        };
+        if let (Some(b), Some(ticket)) = (&self.breaker, ticket)
+            && b.record(ticket, seen, Instant::now())
+        {
+            let cause = result.as_ref().err().map(StoreError::chain);
+            tracing::warn!(
+                error = cause.as_deref().unwrap_or_default(),
+                failures = FAILURES_TO_OPEN,
+                probe_every = ?PROBE_EVERY,
+                "Redis unreachable: circuit breaker open, store calls fail at once until a probe is answered"
+            );
+            self.spawn_probe(b);
         }
+        result
+    }
+
+    /// Starts the probe of the just opened `breaker`: `PING` on this store's connection
+    /// (with Sentinel, the connection that follows the master) until one is answered.
+    fn spawn_probe(&self, breaker: &Arc<Breaker>) {
+        let conn = self.conn.clone();
+        let ping = move || {
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("PING")
+                    .query_async::<Value>(&mut conn)
+                    .await
+                    .is_ok()
+            }
+        };
+        tokio::spawn(breaker::probe(Arc::downgrade(breaker), ping));
     }
 
     /// One script call (`EVALSHA`, reloading the script on `NOSCRIPT`), sent once.
