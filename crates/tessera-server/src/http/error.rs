@@ -342,8 +342,19 @@ impl IntoResponse for ApiError {
         };
         if status.is_server_error() {
             // The cause goes to the log (it holds no secrets: store, SQL and hashing errors
-            // carry no credentials); the client gets only the stable code.
+            // carry no credentials); the client gets only the stable code. While the store's
+            // circuit breaker is open every request fails alike without touching Redis: the
+            // breaker logs its opening and closing once, and `/metrics` counts the 503s, so
+            // the requests are not logged one by one (tens of thousands of lines a second).
             match &self {
+                ApiError::Auth(AuthError::StateStore(StoreError::Unavailable(cause)))
+                    if cause.is::<tessera_store::redis::BreakerOpen>() =>
+                {
+                    tracing::debug!(
+                        code,
+                        "request failed: the state store's circuit breaker is open"
+                    )
+                }
                 ApiError::Auth(e) => {
                     tracing::error!(code, error = %e, cause = ?std::error::Error::source(e), "request failed")
                 }

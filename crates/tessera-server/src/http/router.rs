@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(plain_errors::as_problem))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {
+            // Not the payload: a panic message may quote the data it failed on.
+            tracing::error!("a request handler panicked; answered 500");
             problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -52,14 +54,19 @@ pub fn router(state: AppState) -> Router {
             )
         }))
         .layer(axum::middleware::from_fn_with_state(metrics, track))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", MatchedPath::as_str);
-            let client = ClientAddr::of(req.extensions()).map(tracing::field::display);
-            tracing::info_span!("http", method = %req.method(), route, client)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                // A 5xx is logged once, with its cause, where it is made (`http::error`).
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let client = ClientAddr::of(req.extensions()).map(tracing::field::display);
+                    tracing::info_span!("http", method = %req.method(), route, client)
+                }),
+        )
         .layer(axum::middleware::from_fn_with_state(
             trusted,
             forwarded::resolve,
