@@ -300,6 +300,16 @@ impl RawConfig {
             .map_err(|e| ConfigError(Box::new(e)))
     }
 
+    /// The file layer alone: `text` as the content of the configuration file, without the
+    /// environment and without touching the file system. [`load`](Self::load) is this plus
+    /// the environment; the `config_file` fuzz target feeds arbitrary text here.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
     /// The configuration file [`load`](Self::load) reads: `path`, else `TESSERA_CONFIG`.
     pub fn file_path(path: Option<&Path>) -> Option<PathBuf> {
         path.map(Path::to_path_buf)
@@ -417,6 +427,21 @@ mod tests {
             assert_eq!(s.fail_mode, crate::config::FailMode::Open);
             assert_eq!(s.token_transport, crate::config::TokenTransport::Both);
             assert!(s.refresh_reuse_grace.is_zero());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_text_reads_like_the_file_and_ignores_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_AUDIENCE", "from-env");
+            let raw = RawConfig::from_toml("audience = \"from-text\"\nrate_limit = 0\n").unwrap();
+            assert_eq!(raw.audience.as_deref(), Some("from-text"));
+            assert_eq!(raw.rate_limit.as_deref(), Some("0"));
+            assert!(RawConfig::from_toml("").unwrap().audience.is_none());
+            let err = RawConfig::from_toml("listn = 1").unwrap_err();
+            assert!(err.to_string().contains("listn"), "{err}");
+            assert!(RawConfig::from_toml("listen = ").is_err());
             Ok(())
         });
     }
