@@ -227,7 +227,17 @@ impl Guard {
             }
             Ok(AccessStatus::Revoked) => Err(GuardError::Revoked),
             Err(e) if e.is_unavailable() && inner.fail_mode == FailMode::Open => {
-                tracing::warn!(error = %e, "state store unavailable: accepting a verified token (fail-open)");
+                // While the store's circuit breaker is open every request takes this path: the
+                // breaker logs its opening and closing once; one line per request would flood.
+                if let tessera_store::StoreError::Unavailable(cause) = &e
+                    && cause.is::<tessera_store::redis::BreakerOpen>()
+                {
+                    tracing::debug!(
+                        "state store's circuit breaker open: accepting a verified token (fail-open)"
+                    );
+                } else {
+                    tracing::warn!(error = %e, "state store unavailable: accepting a verified token (fail-open)");
+                }
                 Ok(claims)
             }
             Err(e) => Err(GuardError::Unavailable(e)),

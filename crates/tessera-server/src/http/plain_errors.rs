@@ -46,6 +46,10 @@ pub async fn as_problem(res: Response) -> Response {
         .filter(|c| !c.is_control())
         .take(MAX_DETAIL)
         .collect();
+    if status.is_server_error() {
+        // Not made by `http::error` (which logs its own): an extractor or layer failed.
+        tracing::error!(status = status.as_u16(), detail, "request failed");
+    }
     let detail = if status.is_server_error() || detail.is_empty() {
         status
             .canonical_reason()
@@ -55,10 +59,16 @@ pub async fn as_problem(res: Response) -> Response {
         detail
     };
     let mut answer = problem(status, code_for(status), detail);
-    // Keep what the rejection said besides its body (e.g. `Allow` on 405).
+    // Keep what the rejection said besides its body (e.g. `Allow` on 405), every value.
+    let headers = answer.headers_mut();
+    for name in parts.headers.keys() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            headers.remove(name);
+        }
+    }
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            answer.headers_mut().insert(name.clone(), value.clone());
+            headers.append(name.clone(), value.clone());
         }
     }
     answer

@@ -3,9 +3,14 @@
 //! background probe finds out when Redis answers again.
 //!
 //! ## Rule
-//! - **What counts.** Only *unreachability* ([`Seen::Unreachable`]): an I/O error, a refused
-//!   or dropped connection, a response timeout, or the store's own operation timeout.
-//!   Anything Redis *answered* — a reply, a script error, `READONLY`, `LOADING`, `NOPERM`, a
+//! - **What counts.** Only *unreachability*: an I/O error, a refused or dropped connection
+//!   ([`Seen::Unreachable`]), and a response timeout or the store's own operation timeout
+//!   ([`Seen::TimedOut`]) — but a timeout only when no call at all was answered since the
+//!   timed-out call was admitted. A timeout is ambiguous: under load the calls queued on the
+//!   multiplexed connection behind a slow script time out together, and one long command
+//!   (or an attacker's) delays everybody; counted blindly, that would turn a slow but
+//!   healthy Redis into a refusal of every request. A paused or unreachable Redis answers
+//!   nothing, so its timeouts still count. Anything Redis *answered* — a reply, a script error, `READONLY`, `LOADING`, `NOPERM`, a
 //!   refused password — proves the connection works (and such answers come back fast), so
 //!   it counts as [`Seen::Answered`], even where the call maps it to
 //!   [`StoreError::Unavailable`].
@@ -69,19 +74,23 @@ pub struct BreakerOpen;
 pub(crate) enum Seen {
     /// Redis answered (a reply or an error reply): the connection works.
     Answered,
-    /// No answer: I/O error, refused or dropped connection, timeout.
+    /// No answer and a broken connection: I/O error, refused or dropped connection.
     Unreachable,
+    /// No answer in time. Ambiguous: Redis may be gone, or only slow (a long script, a
+    /// queue of calls behind it on the multiplexed connection). It counts as unreachable
+    /// only when no call has been answered since this one was admitted: a Redis that
+    /// answered meanwhile is alive, and load or one slow command must not open the breaker
+    /// of a healthy store (every request would then be refused).
+    TimedOut,
 }
 
 impl Seen {
     /// How a driver error counts: unreachable when it is about the connection, answered when
     /// Redis sent it (`READONLY`, `LOADING`, `NOPERM`, a script error…).
     pub(crate) fn of(err: &RedisError) -> Self {
-        if err.is_io_error()
-            || err.is_timeout()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-        {
+        if err.is_timeout() {
+            Seen::TimedOut
+        } else if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
             Seen::Unreachable
         } else {
             Seen::Answered
@@ -89,9 +98,12 @@ impl Seen {
     }
 }
 
-/// The epoch a call was admitted in (see the module docs, "Stale outcomes").
+/// The epoch a call was admitted in (see the module docs, "Stale outcomes"), and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ticket(u64);
+pub(crate) struct Ticket {
+    epoch: u64,
+    admitted: Instant,
+}
 
 /// The breaker of one store (shared by its clones). See the module docs for the rule.
 #[derive(Debug)]
@@ -105,6 +117,8 @@ pub(crate) struct Breaker {
     /// Serialises changes of `epoch` and `streak` (the open path and failures only: an
     /// answered call with no streak reads two atomics and takes no lock).
     changing: Mutex<Option<Instant>>,
+    /// When a call was last answered (the latest `now` given with [`Seen::Answered`]).
+    last_answered: Mutex<Option<Instant>>,
     /// Bound on one probe's `PING`.
     probe_timeout: Duration,
 }
@@ -117,18 +131,22 @@ impl Breaker {
             streak: AtomicU32::new(0),
             opens: AtomicU64::new(0),
             changing: Mutex::new(None),
+            last_answered: Mutex::new(None),
             probe_timeout,
         }
     }
 
-    /// Admits a call (its [`Ticket`] goes back with its outcome to [`record`](Self::record)),
-    /// or refuses it at once while open.
-    pub(crate) fn admit(&self) -> Result<Ticket, StoreError> {
+    /// Admits a call at `now` (its [`Ticket`] goes back with its outcome to
+    /// [`record`](Self::record)), or refuses it at once while open.
+    pub(crate) fn admit(&self, now: Instant) -> Result<Ticket, StoreError> {
         let epoch = self.epoch.load(Ordering::Acquire);
         if is_open(epoch) {
             return Err(StoreError::Unavailable(Box::new(BreakerOpen)));
         }
-        Ok(Ticket(epoch))
+        Ok(Ticket {
+            epoch,
+            admitted: now,
+        })
     }
 
     /// Records what an admitted call saw. True when this outcome opened the breaker: the
@@ -136,17 +154,24 @@ impl Breaker {
     pub(crate) fn record(&self, ticket: Ticket, seen: Seen, now: Instant) -> bool {
         match seen {
             Seen::Answered => {
+                {
+                    let mut last = self.last_answered.lock().unwrap_or_else(|e| e.into_inner());
+                    if last.is_none_or(|t| t < now) {
+                        *last = Some(now);
+                    }
+                }
                 if self.streak.load(Ordering::Acquire) != 0 {
                     let _changing = self.lock();
-                    if self.epoch.load(Ordering::Acquire) == ticket.0 {
+                    if self.epoch.load(Ordering::Acquire) == ticket.epoch {
                         self.streak.store(0, Ordering::Release);
                     }
                 }
                 false
             }
-            Seen::Unreachable => {
+            Seen::TimedOut if self.answered_since(ticket.admitted) => false,
+            Seen::Unreachable | Seen::TimedOut => {
                 let mut opened_at = self.lock();
-                if self.epoch.load(Ordering::Acquire) != ticket.0 {
+                if self.epoch.load(Ordering::Acquire) != ticket.epoch {
                     return false;
                 }
                 let streak = self.streak.load(Ordering::Acquire) + 1;
@@ -181,6 +206,14 @@ impl Breaker {
             open: is_open(self.epoch.load(Ordering::Acquire)),
             opened_total: self.opens.load(Ordering::Acquire),
         }
+    }
+
+    /// Whether a call was answered at or after `t`.
+    fn answered_since(&self, t: Instant) -> bool {
+        self.last_answered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|last| last >= t)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
@@ -232,12 +265,12 @@ mod tests {
 
     /// Records `seen` for a call admitted now.
     fn call(b: &Breaker, seen: Seen, now: Instant) -> bool {
-        let ticket = b.admit().expect("admitted");
+        let ticket = b.admit(now).expect("admitted");
         b.record(ticket, seen, now)
     }
 
     fn refused(b: &Breaker) -> bool {
-        match b.admit() {
+        match b.admit(Instant::now()) {
             Err(e @ StoreError::Unavailable(_)) => {
                 assert!(e.chain().contains("circuit breaker open"), "{}", e.chain());
                 true
@@ -279,7 +312,7 @@ mod tests {
         let b = Breaker::new(TIMEOUT);
         let now = Instant::now();
         // Eight concurrent calls are admitted, then all find Redis gone: one opening.
-        let tickets: Vec<Ticket> = (0..8).map(|_| b.admit().expect("closed")).collect();
+        let tickets: Vec<Ticket> = (0..8).map(|_| b.admit(now).expect("closed")).collect();
         let openings = tickets
             .iter()
             .filter(|t| b.record(**t, Seen::Unreachable, now))
@@ -324,6 +357,31 @@ mod tests {
         );
         assert!(!call(&b, Seen::Unreachable, t0));
         assert!(call(&b, Seen::Unreachable, t0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_open_it_only_when_nothing_was_answered_since_they_were_admitted() {
+        let b = Breaker::new(TIMEOUT);
+        let t0 = Instant::now();
+        // A slow Redis under load: calls admitted at t0 time out at t0 + 1 s, while calls
+        // admitted later are answered in between. Redis is alive: nothing opens.
+        let slow: Vec<Ticket> = (0..6).map(|_| b.admit(t0).expect("closed")).collect();
+        let later = t0 + Duration::from_millis(500);
+        assert!(!call(&b, Seen::Answered, later));
+        for t in &slow {
+            assert!(!b.record(*t, Seen::TimedOut, t0 + TIMEOUT));
+        }
+        assert!(!refused(&b), "a slow but answering Redis keeps it closed");
+        // A paused Redis: nothing is answered after the calls were admitted, so their
+        // timeouts count and the third opens it.
+        let t1 = t0 + Duration::from_secs(5);
+        let paused: Vec<Ticket> = (0..3).map(|_| b.admit(t1).expect("closed")).collect();
+        let opened: Vec<bool> = paused
+            .iter()
+            .map(|t| b.record(*t, Seen::TimedOut, t1 + TIMEOUT))
+            .collect();
+        assert_eq!(opened, [false, false, true]);
+        assert!(refused(&b));
     }
 
     #[tokio::test(start_paused = true)]
@@ -395,11 +453,12 @@ mod tests {
         for e in [
             io(std::io::ErrorKind::ConnectionRefused),
             io(std::io::ErrorKind::BrokenPipe),
-            io(std::io::ErrorKind::TimedOut),
             io(std::io::ErrorKind::ConnectionReset),
         ] {
             assert_eq!(Seen::of(&e), Seen::Unreachable, "{e}");
         }
+        let timeout = io(std::io::ErrorKind::TimedOut);
+        assert_eq!(Seen::of(&timeout), Seen::TimedOut, "{timeout}");
         for e in [
             RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "READONLY")),
             RedisError::from((ErrorKind::Server(ServerErrorKind::BusyLoading), "LOADING")),

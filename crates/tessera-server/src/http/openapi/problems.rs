@@ -9,8 +9,7 @@ use utoipa::{Modify, ToSchema};
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error answer (RFC 9457). Some codes carry more members: `attempts_left` with
-/// `invalid_code` at `POST /v1/auth/mfa`, `retry_after` with `rate_limited`.
+/// An error answer (RFC 9457). A 429 or 503 carries the `Retry-After` header.
 #[allow(dead_code)] // The schema of `http::error`'s problems; never built as this type.
 #[derive(ToSchema)]
 #[schema(example = json!({
@@ -32,6 +31,9 @@ pub struct Problem {
     code: String,
     /// For humans; never internal text, never a secret.
     detail: String,
+    /// With `invalid_code` at `POST /v1/auth/mfa`: wrong codes left before the challenge
+    /// ends.
+    attempts_left: Option<u32>,
 }
 
 /// Adds to every operation a `default` answer: a problem. The codes an operation is known for

@@ -26,6 +26,7 @@ use crate::mfa::trusted;
 /// `POST /v1/auth/register` body.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email)]
     email: String,
     #[schema(format = Password)]
     password: String,
@@ -90,6 +91,7 @@ pub async fn register(
 /// `POST /v1/auth/login` body.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(format = Email)]
     email: String,
     #[schema(format = Password)]
     password: String,

@@ -16,7 +16,9 @@ use crate::http::ApiError;
 use crate::http::extract::client_auth::{ClientForm, FormParams};
 use crate::http::openapi::Problem;
 
-/// The form of RFC 7662 and RFC 7009 (`application/x-www-form-urlencoded`).
+/// The form of RFC 7662 and RFC 7009 (`application/x-www-form-urlencoded`). The client
+/// authenticates with HTTP Basic; `client_id` and `client_secret` in the form
+/// (`client_secret_post`) are accepted instead.
 #[allow(dead_code)] // Described; [`ClientForm`] reads the form.
 #[derive(utoipa::ToSchema)]
 pub struct TokenForm {
@@ -25,11 +27,6 @@ pub struct TokenForm {
     token: String,
     /// `access_token` or `refresh_token`: where to look first.
     token_type_hint: Option<String>,
-    /// With `client_secret_post` instead of HTTP Basic.
-    client_id: Option<String>,
-    /// With `client_secret_post` instead of HTTP Basic.
-    #[schema(format = Password)]
-    client_secret: Option<String>,
 }
 
 /// RFC 7662 §2.2: `{"active": false}` alone, or the claims of a live access token.
@@ -42,25 +39,37 @@ pub struct IntrospectionResponse {
     claims: Option<ActiveClaims>,
 }
 
-/// The claims of an active token (RFC 7662 §2.2).
+/// The claims of an active token (RFC 7662 §2.2): all present when `active` is true, none
+/// when it is false (so none is `required` in the schema).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ActiveClaims {
     /// Always `Bearer`.
     #[schema(value_type = String)]
+    #[schema(required = false)]
     token_type: &'static str,
+    #[schema(required = false)]
     iss: String,
+    #[schema(required = false)]
     aud: String,
     #[schema(value_type = uuid::Uuid)]
+    #[schema(required = false)]
     sub: UserId,
+    #[schema(required = false)]
     client_id: String,
+    #[schema(required = false)]
     exp: i64,
+    #[schema(required = false)]
     iat: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     nbf: Option<i64>,
     #[schema(value_type = uuid::Uuid)]
+    #[schema(required = false)]
     jti: Jti,
     #[schema(value_type = uuid::Uuid)]
+    #[schema(required = false)]
     sid: SessionId,
+    #[schema(required = false)]
     amr: Vec<String>,
 }
 
@@ -68,7 +77,7 @@ pub struct ActiveClaims {
 /// `"active": true`, or exactly `{"active":false}` for anything that would be refused.
 #[utoipa::path(
     post, path = "/oauth2/introspect", tag = "standards",
-    security(("client" = []), ()),
+    security(("client" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "RFC 7662: the token's state (never cached)", body = IntrospectionResponse),
@@ -113,7 +122,7 @@ pub async fn introspect(
 /// RFC 7009 token revocation → 200 with an empty body, whether or not the token was known.
 #[utoipa::path(
     post, path = "/oauth2/revoke", operation_id = "revoke_oauth2", tag = "standards",
-    security(("client" = []), ()),
+    security(("client" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "RFC 7009: revoked, or the token was unknown (the same answer)"),

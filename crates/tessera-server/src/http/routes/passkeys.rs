@@ -190,6 +190,7 @@ pub async fn remove(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct SignInOptionsRequest {
     #[serde(default)]
+    #[schema(format = Email)]
     email: Option<String>,
 }
 

@@ -27,6 +27,7 @@ pub struct ResetRequested {
 /// `POST /v1/password/forgot` body.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ForgotRequest {
+    #[schema(format = Email)]
     email: String,
 }
 

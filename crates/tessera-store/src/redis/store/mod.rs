@@ -104,8 +104,11 @@ impl RedisStore {
             eviction::warn_unless_noeviction(&policies);
         }
         let breaker = (!config.cluster).then(|| {
+            // A probe outlives the driver's own response timeout, so that on Sentinel the
+            // connection sees its call fail and looks the master up again.
             Arc::new(Breaker::new(
-                config.response_timeout.min(config.operation_timeout),
+                (config.response_timeout + Duration::from_millis(500))
+                    .min(config.operation_timeout),
             ))
         });
         Ok(Self {

@@ -70,7 +70,9 @@ impl RedisStore {
         };
         let wait = REPLICATION_WAIT.min(self.operation_timeout / 2);
         let key = format!("{}replicated", self.prefix);
-        let r = self.bounded(conn.replicated(&key, wait, since)).await?;
+        let r = self
+            .bounded_unjudged(conn.replicated(&key, wait, since))
+            .await?;
         if r.switched {
             return Err(StoreError::Unavailable(Box::new(MasterSwitched)));
         }

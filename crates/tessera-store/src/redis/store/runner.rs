@@ -35,8 +35,29 @@ impl RedisStore {
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        self.admitted(fut, true).await
+    }
+
+    /// As [`bounded`](Self::bounded) — refused at once while the breaker is open — but its
+    /// outcome is no evidence for the breaker either way: for a call whose slowness is by
+    /// design (the replication barrier's `WAIT`, which blocks its connection until replicas
+    /// acknowledge, one revocation after another), so that revocations waiting on a slow
+    /// replica never open the breaker of a healthy master.
+    pub(super) async fn bounded_unjudged<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        self.admitted(fut, false).await
+    }
+
+    /// The call through the breaker; `judged`: whether its outcome counts for the breaker.
+    async fn admitted<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+        judged: bool,
+    ) -> Result<T, StoreError> {
         let ticket = match &self.breaker {
-            Some(b) => Some(b.admit()?),
+            Some(b) => Some(b.admit(Instant::now())?),
             None => None,
         };
         let (result, seen) = match tokio::time::timeout(self.operation_timeout, fut).await {
@@ -49,10 +70,10 @@ impl RedisStore {
                 Err(StoreError::Unavailable(Box::new(OperationTimeout(
                     self.operation_timeout,
                 )))),
-                Seen::Unreachable,
+                Seen::TimedOut,
             ),
         };
-        if let (Some(b), Some(ticket)) = (&self.breaker, ticket)
+        if let (Some(b), Some(ticket), true) = (&self.breaker, ticket, judged)
             && b.record(ticket, seen, Instant::now())
         {
             let cause = result.as_ref().err().map(StoreError::chain);
