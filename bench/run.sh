@@ -6,8 +6,9 @@
 #
 # Knobs (environment): ROUNDS (5), DURATION (10 s), WARMUP (2 s), CONNS (64),
 # SPREAD (800 seeded sessions per refresh user), LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), CRITERION_RUNS (3),
-# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion durable),
-# BIN (prebuilt binaries to measure instead of building).
+# ONLY (space-separated subset of: load logins roundtrips propagation memory criterion durable
+# sizing; sizing is not in the default set), BIN (prebuilt binaries to measure instead of
+# building). sizing: SIZING_ROUNDS (3), LOGIN_CONNS (16), QUIET_WAIT (2400 s), QUIET_LOAD (0.8).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -30,7 +31,7 @@ cd "$ROOT"
 # BIN=<dir holding tessera and tessera-bench> measures prebuilt binaries (an A/B of two
 # builds); unset, the release binaries are built here first.
 if [[ -z "${BIN:-}" ]]; then
-  cargo build --release -p tessera-server -p tessera-bench
+  cargo build --release -p tessera-server -p tessera-bench $(want sizing && echo -p resource-server)
   BIN=$ROOT/target/release
 fi
 BENCH=$BIN/tessera-bench
@@ -98,6 +99,32 @@ make_sessions() { # addr redis-port data-dir prefix [seed flags…]
     --per-user "$SPREAD" --data-dir "$dir" --out "$OUT/${p}refresh-spread.jsonl" "$@"
 }
 
+# sizing divides by the server's own CPU time, but the 2 cores are shared: it waits (up to
+# QUIET_WAIT seconds, polling every 30 s) until no rustc or cargo runs and the 1-minute load
+# average is below QUIET_LOAD, and runs anyway after that, saying so in machine.txt.
+QUIET=
+if want sizing; then
+  QUIET_WAIT=${QUIET_WAIT:-2400}
+  QUIET_LOAD=${QUIET_LOAD:-0.8}
+  waited=0
+  while :; do
+    l1=$(cut -d' ' -f1 /proc/loadavg)
+    builds=$( (pgrep -x rustc || true; pgrep -x cargo || true) | wc -l)
+    if ((builds == 0)) && awk -v l="$l1" -v m="$QUIET_LOAD" 'BEGIN {exit !(l < m)}'; then
+      QUIET="quiet after waiting ${waited} s (load $l1, no rustc/cargo)"
+      break
+    fi
+    if ((waited >= QUIET_WAIT)); then
+      QUIET="NOT quiet: gave up after ${waited} s (load $l1, $builds rustc/cargo processes)"
+      break
+    fi
+    echo "== waiting for a quiet machine: load $l1, $builds rustc/cargo (${waited} s of $QUIET_WAIT)"
+    sleep 30
+    waited=$((waited + 30))
+  done
+  echo "== $QUIET"
+fi
+
 {
   echo "date: $(date -Is)"
   echo "git: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
@@ -108,6 +135,7 @@ make_sessions() { # addr redis-port data-dir prefix [seed flags…]
   echo "rustc: $(rustc --version)"
   echo "redis: $(redis-server --version)"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  [[ -z $QUIET ]] || echo "quiet wait: $QUIET"
   echo "other busy processes:"
   ps -eo pcpu,comm --sort=-pcpu | awk 'NR>1 && $1 > 5.0' | head -5
 } | tee "$OUT/machine.txt"
@@ -334,6 +362,136 @@ PY
   grep '^ratio' "$OUT/criterion.txt" | awk '{print $3}' | sort -n |
     awk '{v[NR]=$1} END {printf "criterion ratio guard/jsonwebtoken: runs %d, median %s\n", NR, v[int((NR+1)/2)]}' |
     tee -a "$OUT/criterion.txt"
+fi
+
+if want sizing; then
+  # Per-vCPU sizing (issues 16 and 17): one more server from the same binary, default
+  # configuration plus an introspection client, its own Redis, and examples/resource-server
+  # (tessera-guard with its near-cache) in front of the same Redis. Each round runs every
+  # workload once, closed loop; the driver reads the server process's utime + stime
+  # (/proc/<pid>/stat: tessera, or the resource server for guard), its own, the machine's,
+  # and Redis's INFO cpu / commandstats when the warm-up ends and when the window closes.
+  # Requests per server CPU-second = per vCPU. Redis gets CONFIG RESETSTAT before each run.
+  SIZING_ROUNDS=${SIZING_ROUNDS:-3}
+  LOGIN_CONNS=${LOGIN_CONNS:-16}
+  SRPORT=$(free_port)
+  SADDR=127.0.0.1:$(free_port)
+  GADDR=127.0.0.1:$(free_port)
+  # An id and a secret of at least 32 characters (only ever on this private port).
+  SCLIENT=bench-gateway:bench-introspection-secret-0123456789
+  start_redis "$SRPORT" "$OUT/redis-sizing"
+  start_tessera "$SADDR" "$SRPORT" "$OUT/data-sizing" "$OUT/tessera-sizing.log" \
+    TESSERA_INTROSPECTION_CLIENTS="$SCLIENT"
+  SPID=${PIDS[-1]}
+  env REDIS_URL="redis://127.0.0.1:$SRPORT" TESSERA_URL="http://$SADDR" LISTEN="$GADDR" \
+    "$BIN/resource-server" >"$OUT/resource-server.log" 2>&1 &
+  GPID=$!
+  PIDS+=("$GPID")
+  wait_http "http://$GADDR/healthz"
+  make_sessions "$SADDR" "$SRPORT" "$OUT/data-sizing" "sizing-" --durable
+  sizing_load() { # workload addr pid round [load flags…]
+    local w=$1 addr=$2 pid=$3 r=$4
+    shift 4
+    redis-cli -p "$SRPORT" CONFIG RESETSTAT >/dev/null
+    "$BENCH" load --addr "$addr" --warmup "$WARMUP" --duration "$DURATION" --round "$r" \
+      --label "sizing_$w" --results "$RESULTS" --server-pid "$pid" \
+      --redis "redis://127.0.0.1:$SRPORT" "$@"
+    sleep 1 # the durable mirror's flush (1 s lag) and the stats batches settle
+  }
+  for r in $(seq "$SIZING_ROUNDS"); do
+    echo "== sizing round $r/$SIZING_ROUNDS: load $(cut -d' ' -f1 /proc/loadavg)"
+    sizing_load login "$SADDR" "$SPID" "$r" --scenario login --connections "$LOGIN_CONNS" \
+      --per-conn 4 --sessions "$OUT/sizing-me.jsonl"
+    sizing_load refresh "$SADDR" "$SPID" "$r" --scenario refresh --connections "$CONNS" \
+      --per-conn "$SPREAD" --sessions "$OUT/sizing-refresh-spread.jsonl" --save
+    sizing_load me "$SADDR" "$SPID" "$r" --scenario me --connections "$CONNS" \
+      --sessions "$OUT/sizing-me.jsonl"
+    sizing_load introspect "$SADDR" "$SPID" "$r" --scenario introspect --connections "$CONNS" \
+      --sessions "$OUT/sizing-me.jsonl" --client "$SCLIENT"
+    sizing_load guard "$GADDR" "$GPID" "$r" --scenario guard --connections "$CONNS" \
+      --sessions "$OUT/sizing-me.jsonl"
+  done
+  curl -fs "http://$GADDR/healthz" >"$OUT/resource-server-healthz.json" || true
+  # Redis bytes per live session: the memory scenario's figure (run here unless it ran).
+  if ! want memory; then
+    MPORT=$(free_port)
+    start_redis "$MPORT" "$OUT/redis-mem"
+    for per in 1 10; do
+      redis-cli -p "$MPORT" flushall >/dev/null
+      "$BENCH" memory --redis "redis://127.0.0.1:$MPORT" --sessions "$MEM_SESSIONS" \
+        --per-user "$per" --results "$RESULTS"
+    done
+  fi
+  ARGON2=$(grep -o 'OWASP parameters: .*' crates/tessera-server/src/accounts/password.rs || true)
+  python3 - "$RESULTS" "$OUT/machine.txt" "$ARGON2" "$LOGIN_CONNS" "$((CONNS * SPREAD))" <<'PY' | tee "$OUT/sizing.md"
+import json, statistics as st, sys
+results, machine, argon2, login_conns, spread = sys.argv[1:6]
+argon2 = "Argon2id " + argon2.replace("OWASP parameters: ", "").rstrip(".") if argon2 else "Argon2id"
+rows, mem = {}, {}
+for line in open(results):
+    v = json.loads(line)
+    if v.get("kind") == "load" and v.get("label", "").startswith("sizing_"):
+        rows.setdefault(v["label"][7:], []).append(v)
+    if v.get("kind") == "memory":
+        mem[v["per_user"]] = v["bytes_per_session"]
+med = lambda xs: st.median(xs) if xs else float("nan")
+def calls(v, only=None):
+    c = v.get("redis_calls") or {}
+    return sum(n for k, n in c.items() if only is None or k == only)
+def per_req(v, x):
+    n = v.get("requests_in_window") or 0
+    return x / n if n else float("nan")
+def fig(v):
+    return {
+        "per_vcpu": v["per_server_cpu_s"] or float("nan"),
+        "rps": v["rps"],
+        "p50": v["p50_us"] / 1000,
+        "p99": v["p99_us"] / 1000,
+        "cores": v["server_cpu_s"] / v["window_wall_s"],
+        "driver": v["driver_cpu_s"] / v["window_wall_s"],
+        "redis_cores": (v["redis_cpu_s"] or 0) / v["window_wall_s"],
+        "other": v["other_cpu_s"] / v["window_wall_s"],
+        "cmds": per_req(v, calls(v)),
+        "evalsha": per_req(v, calls(v, "evalsha")),
+        "redis_us": per_req(v, (v["redis_cpu_s"] or 0) * 1e6),
+        "errors": v["errors"],
+    }
+names = {
+    "login": f"password sign-ins (`POST /v1/auth/login`, {argon2}, {login_conns} conns)",
+    "refresh": f"refreshes (`POST /v1/auth/refresh` over {int(spread):,} sessions)",
+    "me": "`GET /v1/me` verifications",
+    "introspect": "introspections (`POST /oauth2/introspect`, HTTP Basic client)",
+    "guard": "guard verifications (`examples/resource-server`, near-cache)",
+}
+print("\n".join(l for l in open(machine).read().splitlines() if not l.startswith(" ")))
+print()
+print("| workload | per vCPU (req per server CPU-s) | req/s | p50 ms | p99 ms | server cores busy | Redis cmds / req | EVALSHA / req | Redis CPU µs / req |")
+print("|---|---|---|---|---|---|---|---|---|")
+for w in names:
+    f = [fig(v) for v in rows.get(w, [])]
+    if not f:
+        continue
+    m = {k: med([x[k] for x in f]) for k in f[0]}
+    print(f"| {names[w]} | **{m['per_vcpu']:.0f}** | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['cores']:.2f} | {m['cmds']:.2f} | {m['evalsha']:.2f} | {m['redis_us']:.1f} |")
+print()
+print(f"Redis bytes per live session (`memory`): {mem.get(1, float('nan')):.1f} B with 1 session per user, {mem.get(10, float('nan')):.1f} B with 10 per user")
+print()
+print("Per round (cores = CPU-seconds per wall second of the measured window):")
+print()
+print("| workload | round | per vCPU | req/s | p50 ms | p99 ms | server cores | driver cores | Redis cores | other cores | Redis cmds / req | Redis CPU µs / req | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for w in names:
+    for v in rows.get(w, []):
+        x = fig(v)
+        print(f"| {w} | {v['round']} | {x['per_vcpu']:.0f} | {x['rps']:.0f} | {x['p50']:.2f} | {x['p99']:.2f} | {x['cores']:.2f} | {x['driver']:.2f} | {x['redis_cores']:.2f} | {x['other']:.2f} | {x['cmds']:.2f} | {x['redis_us']:.1f} | {x['errors']} |")
+print()
+print("Redis commands per request by command (median over rounds; commands run inside scripts count too):")
+print()
+for w in names:
+    cmds = sorted({k for v in rows.get(w, []) for k in (v.get("redis_calls") or {})})
+    parts = [f"{k} {med([per_req(v, (v.get('redis_calls') or {}).get(k, 0)) for v in rows[w]]):.3f}" for k in cmds]
+    print(f"- {w}: {', '.join(parts) or 'none'}")
+PY
 fi
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"

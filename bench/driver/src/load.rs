@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use hyper::Method;
 use serde::Serialize;
@@ -25,6 +25,12 @@ pub(crate) enum Scenario {
     Refresh,
     /// `POST /v1/auth/login` (Argon2-bound).
     Login,
+    /// `POST /oauth2/introspect` (RFC 7662) of each connection's access tokens in turn, as
+    /// the `--client` introspection client (HTTP Basic); a success is `"active": true`.
+    Introspect,
+    /// `GET /api/whoami` on `examples/resource-server` (tessera-guard with its near-cache)
+    /// with each connection's access token.
+    Guard,
 }
 
 /// One connection's work: its sessions (used round-robin) and what it measured.
@@ -35,6 +41,8 @@ struct Worker {
     ok: u64,
     errors: u64,
     first_error: Option<String>,
+    /// The `Authorization` header of the introspection client.
+    client: Option<String>,
 }
 
 pub(crate) fn histogram() -> anyhow::Result<Histogram<u64>> {
@@ -82,6 +90,35 @@ impl Worker {
                     }
                     false
                 }
+            }
+            Scenario::Introspect => {
+                let auth = self
+                    .client
+                    .as_deref()
+                    .context("--client id:secret is needed for introspect")?;
+                let (st, body) = conn
+                    .post_form(
+                        "/oauth2/introspect",
+                        auth,
+                        format!("token={}", s.access_token),
+                    )
+                    .await?;
+                let active = st.is_success()
+                    && serde_json::from_slice::<serde_json::Value>(&body)
+                        .is_ok_and(|v| v["active"] == true);
+                if !active && self.first_error.is_none() {
+                    self.first_error = Some(format!("{st} {}", String::from_utf8_lossy(&body)));
+                }
+                active
+            }
+            Scenario::Guard => {
+                let (st, body) = conn
+                    .send(Method::GET, "/api/whoami", Some(&s.access_token), None)
+                    .await?;
+                if !st.is_success() && self.first_error.is_none() {
+                    self.first_error = Some(format!("{st} {}", String::from_utf8_lossy(&body)));
+                }
+                st.is_success()
             }
             Scenario::Login => {
                 let (st, body) = conn
@@ -136,15 +173,17 @@ impl Measured {
 }
 
 /// Runs `scenario` on `connections` connections for `warmup + duration`; connection `c` uses
-/// `per_conn[c]`. Fails when no request succeeded.
+/// `per_conn[c]`; `client` (`id:secret`) is the introspection client. Fails when no request
+/// succeeded.
 pub(crate) async fn run(
     addr: &str,
     scenario: Scenario,
     per_conn: Vec<Vec<Session>>,
     warmup: Duration,
     duration: Duration,
+    client: Option<&str>,
 ) -> anyhow::Result<Measured> {
-    let m = run_any(addr, scenario, per_conn, warmup, duration).await?;
+    let m = run_any(addr, scenario, per_conn, warmup, duration, client).await?;
     if m.ok == 0 {
         bail!(
             "{scenario:?}: no successful request ({} errors; first: {:?})",
@@ -163,13 +202,16 @@ pub(crate) async fn run_any(
     per_conn: Vec<Vec<Session>>,
     warmup: Duration,
     duration: Duration,
+    client: Option<&str>,
 ) -> anyhow::Result<Measured> {
     let start = Instant::now();
+    let client = client.map(crate::http::basic_authorization);
     let measure_from = start + warmup;
     let end = measure_from + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for (c, sessions) in per_conn.into_iter().enumerate() {
         let addr = addr.to_owned();
+        let client = client.clone();
         tasks.spawn(async move {
             let mut conn = Conn::open(&addr).await?;
             let mut w = Worker {
@@ -179,6 +221,7 @@ pub(crate) async fn run_any(
                 ok: 0,
                 errors: 0,
                 first_error: None,
+                client,
             };
             loop {
                 let t0 = Instant::now();

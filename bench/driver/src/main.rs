@@ -12,6 +12,7 @@ mod roundtrips;
 mod seed;
 mod setup;
 mod summary;
+mod window;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +121,18 @@ enum Cmd {
         /// while the state store is down).
         #[arg(long)]
         errors_expected: bool,
+        /// The introspection client (`id:secret`, one of the server's
+        /// `TESSERA_INTROSPECTION_CLIENTS`) for `--scenario introspect`.
+        #[arg(long)]
+        client: Option<String>,
+        /// The server process: its CPU over the measured window (`/proc/<pid>/stat`) gives
+        /// requests per CPU-second (`server_cpu_s`, `per_server_cpu_s`).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// The server's Redis: its CPU (`INFO cpu`) and commands (`INFO commandstats`) over
+        /// the measured window.
+        #[arg(long)]
+        redis: Option<String>,
     },
     /// Logins saturating the hashing pool while `--probe` connections keep calling /v1/me.
     Logins {
@@ -245,6 +258,9 @@ async fn main() -> anyhow::Result<()> {
             label,
             results,
             errors_expected,
+            client,
+            server_pid,
+            redis,
         } => {
             let all = match &sessions {
                 Some(p) => setup::load(p)?,
@@ -256,17 +272,51 @@ async fn main() -> anyhow::Result<()> {
                 }],
             };
             let per = load::deal(&all, connections, per_conn);
+            let probes = match (server_pid, &redis) {
+                (None, None) => None,
+                (pid, url) => Some(window::Probes {
+                    server_pid: pid,
+                    redis: match url {
+                        Some(u) => Some(
+                            redis::Client::open(u.as_str())?
+                                .get_multiplexed_async_connection()
+                                .await?,
+                        ),
+                        None => None,
+                    },
+                }),
+            };
+            let t0 = std::time::Instant::now();
+            let (from, to) = (t0 + secs(warmup), t0 + secs(warmup) + secs(duration));
+            let sampler = probes.map(|p| tokio::spawn(p.window(from, to)));
+            let client = client.as_deref();
+            let (w, d) = (secs(warmup), secs(duration));
             let m = if errors_expected {
-                load::run_any(&addr, scenario, per, secs(warmup), secs(duration)).await?
+                load::run_any(&addr, scenario, per, w, d, client).await?
             } else {
-                load::run(&addr, scenario, per, secs(warmup), secs(duration)).await?
+                load::run(&addr, scenario, per, w, d, client).await?
             };
             if save && let Some(p) = &sessions {
                 let flat: Vec<_> = m.sessions.iter().flatten().cloned().collect();
                 setup::save(p, &flat)?;
             }
             let label = label.unwrap_or_else(|| format!("{scenario:?}").to_lowercase());
-            append(results.as_ref(), &m.result_line(&label, round, connections))
+            let mut line = m.result_line(&label, round, connections);
+            if let Some(s) = sampler
+                && let Some(obj) = line.as_object_mut()
+            {
+                let costs = s.await??;
+                let done = (m.ok + m.errors) as f64;
+                let per_cpu = costs
+                    .get("server_cpu_s")
+                    .and_then(|v| v.as_f64())
+                    .filter(|c| *c > 0.0)
+                    .map(|c| m.ok as f64 / c);
+                obj.extend(costs);
+                obj.insert("requests_in_window".into(), done.into());
+                obj.insert("per_server_cpu_s".into(), serde_json::json!(per_cpu));
+            }
+            append(results.as_ref(), &line)
         }
         Cmd::Logins {
             addr,
@@ -287,6 +337,7 @@ async fn main() -> anyhow::Result<()> {
                 load::deal(&users, connections, 1),
                 secs(warmup),
                 secs(duration),
+                None,
             );
             let me = load::run(
                 &addr,
@@ -294,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
                 load::deal(&probes, probe, 1),
                 secs(warmup),
                 secs(duration),
+                None,
             );
             let (l, m) = tokio::join!(logins, me);
             let (l, m) = (l?, m?);
