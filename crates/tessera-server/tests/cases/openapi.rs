@@ -188,6 +188,18 @@ async fn the_document_describes_problems_security_and_bodies() {
         introspect["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(),
         "{introspect}"
     );
+    // RFC 7662's most common answer, `{"active":false}`, is valid: no claim is required
+    // (found by review: the flattened claims were all required).
+    let claims = &doc["components"]["schemas"]["ActiveClaims"];
+    assert!(
+        claims["required"].as_array().is_none_or(Vec::is_empty),
+        "{claims}"
+    );
+    let introspection = doc["components"]["schemas"]["IntrospectionResponse"].to_string();
+    assert!(
+        introspection.contains(r#""required":["active"]"#),
+        "{introspection}"
+    );
     // Every operation may answer a problem.
     for (m, p) in operations(&doc) {
         let op = &doc["paths"][&p][m.to_lowercase()];
