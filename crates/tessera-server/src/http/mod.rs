@@ -15,9 +15,9 @@ pub mod cookies;
 pub mod error;
 #[allow(clippy::disallowed_methods)] // extractors: an edge, read the clock and pass `now` in
 pub mod extract;
+pub mod forwarded;
 pub mod openapi;
 pub mod plain_errors;
-pub mod forwarded;
 pub mod router;
 #[allow(clippy::disallowed_methods)] // handlers: an edge, read the clock and pass `now` in
 pub mod routes;
