@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::http::{HeaderMap, header};
 use tessera_core::keys::VerificationKeys;
 use tessera_core::time::Timestamp;
-use tessera_core::token::{AccessClaims, Verifier, VerifyError};
+use tessera_core::token::{AccessClaims, VerifiedTokens, Verifier, VerifyError};
 use tessera_store::redis::{ConnectingStore, revocations_channel, tls_certificates};
 use tessera_store::{AccessCheck, AccessStatus, RevocationCheck, RevocationMode};
 use tokio::task::AbortHandle;
@@ -25,9 +25,15 @@ enum Keys {
     Jwks(Arc<JwksKeys>),
 }
 
+/// A key set the guard verifies under, as the verified-token cache knows it.
+type AnyKeys = dyn VerificationKeys + Send + Sync;
+
 struct Inner {
     verifier: Verifier,
     keys: Keys,
+    /// Tokens already verified under the current key set (static, or the JWKS snapshot):
+    /// a repeated token skips the signature check; the revocation check still runs.
+    verified: VerifiedTokens<AnyKeys>,
     /// Only the revocation check: the guard never changes store state.
     store: Arc<dyn RevocationCheck>,
     mode: RevocationMode,
@@ -173,6 +179,7 @@ impl Guard {
                     .with_leeway(config.leeway)
                     .with_max_len(config.max_token_len),
                 keys,
+                verified: VerifiedTokens::default(),
                 store,
                 mode: config.revocation_mode,
                 fail_mode: config.fail_mode,
@@ -245,23 +252,41 @@ impl Guard {
     }
 
     /// Signature, header rules and claims only, with one rate-limited JWKS refetch on an
-    /// unknown `kid`.
+    /// unknown `kid`. A token already verified under the current key set is not verified
+    /// again (`tessera_core::token::verified`: keyed by the exact token, until its `exp`,
+    /// forgotten when the key set is replaced).
     async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, VerifyError> {
-        let verifier = &self.inner.verifier;
-        match &self.inner.keys {
-            Keys::Static(k) => verifier.verify(&**k, token, now),
+        let inner = &*self.inner;
+        match &inner.keys {
+            Keys::Static(k) => self.verify_under(k, token, now),
             Keys::Jwks(jwks) => {
                 let seen = jwks.current();
-                match verifier.verify(&*seen, token, now) {
+                match self.verify_under(&(seen.clone() as Arc<AnyKeys>), token, now) {
                     Err(VerifyError::UnknownKey) => match jwks.refetch_for_unknown_kid(&seen).await
                     {
-                        Some(fresh) => verifier.verify(&*fresh, token, now),
+                        Some(fresh) => self.verify_under(&(fresh as Arc<AnyKeys>), token, now),
                         None => Err(VerifyError::UnknownKey),
                     },
                     other => other,
                 }
             }
         }
+    }
+
+    /// `token` verified under `keys`, from the verified-token cache or by the verifier.
+    fn verify_under(
+        &self,
+        keys: &Arc<AnyKeys>,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, VerifyError> {
+        let inner = &*self.inner;
+        if let Some(claims) = inner.verified.get(keys, token, now) {
+            return Ok(claims);
+        }
+        let claims = inner.verifier.verify(&**keys, token, now)?;
+        inner.verified.insert(keys, token, &claims);
+        Ok(claims)
     }
 
     /// Current counters.

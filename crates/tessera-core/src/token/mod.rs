@@ -9,11 +9,13 @@
 pub mod claims;
 pub mod error;
 pub mod issue;
+pub mod verified;
 pub mod verify;
 
 pub use claims::AccessClaims;
 pub use error::VerifyError;
 pub use issue::{IssuedToken, TokenIssuer, TokenRequest};
+pub use verified::VerifiedTokens;
 pub use verify::Verifier;
 
 /// The `typ` header of every Tessera access token (RFC 9068).

@@ -69,3 +69,47 @@ async fn new_kid_is_fetched_on_demand_and_refetches_are_rate_limited() {
     assert_eq!(env.jwks.hits(), 3);
     assert_eq!(env.guard.stats().jwks_fetches, 3);
 }
+
+/// A token the guard has verified (and so remembers as verified) stops working once its key
+/// leaves the JWKS: the next refresh replaces the key set, which forgets every verified
+/// token, and the token's `kid` is then unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_of_a_removed_key_is_refused_after_the_next_refresh() {
+    let Some(target) = shared_standalone().await else {
+        return;
+    };
+    let every = Duration::from_millis(300);
+    let mut env = Env::new(&target, |c| {
+        if let tessera_guard::KeySource::Jwks { refresh_every, .. } = &mut c.keys {
+            *refresh_every = every;
+        }
+    })
+    .await;
+    let old = env.login().await;
+    env.auth(&old.token).await.unwrap();
+    env.auth(&old.token).await.unwrap();
+
+    // The old key is removed: the ring (and so the JWKS) holds only the new one.
+    let new_kid = env.issuer.rotate();
+    env.issuer.stored.retain(|k| k.kid == new_kid);
+    env.issuer.ring = tessera_core::keys::KeyRing::new(
+        &env.issuer.stored,
+        Duration::from_secs(1800),
+        tessera_core::time::Timestamp::now(),
+    )
+    .unwrap();
+    env.jwks.publish(env.issuer.ring.jwks());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match env.auth(&old.token).await {
+            Err(GuardError::InvalidToken(VerifyError::UnknownKey)) => break,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("the removed key's token is still {other:?} after 5 s"),
+        }
+    }
+    let fresh = env.login().await;
+    env.auth(&fresh.token).await.unwrap();
+}

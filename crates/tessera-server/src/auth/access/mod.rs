@@ -3,32 +3,32 @@
 //! ([`introspect`]), the session-bound CSRF token of cookie transport ([`csrf`]), and the
 //! caller's account view of `/v1/me` ([`profile`]).
 //!
-//! - [`verified`]: tokens this process already verified (skips a repeated signature check).
+//! - tokens this process already verified skip a repeated signature check
+//!   ([`VerifiedTokens`], shared with the guard).
 //! - [`profile`]: what `/v1/me` shows of an account, cached briefly.
 
 pub mod csrf;
 pub mod introspect;
 pub mod profile;
-pub mod verified;
 
 use std::sync::Arc;
 
+use tessera_core::keys::KeyRing;
 use tessera_core::time::Timestamp;
-use tessera_core::token::AccessClaims;
+use tessera_core::token::{AccessClaims, VerifiedTokens};
 use tessera_store::{AccessCheck, AccessStatus};
 
 use super::core::AuthCore;
 use super::error::AuthError;
 use super::fingerprint::Fingerprint;
 use crate::config::FailMode;
-use verified::VerifiedTokens;
 
 /// Authenticates access tokens (see the module docs).
 #[derive(Clone, Debug)]
 pub struct AccessService {
     core: Arc<AuthCore>,
     /// Tokens already verified by this process (the revocation check still runs each time).
-    verified: Arc<VerifiedTokens>,
+    verified: Arc<VerifiedTokens<KeyRing>>,
 }
 
 impl AccessService {
@@ -93,7 +93,7 @@ impl AccessService {
 
     /// Signature, header rules, claims and time only: no revocation check. A token this
     /// process already verified under the current ring skips the signature check
-    /// ([`verified`]).
+    /// ([`VerifiedTokens`]).
     pub fn claims(
         &self,
         token: &str,

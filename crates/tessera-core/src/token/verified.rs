@@ -1,46 +1,49 @@
-//! Tokens whose signature and claims this process has already verified.
+//! Tokens whose signature and claims were already verified: one cache, used by the server
+//! (`AccessService`) and by the guard (`tessera-guard`), so that a repeated presentation of a
+//! token skips the signature check in both.
 //!
 //! An Ed25519 check costs ~50 µs, several times the rest of an authenticated request, and a
-//! client presents the same access token many times during its 15 minutes. So, like the
-//! guard, the server remembers what it verified:
+//! client presents the same access token many times during its 15 minutes. The rules:
 //!
 //! - keyed by the **SHA-256 of the exact token string**: a token that differs in any byte
 //!   (a tampered signature, header or payload) is a different key and is fully verified;
 //! - an entry is used only while `now < exp` (seconds, no leeway). Past `exp` the token goes
 //!   through the full verifier again, which applies its leeway exactly as without the cache.
 //!   `nbf` and `iat` only get more satisfied as time passes, so they need no re-check;
-//! - an entry is tied to the key ring it was verified under: after a key-ring reload (a key
-//!   rotated in or retired) it misses, so a token of a removed key is refused at once;
-//! - bounded (quick_cache, [`CAPACITY`] entries, its own eviction policy).
+//! - an entry is tied to the key set it was verified under (the server's key ring, the
+//!   guard's JWKS snapshot or static keys): when that set is replaced (a key rotated in or
+//!   retired, a JWKS refetch) the entry misses, so a token of a removed key is refused at
+//!   once. The set is compared by address, and the entry holds a `Weak` to it so that the
+//!   address cannot be reused while the entry lives;
+//! - bounded (quick_cache, [`CAPACITY`] entries by default, its own eviction policy).
 //!
-//! This replaces **only** the signature and claims check. The revocation check
-//! (`StateStore::check_access`, one round trip) still runs on every request, so a revoked
-//! token is refused on its next use whether or not it is cached.
+//! This replaces **only** the signature and claims check. The revocation check (the state
+//! store's `check_access`, or the guard's near-cache kept by revocation notices) still runs
+//! on every request, so a revoked token is refused whether or not it is cached here.
 
 use std::sync::{Arc, Weak};
 
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
-use tessera_core::keys::KeyRing;
-use tessera_core::time::Timestamp;
-use tessera_core::token::AccessClaims;
 
-/// Most tokens remembered at once (each entry is the claims plus ~100 bytes).
+use crate::time::Timestamp;
+use crate::token::AccessClaims;
+
+/// Most tokens remembered at once by default (each entry is the claims plus ~100 bytes).
 pub const CAPACITY: usize = 100_000;
 
-struct Entry {
+struct Entry<K: ?Sized> {
     claims: AccessClaims,
-    /// The ring the token was verified under; the `Weak` keeps its address from being
-    /// reused while the entry lives, so a pointer comparison cannot be fooled.
-    ring: Weak<KeyRing>,
+    /// The key set the token was verified under.
+    keys: Weak<K>,
 }
 
-/// The verified-token cache (see the module docs).
-pub struct VerifiedTokens {
-    entries: Cache<[u8; 32], Arc<Entry>>,
+/// The verified-token cache over key sets of type `K` (see the module docs).
+pub struct VerifiedTokens<K: ?Sized> {
+    entries: Cache<[u8; 32], Arc<Entry<K>>>,
 }
 
-impl std::fmt::Debug for VerifiedTokens {
+impl<K: ?Sized> std::fmt::Debug for VerifiedTokens<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedTokens")
             .field("len", &self.entries.len())
@@ -48,7 +51,7 @@ impl std::fmt::Debug for VerifiedTokens {
     }
 }
 
-impl Default for VerifiedTokens {
+impl<K: ?Sized> Default for VerifiedTokens<K> {
     fn default() -> Self {
         Self::new(CAPACITY)
     }
@@ -58,7 +61,7 @@ fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-impl VerifiedTokens {
+impl<K: ?Sized> VerifiedTokens<K> {
     /// A cache of at most `capacity` tokens (at least one).
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -66,25 +69,28 @@ impl VerifiedTokens {
         }
     }
 
-    /// The claims of `token` if it was verified under `ring` and `now` is before its `exp`.
-    pub fn get(&self, ring: &Arc<KeyRing>, token: &str, now: Timestamp) -> Option<AccessClaims> {
+    /// The claims of `token` if it was verified under `keys` (the same allocation) and `now`
+    /// is before its `exp`.
+    pub fn get(&self, keys: &Arc<K>, token: &str, now: Timestamp) -> Option<AccessClaims> {
         let k = key(token);
         let e = self.entries.get(&k)?;
-        if now.as_secs() >= e.claims.exp || !std::ptr::eq(e.ring.as_ptr(), Arc::as_ptr(ring)) {
+        // By address only: a `dyn` key set's vtable pointer may differ between two
+        // references to one allocation.
+        if now.as_secs() >= e.claims.exp || !std::ptr::addr_eq(e.keys.as_ptr(), Arc::as_ptr(keys)) {
             self.entries.remove(&k);
             return None;
         }
         Some(e.claims.clone())
     }
 
-    /// Remembers that `token` verified to `claims` under `ring` (call only after a
-    /// successful verification of exactly this string).
-    pub fn insert(&self, ring: &Arc<KeyRing>, token: &str, claims: &AccessClaims) {
+    /// Remembers that `token` verified to `claims` under `keys` (call only after a successful
+    /// verification of exactly this string under exactly this set).
+    pub fn insert(&self, keys: &Arc<K>, token: &str, claims: &AccessClaims) {
         self.entries.insert(
             key(token),
             Arc::new(Entry {
                 claims: claims.clone(),
-                ring: Arc::downgrade(ring),
+                keys: Arc::downgrade(keys),
             }),
         );
     }
@@ -106,9 +112,9 @@ mod tests {
 
     use std::time::Duration;
 
-    use tessera_core::ids::{SessionId, UserId};
-    use tessera_core::keys::{SigningAlg, StoredKey};
-    use tessera_core::token::{TokenIssuer, TokenRequest, Verifier};
+    use crate::ids::{SessionId, UserId};
+    use crate::keys::{KeyRing, SigningAlg, StoredKey, VerificationKeys};
+    use crate::token::{TokenIssuer, TokenRequest, Verifier};
 
     use super::*;
 
@@ -147,7 +153,7 @@ mod tests {
         let ring = ring(now);
         let t = token(&ring, now);
         let claims = verified(&ring, &t, now);
-        let cache = VerifiedTokens::new(16);
+        let cache = VerifiedTokens::<KeyRing>::new(16);
         assert!(cache.get(&ring, &t, now).is_none());
         cache.insert(&ring, &t, &claims);
         assert_eq!(cache.get(&ring, &t, now), Some(claims.clone()));
@@ -167,7 +173,7 @@ mod tests {
         let now = Timestamp::from_secs(1_800_000_000);
         let ring = ring(now);
         let t = token(&ring, now);
-        let cache = VerifiedTokens::new(16);
+        let cache = VerifiedTokens::<KeyRing>::new(16);
         cache.insert(&ring, &t, &verified(&ring, &t, now));
         let bytes = t.as_bytes();
         for i in [0, bytes.len() / 2, bytes.len() - 1] {
@@ -186,7 +192,7 @@ mod tests {
         let now = Timestamp::from_secs(1_800_000_000);
         let old = ring(now);
         let t = token(&old, now);
-        let cache = VerifiedTokens::new(16);
+        let cache = VerifiedTokens::<KeyRing>::new(16);
         cache.insert(&old, &t, &verified(&old, &t, now));
         let reloaded = ring(now);
         assert!(cache.get(&reloaded, &t, now).is_none());
@@ -194,5 +200,20 @@ mod tests {
             cache.get(&old, &t, now).is_none(),
             "the stale entry was dropped"
         );
+    }
+
+    #[test]
+    fn a_dyn_key_set_is_the_same_set_through_any_reference() {
+        let now = Timestamp::from_secs(1_800_000_000);
+        let ring = ring(now);
+        let t = token(&ring, now);
+        let claims = verified(&ring, &t, now);
+        let keys: Arc<dyn VerificationKeys + Send + Sync> = ring.clone();
+        let cache = VerifiedTokens::<dyn VerificationKeys + Send + Sync>::new(16);
+        cache.insert(&keys, &t, &claims);
+        let again: Arc<dyn VerificationKeys + Send + Sync> = ring;
+        assert_eq!(cache.get(&again, &t, now), Some(claims));
+        let other: Arc<dyn VerificationKeys + Send + Sync> = self::ring(now);
+        assert!(cache.get(&other, &t, now).is_none());
     }
 }
