@@ -33,6 +33,7 @@ cp ../Cargo.lock Cargo.lock
 
 start=$(date +%s)
 cargo +nightly fuzz build
+triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
 echo "fuzz: targets built in $(($(date +%s) - start)) s"
 
 work="${FUZZ_KEEP_CORPUS:-}"
@@ -46,7 +47,11 @@ for target in "${targets[@]}"; do
   echo "fuzz: $target for ${seconds} s"
   log="$work/$target.log"
   status=0
-  cargo +nightly fuzz run "$target" "$work/$target" "corpus/$target" -- \
+  # The binary itself, not `cargo fuzz run`: that would rebuild first whenever a source
+  # changed since the build above, in the middle of the loop.
+  mkdir -p "artifacts/$target"
+  "target/$triple/release/$target" "$work/$target" "corpus/$target" \
+    -artifact_prefix="artifacts/$target/" \
     -max_total_time="$seconds" \
     -timeout=10 \
     -max_len=8192 \
