@@ -27,7 +27,10 @@ admin="admin-key-for-api-fuzzing-0123456789"
 client_id="fuzz-client"
 client_secret="fuzz-client-secret-0123456789abcdefghij"
 
-TESSERA_DATA_DIR="$work/data" TESSERA_LISTEN="127.0.0.1:$port" \
+# The embedded default whatever the caller's environment holds (CI exports DATABASE_URL
+# for the tests; this server must not use that shared database or its keys).
+env -u DATABASE_URL -u REDIS_URL -u TESSERA_CONFIG -u TESSERA_MASTER_KEY -u TESSERA_MASTER_KEY_FILE \
+  TESSERA_DATA_DIR="$work/data" TESSERA_LISTEN="127.0.0.1:$port" \
   TESSERA_ADMIN_TOKEN="$admin" \
   TESSERA_INTROSPECTION_CLIENTS="$client_id:$client_secret" \
   TESSERA_LOG=warn \
