@@ -236,9 +236,7 @@ impl Guard {
             Err(e) if e.is_unavailable() && inner.fail_mode == FailMode::Open => {
                 // While the store's circuit breaker is open every request takes this path: the
                 // breaker logs its opening and closing once; one line per request would flood.
-                if let tessera_store::StoreError::Unavailable(cause) = &e
-                    && cause.is::<tessera_store::redis::BreakerOpen>()
-                {
+                if e.is_breaker_open() {
                     tracing::debug!(
                         "state store's circuit breaker open: accepting a verified token (fail-open)"
                     );

@@ -38,6 +38,13 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 
+    /// True when the call was refused by the open circuit breaker without reaching Redis
+    /// (`redis::BreakerOpen`): every call fails alike until the probe closes it, so callers
+    /// log such failures once per opening (the breaker does), not per request.
+    pub fn is_breaker_open(&self) -> bool {
+        matches!(self, StoreError::Unavailable(cause) if cause.is::<crate::redis::BreakerOpen>())
+    }
+
     /// True when retrying cannot help ([`StoreError::Incompatible`]).
     pub fn is_permanent(&self) -> bool {
         matches!(self, StoreError::Incompatible(_))

@@ -347,9 +347,7 @@ impl IntoResponse for ApiError {
             // breaker logs its opening and closing once, and `/metrics` counts the 503s, so
             // the requests are not logged one by one (tens of thousands of lines a second).
             match &self {
-                ApiError::Auth(AuthError::StateStore(StoreError::Unavailable(cause)))
-                    if cause.is::<tessera_store::redis::BreakerOpen>() =>
-                {
+                ApiError::Auth(AuthError::StateStore(e)) if e.is_breaker_open() => {
                     tracing::debug!(
                         code,
                         "request failed: the state store's circuit breaker is open"
