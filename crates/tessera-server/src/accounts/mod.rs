@@ -15,5 +15,5 @@ pub mod users;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use db::{Database, DbError};
+pub use db::{Database, DbError, Engine};
 pub use users::{NewUser, User, Users};

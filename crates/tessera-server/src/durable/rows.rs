@@ -13,11 +13,27 @@ use tessera_core::refresh::SuccessorSeed;
 use tessera_core::time::Timestamp;
 use tessera_store::{AccessGrant, RestoredSession, StoredHash};
 
-use crate::accounts::{Database, DbError};
+use crate::accounts::{Database, DbError, Engine};
 
-/// Sessions written per statement by a flush (8 parameters each: well below SQLite's and
-/// PostgreSQL's limits).
+/// Sessions written per statement by a flush on PostgreSQL (8 parameters each: well below its
+/// limit): one round trip per 200 sessions.
 pub const WRITE_BATCH: usize = 200;
+
+/// Sessions written per statement by a flush on SQLite. Small, because SQLite finds a numbered
+/// parameter's name (`sqlite3_bind_parameter_name`, which sqlx calls for every bind) by a
+/// linear scan of the statement's parameter list: the binding cost of one statement grows
+/// with the square of its parameters. At 200 rows (1,600 parameters) that scan took 12 % of
+/// the server's CPU under refresh load; in process, a statement costs no round trip, so
+/// small ones lose nothing (bench/RESULTS.md, "Durable sessions").
+pub const SQLITE_WRITE_BATCH: usize = 16;
+
+/// Sessions per flush statement on `engine`.
+pub fn write_batch(engine: Engine) -> usize {
+    match engine {
+        Engine::Sqlite => SQLITE_WRITE_BATCH,
+        Engine::Postgres => WRITE_BATCH,
+    }
+}
 
 /// `UPDATE durable_sessions … FROM (VALUES …)` for `rows` sessions, in the common subset of
 /// SQLite (3.33+) and PostgreSQL: the VALUES columns are `column1`… in both, and each
@@ -164,7 +180,7 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes the newest family state of each session, [`WRITE_BATCH`] rows per statement
+    /// Writes the newest family state of each session, [`write_batch`] rows per statement
     /// (`UPDATE … FROM (VALUES …)`: one round trip per batch, not per session; a row already
     /// at this generation or newer, or deleted, is left alone), in one transaction.
     pub async fn write_families(
@@ -172,7 +188,7 @@ impl Rows {
         families: &[(SessionId, FamilyState)],
     ) -> Result<(), DbError> {
         let mut tx = self.db.pool().begin().await?;
-        for chunk in families.chunks(WRITE_BATCH) {
+        for chunk in families.chunks(write_batch(self.db.engine())) {
             // Built from row counts only: no input reaches the text.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(families_update(chunk.len())));
             for (session, f) in chunk {
