@@ -145,6 +145,51 @@ async fn two_instances_on_one_database_share_the_ring_its_rotations_and_second_f
     let ch = b.login(&e2, PW).await;
     assert_eq!(ch.body["mfa_required"], true, "{ch:?}");
     sign_in_with_totp(&b, &e2, &secret).await;
+
+    // A key removed from the database (an operator dropping a compromised key: its row
+    // deleted, the generation bumped) stops verifying on both within a poll, although both
+    // verified its token above and hold it in their verified-token caches.
+    for srv in [&a, &b] {
+        assert_eq!(srv.me(&s.access).await.status, StatusCode::OK);
+    }
+    let db = sqlx::PgPool::connect(pg.url()).await.unwrap();
+    let removed = sqlx::query("DELETE FROM server_keys WHERE name = $1")
+        .bind(format!("signing:{old_kid}"))
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(removed.rows_affected(), 1);
+    sqlx::query("UPDATE server_key_ring SET generation = generation + 1 WHERE id = 1")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    for srv in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let me = srv.me(&s.access).await;
+            if me.status == StatusCode::UNAUTHORIZED {
+                assert_eq!(me.code(), Some("invalid_token"), "{me:?}");
+                break;
+            }
+            assert_eq!(me.status, StatusCode::OK, "{me:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the removed key still verifies: {}",
+                srv.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let jwks = srv
+            .call(Method::GET, "/.well-known/jwks.json", None, None)
+            .await;
+        let kids = jwks_kids(&jwks.body);
+        assert!(
+            !kids.contains(&old_kid) && kids.contains(&new_kid),
+            "{kids:?}"
+        );
+        assert_eq!(srv.me(&on_a.access).await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,3 +116,81 @@ pub async fn denylist_mode_revokes_like_allowlist(b: Backend) {
     );
     assert_eq!(s.me(&other.access).await.code(), Some("token_revoked"));
 }
+
+/// The server skips the signature check of a token it has already verified (the
+/// verified-token cache, `tessera_core::token::VerifiedTokens`); the revocation check must
+/// still run on every request. Each token below is verified three times (so it is in the
+/// cache) before it is revoked by one path, and must be refused at once afterwards, in both
+/// revocation modes: one access token (`DELETE /v1/tokens/{jti}`), another device's session
+/// (`DELETE /v1/sessions/{id}`), this session (logout) and every session (logout-all).
+pub async fn a_token_cached_as_verified_is_refused_once_revoked(b: Backend) {
+    use reqwest::Method;
+
+    use super::signin::decode;
+
+    for mode in ["allowlist", "denylist"] {
+        let Some(s) = TestServer::start(b, |c| c.revocation_mode = Some(mode.into())).await else {
+            return;
+        };
+        let e = email("cached");
+        let first = s.signed_up(&e).await;
+        let mut live = vec![first];
+        for _ in 0..3 {
+            live.push(Session::from(&s.login(&e, PW).await));
+        }
+        for t in &live {
+            for _ in 0..3 {
+                assert_eq!(s.me(&t.access).await.status, StatusCode::OK, "{mode}");
+            }
+        }
+        let refused = |r: crate::common::http::Reply, what: &str| {
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::UNAUTHORIZED, Some("token_revoked")),
+                "{mode}: {what}"
+            );
+        };
+
+        // One access token, by its jti.
+        let jti = decode(&live[3].access).1["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/v1/tokens/{jti}");
+        let r = s
+            .call(Method::DELETE, &path, None, Some(&live[3].access))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}");
+        refused(s.me(&live[3].access).await, "the revoked access token");
+
+        // Another device's session, ended from this one.
+        let sid = decode(&live[2].access).1["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/v1/sessions/{sid}");
+        let r = s
+            .call(Method::DELETE, &path, None, Some(&live[0].access))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}");
+        refused(s.me(&live[2].access).await, "the ended session's token");
+
+        // This session.
+        assert_eq!(
+            s.logout(&live[1].access).await.status,
+            StatusCode::NO_CONTENT
+        );
+        refused(s.me(&live[1].access).await, "the logged-out token");
+
+        // Every session: the token version moves on.
+        assert_eq!(s.me(&live[0].access).await.status, StatusCode::OK, "{mode}");
+        assert_eq!(
+            s.logout_all(&live[0].access).await.status,
+            StatusCode::NO_CONTENT
+        );
+        refused(
+            s.me(&live[0].access).await,
+            "a token of a user signed out everywhere",
+        );
+    }
+}

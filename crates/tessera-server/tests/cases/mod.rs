@@ -70,6 +70,7 @@ suite!(
     logout::logout_revokes_only_that_session,
     logout::logout_all_revokes_every_session_and_bumps_the_version,
     logout::denylist_mode_revokes_like_allowlist,
+    logout::a_token_cached_as_verified_is_refused_once_revoked,
     forged::forged_and_out_of_policy_tokens_are_refused,
     bad_input::bad_requests_get_problem_json_never_5xx,
     bad_input::rejections_outside_json_bodies_are_problems_too,
