@@ -7,8 +7,9 @@
 # Knobs (environment): ROUNDS (5), DURATION (10 s), WARMUP (2 s), CONNS (64),
 # SPREAD (800 seeded sessions per refresh user), LOGIN_ROUNDS (3), PROPAGATION_SAMPLES (300), MEM_SESSIONS (100000), CRITERION_RUNS (3),
 # ONLY (space-separated subset of: load logins roundtrips propagation memory criterion durable
-# sizing; sizing is not in the default set), BIN (prebuilt binaries to measure instead of
-# building). sizing: SIZING_ROUNDS (3), LOGIN_CONNS (16), QUIET_WAIT (2400 s), QUIET_LOAD (0.8).
+# sizing targets; sizing and targets are not in the default set), BIN (prebuilt binaries to
+# measure instead of building). sizing: SIZING_ROUNDS (3), LOGIN_CONNS (16), QUIET_WAIT
+# (2400 s), QUIET_LOAD (0.8). targets: TARGET_ROUNDS (5), OPEN_ROUNDS (3).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -31,7 +32,8 @@ cd "$ROOT"
 # BIN=<dir holding tessera and tessera-bench> measures prebuilt binaries (an A/B of two
 # builds); unset, the release binaries are built here first.
 if [[ -z "${BIN:-}" ]]; then
-  cargo build --release -p tessera-server -p tessera-bench $(want sizing && echo -p resource-server)
+  cargo build --release -p tessera-server -p tessera-bench \
+    $( (want sizing || want targets) && echo -p resource-server)
   BIN=$ROOT/target/release
 fi
 BENCH=$BIN/tessera-bench
@@ -491,6 +493,155 @@ for w in names:
     cmds = sorted({k for v in rows.get(w, []) for k in (v.get("redis_calls") or {})})
     parts = [f"{k} {med([per_req(v, (v.get('redis_calls') or {}).get(k, 0)) for v in rows[w]]):.3f}" for k in cmds]
     print(f"- {w}: {', '.join(parts) or 'none'}")
+PY
+fi
+
+if want targets; then
+  # Issue 17's targets from one run: a server of its own (default configuration, so the
+  # durable mirror is on), its own Redis, the hello baseline, and examples/resource-server on
+  # that Redis (its /hello is the same binary without the guard). Closed loop first,
+  # TARGET_ROUNDS rounds with every workload interleaved: hello, the example's hello, the
+  # guard, /v1/me, refresh chained (8 sessions per connection, at the grant cap) and refresh
+  # spread over CONNS × SPREAD sessions; each run measures the serving process's CPU and
+  # Redis's (CONFIG RESETSTAT before). Then open loop (the driver's --rate: latency from the
+  # scheduled time) at 50 % and 80 % of each workload's median closed-loop throughput, for
+  # /v1/me, the guard and refresh spread, OPEN_ROUNDS times. Summarised in targets.md.
+  TARGET_ROUNDS=${TARGET_ROUNDS:-5}
+  OPEN_ROUNDS=${OPEN_ROUNDS:-3}
+  TRPORT=$(free_port)
+  TTADDR=127.0.0.1:$(free_port)
+  THADDR=127.0.0.1:$(free_port)
+  TGADDR=127.0.0.1:$(free_port)
+  start_redis "$TRPORT" "$OUT/redis-targets"
+  start_tessera "$TTADDR" "$TRPORT" "$OUT/data-targets" "$OUT/tessera-targets.log"
+  TTPID=${PIDS[-1]}
+  "$BENCH" hello --listen "$THADDR" >"$OUT/hello-targets.log" 2>&1 &
+  THPID=$!
+  PIDS+=("$THPID")
+  env REDIS_URL="redis://127.0.0.1:$TRPORT" TESSERA_URL="http://$TTADDR" LISTEN="$TGADDR" \
+    "$BIN/resource-server" >"$OUT/resource-server-targets.log" 2>&1 &
+  TGPID=$!
+  PIDS+=("$TGPID")
+  wait_http "http://$THADDR/hello"
+  wait_http "http://$TGADDR/hello"
+  make_sessions "$TTADDR" "$TRPORT" "$OUT/data-targets" "targets-" --durable
+  target_load() { # label addr pid round [load flags…]
+    local label=$1 addr=$2 pid=$3 r=$4
+    shift 4
+    redis-cli -p "$TRPORT" CONFIG RESETSTAT >/dev/null
+    "$BENCH" load --addr "$addr" --warmup "$WARMUP" --duration "$DURATION" --round "$r" \
+      --label "target_$label" --results "$RESULTS" --server-pid "$pid" \
+      --redis "redis://127.0.0.1:$TRPORT" "$@"
+  }
+  target_me() { target_load "$1" "$TTADDR" "$TTPID" "$2" --scenario me --connections "$CONNS" \
+    --sessions "$OUT/targets-me.jsonl" "${@:3}"; }
+  target_guard() { target_load "$1" "$TGADDR" "$TGPID" "$2" --scenario guard \
+    --connections "$CONNS" --sessions "$OUT/targets-me.jsonl" "${@:3}"; }
+  target_spread() { target_load "$1" "$TTADDR" "$TTPID" "$2" --scenario refresh \
+    --connections "$CONNS" --per-conn "$SPREAD" --sessions "$OUT/targets-refresh-spread.jsonl" \
+    --save "${@:3}"; }
+  for r in $(seq "$TARGET_ROUNDS"); do
+    echo "== targets round $r/$TARGET_ROUNDS: load $(cut -d' ' -f1 /proc/loadavg)"
+    target_load hello "$THADDR" "$THPID" "$r" --scenario hello --connections "$CONNS"
+    target_load example_hello "$TGADDR" "$TGPID" "$r" --scenario hello --connections "$CONNS"
+    target_guard guard "$r"
+    target_me me "$r"
+    target_load refresh "$TTADDR" "$TTPID" "$r" --scenario refresh --connections "$CONNS" \
+      --per-conn 8 --sessions "$OUT/targets-refresh.jsonl" --save
+    target_spread refresh_spread "$r"
+    sleep 1 # the durable mirror's flush (1 s lag) settles
+  done
+  # The median closed-loop throughput of a workload, times a fraction.
+  rate_of() { # label fraction
+    python3 - "$RESULTS" "$1" "$2" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rps = [v["rps"] for v in rows if v.get("kind") == "load" and v.get("label") == f"target_{sys.argv[2]}"]
+print(round(statistics.median(rps) * float(sys.argv[3])))
+PY
+  }
+  for r in $(seq "$OPEN_ROUNDS"); do
+    echo "== targets open loop round $r/$OPEN_ROUNDS: load $(cut -d' ' -f1 /proc/loadavg)"
+    for pct in 50 80; do
+      f=0.$pct
+      target_me "me_open$pct" "$r" --rate "$(rate_of me "$f")"
+      target_guard "guard_open$pct" "$r" --rate "$(rate_of guard "$f")"
+      target_spread "refresh_spread_open$pct" "$r" --rate "$(rate_of refresh_spread "$f")"
+      # The floor: a hello at the same rates, so the driver's and the machine's share of
+      # the latency is seen (same binary for the guard, the baseline for /v1/me).
+      target_load "hello_at_me_open$pct" "$THADDR" "$THPID" "$r" --scenario hello \
+        --connections "$CONNS" --rate "$(rate_of me "$f")"
+      target_load "example_hello_at_guard_open$pct" "$TGADDR" "$TGPID" "$r" --scenario hello \
+        --connections "$CONNS" --rate "$(rate_of guard "$f")"
+      sleep 1
+    done
+  done
+  python3 - "$RESULTS" "$OUT/machine.txt" "$((CONNS * SPREAD))" <<'PY' | tee "$OUT/targets.md"
+import json, statistics as st, sys
+results, machine, spread = sys.argv[1:4]
+rows = {}
+for line in open(results):
+    v = json.loads(line)
+    if v.get("kind") == "load" and v.get("label", "").startswith("target_"):
+        rows.setdefault(v["label"][7:], []).append(v)
+med = lambda xs: st.median(xs) if xs else float("nan")
+def m(label, key):
+    return med([v[key] for v in rows.get(label, []) if v.get(key) is not None])
+def per_req(label, key, scale=1.0):
+    return med([v[key] * scale / v["requests_in_window"] for v in rows.get(label, [])
+                if v.get(key) is not None and v.get("requests_in_window")])
+def evalsha_us(label):
+    # Redis's own time inside the scripts (INFO commandstats usec) per request.
+    return med([v["redis_usec"]["evalsha"] / v["requests_in_window"] for v in rows.get(label, [])
+                if (v.get("redis_usec") or {}).get("evalsha") and v.get("requests_in_window")])
+rps = {k: m(k, "rps") for k in rows}
+ms = lambda label, key: m(label, key) / 1000
+print("\n".join(l for l in open(machine).read().splitlines() if not l.startswith(" ")))
+print()
+print(f"Closed loop, {len(rows.get('hello', []))} rounds interleaved, medians:")
+print()
+print("| workload | req/s | p50 ms | p99 ms | serving process CPU µs / req | Redis CPU µs / req | Redis µs in scripts / req |")
+print("|---|---|---|---|---|---|---|")
+for k in ("hello", "example_hello", "guard", "me", "refresh", "refresh_spread"):
+    if k in rows:
+        print(f"| {k} | {rps[k]:.0f} | {ms(k, 'p50_us'):.2f} | {ms(k, 'p99_us'):.2f} | {per_req(k, 'server_cpu_s', 1e6):.1f} | {per_req(k, 'redis_cpu_s', 1e6):.1f} | {evalsha_us(k):.1f} |")
+print()
+def target(name, got, want, ok):
+    print(f"| {name} | {got} | {want} | {'met' if ok else '**missed**'} |")
+h, eh = rps.get("hello", float("nan")), rps.get("example_hello", float("nan"))
+print("| target | measured | wanted | |")
+print("|---|---|---|---|")
+g, me = rps.get("guard", float("nan")), rps.get("me", float("nan"))
+target("guard ÷ the example's own hello", f"{g / eh:.3f}", "≥ 0.8", g / eh >= 0.8)
+target("guard ÷ `/v1/me`", f"{g / me:.3f}", "≥ 1.5", g / me >= 1.5)
+target("`/v1/me` ÷ hello", f"{me / h:.3f}", "≥ 0.55", me / h >= 0.55)
+target("`/v1/me` p99 (closed loop)", f"{ms('me', 'p99_us'):.2f} ms", "≤ 3 ms", ms('me', 'p99_us') <= 3)
+rc, rs = rps.get("refresh", float("nan")), rps.get("refresh_spread", float("nan"))
+target("refresh chained ÷ hello", f"{rc / h:.3f}", "≥ 0.20", rc / h >= 0.20)
+target(f"refresh over {int(spread):,} sessions ÷ hello", f"{rs / h:.3f}", "≥ 0.25", rs / h >= 0.25)
+for k, want in (("me", 1.0), ("guard", 1.0), ("refresh_spread", 2.0)):
+    p = ms(f"{k}_open50", "p99_us")
+    target(f"{k} p99, open loop at 50 %", f"{p:.2f} ms", f"≤ {want:g} ms", p <= want)
+print()
+print(f"Open loop (latency from the scheduled time, see bench/README.md), {len(rows.get('me_open50', []))} rounds, medians:")
+print()
+print("| workload | load | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for k in ("me", "hello_at_me", "guard", "example_hello_at_guard", "refresh_spread"):
+    for pct in (50, 80):
+        l = f"{k}_open{pct}"
+        if l in rows:
+            errs = sum(v["errors"] for v in rows[l])
+            print(f"| {k} | {pct} % | {m(l, 'rate'):.0f} | {rps[l]:.0f} | {ms(l, 'p50_us'):.2f} | {ms(l, 'p99_us'):.2f} | {ms(l, 'p999_us'):.2f} | {ms(l, 'max_us'):.2f} | {errs} |")
+print()
+print("Every run:")
+print()
+print("| label | round | req/s | p50 ms | p99 ms | p99.9 ms | serving CPU cores | Redis cores | driver cores |")
+print("|---|---|---|---|---|---|---|---|---|")
+for k, vs in rows.items():
+    for v in vs:
+        w = v.get("window_wall_s") or float("nan")
+        print(f"| {k} | {v['round']} | {v['rps']:.0f} | {v['p50_us']/1000:.2f} | {v['p99_us']/1000:.2f} | {v['p999_us']/1000:.2f} | {(v.get('server_cpu_s') or 0)/w:.2f} | {(v.get('redis_cpu_s') or 0)/w:.2f} | {(v.get('driver_cpu_s') or 0)/w:.2f} |")
 PY
 fi
 

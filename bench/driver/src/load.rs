@@ -1,7 +1,12 @@
-//! Closed-loop load: `connections` keep-alive connections, each sending its next request as
-//! soon as the previous answer is read. Latencies after the warm-up go into an HdrHistogram
-//! (µs, 3 significant digits); throughput and latencies are those of the requests that
-//! completed inside the measured window.
+//! Load on `connections` keep-alive connections. Closed loop (the default): each connection
+//! sends its next request as soon as the previous answer is read. Open loop (`rate`): the
+//! requests are scheduled at a fixed total rate, spread evenly over the connections, and a
+//! request that is due while its connection still waits for the previous answer counts its
+//! latency from the moment it was *due*, so the wait behind a slow answer is measured (no
+//! coordinated omission, as wrk2 measures); one sent on time counts from its send, so the
+//! driver's own timer grain (1 ms in tokio) is not charged to the server. Latencies after the
+//! warm-up go into an HdrHistogram (µs, 3 significant digits); throughput and latencies are
+//! those of the requests that completed inside the measured window.
 
 use std::time::{Duration, Instant};
 
@@ -167,23 +172,32 @@ impl Measured {
             "first_error": self.first_error, "secs": self.secs, "rps": self.rps(),
             "p50_us": self.hist.value_at_quantile(0.50),
             "p99_us": self.hist.value_at_quantile(0.99),
+            "p999_us": self.hist.value_at_quantile(0.999),
             "max_us": self.hist.max(),
         })
     }
 }
 
-/// Runs `scenario` on `connections` connections for `warmup + duration`; connection `c` uses
+/// How long a run lasts and how its requests are sent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+    /// Open loop at this many requests per second in all; `None`: closed loop.
+    pub(crate) rate: Option<f64>,
+}
+
+/// Runs `scenario` on `connections` connections as `plan` says; connection `c` uses
 /// `per_conn[c]`; `client` (`id:secret`) is the introspection client. Fails when no request
 /// succeeded.
 pub(crate) async fn run(
     addr: &str,
     scenario: Scenario,
     per_conn: Vec<Vec<Session>>,
-    warmup: Duration,
-    duration: Duration,
+    plan: Plan,
     client: Option<&str>,
 ) -> anyhow::Result<Measured> {
-    let m = run_any(addr, scenario, per_conn, warmup, duration, client).await?;
+    let m = run_any(addr, scenario, per_conn, plan, client).await?;
     if m.ok == 0 {
         bail!(
             "{scenario:?}: no successful request ({} errors; first: {:?})",
@@ -200,14 +214,20 @@ pub(crate) async fn run_any(
     addr: &str,
     scenario: Scenario,
     per_conn: Vec<Vec<Session>>,
-    warmup: Duration,
-    duration: Duration,
+    plan: Plan,
     client: Option<&str>,
 ) -> anyhow::Result<Measured> {
     let start = Instant::now();
     let client = client.map(crate::http::basic_authorization);
-    let measure_from = start + warmup;
-    let end = measure_from + duration;
+    let measure_from = start + plan.warmup;
+    let end = measure_from + plan.duration;
+    let connections = per_conn.len().max(1);
+    // Open loop: each connection sends every `interval`, the connections staggered evenly.
+    let interval = match plan.rate {
+        Some(r) if r > 0.0 => Some(Duration::from_secs_f64(connections as f64 / r)),
+        Some(r) => bail!("rate must be positive, not {r}"),
+        None => None,
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for (c, sessions) in per_conn.into_iter().enumerate() {
         let addr = addr.to_owned();
@@ -223,14 +243,35 @@ pub(crate) async fn run_any(
                 first_error: None,
                 client,
             };
+            let mut due = interval.map(|i| start + i.mul_f64(c as f64 / connections as f64));
+            let mut previous_done = start;
             loop {
-                let t0 = Instant::now();
+                let t0 = match (due, interval) {
+                    (Some(d), Some(i)) => {
+                        due = Some(d + i);
+                        if previous_done > d {
+                            // The previous answer came after this request was due: the wait
+                            // is the server's doing and counts.
+                            d
+                        } else {
+                            // Otherwise only the driver's timer (tokio's has a 1 ms grain)
+                            // stood between the schedule and the send: it does not count.
+                            tokio::time::sleep_until(d.into()).await;
+                            Instant::now()
+                        }
+                    }
+                    _ => Instant::now(),
+                };
                 if t0 >= end {
                     break;
                 }
                 let good = w.one(&mut conn, scenario).await?;
                 let t1 = Instant::now();
-                if t1 > measure_from && t1 <= end {
+                previous_done = t1;
+                // Closed loop: the requests completed in the window. Open loop: those
+                // sent (or due) in it, however late they completed.
+                let at = if interval.is_some() { t0 } else { t1 };
+                if at > measure_from && at <= end {
                     let us = (t1 - t0).as_micros().max(1) as u64;
                     w.hist.saturating_record(us);
                     if good {
@@ -260,7 +301,7 @@ pub(crate) async fn run_any(
     Ok(Measured {
         ok,
         errors,
-        secs: duration.as_secs_f64(),
+        secs: plan.duration.as_secs_f64(),
         hist,
         first_error,
         sessions: sessions.into_iter().map(|(_, s)| s).collect(),

@@ -133,6 +133,10 @@ enum Cmd {
         /// the measured window.
         #[arg(long)]
         redis: Option<String>,
+        /// Open loop: this many requests per second in all, scheduled evenly over the
+        /// connections; latency counts from each request's scheduled time. Unset: closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// Logins saturating the hashing pool while `--probe` connections keep calling /v1/me.
     Logins {
@@ -261,6 +265,7 @@ async fn main() -> anyhow::Result<()> {
             client,
             server_pid,
             redis,
+            rate,
         } => {
             let all = match &sessions {
                 Some(p) => setup::load(p)?,
@@ -290,11 +295,15 @@ async fn main() -> anyhow::Result<()> {
             let (from, to) = (t0 + secs(warmup), t0 + secs(warmup) + secs(duration));
             let sampler = probes.map(|p| tokio::spawn(p.window(from, to)));
             let client = client.as_deref();
-            let (w, d) = (secs(warmup), secs(duration));
+            let plan = load::Plan {
+                warmup: secs(warmup),
+                duration: secs(duration),
+                rate,
+            };
             let m = if errors_expected {
-                load::run_any(&addr, scenario, per, w, d, client).await?
+                load::run_any(&addr, scenario, per, plan, client).await?
             } else {
-                load::run(&addr, scenario, per, w, d, client).await?
+                load::run(&addr, scenario, per, plan, client).await?
             };
             if save && let Some(p) = &sessions {
                 let flat: Vec<_> = m.sessions.iter().flatten().cloned().collect();
@@ -302,6 +311,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let label = label.unwrap_or_else(|| format!("{scenario:?}").to_lowercase());
             let mut line = m.result_line(&label, round, connections);
+            if let Some(obj) = line.as_object_mut() {
+                obj.insert("rate".into(), serde_json::json!(rate));
+            }
             if let Some(s) = sampler
                 && let Some(obj) = line.as_object_mut()
             {
@@ -331,20 +343,23 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let users = setup::load(&users)?;
             let probes = setup::load(&probe_sessions)?;
+            let plan = load::Plan {
+                warmup: secs(warmup),
+                duration: secs(duration),
+                rate: None,
+            };
             let logins = load::run(
                 &addr,
                 Scenario::Login,
                 load::deal(&users, connections, 1),
-                secs(warmup),
-                secs(duration),
+                plan,
                 None,
             );
             let me = load::run(
                 &addr,
                 Scenario::Me,
                 load::deal(&probes, probe, 1),
-                secs(warmup),
-                secs(duration),
+                plan,
                 None,
             );
             let (l, m) = tokio::join!(logins, me);

@@ -1,5 +1,6 @@
 //! A resource server protected by `tessera-guard`: every route under the guard layer needs a
-//! live Tessera access token; `/healthz` does not.
+//! live Tessera access token; `/healthz` and `/hello` do not (`/hello` is the benchmarks'
+//! baseline: the same binary answering without the guard, `bench/README.md`).
 //!
 //! Settings (environment):
 //! - `REDIS_URL` — the Redis `tessera serve` uses (required: the guard checks revocation
@@ -17,6 +18,11 @@ use serde_json::{Value, json};
 use tessera_guard::{AccessClaims, Authenticated, Guard, GuardConfig, KeySource};
 use tessera_store::redis::RedisConfig;
 
+/// The allocator `tessera serve` uses, so that the guard and the server are compared on
+/// equal terms (`bench/RESULTS.md`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -26,20 +32,23 @@ async fn whoami(Authenticated(c): Authenticated<AccessClaims>) -> Json<Value> {
     Json(json!({ "user": c.sub, "session": c.sid, "amr": c.amr, "expires_at": c.exp }))
 }
 
-/// The application: `/api/*` behind the guard, `/healthz` open.
+/// The application: `/api/*` behind the guard, `/healthz` and `/hello` open.
 fn app(guard: &Guard) -> Router {
     let api = Router::new()
         .route("/api/whoami", get(whoami))
         .route("/api/orders", get(|| async { Json(json!([])) }))
         .layer(guard.layer());
     let health = guard.clone();
-    Router::new().merge(api).route(
-        "/healthz",
-        get(move || async move {
-            let s = health.stats();
-            Json(json!({ "revocation_subscription": s.subscribed, "cached_tokens": s.cached }))
-        }),
-    )
+    Router::new()
+        .merge(api)
+        .route(
+            "/healthz",
+            get(move || async move {
+                let s = health.stats();
+                Json(json!({ "revocation_subscription": s.subscribed, "cached_tokens": s.cached }))
+            }),
+        )
+        .route("/hello", get(|| async { "hello" }))
 }
 
 #[tokio::main]

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -35,10 +35,8 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
     let metrics = state.metrics.clone();
     let trusted = Arc::new(state.settings.trusted_proxies.clone());
-    let (routes, api) = described_routes().split_for_parts();
-    let document = openapi::Document::new(&finish(api));
+    let (routes, _) = described_routes().split_for_parts();
     routes
-        .layer(Extension(document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -12,9 +12,8 @@ pub mod problems;
 pub mod schemas;
 pub mod security;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use axum::Extension;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
@@ -49,9 +48,14 @@ response lists the codes it may carry.",
 )]
 pub struct ApiDoc;
 
-/// The serialised document, made once at start.
+/// The serialised document, made once, on first use, from the router's own route list
+/// ([`openapi_document`](crate::http::router::openapi_document)): a constant of the build,
+/// so no request carries it.
 #[derive(Clone)]
 pub struct Document(Arc<[u8]>);
+
+static SERVED: LazyLock<Document> =
+    LazyLock::new(|| Document::new(&crate::http::router::openapi_document()));
 
 impl Document {
     /// Serialises `api`. The document is built from static annotations, so serialising
@@ -72,13 +76,13 @@ impl Document {
     get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)),
 )]
-pub async fn openapi_json(Extension(doc): Extension<Document>) -> Response {
+pub async fn openapi_json() -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        axum::body::Bytes::from_owner(doc.0),
+        axum::body::Bytes::from_owner(SERVED.0.clone()),
     )
         .into_response()
 }
