@@ -625,14 +625,15 @@ for k, want in (("me", 1.0), ("guard", 1.0), ("refresh_spread", 2.0)):
 print()
 print(f"Open loop (latency from the scheduled time, see bench/README.md), {len(rows.get('me_open50', []))} rounds, medians:")
 print()
-print("| workload | load | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| workload | load | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | unsent at the end | driver lag p99 ms |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for k in ("me", "hello_at_me", "guard", "example_hello_at_guard", "refresh_spread"):
     for pct in (50, 80):
         l = f"{k}_open{pct}"
         if l in rows:
             errs = sum(v["errors"] for v in rows[l])
-            print(f"| {k} | {pct} % | {m(l, 'rate'):.0f} | {rps[l]:.0f} | {ms(l, 'p50_us'):.2f} | {ms(l, 'p99_us'):.2f} | {ms(l, 'p999_us'):.2f} | {ms(l, 'max_us'):.2f} | {errs} |")
+            unsent = sum(v.get("unsent", 0) for v in rows[l])
+            print(f"| {k} | {pct} % | {m(l, 'rate'):.0f} | {rps[l]:.0f} | {ms(l, 'p50_us'):.2f} | {ms(l, 'p99_us'):.2f} | {ms(l, 'p999_us'):.2f} | {ms(l, 'max_us'):.2f} | {errs} | {unsent} | {ms(l, 'driver_lag_p99_us'):.2f} |")
 print()
 print("Every run:")
 print()

@@ -43,8 +43,16 @@ struct Worker {
     sessions: Vec<Session>,
     next: usize,
     hist: Histogram<u64>,
+    /// Latency samples (requests completed in the window; open loop: due or sent in it).
     ok: u64,
     errors: u64,
+    /// Successes completed inside the window (the throughput).
+    completed_ok: u64,
+    /// Open loop: requests due in the window that the end found unsent (their connection was
+    /// still waiting for an earlier answer); each is in `hist` with its wait until the end.
+    unsent: u64,
+    /// Open loop: how late the driver itself sent an on-time request (not in `hist`).
+    lag: Histogram<u64>,
     first_error: Option<String>,
     /// The `Authorization` header of the introspection client.
     client: Option<String>,
@@ -147,6 +155,9 @@ impl Worker {
 pub(crate) struct Measured {
     pub(crate) ok: u64,
     pub(crate) errors: u64,
+    pub(crate) completed_ok: u64,
+    pub(crate) unsent: u64,
+    pub(crate) lag: Histogram<u64>,
     pub(crate) secs: f64,
     pub(crate) hist: Histogram<u64>,
     pub(crate) first_error: Option<String>,
@@ -155,8 +166,9 @@ pub(crate) struct Measured {
 }
 
 impl Measured {
+    /// Successes completed per second of the window.
     pub(crate) fn rps(&self) -> f64 {
-        self.ok as f64 / self.secs
+        self.completed_ok as f64 / self.secs
     }
 
     /// The `results.jsonl` line of this run (what `summarize` reads).
@@ -173,6 +185,8 @@ impl Measured {
             "p50_us": self.hist.value_at_quantile(0.50),
             "p99_us": self.hist.value_at_quantile(0.99),
             "p999_us": self.hist.value_at_quantile(0.999),
+            "unsent": self.unsent,
+            "driver_lag_p99_us": self.lag.value_at_quantile(0.99),
             "max_us": self.hist.max(),
         })
     }
@@ -224,8 +238,13 @@ pub(crate) async fn run_any(
     let connections = per_conn.len().max(1);
     // Open loop: each connection sends every `interval`, the connections staggered evenly.
     let interval = match plan.rate {
-        Some(r) if r > 0.0 => Some(Duration::from_secs_f64(connections as f64 / r)),
-        Some(r) => bail!("rate must be positive, not {r}"),
+        Some(r) if r.is_finite() && r > 0.0 => Some(
+            Duration::try_from_secs_f64(connections as f64 / r)
+                .ok()
+                .filter(|i| !i.is_zero())
+                .with_context(|| format!("rate {r} is out of range"))?,
+        ),
+        Some(r) => bail!("rate must be a positive number, not {r}"),
         None => None,
     };
     let mut tasks = tokio::task::JoinSet::new();
@@ -240,6 +259,9 @@ pub(crate) async fn run_any(
                 hist: histogram()?,
                 ok: 0,
                 errors: 0,
+                completed_ok: 0,
+                unsent: 0,
+                lag: histogram()?,
                 first_error: None,
                 client,
             };
@@ -248,6 +270,23 @@ pub(crate) async fn run_any(
             loop {
                 let t0 = match (due, interval) {
                     (Some(d), Some(i)) => {
+                        if d >= end {
+                            break;
+                        }
+                        if Instant::now() >= end {
+                            // The window is over with requests still due in it: each counts
+                            // with its wait so far, and none is sent.
+                            let mut left = d;
+                            while left < end {
+                                if left > measure_from {
+                                    w.unsent += 1;
+                                    let us = (end - left).as_micros().max(1) as u64;
+                                    w.hist.saturating_record(us);
+                                }
+                                left += i;
+                            }
+                            break;
+                        }
                         due = Some(d + i);
                         if previous_done > d {
                             // The previous answer came after this request was due: the wait
@@ -255,9 +294,12 @@ pub(crate) async fn run_any(
                             d
                         } else {
                             // Otherwise only the driver's timer (tokio's has a 1 ms grain)
-                            // stood between the schedule and the send: it does not count.
+                            // stood between the schedule and the send: it does not count,
+                            // and is reported on its own (`driver_lag_p99_us`).
                             tokio::time::sleep_until(d.into()).await;
-                            Instant::now()
+                            let now = Instant::now();
+                            w.lag.saturating_record((now - d).as_micros() as u64);
+                            now
                         }
                     }
                     _ => Instant::now(),
@@ -280,18 +322,26 @@ pub(crate) async fn run_any(
                         w.errors += 1;
                     }
                 }
+                if good && t1 > measure_from && t1 <= end {
+                    w.completed_ok += 1;
+                }
             }
             anyhow::Ok((c, w))
         });
     }
     let mut hist = histogram()?;
+    let mut lag = histogram()?;
     let (mut ok, mut errors, mut first_error) = (0, 0, None);
+    let (mut completed_ok, mut unsent) = (0, 0);
     let mut sessions = Vec::new();
     while let Some(r) = tasks.join_next().await {
         let (c, w) = r??;
         hist.add(&w.hist)?;
+        lag.add(&w.lag)?;
         ok += w.ok;
         errors += w.errors;
+        completed_ok += w.completed_ok;
+        unsent += w.unsent;
         if first_error.is_none() {
             first_error = w.first_error;
         }
@@ -301,6 +351,9 @@ pub(crate) async fn run_any(
     Ok(Measured {
         ok,
         errors,
+        completed_ok,
+        unsent,
+        lag,
         secs: plan.duration.as_secs_f64(),
         hist,
         first_error,

@@ -318,12 +318,12 @@ async fn main() -> anyhow::Result<()> {
                 && let Some(obj) = line.as_object_mut()
             {
                 let costs = s.await??;
-                let done = (m.ok + m.errors) as f64;
+                let done = (m.completed_ok + m.errors) as f64;
                 let per_cpu = costs
                     .get("server_cpu_s")
                     .and_then(|v| v.as_f64())
                     .filter(|c| *c > 0.0)
-                    .map(|c| m.ok as f64 / c);
+                    .map(|c| m.completed_ok as f64 / c);
                 obj.extend(costs);
                 obj.insert("requests_in_window".into(), done.into());
                 obj.insert("per_server_cpu_s".into(), serde_json::json!(per_cpu));

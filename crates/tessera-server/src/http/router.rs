@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let trusted = Arc::new(state.settings.trusted_proxies.clone());
     let (routes, _) = described_routes().split_for_parts();
+    // Serialised now, not by the first request for it.
+    openapi::prepare_document();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -40,8 +40,9 @@ use crate::auth::error::AuthError;
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
 /// From this age on, an entry is read again in the background by the first request that
-/// finds it (see the module docs). Less than [`MAX_AGE`].
-pub const REFRESH_AFTER: Duration = Duration::from_millis(500);
+/// finds it (see the module docs). Less than [`MAX_AGE`] by more than a SQL read takes, and
+/// late enough that an active user costs about one read a second, not two.
+pub const REFRESH_AFTER: Duration = Duration::from_millis(750);
 
 /// Most users remembered at once.
 pub const CAPACITY: usize = 50_000;
@@ -133,9 +134,14 @@ impl Profiles {
     }
 
     /// Stores `profile`, read from SQL at `read_at` after taking `ticket`, unless a
-    /// [`forget`](Self::forget) ran since the ticket (its change may postdate the read).
+    /// [`forget`](Self::forget) ran since the ticket (its change may postdate the read), or
+    /// the entry already there was read later (a slow background refresh finishing after a
+    /// newer read must not show older data again).
     pub fn insert(&self, ticket: Ticket, user: UserId, profile: Arc<Profile>, read_at: Timestamp) {
         if self.generation.load(Ordering::Acquire) != ticket.0 {
+            return;
+        }
+        if self.entries.get(&user).is_some_and(|e| e.read_at > read_at) {
             return;
         }
         let entry = Entry {
@@ -297,5 +303,18 @@ mod tests {
         // A change through this process still drops it at once, refresh or not.
         cache.forget(user);
         assert_eq!(cache.get(user, ageing), Cached::Missing);
+    }
+
+    #[test]
+    fn an_older_read_never_replaces_a_newer_one() {
+        let cache = Profiles::default();
+        let user = UserId::new();
+        let t0 = Timestamp::from_millis(1_000_000);
+        let later = t0.plus(Duration::from_millis(300));
+        // A slow background refresh asked at t0 finishes after a read made at `later`.
+        let slow = cache.ticket();
+        cache.insert(cache.ticket(), user, profile(true), later);
+        cache.insert(slow, user, profile(false), t0);
+        assert_eq!(cache.get(user, later), Cached::Hit(profile(true)));
     }
 }

@@ -57,6 +57,12 @@ pub struct Document(Arc<[u8]>);
 static SERVED: LazyLock<Document> =
     LazyLock::new(|| Document::new(&crate::http::router::openapi_document()));
 
+/// Builds the served document if nothing has yet (the router calls it, so the first request
+/// for `/openapi.json` does not pay for it).
+pub fn prepare_document() {
+    LazyLock::force(&SERVED);
+}
+
 impl Document {
     /// Serialises `api`. The document is built from static annotations, so serialising
     /// cannot fail in practice; if it did, the document says so rather than the server
