@@ -83,6 +83,15 @@ start_tessera() { # addr redis-port data-dir log [VAR=value…]
   wait_http "http://$addr/healthz"
 }
 
+# examples/resource-server (tessera-guard, near-cache on) in front of a server's Redis; its
+# pid is the last in PIDS.
+start_resource_server() { # addr redis-port tessera-addr log
+  env REDIS_URL="redis://127.0.0.1:$2" TESSERA_URL="http://$3" LISTEN="$1" \
+    "$BIN/resource-server" >"$4" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://$1/hello"
+}
+
 # Users and sessions through the API: 64 users with one session each (the /v1/me tokens and
 # the login accounts), and 64 users with 8 sessions each (each refresh connection chains 8
 # sessions of its own round-robin, so no single session piles up access grants). And SPREAD
@@ -385,11 +394,8 @@ if want sizing; then
   start_tessera "$SADDR" "$SRPORT" "$OUT/data-sizing" "$OUT/tessera-sizing.log" \
     TESSERA_INTROSPECTION_CLIENTS="$SCLIENT"
   SPID=${PIDS[-1]}
-  env REDIS_URL="redis://127.0.0.1:$SRPORT" TESSERA_URL="http://$SADDR" LISTEN="$GADDR" \
-    "$BIN/resource-server" >"$OUT/resource-server.log" 2>&1 &
-  GPID=$!
-  PIDS+=("$GPID")
-  wait_http "http://$GADDR/healthz"
+  start_resource_server "$GADDR" "$SRPORT" "$SADDR" "$OUT/resource-server.log"
+  GPID=${PIDS[-1]}
   make_sessions "$SADDR" "$SRPORT" "$OUT/data-sizing" "sizing-" --durable
   sizing_load() { # workload addr pid round [load flags…]
     local w=$1 addr=$2 pid=$3 r=$4
@@ -518,12 +524,9 @@ if want targets; then
   "$BENCH" hello --listen "$THADDR" >"$OUT/hello-targets.log" 2>&1 &
   THPID=$!
   PIDS+=("$THPID")
-  env REDIS_URL="redis://127.0.0.1:$TRPORT" TESSERA_URL="http://$TTADDR" LISTEN="$TGADDR" \
-    "$BIN/resource-server" >"$OUT/resource-server-targets.log" 2>&1 &
-  TGPID=$!
-  PIDS+=("$TGPID")
+  start_resource_server "$TGADDR" "$TRPORT" "$TTADDR" "$OUT/resource-server-targets.log"
+  TGPID=${PIDS[-1]}
   wait_http "http://$THADDR/hello"
-  wait_http "http://$TGADDR/hello"
   make_sessions "$TTADDR" "$TRPORT" "$OUT/data-targets" "targets-" --durable
   target_load() { # label addr pid round [load flags…]
     local label=$1 addr=$2 pid=$3 r=$4

@@ -255,36 +255,21 @@ impl Guard {
     /// forgotten when the key set is replaced).
     async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, VerifyError> {
         let inner = &*self.inner;
+        let verify = |keys: &Arc<AnyKeys>| inner.verified.verify(&inner.verifier, keys, token, now);
         match &inner.keys {
-            Keys::Static(k) => self.verify_under(k, token, now),
+            Keys::Static(k) => verify(k),
             Keys::Jwks(jwks) => {
                 let seen = jwks.current();
-                match self.verify_under(&(seen.clone() as Arc<AnyKeys>), token, now) {
+                match verify(&(seen.clone() as Arc<AnyKeys>)) {
                     Err(VerifyError::UnknownKey) => match jwks.refetch_for_unknown_kid(&seen).await
                     {
-                        Some(fresh) => self.verify_under(&(fresh as Arc<AnyKeys>), token, now),
+                        Some(fresh) => verify(&(fresh as Arc<AnyKeys>)),
                         None => Err(VerifyError::UnknownKey),
                     },
                     other => other,
                 }
             }
         }
-    }
-
-    /// `token` verified under `keys`, from the verified-token cache or by the verifier.
-    fn verify_under(
-        &self,
-        keys: &Arc<AnyKeys>,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<AccessClaims, VerifyError> {
-        let inner = &*self.inner;
-        if let Some(claims) = inner.verified.get(keys, token, now) {
-            return Ok(claims);
-        }
-        let claims = inner.verifier.verify(&**keys, token, now)?;
-        inner.verified.insert(keys, token, &claims);
-        Ok(claims)
     }
 
     /// Current counters.

@@ -26,8 +26,9 @@ use std::sync::{Arc, Weak};
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
+use crate::keys::VerificationKeys;
 use crate::time::Timestamp;
-use crate::token::AccessClaims;
+use crate::token::{AccessClaims, Verifier, VerifyError};
 
 /// Most tokens remembered at once by default (each entry is the claims plus ~100 bytes).
 pub const CAPACITY: usize = 100_000;
@@ -103,6 +104,26 @@ impl<K: ?Sized> VerifiedTokens<K> {
     /// True when nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.entries.len() == 0
+    }
+}
+
+impl<K: VerificationKeys + ?Sized> VerifiedTokens<K> {
+    /// `token` checked by `verifier` under `keys`: from the cache when this exact string was
+    /// verified under this very set before its `exp`, otherwise by the verifier, and then
+    /// remembered. The one way the server and the guard verify an access token.
+    pub fn verify(
+        &self,
+        verifier: &Verifier,
+        keys: &Arc<K>,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, VerifyError> {
+        if let Some(claims) = self.get(keys, token, now) {
+            return Ok(claims);
+        }
+        let claims = verifier.verify(&**keys, token, now)?;
+        self.insert(keys, token, &claims);
+        Ok(claims)
     }
 }
 

@@ -151,29 +151,29 @@ pub async fn a_token_cached_as_verified_is_refused_once_revoked(b: Backend) {
             );
         };
 
-        // One access token, by its jti.
-        let jti = decode(&live[3].access).1["jti"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let path = format!("/v1/tokens/{jti}");
-        let r = s
-            .call(Method::DELETE, &path, None, Some(&live[3].access))
-            .await;
-        assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}");
-        refused(s.me(&live[3].access).await, "the revoked access token");
-
-        // Another device's session, ended from this one.
-        let sid = decode(&live[2].access).1["sid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let path = format!("/v1/sessions/{sid}");
-        let r = s
-            .call(Method::DELETE, &path, None, Some(&live[0].access))
-            .await;
-        assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}");
-        refused(s.me(&live[2].access).await, "the ended session's token");
+        // One access token, by its jti; then another device's session, ended from this one.
+        let claim = |token: &str, name: &str| decode(token).1[name].as_str().unwrap().to_owned();
+        let deletions = [
+            (
+                format!("/v1/tokens/{}", claim(&live[3].access, "jti")),
+                3,
+                3,
+                "the revoked access token",
+            ),
+            (
+                format!("/v1/sessions/{}", claim(&live[2].access, "sid")),
+                0,
+                2,
+                "the ended session's token",
+            ),
+        ];
+        for (path, by, victim, what) in deletions {
+            let r = s
+                .call(Method::DELETE, &path, None, Some(&live[by].access))
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{mode}: {what}");
+            refused(s.me(&live[victim].access).await, what);
+        }
 
         // This session.
         assert_eq!(

@@ -98,12 +98,7 @@ impl AccessService {
         now: Timestamp,
     ) -> Result<AccessClaims, tessera_core::token::VerifyError> {
         let ring = self.core.keys.current();
-        if let Some(claims) = self.verified.get(&ring, token, now) {
-            return Ok(claims);
-        }
-        let claims = self.core.verifier.verify(&*ring, token, now)?;
-        self.verified.insert(&ring, token, &claims);
-        Ok(claims)
+        self.verified.verify(&self.core.verifier, &ring, token, now)
     }
 
     /// The state store's revocation check of verified claims: one round trip, on every
