@@ -35,37 +35,75 @@ pub fn write_batch(engine: Engine) -> usize {
     }
 }
 
-/// `UPDATE durable_sessions … FROM (VALUES …)` for `rows` sessions, in the common subset of
-/// SQLite (3.33+) and PostgreSQL: the VALUES columns are `column1`… in both, and each
-/// parameter is cast so PostgreSQL knows its type.
+/// `UPDATE durable_sessions … FROM (VALUES …)` for `rows` sessions' family state, in the
+/// common subset of SQLite (3.33+) and PostgreSQL: the VALUES columns are `column1`… in both,
+/// and each parameter is cast so PostgreSQL knows its type. It leaves `expires_ms` alone:
+/// that column is indexed, and [`expiry_update`] moves it only when it must.
 fn families_update(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|r| {
-            let p = |k: usize| r * 8 + k;
+            let p = |k: usize| r * 7 + k;
             format!(
                 "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
-                 CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                 CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
                 p(1),
                 p(2),
                 p(3),
                 p(4),
                 p(5),
                 p(6),
-                p(7),
-                p(8)
+                p(7)
             )
         })
         .collect();
     format!(
         "UPDATE durable_sessions SET current_hash = v.column2, previous_hash = v.column3, \
          seed = v.column4, generation = v.column5, last_seen_ms = v.column6, \
-         idle_ms = v.column7, expires_ms = (CASE WHEN v.column8 < durable_sessions.absolute_ms \
-         THEN v.column8 ELSE durable_sessions.absolute_ms END) \
+         idle_ms = v.column7 \
          FROM (VALUES {}) AS v \
          WHERE durable_sessions.session_id = v.column1 \
          AND (durable_sessions.generation IS NULL OR durable_sessions.generation < v.column5)",
         values.join(", ")
     )
+}
+
+/// `UPDATE durable_sessions SET expires_ms …` for `rows` sessions: a row whose `expires_ms`
+/// lies before its new deadline (`column2`) gets `column3`, the deadline plus
+/// [`expiry_slack`], both capped at the row's absolute expiry. Every other row is only
+/// looked up: most rotations leave the index on `expires_ms` untouched, which is about a
+/// third of the row update's cost on SQLite (bench/RESULTS.md, "Durable sessions"). The
+/// column is only ever raised, so it stays at or after the session's real deadline and the
+/// sweep never deletes a live row.
+fn expiry_update(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = |k: usize| r * 3 + k;
+            format!(
+                "(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                p(1),
+                p(2),
+                p(3)
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE durable_sessions SET expires_ms = (CASE WHEN v.column3 < durable_sessions.absolute_ms \
+         THEN v.column3 ELSE durable_sessions.absolute_ms END) \
+         FROM (VALUES {}) AS v \
+         WHERE durable_sessions.session_id = v.column1 \
+         AND durable_sessions.expires_ms < v.column2 \
+         AND durable_sessions.expires_ms < durable_sessions.absolute_ms",
+        values.join(", ")
+    )
+}
+
+/// How far past a session's deadline a rotation moves its row's `expires_ms`: a quarter of
+/// its idle timeout, so a session refreshed more often than that moves the column about
+/// once per quarter idle timeout, not once per rotation. The cost is that a row may be
+/// swept that much later than its session died: it is dead either way (a restore checks
+/// the deadline from `last_seen_ms`, `idle_ms` and `absolute_ms`, never `expires_ms`).
+fn expiry_slack(idle: Duration) -> Duration {
+    idle / 4
 }
 
 /// Rows deleted per statement by the expiry sweep.
@@ -182,7 +220,8 @@ impl Rows {
 
     /// Writes the newest family state of each session, [`write_batch`] rows per statement
     /// (`UPDATE … FROM (VALUES …)`: one round trip per batch, not per session; a row already
-    /// at this generation or newer, or deleted, is left alone), in one transaction.
+    /// at this generation or newer, or deleted, is left alone), and raises the `expires_ms`
+    /// of those whose new deadline passed it ([`expiry_update`]), in one transaction.
     pub async fn write_families(
         &self,
         families: &[(SessionId, FamilyState)],
@@ -199,8 +238,16 @@ impl Rows {
                     .bind(enc(&f.seed.0))
                     .bind(i64::from(f.generation))
                     .bind(f.last_seen.as_millis())
-                    .bind(ms(f.idle))
-                    .bind(f.last_seen.plus(f.idle).as_millis());
+                    .bind(ms(f.idle));
+            }
+            q.execute(&mut *tx).await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(expiry_update(chunk.len())));
+            for (session, f) in chunk {
+                let deadline = f.last_seen.plus(f.idle);
+                q = q
+                    .bind(session.to_string())
+                    .bind(deadline.as_millis())
+                    .bind(deadline.plus(expiry_slack(f.idle)).as_millis());
             }
             q.execute(&mut *tx).await?;
         }

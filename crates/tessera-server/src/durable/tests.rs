@@ -173,3 +173,69 @@ async fn a_large_flush_writes_every_family_and_only_forward() {
         }
     }
 }
+
+/// The sweep deletes a row once its session is dead, and never while it lives: a flushed
+/// rotation that moves the deadline past the row's `expires_ms` raises it to the deadline
+/// plus a quarter of the idle timeout (capped at the absolute expiry), one whose deadline
+/// stays before it leaves it; and it works in bounded batches — on SQLite and PostgreSQL.
+#[tokio::test]
+async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
+    let min = |m: u64| NOW.plus(Duration::from_secs(60 * m));
+    for (engine, db, _keep) in databases().await {
+        let rows = Rows::new(db);
+        let user = UserId::new();
+        let open = |session, absolute| SessionRow {
+            user,
+            session,
+            created_at: NOW,
+            idle: IDLE,
+            absolute_expiry: absolute,
+            opened_under: 0,
+            current: hash(b"first"),
+            attributes: String::new(),
+            binding: None,
+        };
+        let rotated = |generation, at| FamilyState {
+            last_seen: at,
+            ..family(generation)
+        };
+        let (kept, idle, capped) = (SessionId::new(), SessionId::new(), SessionId::new());
+        rows.open(&open(kept, min(24 * 60)), &[]).await.unwrap();
+        rows.open(&open(idle, min(24 * 60)), &[]).await.unwrap();
+        rows.open(&open(capped, min(70)), &[]).await.unwrap();
+        // Deadlines: kept 110 min (swept from 125), idle 60, capped 70 (its absolute expiry).
+        rows.write_families(&[(kept, rotated(1, min(50))), (capped, rotated(1, min(50)))])
+            .await
+            .unwrap();
+        let present = |s| {
+            let rows = rows.clone();
+            async move { rows.load(user, s, NOW).await.unwrap().is_some() }
+        };
+        rows.sweep(min(61)).await.unwrap();
+        assert!(!present(idle).await, "{engine}: a dead row was kept");
+        assert!(present(kept).await && present(capped).await, "{engine}");
+        rows.sweep(min(71)).await.unwrap();
+        assert!(!present(capped).await, "{engine}: the absolute expiry caps the row");
+        // A later rotation whose deadline (115 min) stays before the row's bound moves
+        // nothing; the row lives to its deadline and is swept once the bound passes.
+        rows.write_families(&[(kept, rotated(2, min(55)))])
+            .await
+            .unwrap();
+        rows.sweep(min(114)).await.unwrap();
+        assert!(present(kept).await, "{engine}: a live row was swept");
+        rows.sweep(min(124)).await.unwrap();
+        assert!(present(kept).await, "{engine}: swept before its bound");
+        rows.sweep(min(126)).await.unwrap();
+        assert!(!present(kept).await, "{engine}: kept past its bound");
+        // Bounded batches: one statement deletes at most SWEEP_BATCH rows.
+        let many = usize::try_from(rows::SWEEP_BATCH).unwrap() + 7;
+        for _ in 0..many {
+            rows.open(&open(SessionId::new(), min(24 * 60)), &[])
+                .await
+                .unwrap();
+        }
+        let first = rows.sweep(min(61)).await.unwrap();
+        let second = rows.sweep(min(61)).await.unwrap();
+        assert_eq!((first, second), (rows::SWEEP_BATCH as u64, 7), "{engine}");
+    }
+}
