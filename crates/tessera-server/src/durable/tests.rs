@@ -215,7 +215,10 @@ async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
         assert!(!present(idle).await, "{engine}: a dead row was kept");
         assert!(present(kept).await && present(capped).await, "{engine}");
         rows.sweep(min(71)).await.unwrap();
-        assert!(!present(capped).await, "{engine}: the absolute expiry caps the row");
+        assert!(
+            !present(capped).await,
+            "{engine}: the absolute expiry caps the row"
+        );
         // A later rotation whose deadline (115 min) stays before the row's bound moves
         // nothing; the row lives to its deadline and is swept once the bound passes.
         rows.write_families(&[(kept, rotated(2, min(55)))])

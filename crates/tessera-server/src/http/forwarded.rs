@@ -133,16 +133,20 @@ enum Walk {
     Unknown,
 }
 
-/// The hops of every `X-Forwarded-For` line, or `None` without the header.
+/// The hops of every `X-Forwarded-For` line, or `None` without the header. Each line is split
+/// at its commas as bytes, and only an element that is not text is a hop of unknown address:
+/// a client that sends a non-ASCII byte cannot hide the address its proxy appends to the
+/// same line (`<junk>, <real>`), so it cannot make itself look like its proxy.
 fn xff_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     let mut lines = headers.get_all(X_FORWARDED_FOR).iter().peekable();
     lines.peek()?;
     let mut hops = Vec::new();
     for line in lines {
-        match line.to_str() {
-            Ok(text) => hops.extend(text.split(',').map(|e| node_addr(e.trim()))),
-            Err(_) => hops.push(None),
-        }
+        hops.extend(line.as_bytes().split(|b| *b == b',').map(|element| {
+            std::str::from_utf8(element)
+                .ok()
+                .and_then(|text| node_addr(text.trim()))
+        }));
     }
     Some(hops)
 }
@@ -458,6 +462,28 @@ mod tests {
             ("forwarded", "for=198.51.100.2"),
         ]);
         assert_eq!(p.client(peer, &h), ip("198.51.100.2"));
+    }
+
+    #[test]
+    fn a_non_ascii_byte_spoils_only_its_own_x_forwarded_for_element() {
+        let p = proxies();
+        let peer = ip("127.0.0.1");
+        // nginx's `$proxy_add_x_forwarded_for` appends `, <real>` to the client's line,
+        // whatever bytes the client sent: the real address is still read.
+        for sent in [&b"\xff"[..], b"9.9.9.9\xfe", b"\xc3\x28, 8.8.8.8\x80"] {
+            let mut line = sent.to_vec();
+            line.extend_from_slice(b", 198.51.100.2");
+            let mut h = HeaderMap::new();
+            h.append(X_FORWARDED_FOR, HeaderValue::from_bytes(&line).unwrap());
+            assert_eq!(p.client(peer, &h), ip("198.51.100.2"), "{line:?}");
+        }
+        // The spoiled element still stops a walk that reaches it.
+        let mut h = HeaderMap::new();
+        h.append(
+            X_FORWARDED_FOR,
+            HeaderValue::from_bytes(b"198.51.100.2, \xff, 10.0.0.9").unwrap(),
+        );
+        assert_eq!(p.client(peer, &h), peer);
     }
 
     #[test]

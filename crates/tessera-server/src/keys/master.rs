@@ -241,7 +241,10 @@ impl MasterKey {
         // The temporary name goes in every case; failing to remove it loses nothing.
         let _ = std::fs::remove_file(&tmp);
         match linked {
-            Ok(()) => Ok(key),
+            // The directory entry is made durable before anything is sealed under the key:
+            // a power cut after the database committed keys sealed under it must not leave
+            // a data directory without it.
+            Ok(()) => sync_dir(data_dir).map(|()| key).map_err(io),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::read_file(&path),
             Err(e) => Err(io(e)),
         }
@@ -250,6 +253,19 @@ impl MasterKey {
     /// Where the embedded default keeps its generated key.
     pub fn generated_path(data_dir: &Path) -> PathBuf {
         data_dir.join(GENERATED_FILE)
+    }
+}
+
+/// Flushes `dir`'s entries to disk (`fsync` of the directory, where the platform has one).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
     }
 }
 

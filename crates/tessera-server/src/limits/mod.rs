@@ -34,9 +34,13 @@
 //! in this process skips the budget (see `http::extract::client_auth`), so a resource
 //! server's many concurrent introspections are not limited by its own requests in flight.
 //!
-//! The lockout is progressive (a bucket refills one attempt at a time) and cannot lock a
-//! victim out from one attacker's address: that address exhausts its own `fail:<a>` bucket
-//! long before the account-wide daily bucket.
+//! The lockout is progressive (a bucket refills one attempt at a time). Known limit: the
+//! account-wide bucket bounds online guessing of one password at 100 a day from any number
+//! of addresses, and so it can be kept empty by anyone who keeps failing for that account,
+//! even from one address (10 at once, then one per 90 s, which outruns its refill of one
+//! per 864 s); while it is empty the owner's correct password gets 429 too. That is the
+//! trade every account-wide lockout makes; exempting browsers that already signed in to
+//! the account (device cookies, OWASP) is the known remedy and is not built.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -359,6 +359,83 @@ pub async fn trusted_devices_skip_the_second_factor_for_their_user_only(b: Backe
     );
 }
 
+/// Signing out everywhere forgets every trusted device, whoever does it: a stolen
+/// `__Host-tessera_td` cookie with the password does not sign straight back in without the
+/// second factor after the user's logout-all, an operator's revoke-sessions or a ban (lifted).
+pub async fn signing_out_everywhere_forgets_trusted_devices(b: Backend) {
+    const ADMIN: &str = "admin-secret-for-mfa-tests-0123456789";
+    let Some(s) = TestServer::start(b, |c| c.admin_token = Some(ADMIN.into())).await else {
+        return;
+    };
+    let (e, sess, _, codes) = enrolled(&s, "everywhere").await;
+    let uid = s.me(&sess.access).await.str("id");
+    for (how, code) in ["logout-all", "revoke-sessions", "ban"]
+        .into_iter()
+        .zip(&codes)
+    {
+        // A fresh trusted device each time (a recovery code: no waiting for a new step).
+        let id = challenge(&s, &e, json!({"trust_device": true}), None)
+            .await
+            .str("challenge_id");
+        let done = mfa(&s, &id, code).await;
+        assert_eq!(done.status, StatusCode::OK, "{how}: {done:?}");
+        let pair = format!(
+            "__Host-tessera_td={}",
+            done.cookies().get("__Host-tessera_td").unwrap().0
+        );
+        let trusted = challenge(&s, &e, json!({}), Some(&pair)).await;
+        assert!(
+            trusted.body.get("access_token").is_some(),
+            "{how}: trusted before"
+        );
+        let r = match how {
+            "logout-all" => {
+                s.call(
+                    Method::POST,
+                    "/v1/auth/logout-all",
+                    None,
+                    Some(&trusted.str("access_token")),
+                )
+                .await
+            }
+            "revoke-sessions" => {
+                s.call(
+                    Method::POST,
+                    &format!("/v1/admin/users/{uid}/revoke-sessions"),
+                    None,
+                    Some(ADMIN),
+                )
+                .await
+            }
+            _ => {
+                let r = s
+                    .call(
+                        Method::POST,
+                        &format!("/v1/admin/users/{uid}/ban"),
+                        Some(json!({"reason": "incident"})),
+                        Some(ADMIN),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+                s.call(
+                    Method::DELETE,
+                    &format!("/v1/admin/users/{uid}/ban"),
+                    None,
+                    Some(ADMIN),
+                )
+                .await
+            }
+        };
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{how}: {r:?}");
+        let after = challenge(&s, &e, json!({}), Some(&pair)).await;
+        assert_eq!(
+            after.body["mfa_required"], true,
+            "{how}: the device is forgotten: {}",
+            after.body
+        );
+    }
+}
+
 pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
     let Some(s) = TestServer::start(b, |_| {}).await else {
         return;
@@ -368,13 +445,29 @@ pub async fn disabling_totp_needs_proof_and_clears_trusted_devices(b: Backend) {
         .await
         .str("challenge_id");
     fresh_step().await;
-    let done = mfa(&s, &id, &totp_now(&secret, 0)).await;
+    let signed_in_with = totp_now(&secret, 0);
+    let done = mfa(&s, &id, &signed_in_with).await;
     let td = done.cookies().get("__Host-tessera_td").unwrap().0.clone();
 
+    // The code that signed in cannot also remove the factor: a step proves the user once,
+    // whatever for (a code watched or relayed at sign-in is spent).
+    let r = s
+        .call(
+            Method::DELETE,
+            "/v1/mfa/totp",
+            Some(json!({"password": PW, "code": signed_in_with})),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_code")),
+        "{r:?}"
+    );
+
     // Both proofs are needed: a stolen access token with the password alone, or with a code
-    // alone, removes nothing.
-    fresh_step().await;
-    let code = totp_now(&secret, 0);
+    // alone, removes nothing. The next step's code (inside the one-step skew) is unspent.
+    let code = totp_now(&secret, 1);
     for (body, status, problem) in [
         (
             json!({"password": PW}),

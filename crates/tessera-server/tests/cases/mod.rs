@@ -96,6 +96,7 @@ suite!(
     mfa::concurrent_completions_of_one_challenge_open_one_session,
     mfa::trusted_devices_skip_the_second_factor_for_their_user_only,
     mfa::disabling_totp_needs_proof_and_clears_trusted_devices,
+    mfa::signing_out_everywhere_forgets_trusted_devices,
     mfa::an_expired_challenge_is_refused_even_with_a_good_code,
     mfa::concurrent_confirmations_confirm_once_and_keep_the_winners_codes,
     mfa::a_challenge_opened_before_a_password_change_or_sign_out_everywhere_cannot_complete,

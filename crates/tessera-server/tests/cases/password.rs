@@ -285,6 +285,17 @@ pub async fn reset_tokens_are_bound_to_their_user_and_refuse_forgeries(b: Backen
     let forged = format!("tsp_{}", URL_SAFE_NO_PAD.encode(&raw));
     assert_invalid_token(&reset(&s, &forged, NEW_PW).await);
     assert_eq!(s.login(&eb, PW).await.status, StatusCode::OK, "B untouched");
+    // A forged link under a real user id is judged before the new password: a weak one, or
+    // one built from the user's email, answers exactly as under an unknown id, so the link
+    // endpoint reveals neither that the id exists nor its email.
+    let mut unknown = raw.clone();
+    unknown[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let unknown = format!("tsp_{}", URL_SAFE_NO_PAD.encode(&unknown));
+    for weak in ["x", eb.as_str()] {
+        let known = reset(&s, &forged, weak).await;
+        assert_invalid_token(&known);
+        assert_eq!(known.body, reset(&s, &unknown, weak).await.body, "{weak}");
+    }
     assert_eq!(s.me(&b_session.access).await.status, StatusCode::OK);
     // A flipped secret bit.
     let mut flipped = URL_SAFE_NO_PAD

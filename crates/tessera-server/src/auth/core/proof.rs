@@ -9,7 +9,7 @@
 //! budget as a sign-in.
 //!
 //! Also here: `AuthCore::check_totp`, a TOTP code against a secret, each 30 s step accepted
-//! once per user and purpose (enrolment confirmation and every code proof use it).
+//! once per user as a proof, and once more to confirm an enrolment ([`TotpUse`]).
 
 use serde_json::{Value, json};
 use tessera_core::time::Timestamp;
@@ -30,10 +30,22 @@ use crate::mfa::totp::TotpFactor;
 /// How long a used TOTP step is remembered (the code window and then some).
 const STEP_REPLAY_TTL: std::time::Duration = std::time::Duration::from_secs(150);
 
+/// What a TOTP code is checked for; each use has its own record of the steps already taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TotpUse {
+    /// Confirming an enrolment: shows the authenticator holds the secret. The same step may
+    /// then still prove one sign-in (a user enrols, then signs in within the same 30 s).
+    Enrolment,
+    /// Proving the user at sign-in or before a sensitive step. One step proves once,
+    /// whatever the step is for: a code used (or watched, or relayed) at sign-in cannot
+    /// then remove the factor, and the reverse.
+    Proof,
+}
+
 /// The kind of second-factor code that proved the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodeKind {
-    /// A TOTP code (single use per 30 s step and purpose).
+    /// A TOTP code (a 30 s step proves once per user: [`TotpUse::Proof`]).
     Totp,
     /// A recovery code (deleted when used).
     RecoveryCode,
@@ -100,8 +112,8 @@ impl AuthCore {
         }
     }
 
-    /// Checks a second-factor `code` of `user` (a TOTP code of the confirmed factor for
-    /// `purpose`, or a recovery code, which is used up) under the code budgets of `client`'s
+    /// Checks a second-factor `code` of `user` (a TOTP code of the confirmed factor, each
+    /// step once, or a recovery code, which is used up) under the code budgets of `client`'s
     /// address and of `user`. A wrong code writes `mfa_failed` with `details` and answers
     /// `Ok(None)`; the caller turns it into its own error. No confirmed factor is
     /// [`AuthError::MfaNotEnabled`].
@@ -110,7 +122,6 @@ impl AuthCore {
         user: &User,
         code: &str,
         client: &ClientInfo,
-        purpose: &'static str,
         details: Value,
         now: Timestamp,
     ) -> Result<Option<CodeKind>, AuthError> {
@@ -127,9 +138,16 @@ impl AuthCore {
                 .await?
                 .then_some(CodeKind::RecoveryCode)
         } else {
-            self.check_totp(user.id, &record.secret, &user.email, code, purpose, now)
-                .await?
-                .then_some(CodeKind::Totp)
+            self.check_totp(
+                user.id,
+                &record.secret,
+                &user.email,
+                code,
+                TotpUse::Proof,
+                now,
+            )
+            .await?
+            .then_some(CodeKind::Totp)
         };
         if proved.is_some() {
             self.limits.refund(reservation, now).await?;
@@ -145,16 +163,17 @@ impl AuthCore {
         Ok(None)
     }
 
-    /// A code against a TOTP secret, each step accepted once per user and purpose (RFC 6238
-    /// §5.2): a sign-in code can never be replayed for another sign-in, while the code that
-    /// confirmed an enrolment may still complete the first sign-in in the same 30 s.
+    /// A code against a TOTP secret, each step accepted once per user and [`TotpUse`] (RFC
+    /// 6238 §5.2): a code that proved the user once never proves them again, for any step,
+    /// while the code that confirmed an enrolment may still complete the first sign-in in
+    /// the same 30 s.
     pub(crate) async fn check_totp(
         &self,
         user: UserId,
         secret: &str,
         email: &str,
         code: &str,
-        purpose: &str,
+        used_for: TotpUse,
         now: Timestamp,
     ) -> Result<bool, AuthError> {
         let factor = TotpFactor::from_base32(secret, &self.policy.totp_issuer, email)
@@ -162,7 +181,11 @@ impl AuthCore {
         let Some(step) = factor.check(code, now.as_secs().max(0) as u64) else {
             return Ok(false);
         };
-        let marker = EphemeralKey::user(user, format!("totp:{purpose}:{step}"));
+        let marker = match used_for {
+            TotpUse::Enrolment => format!("totp:confirm:{step}"),
+            TotpUse::Proof => format!("totp:proof:{step}"),
+        };
+        let marker = EphemeralKey::user(user, marker);
         Ok(self
             .store
             .put_if_absent(&marker, b"1", STEP_REPLAY_TTL, now)

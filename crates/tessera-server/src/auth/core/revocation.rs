@@ -7,6 +7,7 @@ use super::AuthCore;
 use crate::app_metrics::RevocationKind;
 use crate::audit::SecurityEvent;
 use crate::auth::error::AuthError;
+use crate::mfa::trusted;
 
 impl AuthCore {
     /// Counts a revocation of `kind` in `tessera_revocations_total` and records its security
@@ -18,8 +19,11 @@ impl AuthCore {
     }
 
     /// Ends every session of `user` and bumps the token version, in the state store first
-    /// (effective at once) and then durably in SQL (so it survives state-store loss).
-    /// Counted as one `user` revocation; the caller records its own event.
+    /// (effective at once) and then durably in SQL (so it survives state-store loss), and
+    /// forgets every trusted device: signing out everywhere (the user's, an operator's, a
+    /// ban's) also ends what would let a remembered browser skip the second factor, so a
+    /// stolen device cookie with the password does not sign straight back in. Counted as one
+    /// `user` revocation; the caller records its own event.
     pub(crate) async fn revoke_everything(
         &self,
         user: UserId,
@@ -27,6 +31,7 @@ impl AuthCore {
     ) -> Result<u64, AuthError> {
         let version = self.store.revoke_user(user, now).await?;
         self.metrics.revocation(RevocationKind::User);
+        self.store.map_clear(user, trusted::MAP).await?;
         self.users.raise_token_version(user, version, now).await?;
         Ok(version)
     }

@@ -122,8 +122,9 @@ impl Passwords {
     /// Order (an attacker holding a session or the old password must not keep a session,
     /// whatever fails halfway):
     /// 1. the link is checked (read, not consumed) and the new password hashed;
-    /// 2. every session is revoked in the state store (`revoke_user`, version `W`) — if that
-    ///    fails the answer is 503 and nothing changed: the link still works for a retry;
+    /// 2. every session is revoked in the state store (`revoke_user`, version `W`) and every
+    ///    trusted device forgotten — if that fails the answer is 503 and the link still works
+    ///    for a retry;
     /// 3. the link is consumed (exactly one of concurrent resets gets it);
     /// 4. SQL: the password hash (compare-and-set on the old one) and the durable token
     ///    version raised above `W`, in one statement;
@@ -141,14 +142,8 @@ impl Passwords {
     ) -> Result<(), AuthError> {
         self.core.limits.before_request(client.ip, now).await?;
         let token = ResetToken::parse(token.trim()).map_err(|_| AuthError::InvalidResetToken)?;
-        let user = self
-            .core
-            .users
-            .by_id(token.user())
-            .await?
-            .filter(|u| u.disabled_at.is_none())
-            .ok_or(AuthError::InvalidResetToken)?;
-        check_strength(&new_password, &[user.email.as_str()])?;
+        // The link's record first: without a live link nothing about the user it names
+        // (whether it exists, what a weak password is judged against) is answered.
         let key = record_key(&token);
         let stored = self
             .core
@@ -156,12 +151,23 @@ impl Passwords {
             .get(&key, now)
             .await?
             .ok_or(AuthError::InvalidResetToken)?;
+        let user = self
+            .core
+            .users
+            .by_id(token.user())
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+            .ok_or(AuthError::InvalidResetToken)?;
         if !bool::from(stored.as_slice().ct_eq(&binding(&user))) {
             // Issued before the password last changed.
             return Err(AuthError::InvalidResetToken);
         }
+        check_strength(&new_password, &[user.email.as_str()])?;
         let new_hash = self.core.hasher.hash(new_password).await?;
         let revoked_at = self.core.store.revoke_user(user.id, now).await?;
+        // Trusted devices go before the link is spent: if this fails (503), the link still
+        // works for a retry, so no reset ever leaves the old devices skipping the factor.
+        self.core.store.map_clear(user.id, trusted::MAP).await?;
         if self.core.store.take(&key, now).await?.is_none() {
             return Err(AuthError::InvalidResetToken);
         }
@@ -174,7 +180,6 @@ impl Passwords {
             return Err(AuthError::InvalidResetToken);
         }
         self.core.revoke_everything(user.id, now).await?;
-        self.core.store.map_clear(user.id, trusted::MAP).await?;
         self.core
             .audit
             .record(

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{Enrolment, SecondFactorService};
 use crate::audit::{EventKind, SecurityEvent};
+use crate::auth::core::proof::TotpUse;
 use crate::auth::error::AuthError;
 use crate::device::ClientInfo;
 use crate::mfa::recovery;
@@ -71,7 +72,14 @@ impl SecondFactorService {
             .await?;
         if !self
             .core
-            .check_totp(user.id, &record.secret, &user.email, code, "confirm", now)
+            .check_totp(
+                user.id,
+                &record.secret,
+                &user.email,
+                code,
+                TotpUse::Enrolment,
+                now,
+            )
             .await?
         {
             return Err(AuthError::InvalidCode {
@@ -111,14 +119,7 @@ impl SecondFactorService {
             .await?;
         let proved = self
             .core
-            .prove_code(
-                &user,
-                code,
-                client,
-                "disable",
-                json!({"action": "mfa_disable"}),
-                now,
-            )
+            .prove_code(&user, code, client, json!({"action": "mfa_disable"}), now)
             .await?;
         if proved.is_none() {
             return Err(AuthError::InvalidCode {

@@ -265,7 +265,6 @@ impl SignInService {
                     &user,
                     &code,
                     &challenge.client,
-                    "sign-in",
                     json!({"attempts_left": attempts.left()}),
                     now,
                 )
