@@ -61,6 +61,10 @@ pub enum AuthError {
     /// No (pending or confirmed) TOTP enrolment to act on.
     #[error("mfa not enabled")]
     MfaNotEnabled,
+    /// The account has a second factor, and this step (adding a credential that signs in
+    /// without it) needs its code as well as the password.
+    #[error("second factor required")]
+    SecondFactorRequired,
     /// A confirmed second factor exists but cannot be evaluated (sealed with another data key,
     /// or corrupt): the sign-in is refused, never let through without it.
     #[error("second factor cannot be evaluated: {0}")]

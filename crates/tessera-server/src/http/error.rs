@@ -268,6 +268,12 @@ fn describe(e: &AuthError) -> (StatusCode, &'static str, String) {
             "mfa_not_enabled",
             "no two-factor enrolment to act on".into(),
         ),
+        SecondFactorRequired => (
+            unauthorized,
+            "mfa_required",
+            "this account has a second factor: send its code (TOTP or a recovery code) with the password"
+                .into(),
+        ),
         MfaUnavailable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "mfa_unavailable",

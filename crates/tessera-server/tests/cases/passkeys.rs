@@ -397,6 +397,53 @@ async fn registered_passkeys_sign_in_with_and_without_an_email_on_redis() {
     registered_passkeys_sign_in_with_and_without_an_email(true).await;
 }
 
+/// A passkey signs in without the second factor, so adding one to an account that has one
+/// needs its code as well as the password: a stolen access token with the password (a
+/// phishing relay, XSS plus a reused password) cannot plant a passkey that skips TOTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_passkey_to_an_account_with_a_second_factor_needs_its_code() {
+    let Some(rp) = Rp::start(false).await else {
+        return;
+    };
+    let alice = email("alice");
+    let sess = rp.srv.signed_up(&alice).await;
+    let (_, codes) = super::mfa::enable_totp(&rp.srv, &sess).await;
+    let options = |body: Value| rp.post("/v1/passkeys/register/options", body, Some(&sess.access));
+    let (status, body) = options(json!({"password": PW})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("mfa_required")),
+        "{body}"
+    );
+    let (status, body) = options(json!({"password": PW, "code": "000000"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_code")),
+        "{body}"
+    );
+    let (status, body) = options(json!({"password": "not the password", "code": codes[0]})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials")),
+        "{body}"
+    );
+    // The code was not spent by the refused attempt: it opens the ceremony now.
+    let (status, options) = options(json!({"password": PW, "code": codes[0]})).await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let creation: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+    let credential = Key::new()
+        .do_registration(rp.origin.clone(), creation)
+        .unwrap();
+    let (status, body) = rp
+        .post(
+            "/v1/passkeys/register",
+            json!({"challenge_id": options["challenge_id"], "name": "phone", "credential": credential}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_needs_the_password_and_forged_answers_are_refused() {
     let Some(rp) = Rp::start(false).await else {

@@ -164,11 +164,18 @@ impl PasskeyService {
         self.check.passkeys()
     }
 
-    /// `POST /v1/passkeys/register/options`: after the password, the creation options.
+    /// `POST /v1/passkeys/register/options`: after the password — and, when the account has
+    /// a second factor, its `code` — the creation options. A passkey signs in without the
+    /// second factor (it is one, `amr` `mfa`), so adding one needs every factor the account
+    /// has: a stolen access token with the password (a phishing relay, XSS plus a reused
+    /// password) must not turn into a passkey of the attacker's that skips TOTP from then on.
+    /// Without the code that is [`AuthError::SecondFactorRequired`]; a wrong one
+    /// [`AuthError::InvalidCode`], under the sign-in code budget.
     pub async fn register_options(
         &self,
         user: UserId,
         password: Zeroizing<String>,
+        code: Option<&str>,
         client: &ClientInfo,
         now: Timestamp,
     ) -> Result<(CeremonyId, CreationChallengeResponse), AuthError> {
@@ -176,6 +183,24 @@ impl PasskeyService {
         self.core
             .prove_password(&user, password, client, "register_passkey", now)
             .await?;
+        if self.core.mfa.enabled(user.id).await? {
+            let code = code.ok_or(AuthError::SecondFactorRequired)?;
+            let proved = self
+                .core
+                .prove_code(
+                    &user,
+                    code,
+                    client,
+                    serde_json::json!({"action": "register_passkey"}),
+                    now,
+                )
+                .await?;
+            if proved.is_none() {
+                return Err(AuthError::InvalidCode {
+                    attempts_left: None,
+                });
+            }
+        }
         let existing = self.passkeys().of_user(user.id).await?;
         if existing.len() >= MAX_PER_USER {
             return Err(PasskeyError::TooMany.into());

@@ -67,6 +67,10 @@ fn options(challenge_id: &str, options: impl serde::Serialize) -> Result<Respons
 pub struct RegisterOptionsRequest {
     #[schema(format = Password)]
     password: String,
+    /// A code of the account's second factor (TOTP or a recovery code): required when the
+    /// account has one, since a passkey signs in without it.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 /// `POST /v1/passkeys/register/options` → `{challenge_id, publicKey}`.
@@ -76,7 +80,7 @@ pub struct RegisterOptionsRequest {
     security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Creation options (never cached)", body = CeremonyOptions),
-        (status = 401, description = "`invalid_credentials` (the current password), or a token problem", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials` (the current password), `mfa_required` (the account has a second factor and no `code` was sent), `invalid_code`, or a token problem", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`too_many_passkeys`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`passkeys_unavailable` (no relying party configured)", body = Problem, content_type = "application/problem+json"),
@@ -93,6 +97,7 @@ pub async fn register_options(
         .register_options(
             auth.claims.sub,
             Zeroizing::new(req.password),
+            req.code.as_deref(),
             &client.info(),
             Timestamp::now(),
         )
