@@ -214,6 +214,7 @@ impl App {
             if role == Role::Server {
                 crate::durable::writer::spawn(&durable);
             }
+            durable.mark_on(now).await?;
             let mirrored = MirroredStore::new(store, Arc::clone(&durable), Users::new(db.clone()));
             if role == Role::Server && matches!(settings.state_store, StateStoreSettings::Memory) {
                 // The in-process store died with the last process: fill it from the copy.
@@ -292,7 +293,8 @@ impl App {
             mfa,
             limits.clone(),
             metrics.clone(),
-        );
+        )
+        .with_durable_copy(durable.clone());
         let mailer = Arc::new(Mailer::new(
             settings.smtp_url.as_ref(),
             &settings.data_dir,

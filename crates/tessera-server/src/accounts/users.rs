@@ -261,7 +261,9 @@ impl Users {
     }
 }
 
-fn from_row(row: AnyRow) -> Result<User, DbError> {
+/// A [`User`] from a row holding `users`' columns under their own names (`id`, `email`,
+/// `name`, `password_hash`, `token_version`, `disabled_at`, `created_at`).
+pub(crate) fn from_row(row: AnyRow) -> Result<User, DbError> {
     let corrupt = |what: &str| DbError::Query(sqlx::Error::Decode(format!("users.{what}").into()));
     let id: String = row.try_get("id")?;
     let token_version: i64 = row.try_get("token_version")?;

@@ -10,8 +10,12 @@
 //!   rotations behind (queued here), and that restores a session the store lost when a
 //!   refresh finds it missing;
 //! - [`writer`]: the background tasks: the write-behind flush (at least every
-//!   `TESSERA_DURABLE_LAG`) and the expiry sweep.
+//!   `TESSERA_DURABLE_LAG`) and the expiry sweep;
+//! - [`judge`]: a refresh judged by the copy before the store is asked, so a state store
+//!   that comes back with older data does not revive a revoked session or a rotated-away
+//!   token.
 
+pub mod judge;
 pub mod mirrored;
 pub mod rows;
 pub mod writer;
@@ -21,6 +25,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use tessera_core::ids::SessionId;
@@ -82,6 +87,8 @@ pub struct DurableSessions {
     pending: Mutex<Pending>,
     lag: Duration,
     metrics: Metrics,
+    /// Since when the copy is on (ms; `i64::MIN` until [`DurableSessions::mark_on`]).
+    on_since: AtomicI64,
 }
 
 impl std::fmt::Debug for DurableSessions {
@@ -100,6 +107,7 @@ impl DurableSessions {
             pending: Mutex::new(Pending::default()),
             lag,
             metrics,
+            on_since: AtomicI64::new(i64::MIN),
         }
     }
 

@@ -149,6 +149,17 @@ pub struct FamilyState {
     pub idle: Duration,
 }
 
+/// A session's family state as its row holds it, read at a refresh with the account
+/// ([`Rows::account_for_refresh`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopiedFamily {
+    /// Refresh generation of the row's current token (`None` before the first rotation
+    /// reached SQL).
+    pub generation: Option<u32>,
+    /// When the row's current token was issued (its `last_seen`).
+    pub last_seen: Timestamp,
+}
+
 /// The durable tables over one pool.
 #[derive(Clone, Debug)]
 pub struct Rows {
@@ -376,10 +387,68 @@ impl Rows {
             .collect()
     }
 
-    /// Empties both tables (the copy is off: a stale copy must not come back when it is on
-    /// again); returns how many session rows went.
+    /// The account `user` and its session's row, if it has one, in one statement: a
+    /// refresh reads the account anyway, so the copy's view of the family costs no second
+    /// round trip. `None` without such a user.
+    pub async fn account_for_refresh(
+        &self,
+        user: UserId,
+        session: SessionId,
+    ) -> Result<Option<(crate::accounts::User, Option<CopiedFamily>)>, DbError> {
+        let row = sqlx::query(
+            "SELECT u.id AS id, u.email AS email, u.name AS name, \
+             u.password_hash AS password_hash, u.token_version AS token_version, \
+             u.disabled_at AS disabled_at, u.created_at AS created_at, \
+             d.session_id AS copy_session, d.generation AS copy_generation, \
+             d.last_seen_ms AS copy_last_seen \
+             FROM users u LEFT JOIN durable_sessions d \
+             ON d.session_id = $2 AND d.user_id = u.id WHERE u.id = $1",
+        )
+        .bind(user.to_string())
+        .bind(session.to_string())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let copy = match row.try_get::<Option<String>, _>("copy_session")? {
+            None => None,
+            Some(_) => {
+                let generation: Option<i64> = row.try_get("copy_generation")?;
+                let last_seen: i64 = row.try_get("copy_last_seen")?;
+                Some(CopiedFamily {
+                    generation: generation.and_then(|g| u32::try_from(g).ok()),
+                    last_seen: Timestamp::from_millis(last_seen),
+                })
+            }
+        };
+        Ok(Some((crate::accounts::users::from_row(row)?, copy)))
+    }
+
+    /// Records that the copy is on from `now`, unless it already was (an earlier start, or
+    /// another instance); returns since when. Every session opened since then has a row.
+    pub async fn mark_on(&self, now: Timestamp) -> Result<Timestamp, DbError> {
+        sqlx::query(
+            "INSERT INTO durable_meta (name, value) VALUES ('on_since', $1) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(now.as_millis())
+        .execute(self.db.pool())
+        .await?;
+        let row = sqlx::query("SELECT value FROM durable_meta WHERE name = 'on_since'")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(Timestamp::from_millis(row.try_get("value")?))
+    }
+
+    /// Empties both tables and forgets since when the copy was on (the copy is off: a stale
+    /// copy must not come back when it is on again, and sessions opened meanwhile have no
+    /// row); returns how many session rows went.
     pub async fn clear(&self) -> Result<u64, DbError> {
         let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM durable_meta WHERE name = 'on_since'")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM durable_denied_tokens")
             .execute(&mut *tx)
             .await?;

@@ -446,3 +446,80 @@ async fn denied_in(s: &TestServer, mode: &str, access: &str) {
     let r = s.me(access).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{mode}: {r:?}");
 }
+
+/// A Redis that comes back with **older** data (an RDB snapshot taken before a logout and
+/// two rotations, reloaded after a crash) still holds the logged-out session and a family
+/// whose current token was rotated away since. The copy judges the refresh before Redis is
+/// asked: the logged-out session's refresh token is refused and its session ended again,
+/// the rotated-away token is theft (the session is revoked), and a session nothing
+/// happened to refreshes as before — in allowlist and denylist mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_reloads_an_older_snapshot_revives_nothing() {
+    if !redis_available() {
+        tessera_testkit::services::missing("redis-server");
+        return;
+    }
+    for mode in MODES {
+        let dir = TempDir::new("durable-stale");
+        let port = free_port();
+        let args = ["--dbfilename", "stale.rdb"];
+        let mut redis = RedisServer::start(port, dir.path(), &args);
+        let url = redis.url();
+        let env = env(mode, &[("REDIS_URL", url.as_str())]);
+        let srv = Binary::serve(dir.path(), &env).await;
+
+        let ended = srv.signed_up(&email("stale-ended")).await;
+        let rotated = srv.signed_up(&email("stale-rotated")).await;
+        let rotated = Session::from(&srv.refresh(&rotated.refresh).await);
+        let untouched = srv.signed_up(&email("stale-untouched")).await;
+        // The snapshot: all three live, `rotated` at generation 1.
+        assert_eq!(redis.cli(&["SAVE"]).trim(), "OK");
+        assert_eq!(
+            srv.logout(&ended.access).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let second = Session::from(&srv.refresh(&rotated.refresh).await);
+        let third = Session::from(&srv.refresh(&second.refresh).await);
+        tokio::time::sleep(PAST_THE_LAG).await;
+
+        // A crash, and a restart that loads the snapshot.
+        redis.stop();
+        let redis = RedisServer::start(port, dir.path(), &args);
+        assert_ne!(redis.cli(&["DBSIZE"]).trim(), "0", "the snapshot loaded");
+        // Wait until the server talks to the new process (its breaker may be open).
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = srv.me(&untouched.access).await;
+            if r.status == StatusCode::OK {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mode}: the state store never came back: {r:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let r = srv.refresh(&ended.refresh).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")),
+            "{mode}: the logged-out session came back: {r:?}"
+        );
+        let r = srv.refresh(&rotated.refresh).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, Some("refresh_token_reused")),
+            "{mode}: a rotated-away token rotated: {r:?}"
+        );
+        // Theft ends the family: its newest token too.
+        let r = srv.refresh(&third.refresh).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{mode}: {r:?}");
+        // Both sessions are ended in the store again: their access tokens are refused.
+        denied(&srv, "logged-out session", &ended.access).await;
+        denied(&srv, "stolen family", &rotated.access).await;
+        // Nothing happened to this one: it goes on.
+        let r = srv.refresh(&untouched.refresh).await;
+        assert_eq!(r.status, StatusCode::OK, "{mode}: {r:?}");
+    }
+}

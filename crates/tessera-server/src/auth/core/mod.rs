@@ -32,6 +32,7 @@ use crate::accounts::password::PasswordHasher;
 use crate::accounts::{User, Users};
 use crate::app_metrics::Metrics;
 use crate::audit::AuditTrail;
+use crate::durable::DurableSessions;
 use crate::keys::LiveKeys;
 use crate::limits::Limits;
 use crate::mfa::MfaRecords;
@@ -53,6 +54,9 @@ pub struct AuthCore {
     pub(crate) profiles: Profiles,
     /// Sign-in, refresh and revocation counters.
     pub(crate) metrics: Metrics,
+    /// The durable copy of the session state, when it is on: a refresh is judged by it
+    /// before the store is asked (`durable::judge`).
+    pub(crate) durable: Option<Arc<DurableSessions>>,
 }
 
 impl std::fmt::Debug for AuthCore {
@@ -95,7 +99,14 @@ impl AuthCore {
             limits,
             profiles: Profiles::default(),
             metrics,
+            durable: None,
         }
+    }
+
+    /// The same core, with refreshes judged by the durable copy `durable`.
+    pub fn with_durable_copy(mut self, durable: Option<Arc<DurableSessions>>) -> Self {
+        self.durable = durable;
+        self
     }
 
     /// The policy.

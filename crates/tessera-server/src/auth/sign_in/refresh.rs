@@ -11,6 +11,7 @@ use crate::auth::error::AuthError;
 use crate::auth::fingerprint::{Fingerprint, Fingerprinting};
 use crate::auth::pair::TokenPair;
 use crate::device::ClientInfo;
+use crate::durable::judge::Judgement;
 
 impl SignInService {
     /// Rotates a refresh token. The successor is derived from the presented token, the refresh
@@ -49,11 +50,34 @@ impl SignInService {
         // this server issued it for that user, so garbage never costs a SQL read and a ban is
         // never revealed to someone who merely knows a user id. A legacy (untagged) token is
         // checked after the rotation instead (`standing::confirm_refresh`).
+        // With the durable copy on, the same read judges the token by the copy: a state
+        // store that came back with older data must not rotate a revoked session or a
+        // token rotated away since (`durable::judge`).
         let account = match token.generation() {
-            Some(_) => Some(
-                self.account_before_refresh(token.user(), token.session(), now)
-                    .await?,
-            ),
+            Some(generation) => {
+                let (account, judgement) = self
+                    .account_before_refresh(token.user(), token.session(), Some(generation), now)
+                    .await?;
+                match judgement {
+                    Judgement::Ask => {}
+                    Judgement::Revoked => {
+                        self.core.metrics.refresh(RefreshOutcome::Invalid);
+                        self.core
+                            .store
+                            .revoke_session(token.user(), token.session(), now)
+                            .await?;
+                        return Err(AuthError::InvalidRefreshToken);
+                    }
+                    Judgement::Reused => {
+                        self.core
+                            .store
+                            .revoke_session(token.user(), token.session(), now)
+                            .await?;
+                        return Err(self.reused(&token, client(), now).await);
+                    }
+                }
+                Some(account)
+            }
             None => None,
         };
         let seed = SuccessorSeed::random();
@@ -102,22 +126,7 @@ impl SignInService {
                     attributes,
                 )
             }
-            RotationOutcome::Reused => {
-                self.core.metrics.refresh(RefreshOutcome::Reused);
-                tracing::warn!(
-                    user = %token.user(), session = %token.session(),
-                    "refresh token reused after rotation: session revoked (possible theft)"
-                );
-                self.core
-                    .audit
-                    .record(
-                        SecurityEvent::new(EventKind::RefreshTokenReused, token.user(), now)
-                            .session(token.session())
-                            .client(&client()),
-                    )
-                    .await;
-                return Err(AuthError::RefreshTokenReused);
-            }
+            RotationOutcome::Reused => return Err(self.reused(&token, client(), now).await),
             RotationOutcome::Invalid => {
                 self.core.metrics.refresh(RefreshOutcome::Invalid);
                 return Err(AuthError::InvalidRefreshToken);
@@ -150,5 +159,25 @@ impl SignInService {
             refresh_expires_in: now.until(session_expires_at).as_secs(),
             session_id: token.session(),
         })
+    }
+
+    /// A rotated-away refresh token was presented and its session revoked (by the store,
+    /// or after the durable copy's judgement): counted, logged and written as
+    /// `refresh_token_reused`.
+    async fn reused(&self, token: &RefreshToken, client: ClientInfo, now: Timestamp) -> AuthError {
+        self.core.metrics.refresh(RefreshOutcome::Reused);
+        tracing::warn!(
+            user = %token.user(), session = %token.session(),
+            "refresh token reused after rotation: session revoked (possible theft)"
+        );
+        self.core
+            .audit
+            .record(
+                SecurityEvent::new(EventKind::RefreshTokenReused, token.user(), now)
+                    .session(token.session())
+                    .client(&client),
+            )
+            .await;
+        AuthError::RefreshTokenReused
     }
 }

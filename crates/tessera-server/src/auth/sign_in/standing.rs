@@ -20,6 +20,7 @@ use tessera_core::time::Timestamp;
 use super::SignInService;
 use crate::accounts::User;
 use crate::auth::error::AuthError;
+use crate::durable::judge::Judgement;
 
 impl SignInService {
     /// After `open_session` created `session` for `signed_in` (the account as read when the
@@ -57,14 +58,38 @@ impl SignInService {
     /// Read before the rotation so that a database error leaves the token unused. A ban
     /// that lands after this read is still safe: it writes SQL first and revokes in the
     /// store after, and that revocation ends the session this rotation renews.
+    ///
+    /// With the durable copy on and the token's MAC-verified refresh generation
+    /// `presented`, the same statement reads the session's row, and the copy's
+    /// [`Judgement`] comes back with the account (`durable::judge`); otherwise it is
+    /// [`Judgement::Ask`].
     pub(crate) async fn account_before_refresh(
         &self,
         user: UserId,
         session: SessionId,
+        presented: Option<u32>,
         now: Timestamp,
-    ) -> Result<User, AuthError> {
-        match self.core.users.by_id(user).await? {
-            Some(u) if u.disabled_at.is_none() => Ok(u),
+    ) -> Result<(User, Judgement), AuthError> {
+        let (account, judgement) = match (&self.core.durable, presented) {
+            (Some(durable), Some(generation)) => {
+                match durable.rows().account_for_refresh(user, session).await? {
+                    Some((account, copy)) => {
+                        let judgement = durable.judge(
+                            session,
+                            generation,
+                            copy,
+                            self.core.policy.reuse_grace,
+                            now,
+                        );
+                        (Some(account), judgement)
+                    }
+                    None => (None, Judgement::Ask),
+                }
+            }
+            _ => (self.core.users.by_id(user).await?, Judgement::Ask),
+        };
+        match account {
+            Some(u) if u.disabled_at.is_none() => Ok((u, judgement)),
             _ => {
                 if let Err(e) = self.core.store.revoke_session(user, session, now).await {
                     tracing::warn!(error = %e.chain(), %user, %session, "refused refresh: the session could not be revoked");
@@ -107,7 +132,9 @@ impl SignInService {
         generation: u64,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        let account = self.account_before_refresh(user, session, now).await?;
+        let (account, _) = self
+            .account_before_refresh(user, session, None, now)
+            .await?;
         self.confirm_version(&account, generation, now).await
     }
 }

@@ -1,0 +1,202 @@
+//! A refresh judged by the copy before the state store is asked: the defence against a
+//! state store that comes back with **older** data (an RDB snapshot or AOF `everysec` loaded
+//! after a crash, a restored backup, a master restarted before Sentinel noticed). Such a
+//! store still holds a logged-out session, or a family whose current token is one the
+//! client rotated away long ago, and would rotate it. The copy knows better: a revoked
+//! session has no row (rows are deleted before a revocation answers), and a row's
+//! generation is at most one lag behind the store's.
+//!
+//! The facts come with the account read every refresh makes anyway
+//! ([`Rows::account_for_refresh`](super::rows::Rows::account_for_refresh)): no second round
+//! trip. What stays out of reach: access tokens the stale store allowlists again are
+//! accepted until they expire (the hot path never reads SQL), and a rotation newer than the
+//! last flush is not known to the copy (its judgement then defers to the store).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tessera_core::ids::SessionId;
+use tessera_core::time::Timestamp;
+
+use super::DurableSessions;
+use super::rows::CopiedFamily;
+
+/// What a refresh may do, by the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// The copy has nothing against it: the state store decides.
+    Ask,
+    /// The session has no row although it was opened while the copy was on: it was
+    /// revoked (or has expired). The refresh is refused and the session ended in the store.
+    Revoked,
+    /// The presented token is older than the copy's previous one, or is that previous one
+    /// after the grace window: a rotated-away token, as the store would call it theft.
+    Reused,
+}
+
+impl DurableSessions {
+    /// Since when the copy has been on (`None` before [`Self::mark_on`] ran).
+    fn on_since(&self) -> Option<Timestamp> {
+        match self.on_since.load(Ordering::Acquire) {
+            i64::MIN => None,
+            ms => Some(Timestamp::from_millis(ms)),
+        }
+    }
+
+    /// Records that the copy is on (keeping an earlier mark) and remembers since when.
+    pub async fn mark_on(&self, now: Timestamp) -> Result<(), crate::accounts::DbError> {
+        let since = self.rows.mark_on(now).await?;
+        self.on_since.store(since.as_millis(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Judges the presentation of `session`'s token of refresh generation `presented`, its
+    /// row being `copy`, with the rotation grace window `grace`.
+    ///
+    /// - No row: [`Judgement::Revoked`] when the session was opened (its id is a UUIDv7,
+    ///   which carries its creation time) after the copy was switched on, so it had a row
+    ///   from its sign-in on; an older session may never have had one and is left to the
+    ///   store ([`Judgement::Ask`]).
+    /// - A row whose current token is of generation `n`: a token of generation below
+    ///   `n − 1`, or of `n − 1` once `grace` has passed since the row's rotation, is
+    ///   [`Judgement::Reused`]; anything newer is left to the store. The store's own copy
+    ///   is never behind the row (a flush writes what it rotated), so a token the store
+    ///   would accept is never judged here.
+    pub fn judge(
+        &self,
+        session: SessionId,
+        presented: u32,
+        copy: Option<CopiedFamily>,
+        grace: Duration,
+        now: Timestamp,
+    ) -> Judgement {
+        let Some(copy) = copy else {
+            let opened = opened_at(session);
+            return match (self.on_since(), opened) {
+                (Some(since), Some(opened)) if opened >= since => Judgement::Revoked,
+                _ => Judgement::Ask,
+            };
+        };
+        let Some(current) = copy.generation else {
+            return Judgement::Ask;
+        };
+        let previous = current.checked_sub(1);
+        match previous {
+            Some(previous) if presented < previous => Judgement::Reused,
+            Some(previous) if presented == previous => {
+                let within = grace > Duration::ZERO && now <= copy.last_seen.plus(grace);
+                if within {
+                    Judgement::Ask
+                } else {
+                    Judgement::Reused
+                }
+            }
+            _ => Judgement::Ask,
+        }
+    }
+}
+
+/// When `session` was opened, from its UUIDv7 timestamp (`None` for another kind of id).
+fn opened_at(session: SessionId) -> Option<Timestamp> {
+    let (secs, nanos) = session.as_uuid().get_timestamp()?.to_unix();
+    let ms = i64::try_from(secs)
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(i64::from(nanos / 1_000_000))?;
+    Some(Timestamp::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::app_metrics::Metrics;
+    use crate::durable::rows::Rows;
+
+    const GRACE: Duration = Duration::from_secs(10);
+    const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
+
+    /// A session id (UUIDv7) opened at `at`, to the second.
+    fn opened(at: Timestamp) -> SessionId {
+        SessionId::from_uuid(uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            u64::try_from(at.as_secs()).unwrap(),
+            0,
+        )))
+    }
+
+    async fn copy_on_since(since: Timestamp) -> (DurableSessions, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::accounts::testing::sqlite_in(dir.path()).await;
+        let durable = DurableSessions::new(Rows::new(db), GRACE, Metrics::new());
+        durable.mark_on(since).await.unwrap();
+        (durable, dir)
+    }
+
+    fn family(generation: Option<u32>, last_seen: Timestamp) -> Option<CopiedFamily> {
+        Some(CopiedFamily {
+            generation,
+            last_seen,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_missing_row_is_a_revocation_only_for_a_session_opened_since_the_copy_is_on() {
+        let since = NOW.minus(Duration::from_secs(60));
+        let (durable, _dir) = copy_on_since(since).await;
+        // Opened since the copy is on: it had a row from its sign-in on.
+        for at in [since, NOW] {
+            assert_eq!(
+                durable.judge(opened(at), 3, None, GRACE, NOW),
+                Judgement::Revoked
+            );
+        }
+        // Opened before (maybe never copied): the store decides.
+        let old = opened(since.minus(Duration::from_secs(1)));
+        assert_eq!(durable.judge(old, 3, None, GRACE, NOW), Judgement::Ask);
+        // A later start keeps the earlier mark.
+        durable.mark_on(NOW).await.unwrap();
+        assert_eq!(durable.judge(old, 3, None, GRACE, NOW), Judgement::Ask);
+        // A copy that was never marked judges no missing row; nor a non-v7 id.
+        let unmarked = DurableSessions::new(durable.rows.clone(), GRACE, Metrics::new());
+        assert_eq!(
+            unmarked.judge(opened(NOW), 3, None, GRACE, NOW),
+            Judgement::Ask
+        );
+        let v4 = SessionId::from_uuid(uuid::Uuid::new_v4());
+        assert_eq!(durable.judge(v4, 3, None, GRACE, NOW), Judgement::Ask);
+    }
+
+    #[tokio::test]
+    async fn tokens_older_than_the_copys_previous_one_are_reused_and_newer_ones_asked() {
+        let now = NOW;
+        let (durable, _dir) = copy_on_since(now).await;
+        let s = opened(now);
+        let rotated = now.minus(Duration::from_secs(3));
+        let copy = family(Some(5), rotated);
+        let judge = |presented, copy, now| durable.judge(s, presented, copy, GRACE, now);
+        // Current (5), newer than the last flush (6, 7), or previous inside the window (4).
+        for presented in [4, 5, 6, 7] {
+            assert_eq!(judge(presented, copy, now), Judgement::Ask, "{presented}");
+        }
+        // Older than the previous token, at any time.
+        for presented in [0, 1, 3] {
+            assert_eq!(
+                judge(presented, copy, now),
+                Judgement::Reused,
+                "{presented}"
+            );
+        }
+        // The previous token after the window; and with no window at all.
+        let late = rotated.plus(GRACE).plus(Duration::from_millis(1));
+        assert_eq!(judge(4, copy, late), Judgement::Reused);
+        assert_eq!(judge(4, copy, rotated.plus(GRACE)), Judgement::Ask);
+        assert_eq!(
+            durable.judge(s, 4, copy, Duration::ZERO, now),
+            Judgement::Reused
+        );
+        // No rotation reached the copy yet: the store decides.
+        assert_eq!(judge(0, family(None, now), now), Judgement::Ask);
+        assert_eq!(judge(0, family(Some(0), now), now), Judgement::Ask);
+    }
+}
