@@ -214,7 +214,11 @@ impl App {
             if role == Role::Server {
                 crate::durable::writer::spawn(&durable);
             }
-            durable.mark_on(now).await?;
+            if role == Role::Server {
+                // Only a serving process says the copy is on: a CLI run with the default
+                // must not date sessions opened meanwhile by servers with it off.
+                durable.rows().mark_on(now).await?;
+            }
             let mirrored = MirroredStore::new(store, Arc::clone(&durable), Users::new(db.clone()));
             if role == Role::Server && matches!(settings.state_store, StateStoreSettings::Memory) {
                 // The in-process store died with the last process: fill it from the copy.

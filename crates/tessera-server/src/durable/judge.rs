@@ -12,14 +12,13 @@
 //! accepted until they expire (the hot path never reads SQL), and a rotation newer than the
 //! last flush is not known to the copy (its judgement then defers to the store).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tessera_core::ids::SessionId;
 use tessera_core::time::Timestamp;
 
 use super::DurableSessions;
-use super::rows::CopiedFamily;
+use super::rows::CopyView;
 
 /// What a refresh may do, by the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,28 +34,15 @@ pub enum Judgement {
 }
 
 impl DurableSessions {
-    /// Since when the copy has been on (`None` before [`Self::mark_on`] ran).
-    fn on_since(&self) -> Option<Timestamp> {
-        match self.on_since.load(Ordering::Acquire) {
-            i64::MIN => None,
-            ms => Some(Timestamp::from_millis(ms)),
-        }
-    }
-
-    /// Records that the copy is on (keeping an earlier mark) and remembers since when.
-    pub async fn mark_on(&self, now: Timestamp) -> Result<(), crate::accounts::DbError> {
-        let since = self.rows.mark_on(now).await?;
-        self.on_since.store(since.as_millis(), Ordering::Release);
-        Ok(())
-    }
-
-    /// Judges the presentation of `session`'s token of refresh generation `presented`, its
-    /// row being `copy`, with the rotation grace window `grace`.
+    /// Judges the presentation of `session`'s token of refresh generation `presented`, by
+    /// what the copy knows of it (`copy`), with the rotation grace window `grace`.
     ///
     /// - No row: [`Judgement::Revoked`] when the session was opened (its id is a UUIDv7,
     ///   which carries its creation time) after the copy was switched on, so it had a row
-    ///   from its sign-in on; an older session may never have had one and is left to the
-    ///   store ([`Judgement::Ask`]).
+    ///   from its sign-in on and the sweep keeps a live session's row
+    ///   ([`sweep_bound`](super::rows::sweep_bound)); an older session may never have had
+    ///   one and is left to the store ([`Judgement::Ask`]), as is every session when no
+    ///   `on_since` is recorded.
     /// - A row whose current token is of generation `n`: a token of generation below
     ///   `n − 1`, or of `n − 1` once `grace` has passed since the row's rotation, is
     ///   [`Judgement::Reused`]; anything newer is left to the store. The store's own copy
@@ -66,25 +52,23 @@ impl DurableSessions {
         &self,
         session: SessionId,
         presented: u32,
-        copy: Option<CopiedFamily>,
+        copy: CopyView,
         grace: Duration,
         now: Timestamp,
     ) -> Judgement {
-        let Some(copy) = copy else {
-            let opened = opened_at(session);
-            return match (self.on_since(), opened) {
+        let Some(family) = copy.family else {
+            return match (copy.on_since, opened_at(session)) {
                 (Some(since), Some(opened)) if opened >= since => Judgement::Revoked,
                 _ => Judgement::Ask,
             };
         };
-        let Some(current) = copy.generation else {
+        let Some(current) = family.generation else {
             return Judgement::Ask;
         };
-        let previous = current.checked_sub(1);
-        match previous {
+        match current.checked_sub(1) {
             Some(previous) if presented < previous => Judgement::Reused,
             Some(previous) if presented == previous => {
-                let within = grace > Duration::ZERO && now <= copy.last_seen.plus(grace);
+                let within = grace > Duration::ZERO && now <= family.last_seen.plus(grace);
                 if within {
                     Judgement::Ask
                 } else {
@@ -111,7 +95,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::app_metrics::Metrics;
-    use crate::durable::rows::Rows;
+    use crate::durable::rows::{CopiedFamily, Rows};
 
     const GRACE: Duration = Duration::from_secs(10);
     const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -125,78 +109,118 @@ mod tests {
         )))
     }
 
-    async fn copy_on_since(since: Timestamp) -> (DurableSessions, tempfile::TempDir) {
+    async fn copy() -> (DurableSessions, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::accounts::testing::sqlite_in(dir.path()).await;
-        let durable = DurableSessions::new(Rows::new(db), GRACE, Metrics::new());
-        durable.mark_on(since).await.unwrap();
-        (durable, dir)
+        (
+            DurableSessions::new(Rows::new(db), GRACE, Metrics::new()),
+            dir,
+        )
     }
 
-    fn family(generation: Option<u32>, last_seen: Timestamp) -> Option<CopiedFamily> {
-        Some(CopiedFamily {
-            generation,
-            last_seen,
-        })
+    fn no_row(on_since: Option<Timestamp>) -> CopyView {
+        CopyView {
+            on_since,
+            family: None,
+        }
+    }
+
+    fn row(generation: Option<u32>, last_seen: Timestamp) -> CopyView {
+        CopyView {
+            on_since: Some(NOW),
+            family: Some(CopiedFamily {
+                generation,
+                last_seen,
+            }),
+        }
     }
 
     #[tokio::test]
     async fn a_missing_row_is_a_revocation_only_for_a_session_opened_since_the_copy_is_on() {
+        let (durable, _dir) = copy().await;
         let since = NOW.minus(Duration::from_secs(60));
-        let (durable, _dir) = copy_on_since(since).await;
+        let judge = |session, view| durable.judge(session, 3, view, GRACE, NOW);
         // Opened since the copy is on: it had a row from its sign-in on.
         for at in [since, NOW] {
-            assert_eq!(
-                durable.judge(opened(at), 3, None, GRACE, NOW),
-                Judgement::Revoked
-            );
+            assert_eq!(judge(opened(at), no_row(Some(since))), Judgement::Revoked);
         }
-        // Opened before (maybe never copied): the store decides.
+        // Opened before (maybe never copied), no mark (never on, or cleared by a start with
+        // the copy off), or not a UUIDv7: the store decides.
         let old = opened(since.minus(Duration::from_secs(1)));
-        assert_eq!(durable.judge(old, 3, None, GRACE, NOW), Judgement::Ask);
-        // A later start keeps the earlier mark.
-        durable.mark_on(NOW).await.unwrap();
-        assert_eq!(durable.judge(old, 3, None, GRACE, NOW), Judgement::Ask);
-        // A copy that was never marked judges no missing row; nor a non-v7 id.
-        let unmarked = DurableSessions::new(durable.rows.clone(), GRACE, Metrics::new());
-        assert_eq!(
-            unmarked.judge(opened(NOW), 3, None, GRACE, NOW),
-            Judgement::Ask
-        );
+        assert_eq!(judge(old, no_row(Some(since))), Judgement::Ask);
+        assert_eq!(judge(opened(NOW), no_row(None)), Judgement::Ask);
         let v4 = SessionId::from_uuid(uuid::Uuid::new_v4());
-        assert_eq!(durable.judge(v4, 3, None, GRACE, NOW), Judgement::Ask);
+        assert_eq!(judge(v4, no_row(Some(since))), Judgement::Ask);
+    }
+
+    /// The mark is written by the first start with the copy on, kept by later ones,
+    /// removed with the copy by a start with it off, and read with the account.
+    #[tokio::test]
+    async fn the_mark_is_kept_by_later_starts_and_cleared_with_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::accounts::testing::sqlite_in(dir.path()).await;
+        let user = crate::accounts::Users::new(db.clone())
+            .create(
+                crate::accounts::NewUser {
+                    id: tessera_core::ids::UserId::new(),
+                    email: crate::accounts::email::Email::parse("mark@example.org").unwrap(),
+                    name: None,
+                    password_hash: String::new(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap()
+            .id;
+        let rows = Rows::new(db);
+        let on_since = || async {
+            let (_, view) = rows
+                .account_for_refresh(user, opened(NOW))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(view.family, None);
+            view.on_since
+        };
+        assert_eq!(on_since().await, None);
+        rows.mark_on(NOW).await.unwrap();
+        rows.mark_on(NOW.plus(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(on_since().await, Some(NOW));
+        rows.clear().await.unwrap();
+        assert_eq!(on_since().await, None);
     }
 
     #[tokio::test]
     async fn tokens_older_than_the_copys_previous_one_are_reused_and_newer_ones_asked() {
-        let now = NOW;
-        let (durable, _dir) = copy_on_since(now).await;
-        let s = opened(now);
-        let rotated = now.minus(Duration::from_secs(3));
-        let copy = family(Some(5), rotated);
-        let judge = |presented, copy, now| durable.judge(s, presented, copy, GRACE, now);
+        let (durable, _dir) = copy().await;
+        let s = opened(NOW);
+        let rotated = NOW.minus(Duration::from_secs(3));
+        let view = row(Some(5), rotated);
+        let judge = |presented, view, now| durable.judge(s, presented, view, GRACE, now);
         // Current (5), newer than the last flush (6, 7), or previous inside the window (4).
         for presented in [4, 5, 6, 7] {
-            assert_eq!(judge(presented, copy, now), Judgement::Ask, "{presented}");
+            assert_eq!(judge(presented, view, NOW), Judgement::Ask, "{presented}");
         }
         // Older than the previous token, at any time.
         for presented in [0, 1, 3] {
             assert_eq!(
-                judge(presented, copy, now),
+                judge(presented, view, NOW),
                 Judgement::Reused,
                 "{presented}"
             );
         }
         // The previous token after the window; and with no window at all.
         let late = rotated.plus(GRACE).plus(Duration::from_millis(1));
-        assert_eq!(judge(4, copy, late), Judgement::Reused);
-        assert_eq!(judge(4, copy, rotated.plus(GRACE)), Judgement::Ask);
+        assert_eq!(judge(4, view, late), Judgement::Reused);
+        assert_eq!(judge(4, view, rotated.plus(GRACE)), Judgement::Ask);
         assert_eq!(
-            durable.judge(s, 4, copy, Duration::ZERO, now),
+            durable.judge(s, 4, view, Duration::ZERO, NOW),
             Judgement::Reused
         );
         // No rotation reached the copy yet: the store decides.
-        assert_eq!(judge(0, family(None, now), now), Judgement::Ask);
-        assert_eq!(judge(0, family(Some(0), now), now), Judgement::Ask);
+        assert_eq!(judge(0, row(None, NOW), NOW), Judgement::Ask);
+        assert_eq!(judge(0, row(Some(0), NOW), NOW), Judgement::Ask);
     }
 }

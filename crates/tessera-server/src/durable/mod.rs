@@ -25,7 +25,6 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use tessera_core::ids::SessionId;
@@ -87,8 +86,6 @@ pub struct DurableSessions {
     pending: Mutex<Pending>,
     lag: Duration,
     metrics: Metrics,
-    /// Since when the copy is on (ms; `i64::MIN` until [`DurableSessions::mark_on`]).
-    on_since: AtomicI64,
 }
 
 impl std::fmt::Debug for DurableSessions {
@@ -107,7 +104,6 @@ impl DurableSessions {
             pending: Mutex::new(Pending::default()),
             lag,
             metrics,
-            on_since: AtomicI64::new(i64::MIN),
         }
     }
 

@@ -68,12 +68,11 @@ fn families_update(rows: usize) -> String {
 }
 
 /// `UPDATE durable_sessions SET expires_ms …` for `rows` sessions: a row whose `expires_ms`
-/// lies before its new deadline (`column2`) gets `column3`, the deadline plus
+/// lies before its new [`sweep_bound`] (`column2`) gets `column3`, that bound plus
 /// [`expiry_slack`], both capped at the row's absolute expiry. Every other row is only
 /// looked up: most rotations leave the index on `expires_ms` untouched, which is about a
 /// third of the row update's cost on SQLite (bench/RESULTS.md, "Durable sessions"). The
-/// column is only ever raised, so it stays at or after the session's real deadline and the
-/// sweep never deletes a live row.
+/// column is only ever raised.
 fn expiry_update(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|r| {
@@ -97,11 +96,22 @@ fn expiry_update(rows: usize) -> String {
     )
 }
 
-/// How far past a session's deadline a rotation moves its row's `expires_ms`: a quarter of
-/// its idle timeout, so a session refreshed more often than that moves the column about
-/// once per quarter idle timeout, not once per rotation. The cost is that a row may be
-/// swept that much later than its session died: it is dead either way (a restore checks
-/// the deadline from `last_seen_ms`, `idle_ms` and `absolute_ms`, never `expires_ms`).
+/// The earliest time a row may be swept, for a session whose deadline the copy knows to be
+/// `deadline`: one idle timeout later (the caller caps it at the absolute expiry). A
+/// rotation that never reached SQL (lost with a crashed process inside the lag, or dropped
+/// by a full queue) extended the session by at most one idle timeout past that deadline,
+/// and the client's next rotation, which comes before the session's own end, is flushed
+/// and raises the bound again. So a live session's row is never swept; a missing row means
+/// a revoked session (`durable::judge`).
+pub(crate) fn sweep_bound(deadline: Timestamp, idle: Duration) -> Timestamp {
+    deadline.plus(idle)
+}
+
+/// How far past its [`sweep_bound`] a rotation moves a row's `expires_ms`: a quarter of its
+/// idle timeout, so a session refreshed more often than that moves the column about once
+/// per quarter idle timeout, not once per rotation. The cost is that a dead row is swept
+/// that much later: it is dead either way (a restore checks the deadline from
+/// `last_seen_ms`, `idle_ms` and `absolute_ms`, never `expires_ms`).
 fn expiry_slack(idle: Duration) -> Duration {
     idle / 4
 }
@@ -149,8 +159,18 @@ pub struct FamilyState {
     pub idle: Duration,
 }
 
-/// A session's family state as its row holds it, read at a refresh with the account
+/// What the copy knows of a session at a refresh, read with the account
 /// ([`Rows::account_for_refresh`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyView {
+    /// Since when the copy has been on (`durable_meta.on_since`; `None` when no serving
+    /// process has marked it, or one started with the copy off has cleared it).
+    pub on_since: Option<Timestamp>,
+    /// The session's row, if it has one.
+    pub family: Option<CopiedFamily>,
+}
+
+/// A session's family state as its row holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CopiedFamily {
     /// Refresh generation of the row's current token (`None` before the first rotation
@@ -204,7 +224,8 @@ impl Rows {
     /// in one transaction.
     pub async fn open(&self, row: &SessionRow, evicted: &[SessionId]) -> Result<(), DbError> {
         let mut tx = self.db.pool().begin().await?;
-        let deadline = row.created_at.plus(row.idle).min(row.absolute_expiry);
+        let deadline = row.created_at.plus(row.idle);
+        let bound = sweep_bound(deadline, row.idle).min(row.absolute_expiry);
         sqlx::query(
             "INSERT INTO durable_sessions (session_id, user_id, created_ms, last_seen_ms, idle_ms, \
              absolute_ms, expires_ms, opened_under, current_hash, attributes, binding) \
@@ -215,7 +236,7 @@ impl Rows {
         .bind(row.created_at.as_millis())
         .bind(ms(row.idle))
         .bind(row.absolute_expiry.as_millis())
-        .bind(deadline.as_millis())
+        .bind(bound.as_millis())
         .bind(int(row.opened_under))
         .bind(enc(row.current.as_bytes()))
         .bind(row.attributes.clone())
@@ -254,11 +275,11 @@ impl Rows {
             q.execute(&mut *tx).await?;
             let mut q = sqlx::query(sqlx::AssertSqlSafe(expiry_update(chunk.len())));
             for (session, f) in chunk {
-                let deadline = f.last_seen.plus(f.idle);
+                let bound = sweep_bound(f.last_seen.plus(f.idle), f.idle);
                 q = q
                     .bind(session.to_string())
-                    .bind(deadline.as_millis())
-                    .bind(deadline.plus(expiry_slack(f.idle)).as_millis());
+                    .bind(bound.as_millis())
+                    .bind(bound.plus(expiry_slack(f.idle)).as_millis());
             }
             q.execute(&mut *tx).await?;
         }
@@ -387,20 +408,22 @@ impl Rows {
             .collect()
     }
 
-    /// The account `user` and its session's row, if it has one, in one statement: a
-    /// refresh reads the account anyway, so the copy's view of the family costs no second
-    /// round trip. `None` without such a user.
+    /// The account `user`, its session's row if it has one, and since when the copy is on,
+    /// in one statement: a refresh reads the account anyway, so the copy's view costs no
+    /// second round trip (and is never a cached one: another process may have cleared the
+    /// copy). `None` without such a user.
     pub async fn account_for_refresh(
         &self,
         user: UserId,
         session: SessionId,
-    ) -> Result<Option<(crate::accounts::User, Option<CopiedFamily>)>, DbError> {
+    ) -> Result<Option<(crate::accounts::User, CopyView)>, DbError> {
         let row = sqlx::query(
             "SELECT u.id AS id, u.email AS email, u.name AS name, \
              u.password_hash AS password_hash, u.token_version AS token_version, \
              u.disabled_at AS disabled_at, u.created_at AS created_at, \
              d.session_id AS copy_session, d.generation AS copy_generation, \
-             d.last_seen_ms AS copy_last_seen \
+             d.last_seen_ms AS copy_last_seen, \
+             (SELECT m.value FROM durable_meta m WHERE m.name = 'on_since') AS on_since \
              FROM users u LEFT JOIN durable_sessions d \
              ON d.session_id = $2 AND d.user_id = u.id WHERE u.id = $1",
         )
@@ -411,7 +434,8 @@ impl Rows {
         let Some(row) = row else {
             return Ok(None);
         };
-        let copy = match row.try_get::<Option<String>, _>("copy_session")? {
+        let on_since: Option<i64> = row.try_get("on_since")?;
+        let family = match row.try_get::<Option<String>, _>("copy_session")? {
             None => None,
             Some(_) => {
                 let generation: Option<i64> = row.try_get("copy_generation")?;
@@ -422,12 +446,16 @@ impl Rows {
                 })
             }
         };
-        Ok(Some((crate::accounts::users::from_row(row)?, copy)))
+        let view = CopyView {
+            on_since: on_since.map(Timestamp::from_millis),
+            family,
+        };
+        Ok(Some((crate::accounts::users::from_row(row)?, view)))
     }
 
     /// Records that the copy is on from `now`, unless it already was (an earlier start, or
-    /// another instance); returns since when. Every session opened since then has a row.
-    pub async fn mark_on(&self, now: Timestamp) -> Result<Timestamp, DbError> {
+    /// another instance). Every session opened since then has a row.
+    pub async fn mark_on(&self, now: Timestamp) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO durable_meta (name, value) VALUES ('on_since', $1) \
              ON CONFLICT (name) DO NOTHING",
@@ -435,10 +463,7 @@ impl Rows {
         .bind(now.as_millis())
         .execute(self.db.pool())
         .await?;
-        let row = sqlx::query("SELECT value FROM durable_meta WHERE name = 'on_since'")
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(Timestamp::from_millis(row.try_get("value")?))
+        Ok(())
     }
 
     /// Empties both tables and forgets since when the copy was on (the copy is off: a stale

@@ -174,10 +174,12 @@ async fn a_large_flush_writes_every_family_and_only_forward() {
     }
 }
 
-/// The sweep deletes a row once its session is dead, and never while it lives: a flushed
-/// rotation that moves the deadline past the row's `expires_ms` raises it to the deadline
-/// plus a quarter of the idle timeout (capped at the absolute expiry), one whose deadline
-/// stays before it leaves it; and it works in bounded batches — on SQLite and PostgreSQL.
+/// The sweep deletes a row once its session is dead, and never while it lives: a row is
+/// kept one idle timeout past the deadline the copy knows (a rotation lost in a crash
+/// extended the session by at most that), capped at the absolute expiry; a flushed
+/// rotation that moves that bound past the row's `expires_ms` raises it, plus a quarter of
+/// the idle timeout, one that does not leaves it; and the sweep works in bounded batches —
+/// on SQLite and PostgreSQL.
 #[tokio::test]
 async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
     let min = |m: u64| NOW.plus(Duration::from_secs(60 * m));
@@ -203,7 +205,8 @@ async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
         rows.open(&open(kept, min(24 * 60)), &[]).await.unwrap();
         rows.open(&open(idle, min(24 * 60)), &[]).await.unwrap();
         rows.open(&open(capped, min(70)), &[]).await.unwrap();
-        // Deadlines: kept 110 min (swept from 125), idle 60, capped 70 (its absolute expiry).
+        // Idle timeout 60 min. Bounds: idle 120 (deadline 60 + 60); capped 70 (its absolute
+        // expiry); kept, rotated at 50 (deadline 110), 170 + 15 = 185.
         rows.write_families(&[(kept, rotated(1, min(50))), (capped, rotated(1, min(50)))])
             .await
             .unwrap();
@@ -211,24 +214,31 @@ async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
             let rows = rows.clone();
             async move { rows.load(user, s, NOW).await.unwrap().is_some() }
         };
-        rows.sweep(min(61)).await.unwrap();
-        assert!(!present(idle).await, "{engine}: a dead row was kept");
-        assert!(present(kept).await && present(capped).await, "{engine}");
+        rows.sweep(min(69)).await.unwrap();
+        assert!(
+            present(idle).await && present(kept).await && present(capped).await,
+            "{engine}: swept inside the idle margin"
+        );
         rows.sweep(min(71)).await.unwrap();
         assert!(
             !present(capped).await,
             "{engine}: the absolute expiry caps the row"
         );
-        // A later rotation whose deadline (115 min) stays before the row's bound moves
-        // nothing; the row lives to its deadline and is swept once the bound passes.
+        rows.sweep(min(119)).await.unwrap();
+        assert!(present(idle).await, "{engine}: swept before its bound");
+        rows.sweep(min(121)).await.unwrap();
+        assert!(!present(idle).await, "{engine}: a dead row was kept");
+        // A later rotation whose bound (115 + 60 = 175) stays before the row's moves
+        // nothing; the row is swept once its bound passes, not before.
         rows.write_families(&[(kept, rotated(2, min(55)))])
             .await
             .unwrap();
-        rows.sweep(min(114)).await.unwrap();
-        assert!(present(kept).await, "{engine}: a live row was swept");
-        rows.sweep(min(124)).await.unwrap();
-        assert!(present(kept).await, "{engine}: swept before its bound");
-        rows.sweep(min(126)).await.unwrap();
+        rows.sweep(min(184)).await.unwrap();
+        assert!(
+            present(kept).await,
+            "{engine}: a row was swept before its bound"
+        );
+        rows.sweep(min(186)).await.unwrap();
         assert!(!present(kept).await, "{engine}: kept past its bound");
         // Bounded batches: one statement deletes at most SWEEP_BATCH rows.
         let many = usize::try_from(rows::SWEEP_BATCH).unwrap() + 7;
@@ -237,8 +247,8 @@ async fn the_sweep_deletes_dead_rows_only_in_bounded_batches() {
                 .await
                 .unwrap();
         }
-        let first = rows.sweep(min(61)).await.unwrap();
-        let second = rows.sweep(min(61)).await.unwrap();
+        let first = rows.sweep(min(121)).await.unwrap();
+        let second = rows.sweep(min(121)).await.unwrap();
         assert_eq!((first, second), (rows::SWEEP_BATCH as u64, 7), "{engine}");
     }
 }

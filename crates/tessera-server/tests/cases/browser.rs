@@ -223,6 +223,91 @@ pub async fn cookie_transport_works_with_cookies_alone_and_checks_csrf(b: Backen
     );
 }
 
+/// A browser whose access token no longer authenticates (its cookie expired with the token)
+/// still signs out: the refresh cookie, which `Path=/v1/auth` sends to the logout, with the
+/// CSRF header of its session, revokes the session. Without the header, or with another
+/// session's value, nothing is revoked — and every refusal clears the token cookies all the
+/// same, so no refresh cookie is left behind for the next person at that browser.
+pub async fn a_browser_whose_access_token_expired_still_signs_out(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.token_transport = Some("cookie".into())).await else {
+        return;
+    };
+    let signed_in = |tag: &'static str| {
+        let s = &s;
+        async move {
+            let e = email(tag);
+            s.register(&e, PW).await;
+            let c = s.login(&e, PW).await.cookies();
+            let rt = c.get("__Secure-tessera_rt").unwrap().0.clone();
+            let csrf = c.get("__Host-tessera_csrf").unwrap().0.clone();
+            (rt, csrf)
+        }
+    };
+    let (rt, csrf) = signed_in("expired-at").await;
+    let (_, other_csrf) = signed_in("expired-at-other").await;
+    let logout = |csrf_cookie: String, header: Option<String>| {
+        let s = &s;
+        let rt = rt.clone();
+        async move {
+            let jar = format!("__Secure-tessera_rt={rt}; __Host-tessera_csrf={csrf_cookie}");
+            let mut headers = vec![("cookie", jar)];
+            if let Some(h) = header {
+                headers.push(("x-csrf-token", h));
+            }
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.call_with(Method::POST, "/v1/auth/logout", None, &headers)
+                .await
+        }
+    };
+    let cleared = |r: &crate::common::http::Reply| {
+        let c = r.cookies();
+        [
+            "__Host-tessera_at",
+            "__Secure-tessera_rt",
+            "__Host-tessera_csrf",
+        ]
+        .iter()
+        .all(|name| {
+            c.get(*name)
+                .is_some_and(|(v, a)| v.is_empty() && a.contains("max-age=0"))
+        })
+    };
+    let still_live = || async {
+        let r = s
+            .call_with(
+                Method::POST,
+                "/v1/auth/refresh",
+                Some(json!({ "refresh_token": rt })),
+                &[],
+            )
+            .await;
+        r.status
+    };
+    // No CSRF header; another session's CSRF value: refused, cookies cleared, nothing
+    // revoked.
+    for (cookie, header) in [
+        (csrf.clone(), None),
+        (other_csrf.clone(), Some(other_csrf.clone())),
+    ] {
+        let r = logout(cookie, header).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, Some("missing_token")),
+            "{r:?}"
+        );
+        assert!(cleared(&r), "{r:?}");
+    }
+    // The session lives (this rotates it: the cookie's token is now the previous one, which
+    // still proves the session, as for RFC 7009).
+    assert_eq!(still_live().await, StatusCode::OK, "nothing was revoked");
+    // With its own CSRF value: signed out.
+    let r = logout(csrf.clone(), Some(csrf.clone())).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert!(cleared(&r), "{r:?}");
+    assert_eq!(still_live().await, StatusCode::UNAUTHORIZED, "revoked");
+}
+
 /// The CSRF cookie is bound to its session: a value from another session (the attacker's
 /// own, or planted by a sibling subdomain) is refused even when header and cookie agree; a
 /// refresh keeps the session's value; a missing header is refused; a bearer request needs

@@ -80,6 +80,7 @@ suite!(
     sessions::idle_timeout_and_absolute_lifetime_end_sessions,
     browser::fingerprint_binding_refuses_a_stolen_token_without_its_cookie,
     browser::cookie_transport_works_with_cookies_alone_and_checks_csrf,
+    browser::a_browser_whose_access_token_expired_still_signs_out,
     browser::csrf_values_are_bound_to_their_session,
     admin::admin_api_needs_the_admin_token_and_bans_hold,
     admin::security_events_are_per_user_newest_first_and_paged,

@@ -31,8 +31,10 @@ impl AuthCore {
     ) -> Result<u64, AuthError> {
         let version = self.store.revoke_user(user, now).await?;
         self.metrics.revocation(RevocationKind::User);
-        self.store.map_clear(user, trusted::MAP).await?;
+        // The durable version before the devices: once the store has revoked, the caller's
+        // token is dead and cannot retry, so nothing may stand between the two.
         self.users.raise_token_version(user, version, now).await?;
+        self.store.map_clear(user, trusted::MAP).await?;
         Ok(version)
     }
 }

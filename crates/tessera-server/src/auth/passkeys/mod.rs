@@ -183,6 +183,12 @@ impl PasskeyService {
         self.core
             .prove_password(&user, password, client, "register_passkey", now)
             .await?;
+        // Whatever can still refuse goes before the code, which a recovery code spends.
+        let webauthn = self.webauthn()?;
+        let existing = self.passkeys().of_user(user.id).await?;
+        if existing.len() >= MAX_PER_USER {
+            return Err(PasskeyError::TooMany.into());
+        }
         if self.core.mfa.enabled(user.id).await? {
             let code = code.ok_or(AuthError::SecondFactorRequired)?;
             let proved = self
@@ -201,17 +207,12 @@ impl PasskeyService {
                 });
             }
         }
-        let existing = self.passkeys().of_user(user.id).await?;
-        if existing.len() >= MAX_PER_USER {
-            return Err(PasskeyError::TooMany.into());
-        }
         let exclude = existing
             .iter()
             .map(|p| p.credential.cred_id().clone())
             .collect();
         let display = user.name.clone().unwrap_or_else(|| user.email.clone());
-        let (mut options, state) = self
-            .webauthn()?
+        let (mut options, state) = webauthn
             .start_passkey_registration(*user.id.as_uuid(), &user.email, &display, Some(exclude))
             .map_err(|e| AuthError::Internal(format!("webauthn: {e}")))?;
         // A discoverable credential (the library asks for none), so that the passkey signs

@@ -58,23 +58,26 @@ impl SignInService {
                 let (account, judgement) = self
                     .account_before_refresh(token.user(), token.session(), Some(generation), now)
                     .await?;
+                if judgement != Judgement::Ask {
+                    // Ended in the store as well, so that the access tokens a store with
+                    // older data allowlists again die too. Best effort: the refusal stands
+                    // either way, and the next presentation is judged the same.
+                    if let Err(e) = self
+                        .core
+                        .store
+                        .revoke_session(token.user(), token.session(), now)
+                        .await
+                    {
+                        tracing::warn!(error = %e.chain(), user = %token.user(), session = %token.session(), "refused refresh: the session could not be ended in the store");
+                    }
+                }
                 match judgement {
                     Judgement::Ask => {}
                     Judgement::Revoked => {
                         self.core.metrics.refresh(RefreshOutcome::Invalid);
-                        self.core
-                            .store
-                            .revoke_session(token.user(), token.session(), now)
-                            .await?;
                         return Err(AuthError::InvalidRefreshToken);
                     }
-                    Judgement::Reused => {
-                        self.core
-                            .store
-                            .revoke_session(token.user(), token.session(), now)
-                            .await?;
-                        return Err(self.reused(&token, client(), now).await);
-                    }
+                    Judgement::Reused => return Err(self.reused(&token, client(), now).await),
                 }
                 Some(account)
             }

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_core::ids::UserId;
+use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 use zeroize::Zeroizing;
 
@@ -193,25 +194,66 @@ pub async fn refresh(
 }
 
 /// `POST /v1/auth/logout` → 204; clears the token cookies.
+///
+/// In cookie transport a browser whose access token no longer authenticates (it expired:
+/// its cookie lives only as long as the token; or it was refused after a state-store loss)
+/// still signs out: with the refresh cookie (which `Path=/v1/auth` sends here) and the CSRF
+/// header matching its session, the session is revoked by that token. A refusal in cookie
+/// transport clears the token cookies all the same, so "Log out" never leaves a refresh
+/// cookie behind for the next person at that browser.
 #[utoipa::path(
     post, path = "/v1/auth/logout", tag = "auth",
     security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "This session and all its tokens are revoked"),
         (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `token_revoked`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn logout(
     State(app): State<AppState>,
     client: Client,
     jar: CookieJar,
-    auth: Authenticated,
-) -> Result<Response, ApiError> {
+    headers: HeaderMap,
+    auth: Result<Authenticated, ApiError>,
+) -> Result<Response, Response> {
     let info = client.info();
-    app.sign_in
-        .logout(&auth.claims, &info, Timestamp::now())
-        .await?;
-    Ok(signed_out(&app, jar))
+    let now = Timestamp::now();
+    let refused = match auth {
+        Ok(auth) => {
+            app.sign_in
+                .logout(&auth.claims, &info, now)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
+            return Ok(signed_out(&app, jar));
+        }
+        Err(refused) => refused.into_response(),
+    };
+    if !app.settings.token_transport.cookies() || refused.status() != StatusCode::UNAUTHORIZED {
+        return Err(refused);
+    }
+    // The refresh cookie, with the CSRF header of its session (by its routing ids: the
+    // store decides whether the token is genuine).
+    let by_refresh = jar
+        .get(cookies::REFRESH)
+        .map(|c| c.value().to_owned())
+        .filter(|token| {
+            cookies::csrf_echoed(&jar, &headers).is_some_and(|echoed| {
+                RefreshToken::route(token)
+                    .is_ok_and(|(_, session)| app.access.csrf_matches(session, &echoed))
+            })
+        });
+    if let Some(token) = by_refresh {
+        let revoked = app
+            .sign_in
+            .logout_by_refresh(&token, &info, now)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        if revoked {
+            return Ok(signed_out(&app, jar));
+        }
+    }
+    Err((cookies::clear_tokens(jar), refused).into_response())
 }
 
 /// `POST /v1/auth/logout-all` → 204; clears the token cookies.
