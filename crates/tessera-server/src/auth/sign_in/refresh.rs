@@ -60,16 +60,13 @@ impl SignInService {
                     .await?;
                 if judgement != Judgement::Ask {
                     // Ended in the store as well, so that the access tokens a store with
-                    // older data allowlists again die too. Best effort: the refusal stands
-                    // either way, and the next presentation is judged the same.
-                    if let Err(e) = self
-                        .core
+                    // older data allowlists again die too. An unreachable store answers
+                    // 503, as every refresh does while it is down (and the next
+                    // presentation is judged the same).
+                    self.core
                         .store
                         .revoke_session(token.user(), token.session(), now)
-                        .await
-                    {
-                        tracing::warn!(error = %e.chain(), user = %token.user(), session = %token.session(), "refused refresh: the session could not be ended in the store");
-                    }
+                        .await?;
                 }
                 match judgement {
                     Judgement::Ask => {}
