@@ -261,7 +261,9 @@ impl App {
             max_sessions: settings.max_sessions_per_user,
             revocation_mode: settings.revocation_mode,
             fail_mode: settings.fail_mode,
-            clock_leeway: LEEWAY,
+            // Not this server's 30 s: a guard may allow up to the cap, and a denylisted token
+            // must stay denied as long as any verifier of it could still accept it.
+            clock_leeway: tessera_core::token::verify::MAX_LEEWAY,
             fingerprint: Fingerprinting::new(settings.fingerprint),
             trusted_device_ttl: settings.trusted_device_ttl,
             totp_issuer: "Tessera".to_owned(),

@@ -45,6 +45,14 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(cause) if cause.is::<crate::redis::BreakerOpen>())
     }
 
+    /// True when this is the failure of a revocation that did take effect where it was
+    /// written (its script revoked something live) but could not be confirmed to survive
+    /// a failover ([`RevokedUnconfirmed`]). Answered as unavailable all the same; a caller
+    /// keeping a copy of the state deletes what was revoked.
+    pub fn revoked_unconfirmed(&self) -> bool {
+        matches!(self, StoreError::Unavailable(cause) if cause.is::<RevokedUnconfirmed>())
+    }
+
     /// True when retrying cannot help ([`StoreError::Incompatible`]).
     pub fn is_permanent(&self) -> bool {
         matches!(self, StoreError::Incompatible(_))
@@ -58,6 +66,13 @@ impl StoreError {
         chain_of(self)
     }
 }
+
+/// The cause of a [`StoreError::Unavailable`] for a revocation that took effect on the
+/// Redis master but that its promotable replicas did not acknowledge (or the master
+/// switched meanwhile): see [`StoreError::revoked_unconfirmed`].
+#[derive(Debug, thiserror::Error)]
+#[error("the revocation took effect on the Redis master")]
+pub struct RevokedUnconfirmed(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// `e` and its causes, `: `-separated: one log field for any error (see
 /// [`StoreError::chain`]).

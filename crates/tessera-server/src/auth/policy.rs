@@ -22,9 +22,10 @@ pub struct SessionPolicy {
     pub revocation_mode: RevocationMode,
     /// Behaviour when the state store is down.
     pub fail_mode: FailMode,
-    /// Clock-skew leeway of the verifier. The store keeps an access grant this much past the
-    /// token's `exp`, so a token the verifier still accepts is not reported revoked (and a
-    /// denylisted one stays denied) while the leeway runs.
+    /// The longest clock-skew leeway any verifier of these tokens allows (this server's, and
+    /// every guard's, which may be up to `MAX_LEEWAY`). The store keeps an access grant this
+    /// much past the token's `exp`, so a token a verifier still accepts is not reported
+    /// revoked (and a denylisted one stays denied) while its leeway runs.
     pub clock_leeway: Duration,
     /// Fingerprint binding (`__Secure-Fgp`): every decision about it goes through this.
     pub fingerprint: Fingerprinting,

@@ -285,8 +285,27 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
 
 /// Why configuration could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
 pub struct ConfigError(#[from] Box<figment::Error>);
+
+/// Says where and why, never what: a TOML syntax error's message quotes the offending line
+/// of the file (`7 | admin_token = s3cr3t…` under a gutter), and that line may hold a
+/// secret, so the quoted lines are left out.
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        let quoted = |line: &str| {
+            line.trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .starts_with('|')
+        };
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !quoted(l) && !l.trim().is_empty())
+            .collect();
+        write!(f, "configuration: {}", kept.join("; "))
+    }
+}
 
 impl RawConfig {
     /// File (if any) then environment. `TESSERA_CONFIG` names the file when `path` is `None`.
@@ -362,6 +381,19 @@ impl RawConfig {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::result_large_err)]
     use super::*;
+
+    #[test]
+    fn a_syntax_error_names_the_place_but_never_quotes_the_line() {
+        for text in [
+            "listen = \"127.0.0.1:9000\"\nadmin_token = s3cr3t-unquoted-value\n",
+            "admin_token = \"s3cr3t-unterminated\n",
+            "admin_token = \"s3cr3t-twice\"\nadmin_token = \"s3cr3t-twice\"\n",
+        ] {
+            let e = RawConfig::from_toml(text).unwrap_err().to_string();
+            assert!(!e.contains("s3cr3t"), "{e}");
+            assert!(e.contains("line"), "the place is still named: {e}");
+        }
+    }
 
     #[test]
     fn environment_overrides_file_and_keeps_strings_as_strings() {

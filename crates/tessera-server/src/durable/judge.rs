@@ -16,9 +16,18 @@ use std::time::Duration;
 
 use tessera_core::ids::SessionId;
 use tessera_core::time::Timestamp;
+use tessera_store::StoredHash;
 
-use super::DurableSessions;
 use super::rows::CopyView;
+
+/// What a refresh presents, as far as the copy can judge it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Presented {
+    /// The token's refresh generation (its MAC tag verified).
+    pub generation: u32,
+    /// The fingerprint binding of the request (`None` without the cookie).
+    pub binding: Option<StoredHash>,
+}
 
 /// What a refresh may do, by the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +42,9 @@ pub enum Judgement {
     Reused,
 }
 
-impl DurableSessions {
-    /// Judges the presentation of `session`'s token of refresh generation `presented`, by
-    /// what the copy knows of it (`copy`), with the rotation grace window `grace`.
+impl CopyView {
+    /// Judges the `presented` token of `session` by what the copy knows of it (this view),
+    /// with the rotation grace window `grace`.
     ///
     /// - No row: [`Judgement::Revoked`] when the session was opened (its id is a UUIDv7,
     ///   which carries its creation time) after the copy was switched on, so it had a row
@@ -48,16 +57,18 @@ impl DurableSessions {
     ///   [`Judgement::Reused`]; anything newer is left to the store. The store's own copy
     ///   is never behind the row (a flush writes what it rotated), so a token the store
     ///   would accept is never judged here.
+    /// - A row of a session bound to a fingerprint the request's is not: [`Judgement::Ask`]
+    ///   (the store refuses it as invalid). A mismatch is never a theft verdict: a token
+    ///   leaked without its cookie must not end the owner's session.
     pub fn judge(
-        &self,
+        self,
         session: SessionId,
-        presented: u32,
-        copy: CopyView,
+        presented: Presented,
         grace: Duration,
         now: Timestamp,
     ) -> Judgement {
-        let Some(family) = copy.family else {
-            return match (copy.on_since, opened_at(session)) {
+        let Some(family) = self.family else {
+            return match (self.on_since, opened_at(session)) {
                 (Some(since), Some(opened)) if opened >= since => Judgement::Revoked,
                 _ => Judgement::Ask,
             };
@@ -65,9 +76,14 @@ impl DurableSessions {
         let Some(current) = family.generation else {
             return Judgement::Ask;
         };
+        if let Some(bound) = &family.binding
+            && !presented.binding.is_some_and(|b| b.ct_eq(bound))
+        {
+            return Judgement::Ask;
+        }
         match current.checked_sub(1) {
-            Some(previous) if presented < previous => Judgement::Reused,
-            Some(previous) if presented == previous => {
+            Some(previous) if presented.generation < previous => Judgement::Reused,
+            Some(previous) if presented.generation == previous => {
                 let within = grace > Duration::ZERO && now <= family.last_seen.plus(grace);
                 if within {
                     Judgement::Ask
@@ -94,7 +110,6 @@ fn opened_at(session: SessionId) -> Option<Timestamp> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::app_metrics::Metrics;
     use crate::durable::rows::{CopiedFamily, Rows};
 
     const GRACE: Duration = Duration::from_secs(10);
@@ -109,13 +124,11 @@ mod tests {
         )))
     }
 
-    async fn copy() -> (DurableSessions, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::accounts::testing::sqlite_in(dir.path()).await;
-        (
-            DurableSessions::new(Rows::new(db), GRACE, Metrics::new()),
-            dir,
-        )
+    fn unbound(generation: u32) -> Presented {
+        Presented {
+            generation,
+            binding: None,
+        }
     }
 
     fn no_row(on_since: Option<Timestamp>) -> CopyView {
@@ -131,15 +144,15 @@ mod tests {
             family: Some(CopiedFamily {
                 generation,
                 last_seen,
+                binding: None,
             }),
         }
     }
 
-    #[tokio::test]
-    async fn a_missing_row_is_a_revocation_only_for_a_session_opened_since_the_copy_is_on() {
-        let (durable, _dir) = copy().await;
+    #[test]
+    fn a_missing_row_is_a_revocation_only_for_a_session_opened_since_the_copy_is_on() {
         let since = NOW.minus(Duration::from_secs(60));
-        let judge = |session, view| durable.judge(session, 3, view, GRACE, NOW);
+        let judge = |session, view: CopyView| view.judge(session, unbound(3), GRACE, NOW);
         // Opened since the copy is on: it had a row from its sign-in on.
         for at in [since, NOW] {
             assert_eq!(judge(opened(at), no_row(Some(since))), Judgement::Revoked);
@@ -192,13 +205,12 @@ mod tests {
         assert_eq!(on_since().await, None);
     }
 
-    #[tokio::test]
-    async fn tokens_older_than_the_copys_previous_one_are_reused_and_newer_ones_asked() {
-        let (durable, _dir) = copy().await;
+    #[test]
+    fn tokens_older_than_the_copys_previous_one_are_reused_and_newer_ones_asked() {
         let s = opened(NOW);
         let rotated = NOW.minus(Duration::from_secs(3));
         let view = row(Some(5), rotated);
-        let judge = |presented, view, now| durable.judge(s, presented, view, GRACE, now);
+        let judge = |presented, view: CopyView, now| view.judge(s, unbound(presented), GRACE, now);
         // Current (5), newer than the last flush (6, 7), or previous inside the window (4).
         for presented in [4, 5, 6, 7] {
             assert_eq!(judge(presented, view, NOW), Judgement::Ask, "{presented}");
@@ -216,11 +228,42 @@ mod tests {
         assert_eq!(judge(4, view, late), Judgement::Reused);
         assert_eq!(judge(4, view, rotated.plus(GRACE)), Judgement::Ask);
         assert_eq!(
-            durable.judge(s, 4, view, Duration::ZERO, NOW),
+            view.judge(s, unbound(4), Duration::ZERO, NOW),
             Judgement::Reused
         );
         // No rotation reached the copy yet: the store decides.
         assert_eq!(judge(0, row(None, NOW), NOW), Judgement::Ask);
         assert_eq!(judge(0, row(Some(0), NOW), NOW), Judgement::Ask);
+    }
+
+    /// A session bound to a fingerprint: an old token presented without the cookie (or
+    /// with another one) is left to the store, which refuses it as invalid; only the bound
+    /// client's presentation can be judged reused.
+    #[test]
+    fn a_bound_sessions_token_without_its_binding_is_never_judged_reused() {
+        let s = opened(NOW);
+        let bound = StoredHash::from_bytes([7; 16]);
+        let view = CopyView {
+            on_since: Some(NOW),
+            family: Some(CopiedFamily {
+                generation: Some(5),
+                last_seen: NOW.minus(Duration::from_secs(60)),
+                binding: Some(bound),
+            }),
+        };
+        let at = |binding| {
+            view.judge(
+                s,
+                Presented {
+                    generation: 1,
+                    binding,
+                },
+                GRACE,
+                NOW,
+            )
+        };
+        assert_eq!(at(None), Judgement::Ask);
+        assert_eq!(at(Some(StoredHash::from_bytes([8; 16]))), Judgement::Ask);
+        assert_eq!(at(Some(bound)), Judgement::Reused);
     }
 }

@@ -69,11 +69,11 @@ impl MirroredStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.durable.forget_later(session);
-        let deleted = self.durable.rows().forget_session(session).await;
+        self.durable.forget_later(user, session);
+        let deleted = self.durable.rows().forget_session(user, session).await;
         self.revoke_again(user, session, now).await;
         match deleted {
-            Ok(()) => {
+            Ok(_) => {
                 self.durable.forgot(session);
                 Ok(())
             }
@@ -227,7 +227,7 @@ impl SessionStore for MirroredStore {
             // The store evicted these already; their rows go with the next flush, and a
             // restore that raced the eviction is undone.
             for s in &created.evicted {
-                self.durable.forget_later(*s);
+                self.durable.forget_later(row.user, *s);
                 self.revoke_again(row.user, *s, now).await;
             }
             return Err(sql(e));
@@ -285,12 +285,17 @@ impl SessionStore for MirroredStore {
         session: SessionId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        self.durable.unqueue(session);
-        self.durable
+        // Only `user`'s row, and only its queued state: the id may name another user's
+        // session, which this call must leave alone (the store's answer is then `false`).
+        let had_row = self
+            .durable
             .rows()
-            .forget_session(session)
+            .forget_session(user, session)
             .await
             .map_err(sql)?;
+        if had_row {
+            self.durable.unqueue(session);
+        }
         self.inner.revoke_session(user, session, now).await
     }
 
@@ -301,17 +306,30 @@ impl SessionStore for MirroredStore {
         refresh: &TokenHash,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut revoked = self
-            .inner
-            .revoke_session_by_refresh(user, session, refresh, now)
-            .await?;
+        let by_proof = || async {
+            match self
+                .inner
+                .revoke_session_by_refresh(user, session, refresh, now)
+                .await
+            {
+                // Revoked on the master, not confirmed on its replicas: the answer is 503
+                // and the client retries, but the row goes now. Kept, it would put the
+                // session back for a retry that finds the store's tombstone (and so
+                // answers "nothing to revoke"), or after a failover that lost the write.
+                Err(e) if e.revoked_unconfirmed() => {
+                    if let Err(f) = self.forget_revoked(user, session, now).await {
+                        tracing::warn!(error = %f.chain(), %session, "durable mirror: an unconfirmed revocation's row is deleted later");
+                    }
+                    Err(e)
+                }
+                other => other,
+            }
+        };
+        let mut revoked = by_proof().await?;
         // The store may have lost the session: put it back as a refresh would (same checks,
         // this process's newest queued state) and let the store's script judge the proof.
         if !revoked && self.restore(user, session, now).await? {
-            revoked = self
-                .inner
-                .revoke_session_by_refresh(user, session, refresh, now)
-                .await?;
+            revoked = by_proof().await?;
         }
         if revoked {
             self.forget_revoked(user, session, now).await?;

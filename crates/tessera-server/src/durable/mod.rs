@@ -23,11 +23,11 @@ pub mod writer;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tessera_core::ids::SessionId;
+use tessera_core::ids::{SessionId, UserId};
 use tessera_core::time::Timestamp;
 
 pub use mirrored::MirroredStore;
@@ -57,7 +57,7 @@ struct Pending {
     oldest: Option<Timestamp>,
     /// Sessions the store revoked on its own (theft, RFC 7009, eviction) whose row could not
     /// be deleted then: deleted by the next flush, never restored meanwhile.
-    forget: HashSet<SessionId>,
+    forget: HashMap<SessionId, UserId>,
 }
 
 impl Pending {
@@ -151,11 +151,11 @@ impl DurableSessions {
 
     /// Marks `session`'s row for deletion by the next flush (its immediate deletion failed)
     /// and keeps it from being restored until then.
-    pub fn forget_later(&self, session: SessionId) {
+    pub fn forget_later(&self, user: UserId, session: SessionId) {
         let mut p = self.lock();
         p.families.remove(&session);
         p.writing.remove(&session);
-        p.forget.insert(session);
+        p.forget.insert(session, user);
     }
 
     /// `session`'s row is deleted: lifts [`forget_later`](Self::forget_later)'s mark.
@@ -165,7 +165,7 @@ impl DurableSessions {
 
     /// Whether `session` waits for its row to be deleted.
     pub fn forgotten(&self, session: SessionId) -> bool {
-        self.lock().forget.contains(&session)
+        self.lock().forget.contains_key(&session)
     }
 
     /// Writes everything queued, in one transaction. The states stay visible to
@@ -183,10 +183,11 @@ impl DurableSessions {
         };
         // Sampled here, not per rotation: a rotation costs no metric update.
         self.metrics.durable_queue(batch.len());
-        let forget: Vec<SessionId> = self.lock().forget.iter().copied().collect();
-        for session in forget {
-            match self.rows.forget_session(session).await {
-                Ok(()) => {
+        let forget: Vec<(SessionId, UserId)> =
+            self.lock().forget.iter().map(|(s, u)| (*s, *u)).collect();
+        for (session, user) in forget {
+            match self.rows.forget_session(user, session).await {
+                Ok(_) => {
                     self.lock().forget.remove(&session);
                 }
                 Err(e) => {

@@ -178,6 +178,8 @@ pub struct CopiedFamily {
     pub generation: Option<u32>,
     /// When the row's current token was issued (its `last_seen`).
     pub last_seen: Timestamp,
+    /// The session's fingerprint binding, if bound.
+    pub binding: Option<StoredHash>,
 }
 
 /// The durable tables over one pool.
@@ -244,7 +246,7 @@ impl Rows {
         .execute(&mut *tx)
         .await?;
         for s in evicted {
-            delete_session(&mut tx, *s).await?;
+            delete_session(&mut tx, row.user, *s).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -287,12 +289,13 @@ impl Rows {
         Ok(())
     }
 
-    /// Deletes one session's row and its denied tokens.
-    pub async fn forget_session(&self, session: SessionId) -> Result<(), DbError> {
+    /// Deletes `user`'s session `session`: its row and its denied tokens. Whether it had a
+    /// row. Scoped to the user, as every session id a caller names may be another user's.
+    pub async fn forget_session(&self, user: UserId, session: SessionId) -> Result<bool, DbError> {
         let mut tx = self.db.pool().begin().await?;
-        delete_session(&mut tx, session).await?;
+        let deleted = delete_session(&mut tx, user, session).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(deleted)
     }
 
     /// Deletes every session row of `user` (but `keep`, when given) and their denied tokens.
@@ -422,7 +425,7 @@ impl Rows {
              u.password_hash AS password_hash, u.token_version AS token_version, \
              u.disabled_at AS disabled_at, u.created_at AS created_at, \
              d.session_id AS copy_session, d.generation AS copy_generation, \
-             d.last_seen_ms AS copy_last_seen, \
+             d.last_seen_ms AS copy_last_seen, d.binding AS copy_binding, \
              (SELECT m.value FROM durable_meta m WHERE m.name = 'on_since') AS on_since \
              FROM users u LEFT JOIN durable_sessions d \
              ON d.session_id = $2 AND d.user_id = u.id WHERE u.id = $1",
@@ -440,9 +443,13 @@ impl Rows {
             Some(_) => {
                 let generation: Option<i64> = row.try_get("copy_generation")?;
                 let last_seen: i64 = row.try_get("copy_last_seen")?;
+                let binding: Option<String> = row.try_get("copy_binding")?;
                 Some(CopiedFamily {
                     generation: generation.and_then(|g| u32::try_from(g).ok()),
                     last_seen: Timestamp::from_millis(last_seen),
+                    binding: binding
+                        .map(|b| dec16(&b).map(StoredHash::from_bytes))
+                        .transpose()?,
                 })
             }
         };
@@ -510,19 +517,24 @@ impl Rows {
     }
 }
 
+/// Deletes `user`'s session `session` (row and denied tokens); whether it had a row.
 async fn delete_session(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
     session: SessionId,
-) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM durable_denied_tokens WHERE session_id = $1")
+) -> Result<bool, DbError> {
+    sqlx::query("DELETE FROM durable_denied_tokens WHERE session_id = $1 AND user_id = $2")
         .bind(session.to_string())
+        .bind(user.to_string())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM durable_sessions WHERE session_id = $1")
-        .bind(session.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    let deleted =
+        sqlx::query("DELETE FROM durable_sessions WHERE session_id = $1 AND user_id = $2")
+            .bind(session.to_string())
+            .bind(user.to_string())
+            .execute(&mut **tx)
+            .await?;
+    Ok(deleted.rows_affected() > 0)
 }
 
 fn from_row(

@@ -155,7 +155,11 @@ async fn a_large_flush_writes_every_family_and_only_forward() {
             .unwrap();
         // An older state (a late flush of another process) does not move a row back; a
         // deleted row stays deleted.
-        rows.forget_session(sessions[1]).await.unwrap();
+        // Another user naming a session deletes nothing of it.
+        let stranger = UserId::new();
+        assert!(!rows.forget_session(stranger, sessions[1]).await.unwrap());
+        assert!(rows.load(user, sessions[1], NOW).await.unwrap().is_some());
+        assert!(rows.forget_session(user, sessions[1]).await.unwrap());
         rows.write_families(&[(sessions[0], family(3)), (sessions[1], family(9))])
             .await
             .unwrap();

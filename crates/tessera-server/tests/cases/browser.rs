@@ -284,11 +284,12 @@ pub async fn a_browser_whose_access_token_expired_still_signs_out(b: Backend) {
             .await;
         r.status
     };
-    // No CSRF header; another session's CSRF value: refused, cookies cleared, nothing
-    // revoked.
-    for (cookie, header) in [
-        (csrf.clone(), None),
-        (other_csrf.clone(), Some(other_csrf.clone())),
+    // No CSRF header (what a cross-site form sends): refused, and the cookies are left
+    // alone, so another site cannot sign the browser out. Another session's CSRF value,
+    // echoed (only a script of our origin can): refused, cookies cleared. Nothing revoked.
+    for (cookie, header, clears) in [
+        (csrf.clone(), None, false),
+        (other_csrf.clone(), Some(other_csrf.clone()), true),
     ] {
         let r = logout(cookie, header).await;
         assert_eq!(
@@ -296,7 +297,10 @@ pub async fn a_browser_whose_access_token_expired_still_signs_out(b: Backend) {
             (StatusCode::UNAUTHORIZED, Some("missing_token")),
             "{r:?}"
         );
-        assert!(cleared(&r), "{r:?}");
+        assert_eq!(cleared(&r), clears, "{r:?}");
+        if !clears {
+            assert!(r.cookies().is_empty(), "{r:?}");
+        }
     }
     // The session lives (this rotates it: the cookie's token is now the previous one, which
     // still proves the session, as for RFC 7009).
@@ -424,4 +428,89 @@ pub async fn csrf_values_are_bound_to_their_session(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+}
+
+/// A sibling subdomain may set `__Host%2Dtessera_at` (a browser checks the `__Host-` rules
+/// on the raw name) or a second cookie of a `__Secure-` name: a cookie is read by its name
+/// exactly as sent, never percent-decoded, and a name sent twice counts as absent. So a
+/// planted access token, CSRF value or refresh token is never taken for the browser's own.
+pub async fn cookies_planted_under_an_encoded_or_repeated_name_are_not_read(b: Backend) {
+    let Some(s) = TestServer::start(b, |c| c.token_transport = Some("cookie".into())).await else {
+        return;
+    };
+    let e = email("planted");
+    s.register(&e, PW).await;
+    let c = s.login(&e, PW).await.cookies();
+    let at = c.get("__Host-tessera_at").unwrap().0.clone();
+    let rt = c.get("__Secure-tessera_rt").unwrap().0.clone();
+    let csrf = c.get("__Host-tessera_csrf").unwrap().0.clone();
+    let call = |method: Method, path: &'static str, jar: String, csrf_header: bool| {
+        let s = &s;
+        let csrf = csrf.clone();
+        async move {
+            let mut headers = vec![("cookie", jar)];
+            if csrf_header {
+                headers.push(("x-csrf-token", csrf));
+            }
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.call_with(method, path, None, &headers).await
+        }
+    };
+    // The real names work.
+    let me = call(
+        Method::GET,
+        "/v1/me",
+        format!("__Host-tessera_at={at}"),
+        false,
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    // An encoded name is another cookie; a repeated name is nobody's.
+    for jar in [
+        format!("__Host%2Dtessera_at={at}"),
+        format!("__Host%2dtessera_at={at}"),
+        format!("__Host-tessera_at={at}; __Host-tessera_at={at}"),
+    ] {
+        let r = call(Method::GET, "/v1/me", jar.clone(), false).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, Some("missing_token")),
+            "{jar}: {r:?}"
+        );
+    }
+    // A CSRF cookie under an encoded name does not satisfy the header.
+    let r = call(
+        Method::POST,
+        "/v1/auth/logout-all",
+        format!("__Host-tessera_at={at}; __Host%2Dtessera_csrf={csrf}"),
+        true,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, Some("csrf_failed")),
+        "{r:?}"
+    );
+    // A second refresh cookie (a sibling's `Domain` cookie beside ours) is not chosen
+    // between: nothing is rotated.
+    let r = call(
+        Method::POST,
+        "/v1/auth/refresh",
+        format!(
+            "__Secure-tessera_rt=planted; __Secure-tessera_rt={rt}; __Host-tessera_csrf={csrf}"
+        ),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    // The browser's own cookies still work, the refresh token unspent.
+    let r = call(
+        Method::POST,
+        "/v1/auth/refresh",
+        format!("__Secure-tessera_rt={rt}; __Host-tessera_csrf={csrf}"),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }

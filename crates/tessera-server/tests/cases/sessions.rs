@@ -273,3 +273,36 @@ pub async fn idle_timeout_and_absolute_lifetime_end_sessions(b: Backend) {
         "expired sessions are not listed"
     );
 }
+
+/// Session ids are not secrets (every access token carries its own): a user naming another
+/// user's session in `DELETE /v1/sessions/{id}` gets 404 and changes nothing of it: not
+/// the session, not its durable copy (whose loss would make the next refresh look like a
+/// revoked session's), not its pending rotation.
+pub async fn ending_another_users_session_by_its_id_changes_nothing(b: Backend) {
+    let Some(s) = TestServer::start(b, |_| {}).await else {
+        return;
+    };
+    let (victim, attacker) = (email("victim-sid"), email("attacker-sid"));
+    s.register(&victim, PW).await;
+    s.register(&attacker, PW).await;
+    let v = login_as(&s, &victim, FIREFOX, None).await;
+    let a = login_as(&s, &attacker, FIREFOX, None).await;
+    // A rotation, so that one is pending in the mirror's queue.
+    let v = Session::from(&s.refresh(&v.refresh).await);
+    let r = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/sessions/{}", v.id),
+            None,
+            Some(&a.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::NOT_FOUND, Some("session_not_found")),
+        "{r:?}"
+    );
+    assert_eq!(s.me(&v.access).await.status, StatusCode::OK);
+    let next = s.refresh(&v.refresh).await;
+    assert_eq!(next.status, StatusCode::OK, "{next:?}");
+}

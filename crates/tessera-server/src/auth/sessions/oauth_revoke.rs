@@ -1,7 +1,6 @@
 //! Token revocation (RFC 7009).
 
 use tessera_core::ids::{Jti, SessionId, UserId};
-use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 
 use super::{Revoker, SessionService};
@@ -145,25 +144,12 @@ impl SessionService {
         })
     }
 
-    /// Revokes the session when `token` is its current or previous refresh token (a token whose
-    /// generation tag does not verify revokes nothing and never reaches the store; the store
-    /// compares the hash, atomically with the revocation). A session bound to a fingerprint
-    /// is revoked too: the client revoking has no fingerprint cookie, and holding the token
-    /// is the proof RFC 7009 asks for.
+    /// Revokes the session when `token` is its current or previous refresh token
+    /// (`AuthCore::revoke_by_refresh`).
     async fn revoke_refresh(&self, token: &str, now: Timestamp) -> Result<Revocation, AuthError> {
-        let Ok(token) = RefreshToken::parse(token, &self.core.refresh_key) else {
-            return Ok(Revocation::Nothing);
-        };
-        let (user, session) = (token.user(), token.session());
-        let revoked = self
-            .core
-            .store
-            .revoke_session_by_refresh(user, session, &token.hash(), now)
-            .await?;
-        Ok(if revoked {
-            Revocation::Session { user, session }
-        } else {
-            Revocation::Nothing
+        Ok(match self.core.revoke_by_refresh(token, now).await? {
+            Some((user, session)) => Revocation::Session { user, session },
+            None => Revocation::Nothing,
         })
     }
 }

@@ -1,6 +1,5 @@
 //! `POST /v1/auth/logout` and `/v1/auth/logout-all`.
 
-use tessera_core::refresh::RefreshToken;
 use tessera_core::time::Timestamp;
 use tessera_core::token::AccessClaims;
 
@@ -34,30 +33,18 @@ impl SignInService {
     }
 
     /// Signs out a browser whose access token can no longer authenticate (expired, or
-    /// refused after a state-store loss) with the refresh token of its cookie: the session
-    /// is revoked when `presented` is its current or previous refresh token (the store
-    /// compares the hash, atomically with the revocation; a token whose tag does not verify
-    /// never reaches it). `Ok(false)` when it revoked nothing. Holding the refresh token is
-    /// the proof, as for RFC 7009; the caller has checked the CSRF header against the
-    /// token's session.
+    /// refused after a state-store loss) with the refresh token of its cookie
+    /// (`AuthCore::revoke_by_refresh`). `Ok(false)` when it revoked nothing. The caller has
+    /// checked the CSRF header against the token's session.
     pub async fn logout_by_refresh(
         &self,
         presented: &str,
         client: &ClientInfo,
         now: Timestamp,
     ) -> Result<bool, AuthError> {
-        let Ok(token) = RefreshToken::parse(presented, &self.core.refresh_key) else {
+        let Some((user, session)) = self.core.revoke_by_refresh(presented, now).await? else {
             return Ok(false);
         };
-        let (user, session) = (token.user(), token.session());
-        if !self
-            .core
-            .store
-            .revoke_session_by_refresh(user, session, &token.hash(), now)
-            .await?
-        {
-            return Ok(false);
-        }
         self.core
             .record_revocation(
                 RevocationKind::Session,

@@ -54,7 +54,8 @@ impl SignInService {
             .await?;
         // Re-read the account now that the session exists (see `standing`): a ban or a
         // password change that raced this sign-in ends it here or by its own revocation.
-        self.confirm_sign_in(user, session, now).await?;
+        self.confirm_sign_in(user, session, created.token_version, now)
+            .await?;
         let access = self.core.sign_access(
             user.id,
             session,

@@ -2,7 +2,7 @@
 
 use tessera_core::refresh::{RefreshToken, SuccessorSeed};
 use tessera_core::time::Timestamp;
-use tessera_store::{Rotation, RotationOutcome};
+use tessera_store::{Rotation, RotationOutcome, StoredHash};
 
 use super::SignInService;
 use crate::app_metrics::RefreshOutcome;
@@ -11,7 +11,7 @@ use crate::auth::error::AuthError;
 use crate::auth::fingerprint::{Fingerprint, Fingerprinting};
 use crate::auth::pair::TokenPair;
 use crate::device::ClientInfo;
-use crate::durable::judge::Judgement;
+use crate::durable::judge::{Judgement, Presented};
 
 impl SignInService {
     /// Rotates a refresh token. The successor is derived from the presented token, the refresh
@@ -53,10 +53,15 @@ impl SignInService {
         // With the durable copy on, the same read judges the token by the copy: a state
         // store that came back with older data must not rotate a revoked session or a
         // token rotated away since (`durable::judge`).
+        let binding = Fingerprinting::presented_binding(fingerprint);
         let account = match token.generation() {
             Some(generation) => {
+                let presented = Presented {
+                    generation,
+                    binding: binding.as_ref().map(StoredHash::of),
+                };
                 let (account, judgement) = self
-                    .account_before_refresh(token.user(), token.session(), Some(generation), now)
+                    .account_before_refresh(token.user(), token.session(), Some(presented), now)
                     .await?;
                 if judgement != Judgement::Ask {
                     // Ended in the store as well, so that the access tokens a store with
@@ -98,7 +103,7 @@ impl SignInService {
                     access: self.core.store_grant(grant),
                     grace: self.core.policy.reuse_grace,
                     idle_timeout: self.core.policy.idle_timeout,
-                    binding: Fingerprinting::presented_binding(fingerprint),
+                    binding,
                 },
                 now,
             )

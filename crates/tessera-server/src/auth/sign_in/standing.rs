@@ -10,7 +10,12 @@
 //! - c does not: then b < c < the SQL write < the store revocation, so the revocation,
 //!   which ends every session that exists when it runs, ends this one.
 //!
-//! Either way no session opened by the racing sign-in is left alive. A refresh cannot race
+//! Either way no session opened by the racing sign-in is left alive. "Sign out everywhere"
+//! runs the other way round (the state store's version first, then SQL's), so a sign-in
+//! whose session took a version above the one it read (step b after the store's bump) is
+//! refused the same way, whether or not SQL has caught up by step c.
+//!
+//! A refresh cannot race
 //! that way (it opens nothing), but a session can outlive a ban or a durable version bump
 //! whose state-store step failed: a successful rotation is therefore checked too.
 
@@ -20,24 +25,37 @@ use tessera_core::time::Timestamp;
 use super::SignInService;
 use crate::accounts::User;
 use crate::auth::error::AuthError;
-use crate::durable::judge::Judgement;
+use crate::durable::judge::{Judgement, Presented};
 
 impl SignInService {
     /// After `open_session` created `session` for `signed_in` (the account as read when the
-    /// credentials were checked): revokes it and refuses when the account has been banned
-    /// ([`AuthError::AccountDisabled`]), deleted, or its password changed meanwhile
+    /// credentials were checked) at the store's token version `opened_at_version`: revokes
+    /// it and refuses when the account has been banned ([`AuthError::AccountDisabled`]),
+    /// deleted, or its password changed meanwhile, or when every session of the user was
+    /// revoked meanwhile (the store's version is above the one read), all
     /// ([`AuthError::InvalidCredentials`]: the credentials checked are no longer current).
+    /// A store version ahead of SQL's is written to SQL first, so a raise whose SQL step
+    /// failed costs one refused sign-in, not every later one.
     pub(crate) async fn confirm_sign_in(
         &self,
         signed_in: &User,
         session: SessionId,
+        opened_at_version: u64,
         now: Timestamp,
     ) -> Result<(), AuthError> {
+        let revoked_meanwhile = opened_at_version > signed_in.token_version;
+        if revoked_meanwhile {
+            self.core
+                .users
+                .raise_token_version(signed_in.id, opened_at_version, now)
+                .await?;
+        }
         let refusal = match self.core.users.by_id(signed_in.id).await {
             Ok(Some(u)) if u.disabled_at.is_some() => Some(AuthError::AccountDisabled),
             Ok(Some(u)) if u.password_hash != signed_in.password_hash => {
                 Some(AuthError::InvalidCredentials)
             }
+            Ok(Some(_)) if revoked_meanwhile => Some(AuthError::InvalidCredentials),
             Ok(Some(_)) => None,
             Ok(None) => Some(AuthError::InvalidCredentials),
             // Cannot tell: the session must not outlive a ban it could not see.
@@ -59,28 +77,23 @@ impl SignInService {
     /// that lands after this read is still safe: it writes SQL first and revokes in the
     /// store after, and that revocation ends the session this rotation renews.
     ///
-    /// With the durable copy on and the token's MAC-verified refresh generation
-    /// `presented`, the same statement reads the session's row, and the copy's
-    /// [`Judgement`] comes back with the account (`durable::judge`); otherwise it is
+    /// With the durable copy on and a token whose MAC-verified refresh generation is
+    /// known (`presented`), the same statement reads the session's row, and the copy's
+    /// [`Judgement`] comes back with the account (`CopyView::judge`); otherwise it is
     /// [`Judgement::Ask`].
     pub(crate) async fn account_before_refresh(
         &self,
         user: UserId,
         session: SessionId,
-        presented: Option<u32>,
+        presented: Option<Presented>,
         now: Timestamp,
     ) -> Result<(User, Judgement), AuthError> {
         let (account, judgement) = match (&self.core.durable, presented) {
-            (Some(durable), Some(generation)) => {
+            (Some(durable), Some(presented)) => {
                 match durable.rows().account_for_refresh(user, session).await? {
                     Some((account, copy)) => {
-                        let judgement = durable.judge(
-                            session,
-                            generation,
-                            copy,
-                            self.core.policy.reuse_grace,
-                            now,
-                        );
+                        let judgement =
+                            copy.judge(session, presented, self.core.policy.reuse_grace, now);
                         (Some(account), judgement)
                     }
                     None => (None, Judgement::Ask),

@@ -4,14 +4,13 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use axum_extra::extract::cookie::CookieJar;
 use tessera_core::time::Timestamp;
 use tessera_core::token::AccessClaims;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::http::ApiError;
-use crate::http::cookies;
+use crate::http::cookies::{self, SentCookies};
 
 /// The caller's access token, verified, fingerprint-checked and checked live against the
 /// state store. The token comes from `Authorization: Bearer`, or — with cookie transport on
@@ -39,7 +38,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
+        let sent = SentCookies::from_headers(&parts.headers);
         let (token, csrf) = match bearer(parts) {
             Some(t) => (t.to_owned(), None),
             None => {
@@ -47,20 +46,19 @@ impl FromRequestParts<AppState> for Authenticated {
                     .settings
                     .token_transport
                     .cookies()
-                    .then(|| jar.get(cookies::ACCESS))
+                    .then(|| sent.get(cookies::ACCESS))
                     .flatten()
-                    .map(|c| c.value().to_owned())
-                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
                     .ok_or(AuthError::MissingToken)?;
                 let csrf = if is_state_changing(&parts.method) {
-                    Some(cookies::csrf_echoed(&jar, &parts.headers).ok_or_else(csrf_failed)?)
+                    Some(cookies::csrf_echoed(&sent, &parts.headers).ok_or_else(csrf_failed)?)
                 } else {
                     None
                 };
                 (cookie, Some(csrf))
             }
         };
-        let fingerprint = cookies::fingerprint_of(&jar);
+        let fingerprint = cookies::fingerprint_of(&sent);
         let claims = state
             .access
             .authenticate(&token, fingerprint.as_ref(), Timestamp::now())

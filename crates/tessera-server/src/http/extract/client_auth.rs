@@ -38,6 +38,10 @@ pub struct ClientForm {
 #[derive(Debug, Default)]
 pub struct FormParams(Vec<(String, String)>);
 
+/// Parameters a form of `/oauth2/introspect` or `/oauth2/revoke` may carry: those RFC 7662
+/// and RFC 7009 define are five, and extensions add a few.
+const MAX_FORM_PARAMS: usize = 32;
+
 impl FormParams {
     /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -48,11 +52,20 @@ impl FormParams {
             .filter(|v| !v.is_empty())
     }
 
-    /// Parses a form body. Parameters must not repeat (RFC 6749 §3.1).
+    /// Parses a form body. Parameters must not repeat (RFC 6749 §3.1), and there are at most
+    /// [`MAX_FORM_PARAMS`]: the repeat check is linear per parameter, and this runs before
+    /// the client is authenticated or any budget taken.
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let text = std::str::from_utf8(body).map_err(|_| bad_form())?;
         let mut params: Vec<(String, String)> = Vec::new();
         for pair in text.split('&').filter(|p| !p.is_empty()) {
+            if params.len() == MAX_FORM_PARAMS {
+                return Err(ApiError::request(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("the form has more than {MAX_FORM_PARAMS} parameters"),
+                ));
+            }
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let (k, v) = (
                 form_decode(k).ok_or_else(bad_form)?,
@@ -289,6 +302,27 @@ mod tests {
         assert_eq!(p.get("token_type_hint"), None);
         assert_eq!(p.get("x"), None);
         assert!(FormParams::parse(b"token=a&token=b").is_err());
+    }
+
+    #[test]
+    fn a_form_of_many_parameters_is_refused_before_it_is_compared() {
+        let form = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert!(FormParams::parse(form(MAX_FORM_PARAMS).as_bytes()).is_ok());
+        let refused = FormParams::parse(form(MAX_FORM_PARAMS + 1).as_bytes()).unwrap_err();
+        assert!(matches!(
+            refused,
+            ApiError::Request {
+                code: "invalid_request",
+                ..
+            }
+        ));
+        // What a body limit of 64 KiB holds: refused at once, not compared pairwise.
+        assert!(FormParams::parse(form(16_000).as_bytes()).is_err());
     }
 
     #[test]

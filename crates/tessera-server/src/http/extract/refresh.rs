@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tessera_core::refresh::RefreshToken;
 
@@ -12,7 +11,7 @@ use super::ApiJson;
 use super::bearer::csrf_failed;
 use crate::app::AppState;
 use crate::http::ApiError;
-use crate::http::cookies;
+use crate::http::cookies::{self, SentCookies};
 
 /// The body `{"refresh_token": …}`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -56,14 +55,14 @@ impl FromRequest<AppState> for PresentedRefresh {
                 via_cookie: false,
             });
         }
-        let jar = CookieJar::from_headers(&headers);
+        let sent = SentCookies::from_headers(&headers);
         let from_cookie = state
             .settings
             .token_transport
             .cookies()
-            .then(|| jar.get(cookies::REFRESH))
+            .then(|| sent.get(cookies::REFRESH))
             .flatten()
-            .map(|c| c.value().to_owned());
+            .map(str::to_owned);
         let Some(token) = from_cookie else {
             return Err(ApiError::request(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,7 +73,7 @@ impl FromRequest<AppState> for PresentedRefresh {
         };
         // The echoed CSRF cookie must be the token of the refresh token's session.
         let echoed =
-            cookies::csrf_echoed(&jar, &headers).ok_or_else(|| csrf_failed().into_response())?;
+            cookies::csrf_echoed(&sent, &headers).ok_or_else(|| csrf_failed().into_response())?;
         // Routing ids only: the store decides whether the token is genuine.
         if let Ok((_, session)) = RefreshToken::route(&token)
             && !state.access.csrf_matches(session, &echoed)

@@ -17,7 +17,7 @@ use crate::auth::sign_in::SignIn;
 use crate::auth::{Fingerprint, TokenPair};
 use crate::device::ClientInfo;
 use crate::http::ApiError;
-use crate::http::cookies;
+use crate::http::cookies::{self, SentCookies};
 use crate::http::extract::refresh::RefreshRequest;
 use crate::http::extract::{ApiJson, Authenticated, Client, PresentedRefresh};
 use crate::http::openapi::Problem;
@@ -117,6 +117,7 @@ pub struct LoginRequest {
 pub async fn login(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -126,7 +127,7 @@ pub async fn login(
         req.device_name.as_deref(),
     );
     let fingerprint = app.sign_in.fingerprinting().for_sign_in();
-    let trust_cookie = jar.get(trusted::COOKIE).map(|c| c.value().to_owned());
+    let trust_cookie = sent.get(trusted::COOKIE).map(str::to_owned);
     let outcome = app
         .sign_in
         .login(
@@ -176,11 +177,12 @@ pub(crate) fn sign_in_response(
 pub async fn refresh(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     presented: PresentedRefresh,
 ) -> Result<Response, ApiError> {
     let info = || client.info();
-    let fingerprint = cookies::fingerprint_of(&jar);
+    let fingerprint = cookies::fingerprint_of(&sent);
     let pair = app
         .sign_in
         .refresh(
@@ -213,6 +215,7 @@ pub async fn refresh(
 pub async fn logout(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     headers: HeaderMap,
     auth: Result<Authenticated, ApiError>,
@@ -234,19 +237,20 @@ pub async fn logout(
     }
     // The refresh cookie, with the CSRF header of its session (by its routing ids: the
     // store decides whether the token is genuine).
-    let by_refresh = jar
-        .get(cookies::REFRESH)
-        .map(|c| c.value().to_owned())
-        .filter(|token| {
-            cookies::csrf_echoed(&jar, &headers).is_some_and(|echoed| {
-                RefreshToken::route(token)
-                    .is_ok_and(|(_, session)| app.access.csrf_matches(session, &echoed))
-            })
-        });
+    // A refusal changes nothing unless the request echoes the CSRF cookie: only a script
+    // of our own origin can send that header, and a cross-site form posting here must not
+    // sign the browser out.
+    let Some(echoed) = cookies::csrf_echoed(&sent, &headers) else {
+        return Err(refused);
+    };
+    let by_refresh = sent.get(cookies::REFRESH).filter(|token| {
+        RefreshToken::route(token)
+            .is_ok_and(|(_, session)| app.access.csrf_matches(session, &echoed))
+    });
     if let Some(token) = by_refresh {
         let revoked = app
             .sign_in
-            .logout_by_refresh(&token, &info, now)
+            .logout_by_refresh(token, &info, now)
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         if revoked {

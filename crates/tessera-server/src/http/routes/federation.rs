@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::federated::{BROWSER_COOKIE, CallbackParams};
 use crate::device::ClientInfo;
 use crate::http::ApiError;
+use crate::http::cookies::SentCookies;
 use crate::http::extract::{ApiJson, Authenticated, Client};
 use crate::http::openapi::Problem;
 use crate::http::openapi::schemas::SignInAnswer;
@@ -139,12 +140,13 @@ fn redirect(location: &str, jar: CookieJar) -> Result<Response, ApiError> {
 pub async fn authorize(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     Path(provider): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let [return_to, link] = params(query.as_deref(), ["return_to", "link"]);
-    let browser = jar.get(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let browser = sent.get(BROWSER_COOKIE).map(str::to_owned);
     let started = app
         .federated
         .authorize(
@@ -204,12 +206,13 @@ fn browser_cookie(app: &AppState, value: String) -> Cookie<'static> {
 pub async fn callback(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     Path(provider): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let [code, state, error] = params(query.as_deref(), ["code", "state", "error"]);
-    let browser = jar.get(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let browser = sent.get(BROWSER_COOKIE).map(str::to_owned);
     let info = ClientInfo::new(client.user_agent.as_deref(), client.ip, None);
     let location = app
         .federated
@@ -246,11 +249,12 @@ pub struct ExchangeRequest {
 pub async fn exchange(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     ApiJson(req): ApiJson<ExchangeRequest>,
 ) -> Result<Response, ApiError> {
-    let browser = jar.get(BROWSER_COOKIE).map(|c| c.value().to_owned());
-    let trust_cookie = jar.get(trusted::COOKIE).map(|c| c.value().to_owned());
+    let browser = sent.get(BROWSER_COOKIE).map(str::to_owned);
+    let trust_cookie = sent.get(trusted::COOKIE).map(str::to_owned);
     let fingerprint = app.sign_in.fingerprinting().for_sign_in();
     let outcome = app
         .federated
@@ -293,12 +297,13 @@ pub struct LinkRequest {
 pub async fn link(
     State(app): State<AppState>,
     client: Client,
+    sent: SentCookies,
     jar: CookieJar,
     auth: Authenticated,
     Path(provider): Path<String>,
     ApiJson(req): ApiJson<LinkRequest>,
 ) -> Result<Response, ApiError> {
-    let browser = jar.get(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let browser = sent.get(BROWSER_COOKIE).map(str::to_owned);
     let started = app
         .federated
         .link(

@@ -3,7 +3,9 @@
 //! exactly that: a session logged out while the replica had not received the write (link
 //! cut, master killed, replica promoted) answered 200 again.
 //!
-//! After each revocation script that revoked something live, [`RedisStore::replicated`]
+//! After each revocation script, whether or not it revoked something live (a call that
+//! finds nothing to revoke may be the retry of one that was answered 503 after its write
+//! reached the master; the barrier covers that write too), [`RedisStore::replicated`]
 //! waits (`WAIT`, on a connection of its own: see `sentinel/conn.rs`) until every replica
 //! the sentinels would promote now has acknowledged it (each by its own offset: a replica
 //! that can never be promoted does not stand in for one that can), and refuses when the
