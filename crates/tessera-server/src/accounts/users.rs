@@ -175,6 +175,30 @@ impl Users {
         .await?;
         Ok(())
     }
+
+    /// After "sign out everywhere" raised the state store's version to `version`: moves the
+    /// durable token version past its current value in every case, to `version` when that
+    /// is higher, else one above itself. A store that had lost the user's version counts
+    /// again from 1, and what is bound to the durable version (pending second-factor
+    /// challenges, federated hand-offs, restores from the durable copy) must be voided all
+    /// the same.
+    pub async fn bump_token_version(
+        &self,
+        id: UserId,
+        version: u64,
+        now: Timestamp,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE users SET token_version = CASE WHEN token_version < $1 THEN $1 \
+             ELSE token_version + 1 END, updated_at = $2 WHERE id = $3",
+        )
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
 }
 
 impl Users {
@@ -278,4 +302,48 @@ pub(crate) fn from_row(row: AnyRow) -> Result<User, DbError> {
         disabled_at: disabled_at.map(Timestamp::from_secs),
         created_at: Timestamp::from_secs(created_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::accounts::testing::databases;
+    use crate::accounts::{NewUser, email::Email};
+
+    /// "Sign out everywhere" moves the durable version forward even when the state store's
+    /// version (which it reports) is not ahead of it: a store that lost the user's version
+    /// counts again from 1.
+    #[tokio::test]
+    async fn signing_out_everywhere_always_moves_the_durable_version_forward() {
+        let now = Timestamp::from_secs(1_700_000_000);
+        for (engine, db, _keep) in databases().await {
+            let users = Users::new(db);
+            let id = users
+                .create(
+                    NewUser {
+                        id: UserId::new(),
+                        email: Email::parse("bump@example.org").unwrap(),
+                        name: None,
+                        password_hash: String::new(),
+                    },
+                    now,
+                )
+                .await
+                .unwrap()
+                .id;
+            let version = || async { users.by_id(id).await.unwrap().unwrap().token_version };
+            // The store ahead (the usual case): SQL follows it.
+            users.bump_token_version(id, 5, now).await.unwrap();
+            assert_eq!(version().await, 5, "{engine}");
+            // The store lost the version and counted again from 1; or reports the same.
+            users.bump_token_version(id, 1, now).await.unwrap();
+            assert_eq!(version().await, 6, "{engine}");
+            users.bump_token_version(id, 6, now).await.unwrap();
+            assert_eq!(version().await, 7, "{engine}");
+            // A raise never moves it back, nor forward when not above.
+            users.raise_token_version(id, 3, now).await.unwrap();
+            assert_eq!(version().await, 7, "{engine}");
+        }
+    }
 }

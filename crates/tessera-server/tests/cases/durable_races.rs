@@ -219,3 +219,33 @@ async fn a_logout_while_the_mirror_was_off_stays_a_logout_once_it_is_on_again() 
     redis.cli(&["FLUSHALL"]);
     assert_eq!(on.refresh(&b.refresh).await.status, StatusCode::OK);
 }
+
+/// "Sign out everywhere" raises the store's version first and SQL's after. A sign-in
+/// whose session opened in between (it read the old version from SQL, and the store
+/// opened its session under the new one) must not survive: it is refused and its session
+/// revoked, and the version is written to SQL, so the next sign-in works. Staged here by
+/// the store's step alone (as when the SQL step is still to come, or failed).
+pub async fn a_sign_in_opened_under_a_newer_store_version_than_it_read_is_refused(b: Backend) {
+    let Some(Racing { s, inner, .. }) = start(b, |_| {}).await else {
+        return;
+    };
+    let e = email("version-ahead");
+    let before = s.signed_up(&e).await;
+    let user: UserId = s.me(&before.access).await.str("id").parse().unwrap();
+    #[allow(clippy::disallowed_methods)] // a test: an edge
+    let now = Timestamp::now();
+    inner.revoke_user(user, now).await.unwrap();
+    let r = s.login(&e, PW).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials")),
+        "a sign-in that raced the revocation kept its session: {r:?}"
+    );
+    // Nothing of it is alive in the store (its only record would be its session).
+    let list = inner.list_sessions(user, now).await.unwrap();
+    assert!(list.is_empty(), "{list:?}");
+    // Healed: SQL holds the store's version now.
+    let after = Session::from(&s.login(&e, PW).await);
+    assert_eq!(s.me(&after.access).await.status, StatusCode::OK);
+    dead(&s, "the session from before", &before).await;
+}

@@ -36,7 +36,7 @@ impl AuthCore {
         self.store.map_clear(user, trusted::MAP).await?;
         let version = self.store.revoke_user(user, now).await?;
         self.metrics.revocation(RevocationKind::User);
-        self.users.raise_token_version(user, version, now).await?;
+        self.users.bump_token_version(user, version, now).await?;
         Ok(version)
     }
 
