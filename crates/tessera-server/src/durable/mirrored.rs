@@ -47,6 +47,18 @@ fn sql(e: DbError) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }
 
+/// What [`MirroredStore::restore`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Restore {
+    /// The session is back in the store, from its row.
+    Back,
+    /// The store already had a record of it (a concurrent request restored it first, or
+    /// it is alive, or its tombstone is there): nothing written, the store decides.
+    Present,
+    /// Not restored: no row, or the copy says it is dead (expired, banned, signed out).
+    No,
+}
+
 impl MirroredStore {
     /// `inner` with the copy in `durable`; `users` gives the durable token versions.
     pub fn new(inner: Arc<dyn StateStore>, durable: Arc<DurableSessions>, users: Users) -> Self {
@@ -110,7 +122,7 @@ impl MirroredStore {
                 .await
                 .map_err(sql)?;
             for (user, session) in &page {
-                if self.restore(*user, *session, now).await? {
+                if self.restore(*user, *session, now).await? == Restore::Back {
                     restored += 1;
                 }
             }
@@ -124,16 +136,16 @@ impl MirroredStore {
     }
 
     /// The restore path of a refresh the store found `Invalid`: when SQL has the session
-    /// alive, put it back (only if the store has no record of it) and answer whether it was.
+    /// alive, put it back (only if the store has no record of it) and say what happened.
     /// The newest family state is the queued one when a rotation of it is still waiting.
     async fn restore(
         &self,
         user: UserId,
         session: SessionId,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Restore, StoreError> {
         if self.durable.forgotten(session) {
-            return Ok(false);
+            return Ok(Restore::No);
         }
         let Some(mut restored) = self
             .durable
@@ -142,18 +154,18 @@ impl MirroredStore {
             .await
             .map_err(sql)?
         else {
-            return Ok(false);
+            return Ok(Restore::No);
         };
         let Some(account) = self.users.by_id(user).await.map_err(sql)? else {
-            return Ok(false);
+            return Ok(Restore::No);
         };
         if account.disabled_at.is_some() {
-            return Ok(false);
+            return Ok(Restore::No);
         }
         restored.token_version = account.token_version.max(restored.opened_under);
         if account.token_version > restored.opened_under {
             // Signed out everywhere (or a password change) after it was opened.
-            return Ok(false);
+            return Ok(Restore::No);
         }
         if let Some(f) = self.durable.queued(session)
             && restored.refresh_generation.is_none_or(|n| n < f.generation)
@@ -166,8 +178,10 @@ impl MirroredStore {
             restored.idle_timeout = f.idle;
         }
         let denied = restored.denied.clone();
-        if self.inner.restore_session(restored, now).await? != RestoreOutcome::Restored {
-            return Ok(false);
+        match self.inner.restore_session(restored, now).await? {
+            RestoreOutcome::Restored => {}
+            RestoreOutcome::Present => return Ok(Restore::Present),
+            RestoreOutcome::Dead => return Ok(Restore::No),
         }
         // A revocation that raced the restore (its SQL write after our read, its store write
         // before ours) is applied again, so nothing comes back.
@@ -187,12 +201,12 @@ impl MirroredStore {
             }
             Ok(None) | Err(_) => {
                 self.inner.revoke_session(user, session, now).await?;
-                return Ok(false);
+                return Ok(Restore::No);
             }
         }
         self.durable.metrics.durable_restore();
         tracing::info!(%user, %session, "session restored into the state store from its durable copy");
-        Ok(true)
+        Ok(Restore::Back)
     }
 }
 
@@ -249,9 +263,11 @@ impl SessionStore for MirroredStore {
         // that user and session. A legacy (untagged) token's ids are not authenticated, so
         // a forged one would cost a read each; a legacy session lost with the store signs
         // in again.
+        // Asked again also when the store has a record now: a concurrent refresh of the
+        // same lost session restored it first (this one is then its grace replay).
         if outcome == RotationOutcome::Invalid
             && rotation.generation.is_some()
-            && self.restore(rotation.user, rotation.session, now).await?
+            && self.restore(rotation.user, rotation.session, now).await? != Restore::No
         {
             outcome = self.inner.rotate_refresh(rotation.clone(), now).await?;
         }
@@ -328,7 +344,7 @@ impl SessionStore for MirroredStore {
         let mut revoked = by_proof().await?;
         // The store may have lost the session: put it back as a refresh would (same checks,
         // this process's newest queued state) and let the store's script judge the proof.
-        if !revoked && self.restore(user, session, now).await? {
+        if !revoked && self.restore(user, session, now).await? != Restore::No {
             revoked = by_proof().await?;
         }
         if revoked {

@@ -249,3 +249,28 @@ pub async fn a_sign_in_opened_under_a_newer_store_version_than_it_read_is_refuse
     assert_eq!(s.me(&after.access).await.status, StatusCode::OK);
     dead(&s, "the session from before", &before).await;
 }
+
+/// Two refreshes of one session the store lost, at once (a client retrying, or two tabs):
+/// both are answered, with the same successor. The one that finds the session already put
+/// back by the other asks the store again rather than answering 401.
+pub async fn concurrent_refreshes_of_a_lost_session_are_both_answered(b: Backend) {
+    let Some(Racing { s, inner, .. }) = start(b, |_| {}).await else {
+        return;
+    };
+    for round in 0..5 {
+        let s0 = s.signed_up(&email("lost-concurrent")).await;
+        let user: UserId = s.me(&s0.access).await.str("id").parse().unwrap();
+        let session: SessionId = s0.id.parse().unwrap();
+        #[allow(clippy::disallowed_methods)] // a test: an edge
+        let now = Timestamp::now();
+        assert!(inner.revoke_session(user, session, now).await.unwrap());
+        let (a, b) = tokio::join!(s.refresh(&s0.refresh), s.refresh(&s0.refresh));
+        assert_eq!(a.status, StatusCode::OK, "round {round}: {a:?}");
+        assert_eq!(b.status, StatusCode::OK, "round {round}: {b:?}");
+        assert_eq!(
+            a.str("refresh_token"),
+            b.str("refresh_token"),
+            "round {round}: the family forked"
+        );
+    }
+}

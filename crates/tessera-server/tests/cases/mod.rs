@@ -59,6 +59,7 @@ suite!(
     durable_races::a_refresh_racing_an_eviction_does_not_bring_the_evicted_session_back,
     durable_races::revoking_by_the_newest_refresh_token_of_a_lost_session_holds,
     durable_races::a_sign_in_opened_under_a_newer_store_version_than_it_read_is_refused,
+    durable_races::concurrent_refreshes_of_a_lost_session_are_both_answered,
     signin::register_normalises_email_and_refuses_duplicates_and_bad_input,
     signin::unknown_email_and_wrong_password_are_indistinguishable,
     signin::login_returns_a_token_pair_that_me_accepts,
