@@ -285,6 +285,9 @@ impl App {
         // Each consumer gets only the part of the store it uses (trait upcasting): the audit
         // trail the event log, the limits the ephemeral records; the auth flows the whole.
         let audit = AuditTrail::new(store.clone(), db.clone());
+        if role == Role::Server {
+            audit.spawn_expiry(settings.security_event_retention);
+        }
         let limits = Limits::new(store.clone(), settings.rate_limit);
         let core = AuthCore::new(
             Users::new(db.clone()),

@@ -14,7 +14,7 @@ use crate::accounts::Database;
 pub struct AuditTrail {
     /// Only the event log of the state store.
     store: Arc<dyn EventLog>,
-    db: Database,
+    pub(super) db: Database,
 }
 
 impl AuditTrail {

@@ -7,10 +7,12 @@ use super::choice::Switch;
 use super::file::RawConfig;
 use super::value::{InvalidSetting, choice, duration, invalid};
 
-/// `durable_sessions` (default `on`), `durable_lag` (default `1s`, between 10 ms and 1 min).
+/// `durable_sessions` (default `on`), `durable_lag` (default `1s`, between 10 ms and 1 min),
+/// `security_event_retention` (default `365d`).
 pub(super) struct Durable {
     pub(super) durable_sessions: bool,
     pub(super) durable_lag: Duration,
+    pub(super) security_event_retention: Duration,
 }
 
 impl Durable {
@@ -23,6 +25,11 @@ impl Durable {
             durable_sessions: choice("durable_sessions", &raw.durable_sessions, Switch::On)?
                 .is_on(),
             durable_lag,
+            security_event_retention: duration(
+                "security_event_retention",
+                &raw.security_event_retention,
+                "365d",
+            )?,
         })
     }
 }

@@ -260,6 +260,7 @@ fn shown(key: &str, s: &Settings) -> Shown {
         "fingerprint" => switch(s.fingerprint),
         "durable_sessions" => switch(s.durable_sessions),
         "durable_lag" => time(s.durable_lag),
+        "security_event_retention" => time(s.security_event_retention),
         "admin_token" => match &s.admin_token {
             Some(_) => Shown::Redacted,
             None => Shown::Unset("admin API disabled"),

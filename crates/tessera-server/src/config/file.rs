@@ -92,6 +92,9 @@ pub struct RawConfig {
     /// The most a rotation waits before its durable copy is written. Default `1s`.
     #[serde(deserialize_with = "lenient_written")]
     pub durable_lag: Option<Written<Duration>>,
+    /// How long SQL keeps a security event. Default `365d`.
+    #[serde(deserialize_with = "lenient_written")]
+    pub security_event_retention: Option<Written<Duration>>,
     /// Oldest session evicted beyond this many; `0` = no limit. Default `0`.
     pub max_sessions_per_user: Option<u32>,
     /// `body`, `cookie` or `both`. Default `body`.
@@ -187,6 +190,7 @@ impl fmt::Debug for RawConfig {
             fail_mode,
             durable_sessions,
             durable_lag,
+            security_event_retention,
             max_sessions_per_user,
             token_transport,
             fingerprint,
@@ -230,6 +234,7 @@ impl fmt::Debug for RawConfig {
             .field("fail_mode", fail_mode)
             .field("durable_sessions", durable_sessions)
             .field("durable_lag", durable_lag)
+            .field("security_event_retention", security_event_retention)
             .field("max_sessions_per_user", max_sessions_per_user)
             .field("token_transport", token_transport)
             .field("fingerprint", fingerprint)

@@ -69,6 +69,10 @@ pub const SETTINGS: &[SettingName] = &[
     name("fail_mode", "TESSERA_FAIL_MODE"),
     name("durable_sessions", "TESSERA_DURABLE_SESSIONS"),
     name("durable_lag", "TESSERA_DURABLE_LAG"),
+    name(
+        "security_event_retention",
+        "TESSERA_SECURITY_EVENT_RETENTION",
+    ),
     name("token_transport", "TESSERA_TOKEN_TRANSPORT"),
     name("fingerprint", "TESSERA_FINGERPRINT"),
     secret("admin_token", "TESSERA_ADMIN_TOKEN"),

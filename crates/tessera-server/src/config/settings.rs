@@ -22,7 +22,7 @@ use super::server::Server;
 use super::sessions::Sessions;
 use super::storage::{StateStoreSettings, Storage};
 use super::tokens::Tokens;
-use super::value::InvalidSetting;
+use super::value::{InvalidSetting, invalid};
 use crate::http::forwarded::TrustedProxies;
 
 /// Everything the server needs, validated.
@@ -70,6 +70,10 @@ pub struct Settings {
     pub durable_sessions: bool,
     /// The most a rotation waits before its durable copy is written (`durable_lag`).
     pub durable_lag: Duration,
+    /// How long SQL keeps a security event (`security_event_retention`, default 365 days,
+    /// at least the refresh-token lifetime: an operator acting on a session id finds its
+    /// owner by the session's sign-in event).
+    pub security_event_retention: Duration,
     /// How long a trusted device skips the second factor.
     pub trusted_device_ttl: Duration,
     /// How long a sign-in challenge waits for its second factor (1s–1h).
@@ -138,7 +142,14 @@ impl Settings {
         let Durable {
             durable_sessions,
             durable_lag,
+            security_event_retention,
         } = Durable::from_raw(&raw)?;
+        if security_event_retention < refresh_token_ttl {
+            return Err(invalid(
+                "security_event_retention",
+                "must be at least refresh_token_ttl (a session's owner is found by its sign-in event)",
+            ));
+        }
         let log_format = log_format(&raw, is_tty)?;
         let Browser {
             token_transport,
@@ -187,6 +198,7 @@ impl Settings {
             fingerprint,
             durable_sessions,
             durable_lag,
+            security_event_retention,
             trusted_device_ttl,
             mfa_challenge_ttl,
             rate_limit,

@@ -20,6 +20,10 @@ fn empty_configuration_gives_the_documented_defaults() {
     assert_eq!(s.max_sessions_per_user, None);
     assert_eq!(s.log_format, LogFormat::Json);
     assert!(s.rate_limit);
+    assert_eq!(
+        s.security_event_retention,
+        Duration::from_secs(365 * 86_400)
+    );
 }
 
 #[test]
@@ -66,6 +70,14 @@ fn bad_values_name_their_key() {
                 ..Default::default()
             },
             "database_url",
+        ),
+        (
+            // Shorter than the refresh-token lifetime (30 days by default).
+            RawConfig {
+                security_event_retention: Some("29d".into()),
+                ..Default::default()
+            },
+            "security_event_retention",
         ),
     ] {
         assert_eq!(Settings::from_raw(raw, false).unwrap_err().key, key);
