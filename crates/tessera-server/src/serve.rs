@@ -1,12 +1,29 @@
 //! `tessera serve`.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::{Service, ServiceExt};
 
 use crate::app::App;
 use crate::config::Settings;
 use crate::http::router;
+
+/// The longest a client may take to send the headers of a request (from the first byte of
+/// the request, or while an idle keep-alive connection waits for its next one): a client
+/// that trickles them (slowloris) is disconnected instead of holding a task and a file
+/// descriptor for as long as it likes. Bodies have their own timeout
+/// (`http::router::BODY_READ_TIMEOUT`).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the app and serves HTTP until SIGINT or SIGTERM, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -17,14 +34,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(settings = ?settings.not_implemented, "these settings are not implemented yet and have no effect");
     }
     let durable = app.durable.clone();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let listener = TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %settings.listen, issuer = %settings.issuer, "serving");
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_http(listener, router(app), shutdown_signal()).await;
     if let Some(durable) = &durable {
         // Rotations still waiting are written before the process ends.
         #[allow(clippy::disallowed_methods)] // shutdown: an edge, reads the clock
@@ -35,6 +47,50 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Serves `router` on `listener` over HTTP/1.1 (what `axum::serve` does, plus
+/// [`HEADER_READ_TIMEOUT`], which it cannot set) until `shutdown` completes, then waits for
+/// the connections' in-flight requests. Each request carries the peer address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut make = router.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept:
+                    // wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(service) = make.call(peer).await;
+        let service = service.map_request(|req: hyper::Request<Incoming>| req.map(Body::new));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        // No upgrades: Tessera serves no WebSocket or other upgraded protocol.
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

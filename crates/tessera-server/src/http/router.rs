@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use utoipa::{Modify, OpenApi};
@@ -25,8 +26,14 @@ use super::routes::{
 use super::track::track;
 use crate::app::AppState;
 
+/// The longest a request body may go without sending anything: a client that stalls its
+/// body is answered 400 instead of holding the request open (headers have their own
+/// timeout: `serve::HEADER_READ_TIMEOUT`).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The whole API. Layers: every error answer a problem ([`plain_errors`]: axum's own
-/// `text/plain` rejections), body limit (413), panic → 500 problem, metrics (request count and
+/// `text/plain` rejections), body limit (413), body read timeout ([`BODY_READ_TIMEOUT`]),
+/// panic → 500 problem, metrics (request count and
 /// duration by matched route template: [`track`]), request tracing (a span with
 /// method, matched route and client address; status and latency at debug level) — never
 /// headers, query strings or bodies — and, outermost, the client address
@@ -44,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::map_response(plain_errors::as_problem))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             // Not the payload: a panic message may quote the data it failed on.
             tracing::error!("a request handler panicked; answered 500");

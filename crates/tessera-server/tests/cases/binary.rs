@@ -1118,3 +1118,70 @@ async fn cli_and_admin_api_revocations_leave_the_same_security_events() {
         );
     }
 }
+
+/// A client that trickles its request headers (slowloris) is disconnected after the header
+/// timeout (10 s), and one that stalls its body is answered 400 after the body timeout
+/// (10 s), instead of each holding a connection for as long as it likes; the server keeps
+/// answering others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_trickle_headers_or_stall_bodies_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Binary::serve(dir.path(), &[]).await;
+    let addr = format!("127.0.0.1:{}", srv.port);
+    let read_all = |mut conn: tokio::net::TcpStream| async move {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut got)).await;
+        (read, String::from_utf8_lossy(&got).into_owned())
+    };
+    let trickle = async {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let started = Instant::now();
+        conn.write_all(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        // One more header line every 2 s: never finished. The server hangs up on its own.
+        let mut more = conn;
+        for i in 0..10 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if more
+                .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let (read, text) = read_all(more).await;
+        assert!(read.is_ok(), "the connection was still open after 30 s");
+        (started.elapsed(), text)
+    };
+    let stall = async {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let started = Instant::now();
+        conn.write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+        )
+        .await
+        .unwrap();
+        let (read, text) = read_all(conn).await;
+        assert!(read.is_ok(), "the connection was still open after 20 s");
+        (started.elapsed(), text)
+    };
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        srv.call(Method::GET, "/healthz", None, None).await.status
+    };
+    let ((trickled, _), (stalled, answer), healthy) = tokio::join!(trickle, stall, meanwhile);
+    assert_eq!(healthy, StatusCode::OK);
+    assert!(
+        trickled >= Duration::from_secs(9) && trickled < Duration::from_secs(16),
+        "headers trickled for {trickled:?}"
+    );
+    assert!(
+        stalled >= Duration::from_secs(9) && stalled < Duration::from_secs(16),
+        "body stalled for {stalled:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}
