@@ -129,8 +129,12 @@ fn described_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(passkeys::admin_remove_all))
         .routes(routes!(jwks::jwks))
         .routes(routes!(metadata::authorization_server))
-        .routes(routes!(oauth2::introspect))
-        .routes(routes!(oauth2::revoke))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(oauth2::introspect))
+                .routes(routes!(oauth2::revoke))
+                .layer(axum::middleware::map_response(oauth2::oauth_error_member)),
+        )
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(prometheus::metrics))

@@ -141,6 +141,7 @@ pub async fn oauth2_introspection_reports_live_tokens_and_everything_else_inacti
             "{r:?}"
         );
         assert!(r.is_problem());
+        assert_eq!(r.body["error"], "invalid_request", "{r:?}");
     }
 }
 
@@ -156,6 +157,8 @@ pub async fn oauth2_endpoints_require_client_authentication(b: Backend) {
             "{what}: {r:?}"
         );
         assert!(r.is_problem(), "{what}");
+        // RFC 6749 §5.2, which OAuth client libraries read.
+        assert_eq!(r.body["error"], "invalid_client", "{what}");
         assert_eq!(
             r.headers["www-authenticate"], "Basic realm=\"tessera\"",
             "{what}"

@@ -34,6 +34,9 @@ pub struct Problem {
     /// With `invalid_code` at `POST /v1/auth/mfa`: wrong codes left before the challenge
     /// ends.
     attempts_left: Option<u32>,
+    /// At `/oauth2/introspect` and `/oauth2/revoke` only: the OAuth 2.0 error code (RFC 6749
+    /// §5.2), the same value as `code`, for OAuth client libraries.
+    error: Option<String>,
 }
 
 /// Adds to every operation a `default` answer: a problem. The codes an operation is known for

@@ -161,3 +161,33 @@ fn no_store(body: impl IntoResponse) -> Response {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     res
 }
+
+/// Adds to every problem these endpoints answer the member OAuth 2.0 clients read (RFC 6749
+/// §5.2, which RFC 7662 §2.3 and RFC 7009 §2.2.1 point to): `error`, the same value as
+/// `code` (`invalid_client`, `invalid_request`, `unsupported_token_type`, …). The problem
+/// stays a problem (RFC 9457 allows extension members); a body that is not one is left
+/// alone.
+pub async fn oauth_error_member(res: Response) -> Response {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !is_problem {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (parts.status, "").into_response();
+    };
+    let mut problem: serde_json::Map<String, serde_json::Value> =
+        match serde_json::from_slice(&bytes) {
+            Ok(p) => p,
+            Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+        };
+    if let Some(code) = problem.get("code").cloned() {
+        problem.insert("error".into(), code);
+    }
+    let json = serde_json::to_vec(&problem).unwrap_or_else(|_| bytes.to_vec());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json))
+}
