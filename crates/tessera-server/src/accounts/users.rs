@@ -176,6 +176,30 @@ impl Users {
         Ok(())
     }
 
+    /// Whether the account's email has been proven to reach its holder (a completed
+    /// password reset, or a federated sign-up with a verified email); `false` for an
+    /// account that does not exist.
+    pub async fn email_proven(&self, id: UserId) -> Result<bool, DbError> {
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT email_proven_at FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(matches!(at, Some(Some(_))))
+    }
+
+    /// Records that the account's email was proven at `now` (kept if it already was).
+    pub async fn prove_email(&self, id: UserId, now: Timestamp) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE users SET email_proven_at = $1 WHERE id = $2 AND email_proven_at IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     /// After "sign out everywhere" raised the state store's version to `version`: moves the
     /// durable token version past its current value in every case, to `version` when that
     /// is higher, else one above itself. A store that had lost the user's version counts

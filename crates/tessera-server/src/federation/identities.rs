@@ -116,6 +116,15 @@ pub enum Unlinked {
 }
 
 impl Identities {
+    /// Removes every linked identity of `user`; how many.
+    pub async fn remove_all(&self, user: UserId) -> Result<u64, DbError> {
+        Ok(sqlx::query("DELETE FROM identities WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(self.db.pool())
+            .await?
+            .rows_affected())
+    }
+
     /// Removes `user`'s link to `provider`, unless the user has no password
     /// (`has_password` false), no passkey and no other link. One transaction that first writes the
     /// user's row, so concurrent unlinks of one user run one after the other (a row lock on

@@ -602,3 +602,160 @@ async fn registration_needs_the_password_and_forged_answers_are_refused() {
         "{events:?}"
     );
 }
+
+/// Account pre-hijacking: someone registers an address they do not own and adds a passkey
+/// and a second factor before its owner arrives. The owner's way in is a password reset,
+/// the first proof that the address reaches its holder: it removes what was added before,
+/// so the passkey no longer signs in and the owner is not asked for a factor they never
+/// enrolled. A later reset (the email now proven) removes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_reset_of_an_unproven_email_removes_the_methods_added_before_it() {
+    let Some(rp) = Rp::start(false).await else {
+        return;
+    };
+    let victim = email("prehijacked");
+    // The registrant: a password, TOTP and a passkey.
+    let sess = rp.srv.signed_up(&victim).await;
+    let (_, codes) = super::mfa::enable_totp(&rp.srv, &sess).await;
+    let (status, options) = rp
+        .post(
+            "/v1/passkeys/register/options",
+            json!({"password": PW, "code": codes[0]}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let creation: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+    let mut key = Key::new();
+    let credential = key.do_registration(rp.origin.clone(), creation).unwrap();
+    let (status, body) = rp
+        .post(
+            "/v1/passkeys/register",
+            json!({"challenge_id": options["challenge_id"], "name": "planted", "credential": credential}),
+            Some(&sess.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The owner resets the password through the mailbox.
+    let reset_with = |password: &'static str| {
+        let rp = &rp;
+        let victim = victim.clone();
+        async move {
+            let outbox = rp.dir.path().join("tessera-data").join("outbox");
+            let count = || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+            let before = count();
+            let r = super::password::forgot(&rp.srv, &victim).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+            let mut mail = None;
+            for _ in 0..400 {
+                let mut files: Vec<_> = std::fs::read_dir(&outbox)
+                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                files.sort();
+                if files.len() > before {
+                    mail = files.last().and_then(|p| std::fs::read_to_string(p).ok());
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            let token = super::password::token_in(&mail.expect("a reset mail")).unwrap();
+            let r = super::password::reset(&rp.srv, &token, password).await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+        }
+    };
+    // (To `PW` again: the helpers that enrol a factor use it; the registrant's sessions are
+    // revoked by the reset, and what they added is what this test is about.)
+    reset_with(PW).await;
+    // Signed in with the password alone: the registrant's second factor is gone.
+    let owner = rp.srv.login(&victim, PW).await;
+    assert!(owner.body.get("mfa_required").is_none(), "{owner:?}");
+    let owner = Session::from(&owner);
+    let list = rp
+        .srv
+        .call(Method::GET, "/v1/passkeys", None, Some(&owner.access))
+        .await;
+    assert_eq!(list.body["passkeys"], json!([]), "{list:?}");
+    // The planted passkey no longer signs in.
+    let (status, options) = rp
+        .post("/v1/auth/passkey/options", json!({"email": victim}), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let request: RequestChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+    let assertion = key.do_authentication(rp.origin.clone(), request).unwrap();
+    let (status, body) = rp
+        .post(
+            "/v1/auth/passkey",
+            json!({"challenge_id": options["challenge_id"], "credential": assertion}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let events = rp
+        .srv
+        .call(
+            Method::GET,
+            "/v1/security-events",
+            None,
+            Some(&owner.access),
+        )
+        .await;
+    let completed = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "password_reset_completed")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        completed["details"]["first_proof_of_email"], true,
+        "{completed}"
+    );
+    assert_eq!(
+        completed["details"]["removed"]["passkeys"], 1,
+        "{completed}"
+    );
+    assert_eq!(
+        completed["details"]["removed"]["second_factor"], true,
+        "{completed}"
+    );
+
+    // The owner's own passkey survives the next reset.
+    let (status, options) = rp
+        .post(
+            "/v1/passkeys/register/options",
+            json!({"password": PW}),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let creation: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
+    let credential = Key::new()
+        .do_registration(rp.origin.clone(), creation)
+        .unwrap();
+    let (status, body) = rp
+        .post(
+            "/v1/passkeys/register",
+            json!({"challenge_id": options["challenge_id"], "name": "mine", "credential": credential}),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    reset_with("the owner's second passphrase 2").await;
+    let again = Session::from(
+        &rp.srv
+            .login(&victim, "the owner's second passphrase 2")
+            .await,
+    );
+    let list = rp
+        .srv
+        .call(Method::GET, "/v1/passkeys", None, Some(&again.access))
+        .await;
+    let names: Vec<&str> = list.body["passkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["mine"], "{list:?}");
+}

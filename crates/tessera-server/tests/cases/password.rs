@@ -14,7 +14,7 @@ use crate::common::{Backend, PW, Session, TestServer, email};
 
 pub(crate) const NEW_PW: &str = "a brand new passphrase 42";
 
-async fn forgot(h: &Http, email: &str) -> Reply {
+pub(crate) async fn forgot(h: &Http, email: &str) -> Reply {
     h.call(
         Method::POST,
         "/v1/password/forgot",
@@ -72,7 +72,7 @@ fn decode_quoted_printable(raw: &str) -> String {
 }
 
 /// The token of the last `token=` link in a mail (raw, possibly quoted-printable).
-fn token_in(raw: &str) -> Option<String> {
+pub(crate) fn token_in(raw: &str) -> Option<String> {
     let mail = decode_quoted_printable(raw);
     let i = mail.rfind("token=")?;
     let t: String = mail[i + 6..]

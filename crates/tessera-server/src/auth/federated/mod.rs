@@ -547,7 +547,11 @@ impl FederatedSignIn {
                     password_hash: crate::accounts::users::no_password(),
                 };
                 match self.core.users.create(new, now).await {
-                    Ok(u) => u,
+                    // The provider asserted the email verified (checked above).
+                    Ok(u) => {
+                        self.core.users.prove_email(u.id, now).await?;
+                        u
+                    }
                     Err(CreateUserError::EmailTaken) => {
                         return Err(FederatedError::AccountExists.into());
                     }

@@ -11,11 +11,14 @@
 //! - [`reset`]: `forgot` (the mail) and `reset` (the new password with the mailed token).
 //! - [`change`]: a signed-in user changing their password.
 //! - [`reset_token`]: the mailed token.
+//! - [`first_proof`]: what the first reset of an account whose email was never proven
+//!   removes.
 //!
 //! Both unauthenticated routes take their rate-limit budget here, as sign-in does
 //! (`limits::Limits::before_forgot`, `before_request`), not in the handler.
 
 pub mod change;
+pub mod first_proof;
 pub mod reset;
 pub mod reset_token;
 

@@ -167,7 +167,10 @@ impl Passwords {
         let revoked_at = self.core.store.revoke_user(user.id, now).await?;
         // Trusted devices go before the link is spent: if this fails (503), the link still
         // works for a retry, so no reset ever leaves the old devices skipping the factor.
+        // So do the methods of an account whose email this link proves for the first time
+        // (`first_proof`).
         self.core.store.map_clear(user.id, trusted::MAP).await?;
+        let unproven = self.forget_unproven(user.id).await?;
         if self.core.store.take(&key, now).await?.is_none() {
             return Err(AuthError::InvalidResetToken);
         }
@@ -180,12 +183,13 @@ impl Passwords {
             return Err(AuthError::InvalidResetToken);
         }
         self.core.revoke_everything(user.id, now).await?;
-        self.core
-            .audit
-            .record(
-                SecurityEvent::new(EventKind::PasswordResetCompleted, user.id, now).client(client),
-            )
-            .await;
+        let mut event = SecurityEvent::new(EventKind::PasswordResetCompleted, user.id, now);
+        if let Some(removed) = unproven {
+            self.core.users.prove_email(user.id, now).await?;
+            event = event
+                .details(serde_json::json!({"first_proof_of_email": true, "removed": removed}));
+        }
+        self.core.audit.record(event.client(client)).await;
         Ok(())
     }
 }
