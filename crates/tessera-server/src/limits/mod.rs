@@ -31,7 +31,7 @@
 //! failure. Successful checks cost nothing in the end, so many users behind one NAT address
 //! still sign in. The admin token and client secrets are reserved for the same way
 //! ([`Limits::reserve_credential`]); a client whose exact credentials were already proven
-//! in this process skips the budget (see `http::extract::client_auth`), so a resource
+//! from that address in this process skips the budget (see `http::extract::client_auth`), so a resource
 //! server's many concurrent introspections are not limited by its own requests in flight.
 //!
 //! The lockout is progressive (a bucket refills one attempt at a time). Known limit: the

@@ -1,6 +1,8 @@
 //! OAuth 2.0 client authentication for `/oauth2/*` (RFC 6749 §2.3.1) with a form body.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::RwLock;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -141,13 +143,16 @@ impl FromRequest<AppState> for ClientForm {
             (None, Some(id), Some(secret)) => (id, secret),
             (None, _, _) => return Err(AuthError::InvalidClient.into()),
         };
-        // A client whose exact credentials were already proven in this process is not
-        // guessing: it skips the budget, so its own concurrent requests never limit it.
-        // Anything else reserves a failure from the address's budget before the compare
-        // and gets it back only when the credentials match: no more guesses than the budget
-        // are ever compared, however many arrive at once.
+        // A client whose exact credentials were already proven in this process *from this
+        // address* is not guessing: it skips the budget, so its own concurrent requests
+        // never limit it. Anything else reserves a failure from the address's budget before
+        // the compare and gets it back only when the credentials match: no more guesses
+        // than the budget are ever compared, however many arrive at once, and a guesser
+        // whose budget is spent gets 429 for a right guess as for a wrong one (were the
+        // skip per client alone, a right guess would answer 200 where a wrong one answers
+        // 429: an unlimited oracle).
         let matched = state.clients.check(&id, &secret);
-        if !matched.is_some_and(|i| state.clients.proven(i)) {
+        if !matched.is_some_and(|i| state.clients.proven(i, ip)) {
             let limits = &state.limits;
             let now = Timestamp::now();
             let reservation = limits
@@ -162,7 +167,7 @@ impl FromRequest<AppState> for ClientForm {
                 .refund(reservation, now)
                 .await
                 .map_err(AuthError::from)?;
-            state.clients.mark_proven(i);
+            state.clients.mark_proven(i, ip);
         }
         Ok(ClientForm {
             client_id: id,
@@ -171,19 +176,26 @@ impl FromRequest<AppState> for ClientForm {
     }
 }
 
-/// The configured introspection clients, and which of them already proved their
-/// credentials to this process (they skip the failure budget from then on).
+/// The configured introspection clients, and from which addresses each already proved its
+/// credentials to this process (requests from there skip the failure budget from then on).
 #[derive(Debug, Default)]
 pub struct Clients {
     list: Vec<ClientCredential>,
-    proven: Vec<AtomicBool>,
+    proven: RwLock<HashSet<(usize, Option<IpAddr>)>>,
 }
+
+/// The most (client, address) pairs remembered as proven: only holders of a client's secret
+/// add any, so this is never reached in practice; beyond it, requests take the budget and
+/// get it back.
+const MAX_PROVEN: usize = 4096;
 
 impl Clients {
     /// Over the configured `list`.
     pub fn new(list: Vec<ClientCredential>) -> Self {
-        let proven = list.iter().map(|_| AtomicBool::new(false)).collect();
-        Self { list, proven }
+        Self {
+            list,
+            proven: RwLock::default(),
+        }
     }
 
     /// The index of the client `id` and `secret` belong to, if any. Every client is
@@ -205,17 +217,19 @@ impl Clients {
         found
     }
 
-    /// Whether client `i` proved its credentials before.
-    pub fn proven(&self, i: usize) -> bool {
+    /// Whether client `i` proved its credentials before, from `ip`.
+    pub fn proven(&self, i: usize, ip: Option<IpAddr>) -> bool {
         self.proven
-            .get(i)
-            .is_some_and(|p| p.load(Ordering::Relaxed))
+            .read()
+            .is_ok_and(|proven| proven.contains(&(i, ip)))
     }
 
-    /// Records that client `i` proved its credentials.
-    pub fn mark_proven(&self, i: usize) {
-        if let Some(p) = self.proven.get(i) {
-            p.store(true, Ordering::Relaxed);
+    /// Records that client `i` proved its credentials from `ip`.
+    pub fn mark_proven(&self, i: usize, ip: Option<IpAddr>) {
+        if let Ok(mut proven) = self.proven.write()
+            && proven.len() < MAX_PROVEN
+        {
+            proven.insert((i, ip));
         }
     }
 }
@@ -346,9 +360,15 @@ mod tests {
             "secret of another client"
         );
         assert_eq!(Clients::default().check("rs1", "s3cret"), None);
-        assert!(!clients.proven(1));
-        clients.mark_proven(1);
-        assert!(clients.proven(1) && !clients.proven(0) && !clients.proven(7));
-        clients.mark_proven(7);
+        let (here, there) = (
+            Some(IpAddr::from([10, 0, 0, 1])),
+            Some(IpAddr::from([10, 0, 0, 2])),
+        );
+        assert!(!clients.proven(1, here));
+        clients.mark_proven(1, here);
+        assert!(clients.proven(1, here) && !clients.proven(0, here) && !clients.proven(7, here));
+        // Proven from one address only: another address still takes the budget.
+        assert!(!clients.proven(1, there) && !clients.proven(1, None));
+        clients.mark_proven(7, here);
     }
 }
