@@ -643,23 +643,28 @@ async fn the_first_reset_of_an_unproven_email_removes_the_methods_added_before_i
         let victim = victim.clone();
         async move {
             let outbox = rp.dir.path().join("tessera-data").join("outbox");
-            let count = || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
-            let before = count();
+            let files = || -> Vec<std::path::PathBuf> {
+                std::fs::read_dir(&outbox)
+                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default()
+            };
+            let before = files();
             let r = super::password::forgot(&rp.srv, &victim).await;
             assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
-            let mut mail = None;
+            // The new mail that holds a reset link (other notices may arrive meanwhile).
+            let mut token = None;
             for _ in 0..400 {
-                let mut files: Vec<_> = std::fs::read_dir(&outbox)
-                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                    .unwrap_or_default();
-                files.sort();
-                if files.len() > before {
-                    mail = files.last().and_then(|p| std::fs::read_to_string(p).ok());
+                token = files()
+                    .iter()
+                    .filter(|p| !before.contains(p))
+                    .filter_map(|p| std::fs::read_to_string(p).ok())
+                    .find_map(|m| super::password::token_in(&m));
+                if token.is_some() {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
-            let token = super::password::token_in(&mail.expect("a reset mail")).unwrap();
+            let token = token.expect("a reset mail");
             let r = super::password::reset(&rp.srv, &token, password).await;
             assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
         }

@@ -5,10 +5,12 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tessera_core::ids::UserId;
 use tessera_core::time::Timestamp;
+use tessera_store::EphemeralKey;
 use zeroize::Zeroizing;
 
 use super::reset_token::ResetToken;
 use super::{Passwords, binding, record_key};
+use crate::accounts::User;
 use crate::accounts::email::Email;
 use crate::accounts::password::check_strength;
 use crate::audit::{EventKind, SecurityEvent};
@@ -165,19 +167,49 @@ impl Passwords {
         check_strength(&new_password, &[user.email.as_str()])?;
         let new_hash = self.core.hasher.hash(new_password).await?;
         let revoked_at = self.core.store.revoke_user(user.id, now).await?;
+        let done = self
+            .after_revocation(&user, &key, &new_hash, revoked_at, client, now)
+            .await;
+        if done.is_err() {
+            // The store's version moved and SQL's did not (a failure, or a concurrent reset
+            // with the same link that won): written back, so that the next sign-in is not
+            // taken for one that raced a revocation (`confirm_sign_in` refuses those).
+            if let Err(e) = self
+                .core
+                .users
+                .raise_token_version(user.id, revoked_at, now)
+                .await
+            {
+                tracing::warn!(error = %e, user = %user.id, "a refused reset's token version was not written to SQL");
+            }
+        }
+        done
+    }
+
+    /// The rest of a reset once the state store revoked `user`'s sessions at version
+    /// `revoked_at`: spend the link `key`, write `new_hash`, revoke again, record.
+    async fn after_revocation(
+        &self,
+        user: &User,
+        key: &EphemeralKey,
+        new_hash: &str,
+        revoked_at: u64,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
         // Trusted devices go before the link is spent: if this fails (503), the link still
         // works for a retry, so no reset ever leaves the old devices skipping the factor.
         // So do the methods of an account whose email this link proves for the first time
         // (`first_proof`).
         self.core.store.map_clear(user.id, trusted::MAP).await?;
         let unproven = self.forget_unproven(user.id).await?;
-        if self.core.store.take(&key, now).await?.is_none() {
+        if self.core.store.take(key, now).await?.is_none() {
             return Err(AuthError::InvalidResetToken);
         }
         if !self
             .core
             .users
-            .set_password_revoking(user.id, &new_hash, &user.password_hash, revoked_at, now)
+            .set_password_revoking(user.id, new_hash, &user.password_hash, revoked_at, now)
             .await?
         {
             return Err(AuthError::InvalidResetToken);
@@ -186,8 +218,7 @@ impl Passwords {
         let mut event = SecurityEvent::new(EventKind::PasswordResetCompleted, user.id, now);
         if let Some(removed) = unproven {
             self.core.users.prove_email(user.id, now).await?;
-            event = event
-                .details(serde_json::json!({"first_proof_of_email": true, "removed": removed}));
+            event = event.details(json!({"first_proof_of_email": true, "removed": removed}));
         }
         self.core.audit.record(event.client(client)).await;
         Ok(())
