@@ -18,13 +18,6 @@ use crate::app::App;
 use crate::config::Settings;
 use crate::http::router;
 
-/// The longest a client may take to send the headers of a request (from the first byte of
-/// the request, or while an idle keep-alive connection waits for its next one): a client
-/// that trickles them (slowloris) is disconnected instead of holding a task and a file
-/// descriptor for as long as it likes. Bodies have their own timeout
-/// (`http::router::BODY_READ_TIMEOUT`).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Builds the app and serves HTTP until SIGINT or SIGTERM, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(App::build(&settings, crate::app::Role::Server).await?);
@@ -36,7 +29,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let durable = app.durable.clone();
     let listener = TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %settings.listen, issuer = %settings.issuer, "serving");
-    serve_http(listener, router(app), shutdown_signal()).await;
+    serve_http(
+        listener,
+        router(app),
+        settings.header_read_timeout,
+        shutdown_signal(),
+    )
+    .await;
     if let Some(durable) = &durable {
         // Rotations still waiting are written before the process ends.
         #[allow(clippy::disallowed_methods)] // shutdown: an edge, reads the clock
@@ -47,13 +46,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves `router` on `listener` over HTTP/1.1 (what `axum::serve` does, plus
-/// [`HEADER_READ_TIMEOUT`], which it cannot set) until `shutdown` completes, then waits for
-/// the connections' in-flight requests. Each request carries the peer address as
+/// Serves `router` on `listener` over HTTP/1.1 (what `axum::serve` does, plus a header read
+/// timeout, which it cannot set) until `shutdown` completes, then waits for the
+/// connections' in-flight requests. Each request carries the peer address as
 /// `ConnectInfo<SocketAddr>`.
+///
+/// `header_timeout` (`header_read_timeout`) is the longest a client may take to send a
+/// request's headers, and hyper counts an idle keep-alive connection's wait for its next
+/// request in it: a client that trickles its headers (slowloris) is disconnected instead of
+/// holding a task and a file descriptor as long as it likes, and an idle connection is
+/// closed after it. Bodies have their own timeout (`http::router::BODY_READ_TIMEOUT`).
 pub async fn serve_http(
     listener: TcpListener,
     router: Router,
+    header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut make = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -77,7 +83,7 @@ pub async fn serve_http(
         let service = service.map_request(|req: hyper::Request<Incoming>| req.map(Body::new));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
+            .header_read_timeout(header_timeout);
         // No upgrades: Tessera serves no WebSocket or other upgraded protocol.
         let connection =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));

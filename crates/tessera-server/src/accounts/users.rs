@@ -193,7 +193,7 @@ impl Users {
         sqlx::query(
             "UPDATE users SET email_proven_at = $1 WHERE id = $2 AND email_proven_at IS NULL",
         )
-        .bind(now.as_millis())
+        .bind(now.as_secs())
         .bind(id.to_string())
         .execute(self.db.pool())
         .await?;

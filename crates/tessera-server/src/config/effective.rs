@@ -290,6 +290,7 @@ fn shown(key: &str, s: &Settings) -> Shown {
         "trusted_proxies" => text(cidr_list(&s.trusted_proxies)),
         "log_format" => text(s.log_format),
         "max_body_bytes" => literal(s.max_body_bytes),
+        "header_read_timeout" => time(s.header_read_timeout),
         "password_hash_concurrency" => literal(s.password_hash_concurrency),
         "master_key" => match &s.master_key {
             MasterKeySetting::Value(_) => Shown::Redacted,

@@ -130,6 +130,10 @@ pub struct RawConfig {
     pub log_format: Option<Written<LogFormat>>,
     /// Largest accepted request body in bytes. Default `65536`.
     pub max_body_bytes: Option<usize>,
+    /// The longest a client may take to send a request's headers, idle keep-alive
+    /// included. Default `75s`.
+    #[serde(deserialize_with = "lenient_written")]
+    pub header_read_timeout: Option<Written<Duration>>,
     /// How long a sign-in challenge waits for its second factor. Default `5m`.
     #[serde(deserialize_with = "lenient_written")]
     pub mfa_challenge_ttl: Option<Written<Duration>>,
@@ -203,6 +207,7 @@ impl fmt::Debug for RawConfig {
             rate_limit,
             log_format,
             max_body_bytes,
+            header_read_timeout,
             mfa_challenge_ttl,
             trusted_device_ttl,
             password_hash_concurrency,
@@ -247,6 +252,7 @@ impl fmt::Debug for RawConfig {
             .field("rate_limit", rate_limit)
             .field("log_format", log_format)
             .field("max_body_bytes", max_body_bytes)
+            .field("header_read_timeout", header_read_timeout)
             .field("mfa_challenge_ttl", mfa_challenge_ttl)
             .field("trusted_device_ttl", trusted_device_ttl)
             .field("password_hash_concurrency", password_hash_concurrency)
@@ -288,9 +294,16 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     }))
 }
 
-/// Why configuration could not be read.
+/// Why configuration could not be read. It has no `source()`: the cause's own text would
+/// be printed after this one (`{:#}`), quoted lines and all.
 #[derive(Debug, thiserror::Error)]
-pub struct ConfigError(#[from] Box<figment::Error>);
+pub struct ConfigError(Box<figment::Error>);
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(e: Box<figment::Error>) -> Self {
+        Self(e)
+    }
+}
 
 /// Says where and why, never what: a TOML syntax error's message quotes the offending line
 /// of the file (`7 | admin_token = s3cr3t…` under a gutter), and that line may hold a
@@ -394,7 +407,9 @@ mod tests {
             "admin_token = \"s3cr3t-unterminated\n",
             "admin_token = \"s3cr3t-twice\"\nadmin_token = \"s3cr3t-twice\"\n",
         ] {
-            let e = RawConfig::from_toml(text).unwrap_err().to_string();
+            let e = RawConfig::from_toml(text).unwrap_err();
+            // As `main` prints it: with every cause.
+            let e = format!("{:#}", anyhow::Error::from(e));
             assert!(!e.contains("s3cr3t"), "{e}");
             assert!(e.contains("line"), "the place is still named: {e}");
         }

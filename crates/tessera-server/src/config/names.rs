@@ -87,6 +87,7 @@ pub const SETTINGS: &[SettingName] = &[
     name("trusted_proxies", "TESSERA_TRUSTED_PROXIES"),
     name("log_format", "TESSERA_LOG_FORMAT"),
     name("max_body_bytes", "TESSERA_MAX_BODY_BYTES"),
+    name("header_read_timeout", "TESSERA_HEADER_READ_TIMEOUT"),
     name(
         "password_hash_concurrency",
         "TESSERA_PASSWORD_HASH_CONCURRENCY",

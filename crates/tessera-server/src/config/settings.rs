@@ -84,6 +84,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Body size limit.
     pub max_body_bytes: usize,
+    /// The longest a client may take to send a request's headers, idle keep-alive
+    /// included (`header_read_timeout`).
+    pub header_read_timeout: Duration,
     /// Concurrent password hashes.
     pub password_hash_concurrency: usize,
     /// SMTP server URL (secret: may hold a password); `None` writes mail to the outbox.
@@ -115,6 +118,7 @@ impl Settings {
         let Server {
             listen,
             max_body_bytes,
+            header_read_timeout,
             password_hash_concurrency,
         } = Server::from_raw(&raw)?;
         let Storage {
@@ -144,6 +148,13 @@ impl Settings {
             durable_lag,
             security_event_retention,
         } = Durable::from_raw(&raw)?;
+        // Unset: the default, or the refresh-token lifetime when that is longer (a setting
+        // that started before the retention existed still starts).
+        let security_event_retention = if raw.security_event_retention.is_none() {
+            security_event_retention.max(refresh_token_ttl)
+        } else {
+            security_event_retention
+        };
         if security_event_retention < refresh_token_ttl {
             return Err(invalid(
                 "security_event_retention",
@@ -204,6 +215,7 @@ impl Settings {
             rate_limit,
             log_format,
             max_body_bytes,
+            header_read_timeout,
             password_hash_concurrency,
             smtp_url,
             mail_from,

@@ -28,7 +28,7 @@ use crate::app::AppState;
 
 /// The longest a request body may go without sending anything: a client that stalls its
 /// body is answered 400 instead of holding the request open (headers have their own
-/// timeout: `serve::HEADER_READ_TIMEOUT`).
+/// timeout: `header_read_timeout`).
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The whole API. Layers: every error answer a problem ([`plain_errors`]: axum's own

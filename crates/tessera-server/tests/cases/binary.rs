@@ -1120,14 +1120,15 @@ async fn cli_and_admin_api_revocations_leave_the_same_security_events() {
 }
 
 /// A client that trickles its request headers (slowloris) is disconnected after the header
-/// timeout (10 s), and one that stalls its body is answered 400 after the body timeout
-/// (10 s), instead of each holding a connection for as long as it likes; the server keeps
-/// answering others meanwhile.
+/// timeout (`TESSERA_HEADER_READ_TIMEOUT`, 4 s here), and so is an idle keep-alive
+/// connection; one that stalls its body is answered 400 after the body timeout (10 s),
+/// instead of each holding a connection for as long as it likes; the server keeps answering
+/// others meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_trickle_headers_or_stall_bodies_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let srv = Binary::serve(dir.path(), &[]).await;
+    let srv = Binary::serve(dir.path(), &[("TESSERA_HEADER_READ_TIMEOUT", "4s")]).await;
     let addr = format!("127.0.0.1:{}", srv.port);
     let read_all = |mut conn: tokio::net::TcpStream| async move {
         let mut got = Vec::new();
@@ -1140,10 +1141,10 @@ async fn clients_that_trickle_headers_or_stall_bodies_are_cut_off() {
         conn.write_all(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\n")
             .await
             .unwrap();
-        // One more header line every 2 s: never finished. The server hangs up on its own.
+        // One more header line every second: never finished. The server hangs up on its own.
         let mut more = conn;
-        for i in 0..10 {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+        for i in 0..20 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
             if more
                 .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
                 .await
@@ -1168,15 +1169,34 @@ async fn clients_that_trickle_headers_or_stall_bodies_are_cut_off() {
         assert!(read.is_ok(), "the connection was still open after 20 s");
         (started.elapsed(), text)
     };
+    let idle = async {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let (read, text) = read_all(conn).await;
+        assert!(
+            read.is_ok(),
+            "the idle connection was still open after 20 s"
+        );
+        (started.elapsed(), text)
+    };
     let meanwhile = async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
         srv.call(Method::GET, "/healthz", None, None).await.status
     };
-    let ((trickled, _), (stalled, answer), healthy) = tokio::join!(trickle, stall, meanwhile);
+    let ((trickled, _), (stalled, answer), (idled, served), healthy) =
+        tokio::join!(trickle, stall, idle, meanwhile);
     assert_eq!(healthy, StatusCode::OK);
     assert!(
-        trickled >= Duration::from_secs(9) && trickled < Duration::from_secs(16),
+        trickled >= Duration::from_secs(3) && trickled < Duration::from_secs(9),
         "headers trickled for {trickled:?}"
+    );
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    assert!(
+        idled >= Duration::from_secs(3) && idled < Duration::from_secs(9),
+        "an idle keep-alive connection lived {idled:?}"
     );
     assert!(
         stalled >= Duration::from_secs(9) && stalled < Duration::from_secs(16),

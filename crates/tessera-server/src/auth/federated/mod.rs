@@ -536,6 +536,8 @@ impl FederatedSignIn {
                     && self.identities.of_user(existing.id).await?.is_empty()
                     && self.passkeys.of_user(existing.id).await?.is_empty() =>
             {
+                // As for a new account: the provider asserted the email verified.
+                self.core.users.prove_email(existing.id, now).await?;
                 existing
             }
             Some(_) => return Err(FederatedError::AccountExists.into()),

@@ -202,7 +202,7 @@ impl Passwords {
         // So do the methods of an account whose email this link proves for the first time
         // (`first_proof`).
         self.core.store.map_clear(user.id, trusted::MAP).await?;
-        let unproven = self.forget_unproven(user.id).await?;
+        let unproven = self.forget_unproven(user.id, None).await?;
         if self.core.store.take(key, now).await?.is_none() {
             return Err(AuthError::InvalidResetToken);
         }
@@ -216,7 +216,7 @@ impl Passwords {
         }
         self.core.revoke_everything(user.id, now).await?;
         let mut event = SecurityEvent::new(EventKind::PasswordResetCompleted, user.id, now);
-        if let Some(removed) = unproven {
+        if let Some(removed) = self.forget_unproven(user.id, unproven).await? {
             self.core.users.prove_email(user.id, now).await?;
             event = event.details(json!({"first_proof_of_email": true, "removed": removed}));
         }

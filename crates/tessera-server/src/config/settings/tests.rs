@@ -207,3 +207,21 @@ fn mail_settings_default_validate_and_hide_the_smtp_password() {
         assert_eq!(Settings::from_raw(raw, false).unwrap_err().key, key);
     }
 }
+
+#[test]
+fn the_event_retention_is_at_least_the_refresh_token_lifetime() {
+    let day = Duration::from_secs(86_400);
+    let long = |retention: Option<&str>| RawConfig {
+        refresh_token_ttl: Some("400d".into()),
+        security_event_retention: retention.map(Into::into),
+        ..Default::default()
+    };
+    // Unset: raised to the lifetime (a configuration from before the setting still starts).
+    let s = Settings::from_raw(long(None), false).unwrap();
+    assert_eq!(s.security_event_retention, day * 400);
+    // Set shorter: refused, by name.
+    let e = Settings::from_raw(long(Some("365d")), false).unwrap_err();
+    assert_eq!(e.key, "security_event_retention");
+    let s = Settings::from_raw(long(Some("500d")), false).unwrap();
+    assert_eq!(s.security_event_retention, day * 500);
+}

@@ -201,8 +201,9 @@ pub async fn refresh(
 /// its cookie lives only as long as the token; or it was refused after a state-store loss)
 /// still signs out: with the refresh cookie (which `Path=/v1/auth` sends here) and the CSRF
 /// header matching its session, the session is revoked by that token. A refusal in cookie
-/// transport clears the token cookies all the same, so "Log out" never leaves a refresh
-/// cookie behind for the next person at that browser.
+/// transport that echoes the CSRF cookie clears the token cookies all the same, so "Log
+/// out" never leaves a refresh cookie behind for the next person at that browser; one
+/// without the header (a cross-site form) changes nothing.
 #[utoipa::path(
     post, path = "/v1/auth/logout", tag = "auth",
     security(("bearer" = []), ("access_cookie" = [], "csrf" = [])),
