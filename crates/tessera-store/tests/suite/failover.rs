@@ -231,3 +231,58 @@ async fn manual_failover_moves_writes_to_the_promoted_replica() {
     );
     drop(sentinel);
 }
+
+/// The calls `WAIT` made on the master so far (`INFO commandstats`).
+fn waits(port: u16) -> u64 {
+    tessera_testkit::cli(port, &["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every revocation waits for its replication, even one that finds nothing (it may be the
+/// retry of one answered 503), but concurrent ones share the barrier: a barrier that starts
+/// after a revocation's script covers it. So 40 revocations at once (half of them of
+/// nothing, as a flood of replayed dead tokens would be) cost a few `WAIT`s, not 40 in a
+/// row, and each is still answered only once replicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_revocations_share_their_replication_barriers() {
+    if !redis_available() {
+        return;
+    }
+    let sentinel = tokio::task::spawn_blocking(|| RedisSentinel::start(1))
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(
+        RedisStore::connect(RedisConfig::standalone(sentinel.url()))
+            .await
+            .unwrap(),
+    );
+    let now = Timestamp::now();
+    let user = UserId::new();
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(open_default(&*store, user, now).await.session);
+    }
+    let master = sentinel.master_port();
+    let before = waits(master);
+    let mut calls = tokio::task::JoinSet::new();
+    for s in sessions.iter().copied().chain(sessions.iter().copied()) {
+        let store = store.clone();
+        calls.spawn(async move { store.revoke_session(user, s, now).await });
+    }
+    let mut revoked = 0;
+    while let Some(r) = calls.join_next().await {
+        if r.unwrap().unwrap() {
+            revoked += 1;
+        }
+    }
+    assert_eq!(revoked, 20, "each session revoked once");
+    let used = waits(master) - before;
+    assert!(
+        (1..=10).contains(&used),
+        "{used} barriers for 40 concurrent revocations"
+    );
+}

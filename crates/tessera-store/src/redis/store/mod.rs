@@ -66,6 +66,8 @@ pub struct RedisStore {
     pending: Arc<PendingStats>,
     /// Standalone and Sentinel only (`redis/breaker.rs`); `None` on Cluster.
     breaker: Option<Arc<Breaker>>,
+    /// Sentinel: the replication barriers of revocations, shared (`replication.rs`).
+    barriers: Arc<replication::Barriers>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -118,6 +120,7 @@ impl RedisStore {
             cluster: config.cluster,
             pending: Arc::default(),
             breaker,
+            barriers: Arc::default(),
         })
     }
 

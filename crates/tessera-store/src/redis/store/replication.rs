@@ -18,9 +18,12 @@
 //! happen. Standalone and Cluster do not wait (Cluster: see docs/ARCHITECTURE.md, "What
 //! remains").
 //!
-//! Cost: one round trip to the master plus one replica acknowledgement per revocation;
-//! revocations are rare, and the hot path (refresh, `check_access`) never waits.
+//! Cost: one round trip to the master plus one replica acknowledgement per revocation, at
+//! most: barriers run one at a time and concurrent revocations share one ([`Barriers`]), so
+//! a flood of revocations (of nothing, say: replayed dead tokens) does not queue the others
+//! behind a wait each. The hot path (refresh, `check_access`) never waits.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::RedisStore;
@@ -66,10 +69,22 @@ impl RedisStore {
     /// Waits until the revocations this process has written are held by every replica a
     /// failover could promote (Sentinel only; module docs).
     /// `since`: [`switches`](Self::switches) as read before the revocation's script.
+    ///
+    /// Barriers are shared ([`Barriers`]): a caller whose script ran before a barrier that
+    /// has since succeeded (on the same master) is covered by it and does not run its own,
+    /// so any number of concurrent revocations cost at most two barriers in a row, and a
+    /// flood of revocations that find nothing cannot queue real ones behind their waits.
     pub(super) async fn replicated(&self, since: u64) -> Result<(), StoreError> {
         let Conn::Sentinel(conn) = &self.conn else {
             return Ok(());
         };
+        // Barriers numbered above this one start after this caller's script finished.
+        let ticket = self.barriers.started.load(Ordering::SeqCst);
+        let _turn = self.barriers.turn.lock().await;
+        if self.barriers.succeeded.load(Ordering::SeqCst) > ticket && conn.switches() == since {
+            return Ok(());
+        }
+        let mine = self.barriers.started.fetch_add(1, Ordering::SeqCst) + 1;
         let wait = REPLICATION_WAIT.min(self.operation_timeout / 2);
         let key = format!("{}replicated", self.prefix);
         let r = self
@@ -85,6 +100,20 @@ impl RedisStore {
                 wait,
             })));
         }
+        self.barriers.succeeded.fetch_max(mine, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// The replication barriers of one store, run one at a time and shared: barrier `n` is
+/// the `n`-th started; a barrier records that the master's offset when it started was held
+/// by every promotable replica, so it covers every write made before it started.
+#[derive(Debug, Default)]
+pub(crate) struct Barriers {
+    /// One barrier at a time (`WAIT` blocks the barrier connection anyway).
+    turn: tokio::sync::Mutex<()>,
+    /// How many barriers have started.
+    started: AtomicU64,
+    /// The number of the newest barrier that succeeded.
+    succeeded: AtomicU64,
 }
