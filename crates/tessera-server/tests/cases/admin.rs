@@ -222,6 +222,17 @@ pub async fn security_events_are_per_user_newest_first_and_paged(b: Backend) {
         .await;
     let page: Vec<Value> = page.body["events"].as_array().cloned().unwrap();
     assert_eq!(page.len(), 2);
+    // An empty `limit` counts as absent, as an empty `before` does.
+    let all = s
+        .call(
+            Method::GET,
+            "/v1/security-events?limit=&before=",
+            None,
+            Some(&a.access),
+        )
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{all:?}");
+    assert_eq!(all.body["events"], json!(events), "{all:?}");
     let before = page[1]["at"].as_str().unwrap();
     let older = s
         .call(

@@ -44,13 +44,19 @@ impl SignInService {
         now: Timestamp,
     ) -> Result<(), AuthError> {
         let revoked_meanwhile = opened_at_version > signed_in.token_version;
-        if revoked_meanwhile {
+        let healed = if revoked_meanwhile {
             self.core
                 .users
                 .raise_token_version(signed_in.id, opened_at_version, now)
-                .await?;
-        }
-        let refusal = match self.core.users.by_id(signed_in.id).await {
+                .await
+        } else {
+            Ok(())
+        };
+        let reread = match healed {
+            Ok(()) => self.core.users.by_id(signed_in.id).await,
+            Err(e) => Err(e),
+        };
+        let refusal = match reread {
             Ok(Some(u)) if u.disabled_at.is_some() => Some(AuthError::AccountDisabled),
             Ok(Some(u)) if u.password_hash != signed_in.password_hash => {
                 Some(AuthError::InvalidCredentials)

@@ -104,8 +104,9 @@ pub async fn revoke_token(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// At most this many (1–100, default 50).
+    /// At most this many (1–100, default 50; empty counts as absent, as for `before`).
     #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     limit: Option<usize>,
     /// Only events strictly older than this RFC 3339 time.
     before: Option<String>,
@@ -143,6 +144,15 @@ pub async fn security_events(
         .security_events(auth.claims.sub, limit, before, Timestamp::now())
         .await?;
     Ok(Json(SecurityEvents { events }))
+}
+
+/// A query number whose empty value (`limit=`) counts as absent; anything else must parse.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let text = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => n.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 fn parse_time(s: &str) -> Option<Timestamp> {
