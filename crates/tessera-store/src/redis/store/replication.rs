@@ -3,9 +3,7 @@
 //! exactly that: a session logged out while the replica had not received the write (link
 //! cut, master killed, replica promoted) answered 200 again.
 //!
-//! After each revocation script, whether or not it revoked something live (a call that
-//! finds nothing to revoke may be the retry of one that was answered 503 after its write
-//! reached the master; the barrier covers that write too), [`RedisStore::replicated`]
+//! After each revocation script that revoked something live, [`RedisStore::replicated`]
 //! waits (`WAIT`, on a connection of its own: see `sentinel/conn.rs`) until every replica
 //! the sentinels would promote now has acknowledged it (each by its own offset: a replica
 //! that can never be promoted does not stand in for one that can), and refuses when the
@@ -20,8 +18,11 @@
 //!
 //! Cost: one round trip to the master plus one replica acknowledgement per revocation, at
 //! most: barriers run one at a time and concurrent revocations share one ([`Barriers`]), so
-//! a flood of revocations (of nothing, say: replayed dead tokens) does not queue the others
-//! behind a wait each. The hot path (refresh, `check_access`) never waits.
+//! a burst of revocations does not queue behind a wait each. A revocation of nothing does
+//! not wait (every refresh of a revoked session makes one); so a retry of a revocation
+//! answered 503 can be answered before its first write is replicated (the durable copy,
+//! which deleted the session's row, still refuses its refresh). The hot path (refresh,
+//! `check_access`) never waits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -80,7 +81,17 @@ impl RedisStore {
         };
         // Barriers numbered above this one start after this caller's script finished.
         let ticket = self.barriers.started.load(Ordering::SeqCst);
-        let _turn = self.barriers.turn.lock().await;
+        // Bounded: a barrier stuck on a master that stopped answering holds the turn for
+        // at most one operation timeout, and no caller waits longer than that for it.
+        let Ok(_turn) =
+            tokio::time::timeout(self.operation_timeout, self.barriers.turn.lock()).await
+        else {
+            return Err(StoreError::Unavailable(Box::new(NotReplicated {
+                needed: 1,
+                acked: 0,
+                wait: self.operation_timeout,
+            })));
+        };
         if self.barriers.succeeded.load(Ordering::SeqCst) > ticket && conn.switches() == since {
             return Ok(());
         }

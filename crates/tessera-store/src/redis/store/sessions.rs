@@ -64,16 +64,20 @@ impl RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == REVOKED_LIVE;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
-        // Also when this call revoked nothing: it may be the retry of one whose revocation
-        // reached the master but not its replicas (answered 503), and the barrier covers
-        // every earlier write, that one included. A live session's revocation that is not
-        // confirmed says so, so that the durable copy forgets the session all the same.
+        // Only a live session's revocation matters to a failover (a proof that did not
+        // match wrote nothing; a dead record's deletion revokes nothing), and a revocation
+        // of nothing must not wait: every refresh of a revoked session makes one. One that
+        // is not confirmed says so, so that the durable copy forgets the session all the
+        // same.
+        if !alive {
+            return Ok(false);
+        }
         match self.replicated(since).await {
-            Err(StoreError::Unavailable(cause)) if alive => {
+            Err(StoreError::Unavailable(cause)) => {
                 Err(StoreError::Unavailable(Box::new(RevokedUnconfirmed(cause))))
             }
             Err(e) => Err(e),
-            Ok(()) => Ok(alive),
+            Ok(()) => Ok(true),
         }
     }
 }
@@ -236,9 +240,9 @@ impl SessionStore for RedisStore {
         let revoked = reply::uint(&items.next().ok_or_else(|| protocol("empty reply"))?)?;
         let delta = Delta::read(&mut items, Delta::SGR)?;
         self.count(delta).await;
-        // Even for none: a retry must not succeed before the first attempt's revocations
-        // are replicated (see `revoke_session_with`).
-        self.replicated(since).await?;
+        if revoked > 0 {
+            self.replicated(since).await?;
+        }
         Ok(revoked)
     }
 
@@ -265,8 +269,9 @@ impl SessionStore for RedisStore {
             reply::int(&items.next().ok_or_else(|| protocol("empty reply"))?)? == WAS_ACTIVE;
         let delta = Delta::read(&mut items, Delta::GR)?;
         self.count(delta).await;
-        // Even when it was not active: see `revoke_session_with`.
-        self.replicated(since).await?;
+        if active {
+            self.replicated(since).await?;
+        }
         Ok(active)
     }
 
